@@ -1,0 +1,369 @@
+//! A private `redis-server` child process.
+//!
+//! Gatehouse runs against an operator's Redis in production, but a single
+//! binary that "just works" needs a Redis of its own: when none is
+//! configured, the server starts one here. The test helpers use the same
+//! code, so the process handling that production relies on is what every
+//! test exercises.
+//!
+//! Invariants:
+//! - the child listens on loopback only, on a port nobody else holds;
+//! - it never outlives us: it is shut down cleanly by [`RedisServer::shutdown`],
+//!   killed on drop, and the kernel sends it SIGTERM if we die abruptly
+//!   (`PR_SET_PDEATHSIG`), so no orphan is left behind.
+
+use std::io::{self, Read, Seek, SeekFrom};
+use std::net::{Ipv4Addr, TcpListener};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long a fresh `redis-server` gets to answer PING (loading a large
+/// append-only file can take a while).
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a clean shutdown may take before the child is killed.
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+/// Attempts at finding a free port, for the rare race where another process
+/// takes the port between our probe and Redis binding it.
+const PORT_ATTEMPTS: usize = 5;
+
+/// How to run the child.
+#[derive(Clone, Debug)]
+pub struct EmbeddedOptions {
+    /// The `redis-server` binary (looked up on `PATH` when relative).
+    pub binary: PathBuf,
+    /// Working directory: the log and, when persistent, the data live here.
+    pub dir: PathBuf,
+    /// Keep an append-only file so data survives restarts.
+    pub persistent: bool,
+    /// A fixed port; `None` picks a free one.
+    pub port: Option<u16>,
+}
+
+impl EmbeddedOptions {
+    /// Options for a child in `dir`, on a free port.
+    pub fn new(dir: impl Into<PathBuf>, persistent: bool) -> Self {
+        Self {
+            binary: PathBuf::from("redis-server"),
+            dir: dir.into(),
+            persistent,
+            port: None,
+        }
+    }
+}
+
+/// Why the child could not be started or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum EmbeddedError {
+    #[error(
+        "`{binary}` was not found. Install Redis (Debian/Ubuntu: `apt-get install redis-server`) \
+         or point Gatehouse at an existing Redis with --redis-url / GATEHOUSE_REDIS_URL"
+    )]
+    BinaryMissing { binary: String },
+    #[error("cannot prepare the embedded Redis directory {dir}: {source}")]
+    Dir {
+        dir: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cannot start `{binary}`: {source}")]
+    Spawn {
+        binary: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("embedded Redis exited during startup ({status}); its log says:\n{log}")]
+    Exited { status: String, log: String },
+    #[error("embedded Redis did not answer PING within {0:?}; see its log in the data directory")]
+    NotReady(Duration),
+    #[error("cannot stop the embedded Redis: {0}")]
+    Stop(#[source] io::Error),
+}
+
+/// A running `redis-server` child. Dropping it kills the process; call
+/// [`RedisServer::shutdown`] for a clean stop that flushes the append-only file.
+#[derive(Debug)]
+pub struct RedisServer {
+    child: Child,
+    port: u16,
+    dir: PathBuf,
+}
+
+impl RedisServer {
+    /// Starts `redis-server` and waits until it answers PING.
+    pub async fn start(options: &EmbeddedOptions) -> Result<Self, EmbeddedError> {
+        std::fs::create_dir_all(&options.dir).map_err(|source| EmbeddedError::Dir {
+            dir: options.dir.clone(),
+            source,
+        })?;
+        let mut last_error = None;
+        for _ in 0..PORT_ATTEMPTS {
+            let port = match options.port {
+                Some(port) => port,
+                None => free_port().map_err(|source| EmbeddedError::Spawn {
+                    binary: options.binary.display().to_string(),
+                    source,
+                })?,
+            };
+            let log_offset = log_len(&options.dir);
+            let child = spawn(options, port)?;
+            let mut server = RedisServer {
+                child,
+                port,
+                dir: options.dir.clone(),
+            };
+            match server.wait_ready(log_offset).await {
+                Ok(()) => return Ok(server),
+                // A taken port shows up as an early exit; try another one
+                // unless the caller insisted on this port.
+                Err(err @ EmbeddedError::Exited { .. }) if options.port.is_none() => {
+                    last_error = Some(err);
+                }
+                Err(err) => return Err(err),
+            }
+        }
+        Err(last_error.unwrap_or(EmbeddedError::NotReady(READY_TIMEOUT)))
+    }
+
+    /// The TCP port the child listens on (loopback only).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A `redis://` URL for this server.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// The child's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The directory holding the log and data.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Stops the child cleanly: `SHUTDOWN` makes Redis flush its
+    /// append-only file before exiting. Falls back to killing it.
+    pub async fn shutdown(mut self) -> Result<(), EmbeddedError> {
+        let url = self.url();
+        if let Ok(client) = redis::Client::open(url.as_str())
+            && let Ok(Ok(mut conn)) = tokio::time::timeout(
+                Duration::from_secs(1),
+                client.get_multiplexed_async_connection(),
+            )
+            .await
+        {
+            // SHUTDOWN never answers on success: the connection just closes.
+            let _: Result<(), _> = tokio::time::timeout(
+                Duration::from_secs(5),
+                redis::cmd("SHUTDOWN").query_async::<()>(&mut conn),
+            )
+            .await
+            .map(|_| ());
+        }
+        let deadline = Instant::now() + SHUTDOWN_TIMEOUT;
+        while Instant::now() < deadline {
+            if self.child.try_wait().map_err(EmbeddedError::Stop)?.is_some() {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.child.kill().map_err(EmbeddedError::Stop)?;
+        self.child.wait().map_err(EmbeddedError::Stop)?;
+        Ok(())
+    }
+
+    async fn wait_ready(&mut self, log_offset: u64) -> Result<(), EmbeddedError> {
+        let url = self.url();
+        let deadline = Instant::now() + READY_TIMEOUT;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().map_err(EmbeddedError::Stop)? {
+                return Err(EmbeddedError::Exited {
+                    status: status.to_string(),
+                    log: read_log_from(&self.dir, log_offset),
+                });
+            }
+            if answers_as(&url, self.child.id()).await {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        // Do not leave a half-started child behind.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        Err(EmbeddedError::NotReady(READY_TIMEOUT))
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn spawn(options: &EmbeddedOptions, port: u16) -> Result<Child, EmbeddedError> {
+    let binary = options.binary.display().to_string();
+    let mut command = Command::new(&options.binary);
+    command
+        .current_dir(&options.dir)
+        .args(["--port", &port.to_string()])
+        .args(["--bind", "127.0.0.1"])
+        .args(["--protected-mode", "yes"])
+        .args(["--daemonize", "no"])
+        .args(["--logfile", "redis.log"])
+        .arg("--dir")
+        .arg(&options.dir)
+        .args(["--save", ""])
+        .args(["--appendonly", if options.persistent { "yes" } else { "no" }])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    die_with_parent(&mut command);
+    command.spawn().map_err(|source| {
+        if source.kind() == io::ErrorKind::NotFound {
+            EmbeddedError::BinaryMissing { binary }
+        } else {
+            EmbeddedError::Spawn { binary, source }
+        }
+    })
+}
+
+/// Asks the kernel to send the child SIGTERM when the thread that started
+/// it dies, so that a crashed or SIGKILLed Gatehouse leaves no orphan Redis.
+/// SIGTERM (not SIGKILL) lets Redis flush its append-only file first.
+#[allow(unsafe_code)]
+fn die_with_parent(command: &mut Command) {
+    // SAFETY: the closure runs in the forked child before exec and only
+    // makes the async-signal-safe `prctl` system call.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) == 0 {
+                Ok(())
+            } else {
+                Err(io::Error::last_os_error())
+            }
+        });
+    }
+}
+
+fn free_port() -> io::Result<u16> {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+    Ok(listener.local_addr()?.port())
+}
+
+/// Whether the Redis at `url` is up and is our child `pid` (and not some
+/// other server that already held the port).
+async fn answers_as(url: &str, pid: u32) -> bool {
+    let Ok(client) = redis::Client::open(url) else {
+        return false;
+    };
+    let attempt = async {
+        let mut conn = client.get_multiplexed_async_connection().await?;
+        redis::cmd("INFO").arg("server").query_async::<String>(&mut conn).await
+    };
+    let expected = format!("process_id:{pid}");
+    matches!(
+        tokio::time::timeout(Duration::from_millis(500), attempt).await,
+        Ok(Ok(info)) if info.lines().any(|line| line.trim() == expected)
+    )
+}
+
+fn log_len(dir: &Path) -> u64 {
+    std::fs::metadata(dir.join("redis.log"))
+        .map(|m| m.len())
+        .unwrap_or(0)
+}
+
+fn read_log_from(dir: &Path, offset: u64) -> String {
+    let mut text = String::new();
+    if let Ok(mut file) = std::fs::File::open(dir.join("redis.log")) {
+        let _ = file.seek(SeekFrom::Start(offset));
+        let _ = file.read_to_string(&mut text);
+    }
+    if text.trim().is_empty() {
+        "(empty)".to_owned()
+    } else {
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn missing_binary_says_how_to_fix_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut options = EmbeddedOptions::new(dir.path(), false);
+        options.binary = PathBuf::from("redis-server-that-does-not-exist");
+        let err = RedisServer::start(&options).await.unwrap_err();
+        assert!(matches!(err, EmbeddedError::BinaryMissing { .. }), "{err:?}");
+        let message = err.to_string();
+        assert!(message.contains("apt-get install redis-server"), "{message}");
+        assert!(message.contains("GATEHOUSE_REDIS_URL"), "{message}");
+    }
+
+    #[tokio::test]
+    async fn taken_fixed_port_reports_the_redis_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = RedisServer::start(&EmbeddedOptions::new(dir.path(), false))
+            .await
+            .unwrap();
+        let other = tempfile::tempdir().unwrap();
+        let mut options = EmbeddedOptions::new(other.path(), false);
+        options.port = Some(first.port());
+        let err = RedisServer::start(&options).await.unwrap_err();
+        match err {
+            EmbeddedError::Exited { log, .. } => assert!(log.contains("Address already in use"), "{log}"),
+            other => panic!("expected Exited, got {other:?}"),
+        }
+        first.shutdown().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn persistent_data_survives_a_clean_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = EmbeddedOptions::new(dir.path(), true);
+        let server = RedisServer::start(&options).await.unwrap();
+        let client = redis::Client::open(server.url()).unwrap();
+        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        let _: () = redis::cmd("SET").arg("gh:test").arg("kept").query_async(&mut conn).await.unwrap();
+        let pid = server.pid();
+        server.shutdown().await.unwrap();
+        assert!(!process_alive(pid), "redis-server {pid} still running after shutdown");
+
+        let server = RedisServer::start(&options).await.unwrap();
+        let client = redis::Client::open(server.url()).unwrap();
+        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        let value: String = redis::cmd("GET").arg("gh:test").query_async(&mut conn).await.unwrap();
+        assert_eq!(value, "kept");
+        server.shutdown().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn dropping_the_handle_kills_the_child() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = RedisServer::start(&EmbeddedOptions::new(dir.path(), false))
+            .await
+            .unwrap();
+        let pid = server.pid();
+        assert!(process_alive(pid));
+        drop(server);
+        assert!(!process_alive(pid));
+    }
+
+    fn process_alive(pid: u32) -> bool {
+        // A reaped process has no /proc entry; a zombie would show state Z.
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Ok(stat) => !stat.contains(") Z "),
+            Err(_) => false,
+        }
+    }
+}

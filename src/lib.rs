@@ -1,0 +1,26 @@
+//! Gatehouse core: the security primitives of the Gatehouse gateway, on Redis.
+//!
+//! This crate knows nothing about HTTP or HTML. It is the part another Rust
+//! service can embed to get the same guarantees Gatehouse's own server relies
+//! on, and it is where every Redis key and script lives, so that the rules
+//! about atomicity and key layout are enforced in one place.
+//!
+//! Modules:
+//! - [`store`]: the Redis connection (single node or Cluster) and the key
+//!   layout. Every key is built here, under the `gh:` prefix, with hash tags
+//!   so that keys a script touches together share a Cluster slot.
+//! - [`embedded`]: a private `redis-server` child process, used when the
+//!   operator configured no Redis, and by the test helpers.
+//! - `testing` (feature `test-util`): throwaway Redis servers for tests.
+//!
+//! Errors are one `thiserror` enum per module, because callers react to
+//! different failures in different ways (a missing binary is an operator
+//! problem, an unreachable Redis is a 503); the HTTP layer converts them once.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod embedded;
+pub mod store;
+#[cfg(any(test, feature = "test-util"))]
+pub mod testing;
+
+pub use store::{Store, StoreConfig, StoreError};

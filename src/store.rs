@@ -1,0 +1,284 @@
+//! The Redis connection and the key layout.
+//!
+//! A [`Store`] is a cheap `Clone` handle shared by every request. It talks to
+//! one Redis server through a [`ConnectionManager`] (which reconnects in the
+//! background after Redis restarts) or to a Redis Cluster through the cluster
+//! client. Both sit behind one [`redis::aio::ConnectionLike`] so that scripts
+//! and commands are written once.
+//!
+//! Invariant: a call never waits longer than the configured timeouts. When
+//! Redis is gone, callers get [`StoreError::Unavailable`] quickly instead of
+//! hanging, which is what lets the server answer 503 rather than time out.
+
+use std::time::Duration;
+
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClient;
+use redis::cluster_async::ClusterConnection;
+use redis::{Cmd, Pipeline, RedisError, RedisFuture, Value};
+
+/// Every Gatehouse key starts with this, so Gatehouse can share a Redis
+/// with other applications.
+pub const PREFIX: &str = "gh";
+
+/// How to reach Redis.
+#[derive(Clone, Debug)]
+pub struct StoreConfig {
+    /// Where Redis is: one `redis://` (or `rediss://`, `redis+unix://`) URL,
+    /// or several for a Cluster.
+    pub endpoint: Endpoint,
+    /// Longest wait for a TCP connection to Redis.
+    pub connect_timeout: Duration,
+    /// Longest wait for the answer to one command.
+    pub response_timeout: Duration,
+}
+
+/// The Redis deployment Gatehouse talks to.
+#[derive(Clone, Debug)]
+pub enum Endpoint {
+    /// One server (or a primary behind a proxy).
+    Single(String),
+    /// The seed nodes of a Redis Cluster.
+    Cluster(Vec<String>),
+}
+
+impl StoreConfig {
+    /// A single Redis server at `url` with the default timeouts.
+    pub fn single(url: impl Into<String>) -> Self {
+        Self {
+            endpoint: Endpoint::Single(url.into()),
+            connect_timeout: Duration::from_secs(1),
+            response_timeout: Duration::from_secs(2),
+        }
+    }
+
+    /// A Redis Cluster reached through `nodes`, with the default timeouts.
+    pub fn cluster(nodes: Vec<String>) -> Self {
+        Self {
+            endpoint: Endpoint::Cluster(nodes),
+            ..Self::single(String::new())
+        }
+    }
+}
+
+/// What can go wrong talking to Redis.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The URL could not be parsed; this is a configuration mistake.
+    #[error("invalid Redis URL {url:?}: {source}")]
+    InvalidUrl {
+        url: String,
+        #[source]
+        source: RedisError,
+    },
+    /// Redis did not answer: it is down, unreachable or too slow.
+    #[error("Redis is unavailable: {0}")]
+    Unavailable(#[source] RedisError),
+    /// Redis answered with an error or with data we did not expect.
+    #[error("Redis command failed: {0}")]
+    Command(#[source] RedisError),
+}
+
+impl From<RedisError> for StoreError {
+    fn from(err: RedisError) -> Self {
+        if err.is_io_error()
+            || err.is_timeout()
+            || err.is_connection_dropped()
+            || err.is_connection_refusal()
+            || err.is_unrecoverable_error()
+        {
+            StoreError::Unavailable(err)
+        } else {
+            StoreError::Command(err)
+        }
+    }
+}
+
+/// A shared handle to Redis. Clone it freely: clones share one multiplexed
+/// connection (or one cluster connection pool).
+#[derive(Clone)]
+pub struct Store {
+    conn: Connection,
+}
+
+#[derive(Clone)]
+enum Connection {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match self.conn {
+            Connection::Single(_) => "single",
+            Connection::Cluster(_) => "cluster",
+        };
+        f.debug_struct("Store").field("topology", &kind).finish()
+    }
+}
+
+impl Store {
+    /// Connects to Redis.
+    ///
+    /// A single server is connected lazily: this returns at once even when
+    /// Redis is down, and the connection is made (and later remade) in the
+    /// background, so a Gatehouse instance can start before its Redis and
+    /// survive Redis restarts. A cluster needs its topology, so at least one
+    /// seed node must answer now.
+    pub async fn connect(config: &StoreConfig) -> Result<Self, StoreError> {
+        let conn = match &config.endpoint {
+            Endpoint::Single(url) => {
+                let client = redis::Client::open(url.as_str()).map_err(|source| {
+                    StoreError::InvalidUrl {
+                        url: url.clone(),
+                        source,
+                    }
+                })?;
+                let manager_config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(config.connect_timeout))
+                    .set_response_timeout(Some(config.response_timeout))
+                    .set_number_of_retries(1)
+                    .set_min_delay(Duration::from_millis(50))
+                    .set_max_delay(Duration::from_millis(500));
+                let manager = ConnectionManager::new_lazy_with_config(client, manager_config)
+                    .map_err(StoreError::from)?;
+                Connection::Single(manager)
+            }
+            Endpoint::Cluster(nodes) => {
+                let client = ClusterClient::builder(nodes.iter().map(String::as_str))
+                    .connection_timeout(config.connect_timeout)
+                    .response_timeout(config.response_timeout)
+                    .build()
+                    .map_err(|source| StoreError::InvalidUrl {
+                        url: nodes.join(","),
+                        source,
+                    })?;
+                Connection::Cluster(client.get_async_connection().await?)
+            }
+        };
+        Ok(Self { conn })
+    }
+
+    /// Whether this store talks to a Redis Cluster.
+    pub fn is_cluster(&self) -> bool {
+        matches!(self.conn, Connection::Cluster(_))
+    }
+
+    /// A connection handle for one operation. Cheap: it shares the
+    /// underlying multiplexed connection.
+    pub fn conn(&self) -> impl ConnectionLike + Send + Clone + use<> {
+        self.conn.clone()
+    }
+
+    /// Sends PING and checks the answer.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let pong: String = redis::cmd("PING").query_async(&mut self.conn()).await?;
+        if pong == "PONG" {
+            Ok(())
+        } else {
+            Err(StoreError::Command(RedisError::from((
+                redis::ErrorKind::Parse,
+                "unexpected PING answer",
+                pong,
+            ))))
+        }
+    }
+
+    /// The `redis_version` the server reports in `INFO server`.
+    pub async fn server_version(&self) -> Result<String, StoreError> {
+        let info: String = redis::cmd("INFO")
+            .arg("server")
+            .query_async(&mut self.conn())
+            .await?;
+        Ok(info
+            .lines()
+            .find_map(|line| line.strip_prefix("redis_version:"))
+            .unwrap_or("unknown")
+            .trim()
+            .to_owned())
+    }
+}
+
+impl ConnectionLike for Connection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Connection::Single(c) => c.req_packed_command(cmd),
+            Connection::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Connection::Single(c) => c.req_packed_commands(pipeline, offset, count),
+            Connection::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Connection::Single(c) => c.get_db(),
+            Connection::Cluster(c) => c.get_db(),
+        }
+    }
+}
+
+/// The hash tag shared by all keys of one user, so that a script touching a
+/// user's sessions, tokens and windows stays within one Cluster slot.
+pub fn user_tag(user_id: &str) -> String {
+    format!("{{u:{user_id}}}")
+}
+
+/// Builds `gh:<parts joined by ':'>`. Only this module decides key names.
+pub fn key(parts: &[&str]) -> String {
+    let mut key = String::from(PREFIX);
+    for part in parts {
+        key.push(':');
+        key.push_str(part);
+    }
+    key
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::TestRedis;
+
+    #[test]
+    fn keys_are_prefixed_and_tagged() {
+        assert_eq!(key(&[&user_tag("42"), "s", "abc"]), "gh:{u:42}:s:abc");
+    }
+
+    #[tokio::test]
+    async fn connects_and_pings_a_real_redis() {
+        let redis = TestRedis::start().await;
+        let store = redis.store().await;
+        store.ping().await.unwrap();
+        let version = store.server_version().await.unwrap();
+        assert!(version.chars().next().unwrap().is_ascii_digit(), "{version}");
+        assert!(!store.is_cluster());
+    }
+
+    #[tokio::test]
+    async fn unreachable_redis_is_a_clear_unavailable_error() {
+        // Port 1 on loopback: nothing listens there and the kernel refuses at once.
+        let store = Store::connect(&StoreConfig::single("redis://127.0.0.1:1"))
+            .await
+            .unwrap();
+        let err = store.ping().await.unwrap_err();
+        assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+        assert!(err.to_string().starts_with("Redis is unavailable"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn malformed_url_is_rejected_up_front() {
+        let err = Store::connect(&StoreConfig::single("http://nope"))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::InvalidUrl { .. }), "{err:?}");
+    }
+}
