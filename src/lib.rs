@@ -9,6 +9,7 @@
 //! - [`store`]: the Redis connection (single node or Cluster) and the key
 //!   layout. Every key is built here, under the `gh:` prefix, with hash tags
 //!   so that keys a script touches together share a Cluster slot.
+//! - [`random`]: unguessable ids and secrets from the OS CSPRNG.
 //! - [`embedded`]: a private `redis-server` child process, used when the
 //!   operator configured no Redis, and by the test helpers.
 //! - `testing` (feature `test-util`): throwaway Redis servers for tests.
@@ -19,6 +20,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod embedded;
+pub mod random;
 pub mod store;
 #[cfg(any(test, feature = "test-util"))]
 pub mod testing;

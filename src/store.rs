@@ -10,7 +10,7 @@
 //! Redis is gone, callers get [`StoreError::Unavailable`] quickly instead of
 //! hanging, which is what lets the server answer 503 rather than time out.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClient;
@@ -184,19 +184,35 @@ impl Store {
         }
     }
 
-    /// The `redis_version` the server reports in `INFO server`.
-    pub async fn server_version(&self) -> Result<String, StoreError> {
+    /// One `INFO server` round trip: the server's version and how long the
+    /// round trip took.
+    pub async fn server_info(&self) -> Result<ServerInfo, StoreError> {
+        let started = Instant::now();
         let info: String = redis::cmd("INFO")
             .arg("server")
             .query_async(&mut self.conn())
             .await?;
-        Ok(info
+        let round_trip = started.elapsed();
+        let version = info
             .lines()
             .find_map(|line| line.strip_prefix("redis_version:"))
             .unwrap_or("unknown")
             .trim()
-            .to_owned())
+            .to_owned();
+        Ok(ServerInfo {
+            version,
+            round_trip,
+        })
     }
+}
+
+/// What [`Store::server_info`] found.
+#[derive(Clone, Debug)]
+pub struct ServerInfo {
+    /// `redis_version` from `INFO server`.
+    pub version: String,
+    /// How long the probe took.
+    pub round_trip: Duration,
 }
 
 impl ConnectionLike for Connection {
@@ -258,8 +274,8 @@ mod tests {
         let redis = TestRedis::start().await;
         let store = redis.store().await;
         store.ping().await.unwrap();
-        let version = store.server_version().await.unwrap();
-        assert!(version.chars().next().unwrap().is_ascii_digit(), "{version}");
+        let info = store.server_info().await.unwrap();
+        assert!(info.version.starts_with(char::is_numeric), "{info:?}");
         assert!(!store.is_cluster());
     }
 

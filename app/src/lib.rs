@@ -1,1 +1,95 @@
+//! Gatehouse's web UI: Leptos components, pages and server functions.
+//!
+//! The crate is compiled twice. With `ssr` it is part of the server: pages
+//! render to HTML and server functions run their bodies, calling the core
+//! library. With `hydrate` it is the browser bundle (the `hydrate()` entry
+//! point below): the same components take over the server's HTML, and
+//! server functions become HTTP calls. The browser build never sees the
+//! core library, tokio or redis: everything that touches them sits behind
+//! `#[cfg(feature = "ssr")]`.
+//!
+//! - [`api`]: server functions. Each has a stable `/api/v1/...` path and a
+//!   JSON body, so they double as Gatehouse's public JSON API.
+//! - [`error`]: [`ApiError`], the JSON error every client sees.
+//! - `pages`, `components`: what people see.
+//! - `state` (ssr): [`state::AppState`], what the server hands to every
+//!   server function.
 
+pub mod api;
+mod components;
+pub mod error;
+mod pages;
+#[cfg(feature = "ssr")]
+pub mod state;
+
+pub use error::{ApiError, ErrorCode};
+
+use leptos::prelude::*;
+use leptos_meta::{Link, Meta, MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::path;
+
+use crate::components::layout::Layout;
+use crate::pages::{home::HomePage, not_found::NotFound};
+
+/// The HTML document around the app, rendered on the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    state::content_security_policy();
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body class="min-h-screen bg-slate-50 text-slate-900 antialiased dark:bg-slate-950 dark:text-slate-100">
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+/// The application: layout and routes.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+
+    // A signal for tests and for people debugging: the page is interactive
+    // once this attribute appears (effects only run in the browser).
+    Effect::new(move |_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/gatehouse.css"/>
+        <Title formatter=|page: String| {
+            if page.is_empty() { "Gatehouse".to_owned() } else { format!("{page} · Gatehouse") }
+        }/>
+        <Meta name="description" content="Gatehouse: sign-in, sessions, locks and rate limits on Redis, with a live console."/>
+        <Meta name="theme-color" content="#0f172a"/>
+        <Link rel="icon" href="/favicon.ico" sizes="any"/>
+        <Link rel="icon" href="/icon.svg" type_="image/svg+xml"/>
+        <Link rel="apple-touch-icon" href="/icon-192.png"/>
+        <Link rel="manifest" href="/manifest.webmanifest"/>
+        <Router>
+            <Layout>
+                <Routes fallback=NotFound>
+                    <Route path=path!("") view=HomePage/>
+                </Routes>
+            </Layout>
+        </Router>
+    }
+}
+
+/// The browser entry point: takes over the server-rendered page.
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(App);
+}

@@ -1,1 +1,83 @@
-fn main(){}
+//! The `gatehouse` binary: wiring only.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use clap::Parser;
+use gatehouse_server::backend::Backend;
+use gatehouse_server::config::Config;
+use gatehouse_server::router::{self, Limits};
+use gatehouse_server::telemetry;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let config = Config::parse();
+    telemetry::init(config.log_format);
+    match run(config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            let mut message = err.to_string();
+            let mut source = err.source();
+            while let Some(cause) = source {
+                message.push_str(&format!(": {cause}"));
+                source = cause.source();
+            }
+            tracing::error!("gatehouse cannot start: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
+    let backend = Backend::start(&config).await?;
+
+    let state = gatehouse_server::app_state(&config, backend.store.clone());
+    let instance_id = state.instance.id.clone();
+    let app = router::app(
+        state,
+        Limits::from(&config),
+    );
+
+    let listener = match tokio::net::TcpListener::bind(config.addr).await {
+        Ok(listener) => listener,
+        Err(err) => {
+            backend.shutdown().await;
+            return Err(format!("cannot listen on {}: {err}", config.addr).into());
+        }
+    };
+    let addr = listener.local_addr()?;
+    tracing::info!(instance = %instance_id, "listening on http://{addr}");
+
+    let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await;
+    tracing::info!("HTTP server stopped");
+    backend.shutdown().await;
+    served.map_err(Into::into)
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %err, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown requested");
+}

@@ -1,0 +1,7 @@
+//! Server functions: the JSON API and what the UI calls.
+//!
+//! Every function here is thin: it takes the state from context, calls one
+//! core-library function and maps the error. Paths live under `/api/v1`
+//! and are a public contract.
+
+pub mod status;

@@ -1,0 +1,169 @@
+//! The one error type every client of Gatehouse sees.
+//!
+//! Whether a request came from the Leptos UI, `curl` or another service,
+//! a failure is a JSON body `{"error": <code>, "message": <text>}` with a
+//! matching HTTP status. The code is a stable `snake_case` string that
+//! programs branch on; the message is for people and says what to do next.
+//! Causes (Redis errors, key material problems) are logged on the server
+//! and never sent: a client learns what it can fix, nothing more.
+
+use serde::{Deserialize, Serialize};
+use server_fn::codec::JsonEncoding;
+use server_fn::error::{FromServerFnError, ServerFnErrorErr};
+
+/// A stable, documented error code. Adding a variant is fine; renaming
+/// one breaks clients.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The request was malformed: bad JSON, missing or invalid fields.
+    InvalidRequest,
+    /// The body is larger than the configured limit.
+    PayloadTooLarge,
+    /// The path does not exist.
+    NotFound,
+    /// Redis (or another dependency) is unreachable; try again shortly.
+    Unavailable,
+    /// The request took longer than the configured timeout.
+    Timeout,
+    /// A state-changing request came from another origin.
+    CrossOrigin,
+    /// Something failed on our side; the server log has the details.
+    Internal,
+}
+
+impl ErrorCode {
+    /// The HTTP status this code is sent with.
+    pub fn status(self) -> u16 {
+        match self {
+            ErrorCode::InvalidRequest => 400,
+            ErrorCode::CrossOrigin => 403,
+            ErrorCode::NotFound => 404,
+            ErrorCode::Timeout => 408,
+            ErrorCode::PayloadTooLarge => 413,
+            ErrorCode::Unavailable => 503,
+            ErrorCode::Internal => 500,
+        }
+    }
+}
+
+/// The JSON error body: `{"error": <code>, "message": <text>}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{message}")]
+pub struct ApiError {
+    pub error: ErrorCode,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(error: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            error,
+            message: message.into(),
+        }
+    }
+
+    pub fn invalid_request(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidRequest, message)
+    }
+
+    pub fn internal() -> Self {
+        Self::new(
+            ErrorCode::Internal,
+            "Gatehouse failed to handle this request; the server log has the details.",
+        )
+    }
+
+    pub fn unavailable() -> Self {
+        Self::new(
+            ErrorCode::Unavailable,
+            "Gatehouse cannot reach Redis right now. Try again in a few seconds.",
+        )
+    }
+
+    /// The HTTP status to send this error with.
+    pub fn status(&self) -> u16 {
+        self.error.status()
+    }
+}
+
+impl FromServerFnError for ApiError {
+    type Encoder = JsonEncoding;
+
+    /// Failures inside the server-function machinery itself: on the server
+    /// these are mostly undecodable requests; in the browser, a request that
+    /// never got an answer.
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        match value {
+            ServerFnErrorErr::Args(detail)
+            | ServerFnErrorErr::Deserialization(detail)
+            | ServerFnErrorErr::MissingArg(detail) => {
+                ApiError::invalid_request(format!("The request body could not be read: {detail}"))
+            }
+            ServerFnErrorErr::UnsupportedRequestMethod(detail) => ApiError::invalid_request(detail),
+            ServerFnErrorErr::Request(detail) | ServerFnErrorErr::Response(detail) => ApiError::new(
+                ErrorCode::Unavailable,
+                format!("Gatehouse could not be reached: {detail}"),
+            ),
+            ServerFnErrorErr::Registration(_)
+            | ServerFnErrorErr::ServerError(_)
+            | ServerFnErrorErr::MiddlewareError(_)
+            | ServerFnErrorErr::Serialization(_) => ApiError::internal(),
+        }
+    }
+
+    /// Encoding an error for the wire is also where its HTTP status is
+    /// decided: server functions answer errors with 500 unless told
+    /// otherwise, and this is the one place every error passes through.
+    fn ser(&self) -> server_fn::Bytes {
+        #[cfg(feature = "ssr")]
+        if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>()
+            && let Ok(status) = http::StatusCode::from_u16(self.status())
+        {
+            response.set_status(status);
+        }
+        let json = serde_json::to_vec(self).unwrap_or_else(|_| b"{\"error\":\"internal\"}".to_vec());
+        server_fn::Bytes::from(json)
+    }
+}
+
+/// Core-library errors become API errors here, once. The cause is logged;
+/// the client gets a code and a safe message.
+#[cfg(feature = "ssr")]
+impl From<gatehouse::StoreError> for ApiError {
+    fn from(err: gatehouse::StoreError) -> Self {
+        match err {
+            gatehouse::StoreError::Unavailable(_) => {
+                tracing::warn!(error = %err, "Redis unavailable");
+                ApiError::unavailable()
+            }
+            gatehouse::StoreError::InvalidUrl { .. } | gatehouse::StoreError::Command(_) => {
+                tracing::error!(error = %err, "Redis command failed");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serialises_to_the_documented_shape() {
+        let err = ApiError::invalid_request("username is empty");
+        let json = serde_json::to_value(&err).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"error": "invalid_request", "message": "username is empty"})
+        );
+        assert_eq!(err.status(), 400);
+    }
+
+    #[test]
+    fn undecodable_arguments_are_a_client_error() {
+        let err = ApiError::from_server_fn_error(ServerFnErrorErr::Args("expected `,`".into()));
+        assert_eq!(err.error, ErrorCode::InvalidRequest);
+        assert_eq!(err.status(), 400);
+    }
+}

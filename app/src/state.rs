@@ -1,0 +1,79 @@
+//! What the server gives every page render and server function.
+//!
+//! [`AppState`] is one `Clone` struct (no globals): the server builds it at
+//! startup, axum passes it to plain routes as router state, and
+//! `leptos_axum` provides it as context to server functions. Server
+//! functions fetch it with [`current`].
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use axum::extract::FromRef;
+use gatehouse::Store;
+use leptos::config::LeptosOptions;
+use leptos::prelude::*;
+
+use crate::error::ApiError;
+
+/// Shared server state.
+#[derive(Clone)]
+pub struct AppState {
+    /// The Redis connection.
+    pub store: Store,
+    /// Who this instance is.
+    pub instance: Arc<Instance>,
+    /// Where the site's files are and how Leptos renders.
+    pub leptos_options: LeptosOptions,
+}
+
+/// This server process, as other instances and the console see it.
+#[derive(Debug)]
+pub struct Instance {
+    /// Unique per process: `<host>-<random>`, or set by the operator.
+    pub id: String,
+    /// The Gatehouse version.
+    pub version: &'static str,
+    /// When the process started.
+    pub started_at: SystemTime,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+/// The state, from inside a server function or a component rendering on
+/// the server.
+pub fn current() -> Result<AppState, ApiError> {
+    use_context::<AppState>().ok_or_else(|| {
+        tracing::error!("AppState missing from the Leptos context; the router is miswired");
+        ApiError::internal()
+    })
+}
+
+/// Sends a Content-Security-Policy that lets exactly this page's scripts run.
+///
+/// Leptos hydrates through one inline module script; instead of allowing
+/// all inline scripts, each page gets a fresh nonce that Leptos puts on its
+/// own script tags, and `'strict-dynamic'` lets the modules they import
+/// load. `'wasm-unsafe-eval'` permits compiling the WebAssembly bundle (and
+/// nothing else: `eval` stays forbidden).
+pub fn content_security_policy() {
+    leptos::nonce::provide_nonce();
+    let (Some(nonce), Some(response)) = (
+        leptos::nonce::use_nonce(),
+        use_context::<leptos_axum::ResponseOptions>(),
+    ) else {
+        return;
+    };
+    let policy = format!(
+        "default-src 'self'; script-src 'nonce-{nonce}' 'strict-dynamic' 'wasm-unsafe-eval'; \
+         style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; \
+         manifest-src 'self'; worker-src 'self'; object-src 'none'; base-uri 'none'; \
+         form-action 'self'; frame-ancestors 'none'"
+    );
+    if let Ok(value) = http::HeaderValue::from_str(&policy) {
+        response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
+    }
+}

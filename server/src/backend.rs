@@ -1,0 +1,98 @@
+//! Which Redis this instance uses: the operator's, or a private one.
+//!
+//! With `--redis-url` or `--redis-cluster-nodes` Gatehouse connects to that
+//! Redis and leaves its lifecycle to the operator. With neither, it starts
+//! an embedded `redis-server` with append-only persistence in the data
+//! directory, so users and sessions survive a restart, and stops it on
+//! shutdown.
+
+use gatehouse::embedded::{EmbeddedError, EmbeddedOptions, RedisServer};
+use gatehouse::store::{Endpoint, StoreConfig};
+use gatehouse::{Store, StoreError};
+
+use crate::config::Config;
+
+/// Why Redis could not be set up at startup.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    #[error(transparent)]
+    Embedded(#[from] EmbeddedError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The Redis this process talks to.
+pub struct Backend {
+    pub store: Store,
+    embedded: Option<RedisServer>,
+}
+
+impl Backend {
+    /// Connects to the configured Redis, or starts the embedded one.
+    pub async fn start(config: &Config) -> Result<Self, BackendError> {
+        let (endpoint, embedded) = if let Some(url) = &config.redis_url {
+            tracing::info!(redis = %redact_url(url), "using the configured Redis");
+            (Endpoint::Single(url.clone()), None)
+        } else if !config.redis_cluster_nodes.is_empty() {
+            let nodes: Vec<_> = config.redis_cluster_nodes.iter().map(|u| redact_url(u)).collect();
+            tracing::info!(nodes = ?nodes, "using the configured Redis Cluster");
+            (Endpoint::Cluster(config.redis_cluster_nodes.clone()), None)
+        } else {
+            let mut options = EmbeddedOptions::new(config.data_dir(), true);
+            options.binary = config.redis_server_bin.clone();
+            let server = RedisServer::start(&options).await?;
+            tracing::info!(
+                redis = %server.url(),
+                pid = server.pid(),
+                data_dir = %server.dir().display(),
+                "started the embedded Redis (no --redis-url configured)"
+            );
+            (Endpoint::Single(server.url()), Some(server))
+        };
+        let store_config = StoreConfig {
+            endpoint,
+            response_timeout: config.redis_timeout,
+            ..StoreConfig::single("")
+        };
+        let store = Store::connect(&store_config).await?;
+        if let Err(err) = store.ping().await {
+            // Not fatal: the connection is re-established in the background
+            // and /ready reports 503 until then.
+            tracing::warn!(error = %err, "Redis is not answering yet; /ready will say 503 until it does");
+        }
+        Ok(Self { store, embedded })
+    }
+
+    /// Stops the embedded Redis (cleanly, flushing its append-only file).
+    pub async fn shutdown(self) {
+        if let Some(server) = self.embedded {
+            let pid = server.pid();
+            match server.shutdown().await {
+                Ok(()) => tracing::info!(pid, "embedded Redis stopped"),
+                Err(err) => tracing::error!(pid, error = %err, "embedded Redis did not stop cleanly"),
+            }
+        }
+    }
+}
+
+/// The URL without its password, for logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            format!("{}://***@{}", &url[..scheme_end], &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn passwords_never_reach_the_log() {
+        assert_eq!(redact_url("redis://:s3cret@db:6380/2"), "redis://***@db:6380/2");
+        assert_eq!(redact_url("rediss://app:pw@db"), "rediss://***@db");
+        assert_eq!(redact_url("redis://db:6379"), "redis://db:6379");
+    }
+}

@@ -1,0 +1,27 @@
+//! Plain axum routes answer errors exactly like server functions do.
+//!
+//! [`HttpError`] wraps the UI crate's [`ApiError`] (the same JSON body and
+//! status), so a client cannot tell which kind of route failed.
+
+use axum::Json;
+use axum::response::{IntoResponse, Response};
+use gatehouse_app::ApiError;
+use http::StatusCode;
+
+/// An [`ApiError`] on its way out of a plain axum handler.
+#[derive(Debug)]
+pub struct HttpError(pub ApiError);
+
+impl<E: Into<ApiError>> From<E> for HttpError {
+    fn from(err: E) -> Self {
+        HttpError(err.into())
+    }
+}
+
+impl IntoResponse for HttpError {
+    fn into_response(self) -> Response {
+        let status =
+            StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (status, Json(self.0)).into_response()
+    }
+}

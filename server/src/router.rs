@@ -1,0 +1,166 @@
+//! The HTTP surface: plain routes, the Leptos app and the middleware
+//! around both.
+//!
+//! [`app`] builds the whole router from state, with no socket, so `main`
+//! and the tests serve exactly the same thing.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use gatehouse_app::state::AppState;
+use gatehouse_app::{ApiError, App, ErrorCode, shell};
+use http::{HeaderValue, Request, StatusCode, header};
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::error::HttpError;
+use crate::health;
+
+/// Limits applied to every request.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub request_timeout: Duration,
+    pub body_limit: usize,
+}
+
+impl From<&crate::config::Config> for Limits {
+    fn from(config: &crate::config::Config) -> Self {
+        Self {
+            request_timeout: config.request_timeout,
+            body_limit: config.body_limit,
+        }
+    }
+}
+
+/// The complete router.
+pub fn app(state: AppState, limits: Limits) -> Router {
+    let routes = generate_route_list(App);
+    let leptos_options = state.leptos_options.clone();
+
+    Router::new()
+        .route("/health", get(health::live))
+        .route("/ready", get(health::ready))
+        .leptos_routes(&state, routes, move || shell(leptos_options.clone()))
+        // Server functions are registered at their exact paths above; any
+        // other API path is a JSON 404, not an HTML page.
+        .route("/api/{*path}", any(api_not_found))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        // Innermost first: each `Router::layer` call wraps what came before.
+        .layer(RequestBodyLimitLayer::new(limits.body_limit))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            limits.request_timeout,
+        ))
+        .layer(axum::middleware::map_response(json_error_bodies))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                .layer(TraceLayer::new_for_http().make_span_with(make_span))
+                .layer(PropagateRequestIdLayer::x_request_id())
+                .layer(CatchPanicLayer::custom(panic_response))
+                .layer(security_headers())
+                .layer(CompressionLayer::new()),
+        )
+        .with_state(state)
+}
+
+/// One span per request, carrying the request id; the query string is left
+/// out because it may carry tokens.
+fn make_span(request: &Request<Body>) -> tracing::Span {
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-");
+    tracing::info_span!(
+        "request",
+        id = %request_id,
+        method = %request.method(),
+        path = %request.uri().path(),
+    )
+}
+
+type HeaderLayer = SetResponseHeaderLayer<HeaderValue>;
+
+/// Headers every response carries. Pages set their own, stricter CSP with
+/// a per-response nonce; everything else gets one that allows nothing.
+fn security_headers() -> ServiceBuilder<
+    tower::layer::util::Stack<
+        HeaderLayer,
+        tower::layer::util::Stack<
+            HeaderLayer,
+            tower::layer::util::Stack<
+                HeaderLayer,
+                tower::layer::util::Stack<HeaderLayer, tower::layer::util::Identity>,
+            >,
+        >,
+    >,
+> {
+    ServiceBuilder::new()
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+        ))
+}
+
+/// `tower-http` answers timeouts and oversized bodies with an empty body;
+/// clients of Gatehouse always get the JSON error shape.
+async fn json_error_bodies(response: Response) -> Response {
+    let code = match response.status() {
+        StatusCode::REQUEST_TIMEOUT => ErrorCode::Timeout,
+        StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::PayloadTooLarge,
+        _ => return response,
+    };
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if is_json {
+        return response;
+    }
+    let message = match code {
+        ErrorCode::Timeout => "The request took too long and was abandoned. Try again.",
+        _ => "The request body is larger than this server accepts.",
+    };
+    tracing::info!(status = %response.status(), "request rejected by a limit");
+    HttpError(ApiError::new(code, message)).into_response()
+}
+
+async fn api_not_found() -> HttpError {
+    HttpError(ApiError::new(
+        ErrorCode::NotFound,
+        "No API endpoint at this path. The README lists the /api/v1 endpoints.",
+    ))
+}
+
+fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let detail = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    tracing::error!(panic = %detail, "a request handler panicked");
+    HttpError(ApiError::internal()).into_response()
+}

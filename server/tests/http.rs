@@ -1,0 +1,122 @@
+//! The server's plain routes, error shapes and middleware, through the real
+//! router (no socket) over a real, throwaway Redis.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use gatehouse::testing::TestRedis;
+use http::{Request, StatusCode, header};
+use support::{app, get, json, send, text};
+
+#[tokio::test]
+async fn health_answers_without_redis() {
+    let mut redis = TestRedis::start().await;
+    let app = app(&redis, &[]).await;
+    redis.stop().await;
+    let response = send(&app, get("/health")).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(json(response).await["status"], "ok");
+}
+
+#[tokio::test]
+async fn ready_follows_redis_down_and_back_up() {
+    let mut redis = TestRedis::start().await;
+    let app = app(&redis, &[]).await;
+
+    let response = send(&app, get("/ready")).await;
+    assert_eq!(response.status(), StatusCode::OK);
+
+    redis.stop().await;
+    let response = send(&app, get("/ready")).await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body = json(response).await;
+    assert_eq!(body["error"], "unavailable");
+    assert!(body["message"].as_str().unwrap().contains("Redis"), "{body}");
+
+    // The connection comes back by itself: no restart of Gatehouse.
+    redis.restart().await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let status = send(&app, get("/ready")).await.status();
+        if status == StatusCode::OK {
+            break;
+        }
+        assert!(Instant::now() < deadline, "/ready still {status} 10 s after Redis returned");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn status_api_reports_redis() {
+    let redis = TestRedis::start().await;
+    let app = app(&redis, &["--instance-id", "test-instance"]).await;
+    let response = send(&app, get("/api/v1/status")).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = json(response).await;
+    assert_eq!(body["instance_id"], "test-instance");
+    assert_eq!(body["redis"]["reachable"], true);
+    assert!(body["redis"]["version"].as_str().unwrap().starts_with(char::is_numeric));
+}
+
+#[tokio::test]
+async fn home_page_is_rendered_on_the_server_with_a_nonce_csp() {
+    let redis = TestRedis::start().await;
+    let app = app(&redis, &["--instance-id", "ssr-instance"]).await;
+    let response = send(&app, get("/")).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let csp = response.headers()[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(response.headers()[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+    assert_eq!(response.headers()[header::X_FRAME_OPTIONS], "DENY");
+    let html = text(response).await;
+    assert!(html.contains("Instance status"), "{html}");
+    assert!(html.contains("ssr-instance"), "status was not rendered server-side");
+    assert!(html.contains("reachable"));
+    // The hydration script carries the nonce the CSP allows.
+    let nonce = csp
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .expect("CSP has a nonce");
+    assert!(html.contains(&format!("nonce=\"{nonce}\"")), "script without the CSP nonce");
+    assert!(!csp.contains("unsafe-inline"));
+}
+
+#[tokio::test]
+async fn unknown_page_is_a_404_page_and_unknown_api_is_json() {
+    let redis = TestRedis::start().await;
+    let app = app(&redis, &[]).await;
+    let response = send(&app, get("/no-such-page")).await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert!(text(response).await.contains("This page does not exist"));
+
+    let response = send(&app, get("/api/v1/no-such-endpoint")).await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert_eq!(json(response).await["error"], "not_found");
+}
+
+#[tokio::test]
+async fn oversized_bodies_get_a_json_413() {
+    let redis = TestRedis::start().await;
+    let app = app(&redis, &["--body-limit", "1024"]).await;
+    let request = Request::post("/api/v1/status")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::CONTENT_LENGTH, "4096")
+        .body(Body::from(vec![b'x'; 4096]))
+        .unwrap();
+    let response = send(&app, request).await;
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(json(response).await["error"], "payload_too_large");
+}
+
+#[tokio::test]
+async fn every_response_has_a_request_id() {
+    let redis = TestRedis::start().await;
+    let app = app(&redis, &[]).await;
+    let response = send(&app, get("/health")).await;
+    assert!(response.headers().contains_key("x-request-id"));
+}
