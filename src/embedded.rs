@@ -167,7 +167,12 @@ impl RedisServer {
         }
         let deadline = Instant::now() + SHUTDOWN_TIMEOUT;
         while Instant::now() < deadline {
-            if self.child.try_wait().map_err(EmbeddedError::Stop)?.is_some() {
+            if self
+                .child
+                .try_wait()
+                .map_err(EmbeddedError::Stop)?
+                .is_some()
+            {
                 return Ok(());
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -221,7 +226,10 @@ fn spawn(options: &EmbeddedOptions, port: u16) -> Result<Child, EmbeddedError> {
         .arg("--dir")
         .arg(&options.dir)
         .args(["--save", ""])
-        .args(["--appendonly", if options.persistent { "yes" } else { "no" }])
+        .args([
+            "--appendonly",
+            if options.persistent { "yes" } else { "no" },
+        ])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
@@ -266,7 +274,10 @@ async fn answers_as(url: &str, pid: u32) -> bool {
     };
     let attempt = async {
         let mut conn = client.get_multiplexed_async_connection().await?;
-        redis::cmd("INFO").arg("server").query_async::<String>(&mut conn).await
+        redis::cmd("INFO")
+            .arg("server")
+            .query_async::<String>(&mut conn)
+            .await
     };
     let expected = format!("process_id:{pid}");
     matches!(
@@ -304,9 +315,15 @@ mod tests {
         let mut options = EmbeddedOptions::new(dir.path(), false);
         options.binary = PathBuf::from("redis-server-that-does-not-exist");
         let err = RedisServer::start(&options).await.unwrap_err();
-        assert!(matches!(err, EmbeddedError::BinaryMissing { .. }), "{err:?}");
+        assert!(
+            matches!(err, EmbeddedError::BinaryMissing { .. }),
+            "{err:?}"
+        );
         let message = err.to_string();
-        assert!(message.contains("apt-get install redis-server"), "{message}");
+        assert!(
+            message.contains("apt-get install redis-server"),
+            "{message}"
+        );
         assert!(message.contains("GATEHOUSE_REDIS_URL"), "{message}");
     }
 
@@ -321,7 +338,9 @@ mod tests {
         options.port = Some(first.port());
         let err = RedisServer::start(&options).await.unwrap_err();
         match err {
-            EmbeddedError::Exited { log, .. } => assert!(log.contains("Address already in use"), "{log}"),
+            EmbeddedError::Exited { log, .. } => {
+                assert!(log.contains("Address already in use"), "{log}")
+            }
             other => panic!("expected Exited, got {other:?}"),
         }
         first.shutdown().await.unwrap();
@@ -334,15 +353,27 @@ mod tests {
         let server = RedisServer::start(&options).await.unwrap();
         let client = redis::Client::open(server.url()).unwrap();
         let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-        let _: () = redis::cmd("SET").arg("gh:test").arg("kept").query_async(&mut conn).await.unwrap();
+        let _: () = redis::cmd("SET")
+            .arg("gh:test")
+            .arg("kept")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
         let pid = server.pid();
         server.shutdown().await.unwrap();
-        assert!(!process_alive(pid), "redis-server {pid} still running after shutdown");
+        assert!(
+            !process_alive(pid),
+            "redis-server {pid} still running after shutdown"
+        );
 
         let server = RedisServer::start(&options).await.unwrap();
         let client = redis::Client::open(server.url()).unwrap();
         let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-        let value: String = redis::cmd("GET").arg("gh:test").query_async(&mut conn).await.unwrap();
+        let value: String = redis::cmd("GET")
+            .arg("gh:test")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
         assert_eq!(value, "kept");
         server.shutdown().await.unwrap();
     }

@@ -17,7 +17,10 @@
 //! Errors are one `thiserror` enum per module, because callers react to
 //! different failures in different ways (a missing binary is an operator
 //! problem, an unreachable Redis is a 503); the HTTP layer converts them once.
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 pub mod embedded;
 pub mod random;

@@ -20,10 +20,12 @@ pub fn bytes<const N: usize>() -> [u8; N] {
 
 /// Lower-case hex of `N` random bytes (`2 * N` characters).
 pub fn hex<const N: usize>() -> String {
-    bytes::<N>().iter().fold(String::with_capacity(2 * N), |mut out, b| {
-        let _ = write!(out, "{b:02x}");
-        out
-    })
+    bytes::<N>()
+        .iter()
+        .fold(String::with_capacity(2 * N), |mut out, b| {
+            let _ = write!(out, "{b:02x}");
+            out
+        })
 }
 
 #[cfg(test)]

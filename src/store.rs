@@ -128,12 +128,11 @@ impl Store {
     pub async fn connect(config: &StoreConfig) -> Result<Self, StoreError> {
         let conn = match &config.endpoint {
             Endpoint::Single(url) => {
-                let client = redis::Client::open(url.as_str()).map_err(|source| {
-                    StoreError::InvalidUrl {
+                let client =
+                    redis::Client::open(url.as_str()).map_err(|source| StoreError::InvalidUrl {
                         url: url.clone(),
                         source,
-                    }
-                })?;
+                    })?;
                 let manager_config = ConnectionManagerConfig::new()
                     .set_connection_timeout(Some(config.connect_timeout))
                     .set_response_timeout(Some(config.response_timeout))

@@ -101,10 +101,12 @@ impl FromServerFnError for ApiError {
                 ApiError::invalid_request(format!("The request body could not be read: {detail}"))
             }
             ServerFnErrorErr::UnsupportedRequestMethod(detail) => ApiError::invalid_request(detail),
-            ServerFnErrorErr::Request(detail) | ServerFnErrorErr::Response(detail) => ApiError::new(
-                ErrorCode::Unavailable,
-                format!("Gatehouse could not be reached: {detail}"),
-            ),
+            ServerFnErrorErr::Request(detail) | ServerFnErrorErr::Response(detail) => {
+                ApiError::new(
+                    ErrorCode::Unavailable,
+                    format!("Gatehouse could not be reached: {detail}"),
+                )
+            }
             ServerFnErrorErr::Registration(_)
             | ServerFnErrorErr::ServerError(_)
             | ServerFnErrorErr::MiddlewareError(_)
@@ -122,7 +124,8 @@ impl FromServerFnError for ApiError {
         {
             response.set_status(status);
         }
-        let json = serde_json::to_vec(self).unwrap_or_else(|_| b"{\"error\":\"internal\"}".to_vec());
+        let json =
+            serde_json::to_vec(self).unwrap_or_else(|_| b"{\"error\":\"internal\"}".to_vec());
         server_fn::Bytes::from(json)
     }
 }

@@ -34,7 +34,11 @@ impl Backend {
             tracing::info!(redis = %redact_url(url), "using the configured Redis");
             (Endpoint::Single(url.clone()), None)
         } else if !config.redis_cluster_nodes.is_empty() {
-            let nodes: Vec<_> = config.redis_cluster_nodes.iter().map(|u| redact_url(u)).collect();
+            let nodes: Vec<_> = config
+                .redis_cluster_nodes
+                .iter()
+                .map(|u| redact_url(u))
+                .collect();
             tracing::info!(nodes = ?nodes, "using the configured Redis Cluster");
             (Endpoint::Cluster(config.redis_cluster_nodes.clone()), None)
         } else {
@@ -69,7 +73,9 @@ impl Backend {
             let pid = server.pid();
             match server.shutdown().await {
                 Ok(()) => tracing::info!(pid, "embedded Redis stopped"),
-                Err(err) => tracing::error!(pid, error = %err, "embedded Redis did not stop cleanly"),
+                Err(err) => {
+                    tracing::error!(pid, error = %err, "embedded Redis did not stop cleanly")
+                }
             }
         }
     }
@@ -91,7 +97,10 @@ mod tests {
 
     #[test]
     fn passwords_never_reach_the_log() {
-        assert_eq!(redact_url("redis://:s3cret@db:6380/2"), "redis://***@db:6380/2");
+        assert_eq!(
+            redact_url("redis://:s3cret@db:6380/2"),
+            "redis://***@db:6380/2"
+        );
         assert_eq!(redact_url("rediss://app:pw@db"), "rediss://***@db");
         assert_eq!(redact_url("redis://db:6379"), "redis://db:6379");
     }

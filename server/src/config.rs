@@ -24,7 +24,11 @@ pub struct Config {
     /// for TLS, `redis+unix:///path`). When neither this nor
     /// --redis-cluster-nodes is set, Gatehouse starts a private
     /// `redis-server` of its own.
-    #[arg(long, env = "GATEHOUSE_REDIS_URL", conflicts_with = "redis_cluster_nodes")]
+    #[arg(
+        long,
+        env = "GATEHOUSE_REDIS_URL",
+        conflicts_with = "redis_cluster_nodes"
+    )]
     pub redis_url: Option<String>,
 
     /// Seed nodes of a Redis Cluster, comma-separated `redis://host:port` URLs.
@@ -42,7 +46,11 @@ pub struct Config {
     pub data_dir: Option<PathBuf>,
 
     /// The `redis-server` binary used for the embedded Redis.
-    #[arg(long, env = "GATEHOUSE_REDIS_SERVER_BIN", default_value = "redis-server")]
+    #[arg(
+        long,
+        env = "GATEHOUSE_REDIS_SERVER_BIN",
+        default_value = "redis-server"
+    )]
     pub redis_server_bin: PathBuf,
 
     /// This instance's id as other instances and the console see it.

@@ -1,13 +1,16 @@
 //! The `gatehouse` server: configuration, Redis startup, router and
 //! middleware. `main.rs` only wires these together; tests use them directly.
 //!
-//! - [`config`]: the typed command-line/environment configuration.
-//! - [`backend`]: the configured Redis, or an embedded `redis-server`.
-//! - [`router`]: every route and the middleware around them.
-//! - [`health`]: `/health` and `/ready`.
-//! - [`error`]: JSON errors for plain routes.
-//! - [`telemetry`]: logging.
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+//! - [`config`] is the typed command-line/environment configuration;
+//! - [`backend`] connects to the configured Redis or starts an embedded one;
+//! - [`router`] holds every route and the middleware around them;
+//! - [`health`] answers `/health` and `/ready`;
+//! - [`error`] gives plain routes the same JSON errors as server functions;
+//! - [`telemetry`] sets up logging.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 pub mod backend;
 pub mod config;
@@ -29,7 +32,10 @@ use crate::config::Config;
 /// connected store.
 pub fn app_state(config: &Config, store: Store) -> AppState {
     let instance = Instance {
-        id: config.instance_id.clone().unwrap_or_else(default_instance_id),
+        id: config
+            .instance_id
+            .clone()
+            .unwrap_or_else(default_instance_id),
         version: env!("CARGO_PKG_VERSION"),
         started_at: SystemTime::now(),
     };

@@ -33,10 +33,7 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
 
     let state = gatehouse_server::app_state(&config, backend.store.clone());
     let instance_id = state.instance.id.clone();
-    let app = router::app(
-        state,
-        Limits::from(&config),
-    );
+    let app = router::app(state, Limits::from(&config));
 
     let listener = match tokio::net::TcpListener::bind(config.addr).await {
         Ok(listener) => listener,
@@ -48,9 +45,12 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let addr = listener.local_addr()?;
     tracing::info!(instance = %instance_id, "listening on http://{addr}");
 
-    let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await;
+    let served = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await;
     tracing::info!("HTTP server stopped");
     backend.shutdown().await;
     served.map_err(Into::into)

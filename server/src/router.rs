@@ -47,7 +47,7 @@ pub fn app(state: AppState, limits: Limits) -> Router {
     let routes = generate_route_list(App);
     let leptos_options = state.leptos_options.clone();
 
-    Router::new()
+    let router = Router::new()
         .route("/health", get(health::live))
         .route("/ready", get(health::ready))
         .leptos_routes(&state, routes, move || shell(leptos_options.clone()))
@@ -62,14 +62,14 @@ pub fn app(state: AppState, limits: Limits) -> Router {
             limits.request_timeout,
         ))
         .layer(axum::middleware::map_response(json_error_bodies))
+        .layer(CompressionLayer::new());
+    with_security_headers(router)
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
                 .layer(TraceLayer::new_for_http().make_span_with(make_span))
                 .layer(PropagateRequestIdLayer::x_request_id())
-                .layer(CatchPanicLayer::custom(panic_response))
-                .layer(security_headers())
-                .layer(CompressionLayer::new()),
+                .layer(CatchPanicLayer::custom(panic_response)),
         )
         .with_state(state)
 }
@@ -90,23 +90,10 @@ fn make_span(request: &Request<Body>) -> tracing::Span {
     )
 }
 
-type HeaderLayer = SetResponseHeaderLayer<HeaderValue>;
-
 /// Headers every response carries. Pages set their own, stricter CSP with
 /// a per-response nonce; everything else gets one that allows nothing.
-fn security_headers() -> ServiceBuilder<
-    tower::layer::util::Stack<
-        HeaderLayer,
-        tower::layer::util::Stack<
-            HeaderLayer,
-            tower::layer::util::Stack<
-                HeaderLayer,
-                tower::layer::util::Stack<HeaderLayer, tower::layer::util::Identity>,
-            >,
-        >,
-    >,
-> {
-    ServiceBuilder::new()
+fn with_security_headers(router: Router<AppState>) -> Router<AppState> {
+    router
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),

@@ -1,5 +1,6 @@
 //! The server's plain routes, error shapes and middleware, through the real
 //! router (no socket) over a real, throwaway Redis.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failure
 
 mod support;
 
@@ -33,7 +34,10 @@ async fn ready_follows_redis_down_and_back_up() {
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     let body = json(response).await;
     assert_eq!(body["error"], "unavailable");
-    assert!(body["message"].as_str().unwrap().contains("Redis"), "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("Redis"),
+        "{body}"
+    );
 
     // The connection comes back by itself: no restart of Gatehouse.
     redis.restart().await;
@@ -43,7 +47,10 @@ async fn ready_follows_redis_down_and_back_up() {
         if status == StatusCode::OK {
             break;
         }
-        assert!(Instant::now() < deadline, "/ready still {status} 10 s after Redis returned");
+        assert!(
+            Instant::now() < deadline,
+            "/ready still {status} 10 s after Redis returned"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -57,7 +64,12 @@ async fn status_api_reports_redis() {
     let body = json(response).await;
     assert_eq!(body["instance_id"], "test-instance");
     assert_eq!(body["redis"]["reachable"], true);
-    assert!(body["redis"]["version"].as_str().unwrap().starts_with(char::is_numeric));
+    assert!(
+        body["redis"]["version"]
+            .as_str()
+            .unwrap()
+            .starts_with(char::is_numeric)
+    );
 }
 
 #[tokio::test]
@@ -70,11 +82,17 @@ async fn home_page_is_rendered_on_the_server_with_a_nonce_csp() {
         .to_str()
         .unwrap()
         .to_owned();
-    assert_eq!(response.headers()[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+    assert_eq!(
+        response.headers()[header::X_CONTENT_TYPE_OPTIONS],
+        "nosniff"
+    );
     assert_eq!(response.headers()[header::X_FRAME_OPTIONS], "DENY");
     let html = text(response).await;
     assert!(html.contains("Instance status"), "{html}");
-    assert!(html.contains("ssr-instance"), "status was not rendered server-side");
+    assert!(
+        html.contains("ssr-instance"),
+        "status was not rendered server-side"
+    );
     assert!(html.contains("reachable"));
     // The hydration script carries the nonce the CSP allows.
     let nonce = csp
@@ -82,7 +100,10 @@ async fn home_page_is_rendered_on_the_server_with_a_nonce_csp() {
         .nth(1)
         .and_then(|rest| rest.split('\'').next())
         .expect("CSP has a nonce");
-    assert!(html.contains(&format!("nonce=\"{nonce}\"")), "script without the CSP nonce");
+    assert!(
+        html.contains(&format!("nonce=\"{nonce}\"")),
+        "script without the CSP nonce"
+    );
     assert!(!csp.contains("unsafe-inline"));
 }
 

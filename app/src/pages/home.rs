@@ -12,7 +12,8 @@ use crate::api::status::{StatusReport, instance_status};
 #[component]
 pub fn HomePage() -> impl IntoView {
     let checks = RwSignal::new(0u32);
-    let status = Resource::new(move || checks.get(), |_| instance_status());
+    // Blocking: the status is in the HTML itself, so it shows without JavaScript.
+    let status = Resource::new_blocking(move || checks.get(), |_| instance_status());
 
     view! {
         <Title text="Status"/>

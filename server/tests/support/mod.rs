@@ -1,6 +1,6 @@
 //! Shared helpers for the server's HTTP tests: the real router, in memory,
 //! over a throwaway Redis.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(dead_code)] // each test binary uses a different subset
 
 use axum::Router;
 use axum::body::Body;

@@ -1,0 +1,77 @@
+# Gatehouse: the two commands.
+#
+#   make run    install what is missing, build (release) and serve on http://127.0.0.1:3000
+#   make test   install what is missing, run every check and suite, print "N passed, N failed"
+#
+# Both are idempotent: tools already installed at the right version are
+# left alone. Build output lives outside the clone (CARGO_TARGET_DIR) so
+# that later runs on the same machine are warm.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+CARGO_TARGET_DIR ?= $(HOME)/.cache/gatehouse/target
+export CARGO_TARGET_DIR
+# cargo-leptos finds tailwindcss and wasm-opt (npm's binaryen) here.
+export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
+
+CARGO_LEPTOS_VERSION := 0.3.6
+# wasm-bindgen-cli must match the wasm-bindgen crate in Cargo.lock exactly.
+WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/ {getline; gsub(/[^0-9.]/, ""); print; exit}' Cargo.lock)
+GATEHOUSE_BIN := $(CARGO_TARGET_DIR)/release/gatehouse
+
+.PHONY: help run test deps build serve
+
+help:
+	@echo "make run    install what is missing, build and serve on http://127.0.0.1:3000"
+	@echo "make test   install what is missing and run every check and test suite"
+
+run: deps build serve
+
+test: deps
+	@GATEHOUSE_BIN=$(GATEHOUSE_BIN) .ci/test-all
+
+build:
+	cargo leptos build --release
+
+serve:
+	GATEHOUSE_SITE_ROOT=$(CURDIR)/target/site $(GATEHOUSE_BIN)
+
+# ---------------------------------------------------------------------------
+# Installation of missing tools. Each step checks first and does nothing
+# when the tool is already there at the right version.
+
+deps: .deps-debian .deps-rust .deps-npm
+
+.PHONY: .deps-debian .deps-rust .deps-npm
+.deps-debian:
+	@missing=""; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	command -v chromium >/dev/null     || missing="$$missing chromium"; \
+	command -v node >/dev/null         || missing="$$missing nodejs"; \
+	command -v npm >/dev/null          || missing="$$missing npm"; \
+	command -v cc >/dev/null           || missing="$$missing build-essential"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq && apt-get install -y -qq $$missing; \
+	fi
+
+.deps-rust:
+	@rustup target list --installed | grep -qx wasm32-unknown-unknown \
+	  || rustup target add wasm32-unknown-unknown
+	@if [ "$$(cargo leptos --version 2>/dev/null | awk '{print $$2}')" != "$(CARGO_LEPTOS_VERSION)" ]; then \
+	  echo "installing cargo-leptos $(CARGO_LEPTOS_VERSION) (about 20 minutes on 2 cores, once)"; \
+	  cargo install cargo-leptos --version $(CARGO_LEPTOS_VERSION) --locked --features no_downloads; \
+	fi
+	@if [ "$$(wasm-bindgen --version 2>/dev/null | awk '{print $$2}')" != "$(WASM_BINDGEN_VERSION)" ]; then \
+	  echo "installing wasm-bindgen-cli $(WASM_BINDGEN_VERSION) (matches Cargo.lock)"; \
+	  cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION) --force; \
+	fi
+
+# npm ci only when package-lock.json changed since the last install.
+.deps-npm:
+	@if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then \
+	  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund; \
+	fi

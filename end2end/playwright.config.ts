@@ -1,0 +1,79 @@
+// Playwright runs Gatehouse's release binary, with its own embedded Redis
+// on a free port and a throwaway data directory, and drives Debian's
+// Chromium against it. Never `npx playwright install`: browser downloads
+// are not possible here, and the system Chromium is what we test.
+import { defineConfig } from "@playwright/test";
+import { execFileSync, execSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+
+const root = path.resolve(__dirname, "..");
+
+// The config is evaluated by the runner and again by every worker; the
+// runner's choices travel to the workers through the environment.
+if (!process.env.GATEHOUSE_E2E_PORT) {
+  process.env.GATEHOUSE_E2E_PORT = execFileSync(process.execPath, [
+    "-e",
+    "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})",
+  ])
+    .toString()
+    .trim();
+}
+if (!process.env.GATEHOUSE_E2E_DATA) {
+  process.env.GATEHOUSE_E2E_DATA = fs.mkdtempSync(path.join(os.tmpdir(), "gh-e2e-"));
+}
+const port = process.env.GATEHOUSE_E2E_PORT;
+const baseURL = `http://127.0.0.1:${port}`;
+
+/** The release binary: $GATEHOUSE_BIN, else from cargo's target directory. */
+function gatehouseBinary(): string {
+  if (process.env.GATEHOUSE_BIN) return process.env.GATEHOUSE_BIN;
+  const metadata = JSON.parse(
+    execSync("cargo metadata --format-version 1 --no-deps", { cwd: root }).toString(),
+  );
+  return path.join(metadata.target_directory, "release", "gatehouse");
+}
+
+export const chromiumArgs = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+
+export default defineConfig({
+  testDir: "./tests",
+  outputDir: "./test-results",
+  timeout: 30_000,
+  expect: { timeout: 5_000 },
+  fullyParallel: false,
+  workers: 1,
+  retries: 0,
+  forbidOnly: true,
+  use: {
+    baseURL,
+    browserName: "chromium",
+    headless: true,
+    launchOptions: { executablePath: "/usr/bin/chromium", args: chromiumArgs },
+    screenshot: "only-on-failure",
+    trace: "retain-on-failure",
+  },
+  webServer: {
+    command: `"${gatehouseBinary()}" --addr 127.0.0.1:${port} --data-dir "${process.env.GATEHOUSE_E2E_DATA}"`,
+    url: `${baseURL}/ready`,
+    cwd: root,
+    env: {
+      GATEHOUSE_SITE_ROOT: path.join(root, "target", "site"),
+      RUST_LOG: process.env.RUST_LOG ?? "info",
+    },
+    reuseExistingServer: false,
+    timeout: 60_000,
+    stdout: "pipe",
+    stderr: "pipe",
+    gracefulShutdown: { signal: "SIGTERM", timeout: 10_000 },
+  },
+});

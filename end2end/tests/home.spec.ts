@@ -1,0 +1,39 @@
+import { test, expect } from "@playwright/test";
+import { collectErrors, expectNoHorizontalScroll, keepScreenshot, waitForHydration } from "./support";
+
+test("the home page is rendered on the server, before any script runs", async ({ browser }) => {
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  await page.goto("/");
+  await expect(page.getByRole("heading", { name: "Instance status" })).toBeVisible();
+  await expect(page.getByTestId("redis-state")).toHaveText("reachable");
+  await context.close();
+});
+
+test("the page hydrates and re-checks the status through a server function", async ({ page }) => {
+  const errors = collectErrors(page);
+  await page.goto("/");
+  await waitForHydration(page);
+  const status = page.getByTestId("status");
+  const before = await status.getAttribute("data-checked-at");
+  await page.getByRole("button", { name: "Check again" }).click();
+  await expect(status).not.toHaveAttribute("data-checked-at", before!);
+  await expect(page.getByTestId("redis-state")).toHaveText("reachable");
+  expect(errors).toEqual([]);
+});
+
+test("the page fits a 390 px phone screen", async ({ page }, testInfo) => {
+  await page.setViewportSize({ width: 390, height: 844 });
+  const errors = collectErrors(page);
+  await page.goto("/");
+  await waitForHydration(page);
+  await expectNoHorizontalScroll(page);
+  await keepScreenshot(page, testInfo, "home-390");
+  expect(errors).toEqual([]);
+});
+
+test("an unknown page says so with a 404", async ({ page }) => {
+  const response = await page.goto("/no-such-page");
+  expect(response?.status()).toBe(404);
+  await expect(page.getByRole("heading", { name: "This page does not exist" })).toBeVisible();
+});

@@ -1,0 +1,199 @@
+//! The `gatehouse` binary as an operator runs it: with no Redis configured
+//! it starts its own, keeps data across restarts, and leaves no process
+//! behind however it is stopped.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failure
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// A running `gatehouse` process and what it logged at startup.
+struct Gatehouse {
+    child: Child,
+    redis_url: String,
+    redis_pid: u32,
+    http_addr: String,
+}
+
+fn start(data_dir: &Path) -> Gatehouse {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args([
+            "--addr",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+            "--data-dir",
+        ])
+        .arg(data_dir)
+        .env_remove("GATEHOUSE_REDIS_URL")
+        .env_remove("GATEHOUSE_REDIS_CLUSTER_NODES")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (lines_tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        // Keep draining after startup so the child never hits a closed pipe.
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = lines_tx.send(line);
+        }
+    });
+    let (mut redis_url, mut redis_pid, mut http_addr) = (None, None, None);
+    while http_addr.is_none() {
+        let line = lines
+            .recv_timeout(Duration::from_secs(30))
+            .expect("gatehouse did not log 'listening' within 30 s");
+        let event: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+        let message = event["message"].as_str().unwrap_or_default();
+        if message.starts_with("started the embedded Redis") {
+            redis_url = event["redis"].as_str().map(str::to_owned);
+            redis_pid = event["pid"].as_u64().map(|p| p as u32);
+        }
+        if let Some(addr) = message.strip_prefix("listening on http://") {
+            http_addr = Some(addr.to_owned());
+        }
+    }
+    Gatehouse {
+        child,
+        redis_url: redis_url.expect("embedded Redis URL logged"),
+        redis_pid: redis_pid.expect("embedded Redis pid logged"),
+        http_addr: http_addr.unwrap(),
+    }
+}
+
+fn signal(pid: u32, signal: &str) {
+    let status = Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "process did not exit within {within:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn wait_gone(pid: u32, within: Duration) {
+    let deadline = Instant::now() + within;
+    while alive(pid) {
+        assert!(
+            Instant::now() < deadline,
+            "process {pid} still alive after {within:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|stat| !stat.contains(") Z "))
+        .unwrap_or(false)
+}
+
+/// A bare HTTP/1.1 GET; returns the status code.
+fn http_status(addr: &str, path: &str) -> u16 {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response.split(' ').nth(1).unwrap().parse().unwrap()
+}
+
+fn redis(url: &str) -> redis::Connection {
+    redis::Client::open(url).unwrap().get_connection().unwrap()
+}
+
+#[test]
+fn embedded_redis_persists_across_restarts_and_leaves_no_orphans() {
+    let data = tempfile::tempdir().unwrap();
+
+    // First run: write a key through the embedded Redis, stop with SIGTERM.
+    let mut first = start(data.path());
+    assert_eq!(http_status(&first.http_addr, "/ready"), 200);
+    redis::cmd("SET")
+        .arg("gh:test:persisted")
+        .arg("yes")
+        .exec(&mut redis(&first.redis_url))
+        .unwrap();
+    signal(first.child.id(), "-TERM");
+    let status = wait_exit(&mut first.child, Duration::from_secs(20));
+    assert!(status.success(), "gatehouse exited with {status}");
+    wait_gone(first.redis_pid, Duration::from_secs(5));
+
+    // Second run: the key is still there.
+    let mut second = start(data.path());
+    let value: String = redis::cmd("GET")
+        .arg("gh:test:persisted")
+        .query(&mut redis(&second.redis_url))
+        .unwrap();
+    assert_eq!(value, "yes");
+
+    // A crash (SIGKILL, no chance to clean up) still takes Redis down with it.
+    signal(second.child.id(), "-KILL");
+    wait_exit(&mut second.child, Duration::from_secs(5));
+    wait_gone(second.redis_pid, Duration::from_secs(10));
+}
+
+#[test]
+fn missing_redis_server_binary_is_explained() {
+    let data = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args([
+            "--addr",
+            "127.0.0.1:0",
+            "--redis-server-bin",
+            "/nonexistent/redis-server",
+        ])
+        .arg("--data-dir")
+        .arg(data.path())
+        .env_remove("GATEHOUSE_REDIS_URL")
+        .env_remove("GATEHOUSE_REDIS_CLUSTER_NODES")
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let log = String::from_utf8_lossy(&output.stdout);
+    assert!(log.contains("apt-get install redis-server"), "{log}");
+    assert!(log.contains("--redis-url"), "{log}");
+}
+
+#[test]
+fn help_lists_every_option_with_its_environment_variable() {
+    let output = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&output.stdout);
+    for variable in [
+        "GATEHOUSE_ADDR",
+        "GATEHOUSE_REDIS_URL",
+        "GATEHOUSE_DATA_DIR",
+        "GATEHOUSE_LOG_FORMAT",
+    ] {
+        assert!(
+            help.contains(variable),
+            "--help does not mention {variable}:\n{help}"
+        );
+    }
+}
