@@ -23,9 +23,12 @@
 )]
 
 pub mod embedded;
+pub mod password;
 pub mod random;
 pub mod store;
 #[cfg(any(test, feature = "test-util"))]
 pub mod testing;
+pub mod token;
+pub mod user;
 
 pub use store::{Store, StoreConfig, StoreError};

@@ -242,20 +242,66 @@ impl ConnectionLike for Connection {
     }
 }
 
-/// The hash tag shared by all keys of one user, so that a script touching a
-/// user's sessions, tokens and windows stays within one Cluster slot.
-pub fn user_tag(user_id: &str) -> String {
-    format!("{{u:{user_id}}}")
-}
+/// Every Redis key Gatehouse uses. Nothing else builds key names.
+///
+/// Hash tags (the part in braces) decide the Cluster slot: all keys of one
+/// user share `{u:<user id>}`, so the session scripts can touch a user's
+/// sessions, index and markers atomically; user records and the username
+/// index share `{users}`, so creating a user and claiming its name is one
+/// script. Ids embedded here are hex strings produced by [`crate::random`]
+/// or checked by [`is_id`] first, so they cannot break out of the layout.
+pub mod keys {
+    use super::PREFIX;
 
-/// Builds `gh:<parts joined by ':'>`. Only this module decides key names.
-pub fn key(parts: &[&str]) -> String {
-    let mut key = String::from(PREFIX);
-    for part in parts {
-        key.push(':');
-        key.push_str(part);
+    /// Whether `id` is a well-formed Gatehouse id (lower-case hex).
+    pub fn is_id(id: &str) -> bool {
+        !id.is_empty()
+            && id.len() <= 64
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
     }
-    key
+
+    /// A user's record (hash).
+    pub fn user(user_id: &str) -> String {
+        format!("{PREFIX}:{{users}}:u:{user_id}")
+    }
+
+    /// Lower-cased username to user id (hash).
+    pub fn usernames() -> String {
+        format!("{PREFIX}:{{users}}:names")
+    }
+
+    /// All user ids by creation time (sorted set), for paging.
+    pub fn user_index() -> String {
+        format!("{PREFIX}:{{users}}:index")
+    }
+
+    /// Present while the user is disabled; checked when sessions are made.
+    pub fn user_disabled(user_id: &str) -> String {
+        format!("{PREFIX}:{{u:{user_id}}}:disabled")
+    }
+
+    /// One session (hash), expiring with the session.
+    pub fn session(user_id: &str, session_id: &str) -> String {
+        format!("{}{session_id}", session_prefix(user_id))
+    }
+
+    /// The common prefix of a user's session keys, for scripts that walk
+    /// the user's session index.
+    pub fn session_prefix(user_id: &str) -> String {
+        format!("{PREFIX}:{{u:{user_id}}}:s:")
+    }
+
+    /// A user's live sessions: session id scored by expiry time (sorted set).
+    pub fn user_sessions(user_id: &str) -> String {
+        format!("{PREFIX}:{{u:{user_id}}}:sessions")
+    }
+
+    /// The shared HS256 secret used when the operator configured no key.
+    pub fn jwt_default_secret() -> String {
+        format!("{PREFIX}:jwt:default-secret")
+    }
 }
 
 #[cfg(test)]
@@ -265,7 +311,11 @@ mod tests {
 
     #[test]
     fn keys_are_prefixed_and_tagged() {
-        assert_eq!(key(&[&user_tag("42"), "s", "abc"]), "gh:{u:42}:s:abc");
+        assert_eq!(keys::session("42", "abc"), "gh:{u:42}:s:abc");
+        assert_eq!(keys::user_sessions("42"), "gh:{u:42}:sessions");
+        assert_eq!(keys::user("42"), "gh:{users}:u:42");
+        assert!(keys::is_id("0a9f"));
+        assert!(!keys::is_id("0A9F") && !keys::is_id("x}") && !keys::is_id(""));
     }
 
     #[tokio::test]

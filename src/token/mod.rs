@@ -1,0 +1,257 @@
+//! Access and refresh tokens (JWTs).
+//!
+//! An access token is a short-lived JWT (default 15 minutes) that services
+//! verify locally; a refresh token is a long-lived JWT (default 7 days)
+//! that only Gatehouse accepts, to mint new pairs. Both carry `sub` (user
+//! id), `sid` (session id), `jti`, `iat`, `nbf`, `exp`, `iss`, `aud` and a
+//! `token_use` claim (`access` or `refresh`) so one can never stand in for
+//! the other; the header carries `kid`.
+//!
+//! Verification is strict and local (no Redis): the header must name a
+//! known `kid` and use exactly that key's algorithm (no `alg: none`, no
+//! HS256-with-a-public-key confusion), the signature must match, and
+//! `iss`, `aud`, `exp` and `nbf` must hold within a small leeway. Whether
+//! the session is still alive is the session module's job, in the same
+//! single round trip as the rest of request validation.
+
+mod keys;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Header, Validation};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+pub use keys::{KeyError, Keyring, MIN_SECRET_BYTES};
+
+/// Longest token accepted, in bytes; anything longer is garbage.
+const MAX_TOKEN_BYTES: usize = 8 * 1024;
+
+/// Token lifetimes and the claims every token carries.
+#[derive(Clone, Debug)]
+pub struct TokenConfig {
+    pub issuer: String,
+    pub audience: String,
+    pub access_ttl: Duration,
+    pub refresh_ttl: Duration,
+    /// Clock skew tolerated on `exp` and `nbf`.
+    pub leeway: Duration,
+}
+
+impl Default for TokenConfig {
+    fn default() -> Self {
+        Self {
+            issuer: "gatehouse".to_owned(),
+            audience: "gatehouse".to_owned(),
+            access_ttl: Duration::from_secs(15 * 60),
+            refresh_ttl: Duration::from_secs(7 * 24 * 3600),
+            leeway: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Which kind of token this is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenUse {
+    Access,
+    Refresh,
+}
+
+/// Claims of an access token.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessClaims {
+    pub sub: String,
+    pub sid: String,
+    pub jti: String,
+    pub iat: u64,
+    pub nbf: u64,
+    pub exp: u64,
+    pub iss: String,
+    pub aud: String,
+    pub roles: Vec<String>,
+    pub token_use: TokenUse,
+}
+
+/// Claims of a refresh token. `gen` (`generation`) is the session's refresh generation
+/// this token belongs to; rotation advances it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefreshClaims {
+    pub sub: String,
+    pub sid: String,
+    pub jti: String,
+    #[serde(rename = "gen")]
+    pub generation: u64,
+    pub iat: u64,
+    pub nbf: u64,
+    pub exp: u64,
+    pub iss: String,
+    pub aud: String,
+    pub token_use: TokenUse,
+}
+
+/// A freshly signed token and its claims.
+#[derive(Clone, Debug)]
+pub struct Issued<C> {
+    pub token: String,
+    pub claims: C,
+}
+
+/// Why a token was not accepted. The reason is for logs; clients only
+/// learn "expired" or "invalid".
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TokenError {
+    #[error("the token has expired")]
+    Expired,
+    #[error("the token is invalid: {0}")]
+    Invalid(&'static str),
+    #[error("the token could not be signed: {0}")]
+    Signing(String),
+}
+
+/// Issues and verifies tokens. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Tokens {
+    keyring: Keyring,
+    config: TokenConfig,
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
+}
+
+impl Tokens {
+    pub fn new(keyring: Keyring, config: TokenConfig) -> Self {
+        Self { keyring, config }
+    }
+
+    pub fn config(&self) -> &TokenConfig {
+        &self.config
+    }
+
+    pub fn keyring(&self) -> &Keyring {
+        &self.keyring
+    }
+
+    /// Signs an access token for a session.
+    pub fn issue_access(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        roles: Vec<String>,
+    ) -> Result<Issued<AccessClaims>, TokenError> {
+        let now = now_secs();
+        let claims = AccessClaims {
+            sub: user_id.to_owned(),
+            sid: session_id.to_owned(),
+            jti: crate::random::hex::<16>(),
+            iat: now,
+            nbf: now,
+            exp: now + self.config.access_ttl.as_secs(),
+            iss: self.config.issuer.clone(),
+            aud: self.config.audience.clone(),
+            roles,
+            token_use: TokenUse::Access,
+        };
+        Ok(Issued {
+            token: self.sign(&claims)?,
+            claims,
+        })
+    }
+
+    /// Signs a refresh token for generation `generation` of a session.
+    pub fn issue_refresh(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        generation: u64,
+    ) -> Result<Issued<RefreshClaims>, TokenError> {
+        let now = now_secs();
+        let claims = RefreshClaims {
+            sub: user_id.to_owned(),
+            sid: session_id.to_owned(),
+            jti: crate::random::hex::<16>(),
+            generation,
+            iat: now,
+            nbf: now,
+            exp: now + self.config.refresh_ttl.as_secs(),
+            iss: self.config.issuer.clone(),
+            aud: self.config.audience.clone(),
+            token_use: TokenUse::Refresh,
+        };
+        Ok(Issued {
+            token: self.sign(&claims)?,
+            claims,
+        })
+    }
+
+    /// Verifies an access token's signature and claims (no Redis).
+    pub fn verify_access(&self, token: &str) -> Result<AccessClaims, TokenError> {
+        let claims: AccessClaims = self.verify(token)?;
+        if claims.token_use != TokenUse::Access {
+            return Err(TokenError::Invalid("not an access token"));
+        }
+        Ok(claims)
+    }
+
+    /// Verifies a refresh token's signature and claims (no Redis).
+    pub fn verify_refresh(&self, token: &str) -> Result<RefreshClaims, TokenError> {
+        let claims: RefreshClaims = self.verify(token)?;
+        if claims.token_use != TokenUse::Refresh {
+            return Err(TokenError::Invalid("not a refresh token"));
+        }
+        Ok(claims)
+    }
+
+    fn sign<C: Serialize>(&self, claims: &C) -> Result<String, TokenError> {
+        let key = &self.keyring.signing;
+        let mut header = Header::new(key.alg);
+        header.kid = Some(key.kid.clone());
+        jsonwebtoken::encode(&header, claims, &key.encoding)
+            .map_err(|e| TokenError::Signing(e.to_string()))
+    }
+
+    fn verify<C: DeserializeOwned>(&self, token: &str) -> Result<C, TokenError> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(TokenError::Invalid("too long"));
+        }
+        // `alg: none` and unknown algorithms fail here: jsonwebtoken's
+        // header type has no variant for them.
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|_| TokenError::Invalid("malformed header"))?;
+        let kid = header.kid.ok_or(TokenError::Invalid("no kid"))?;
+        let key = self
+            .keyring
+            .verifying(&kid)
+            .ok_or(TokenError::Invalid("unknown kid"))?;
+        // The key decides the algorithm, never the token.
+        if header.alg != key.alg {
+            return Err(TokenError::Invalid("algorithm does not match the key"));
+        }
+        let mut validation = Validation::new(key.alg);
+        validation.set_issuer(&[&self.config.issuer]);
+        validation.set_audience(&[&self.config.audience]);
+        validation.set_required_spec_claims(&["exp", "nbf", "iat", "iss", "aud", "sub"]);
+        validation.validate_nbf = true;
+        validation.leeway = self.config.leeway.as_secs();
+        jsonwebtoken::decode::<C>(token, &key.decoding, &validation)
+            .map(|data| data.claims)
+            .map_err(|err| match err.kind() {
+                ErrorKind::ExpiredSignature => TokenError::Expired,
+                ErrorKind::ImmatureSignature => TokenError::Invalid("not yet valid"),
+                ErrorKind::InvalidSignature => TokenError::Invalid("bad signature"),
+                ErrorKind::InvalidIssuer => TokenError::Invalid("wrong issuer"),
+                ErrorKind::InvalidAudience => TokenError::Invalid("wrong audience"),
+                ErrorKind::InvalidAlgorithm => TokenError::Invalid("wrong algorithm"),
+                ErrorKind::MissingRequiredClaim(_) => TokenError::Invalid("missing claim"),
+                _ => TokenError::Invalid("malformed"),
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,481 @@
+//! Users: the accounts people and services sign in with.
+//!
+//! A user record is a Redis hash under the `{users}` hash tag, next to the
+//! username index, so that claiming a name and creating its record is one
+//! script: two concurrent sign-ups for "alice" cannot both succeed, and
+//! "Alice" and "alice" are the same name. Listing pages through a sorted
+//! index (never `KEYS`).
+//!
+//! Passwords are stored only as Argon2id hashes ([`crate::password`]). The
+//! "disabled" flag lives in the record for display and, authoritatively, as
+//! a marker key in the user's own `{u:<id>}` slot, where the session
+//! scripts check it atomically.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use redis::{Script, Value};
+use serde::{Deserialize, Serialize};
+
+use crate::password::{Hasher, PasswordError};
+use crate::store::{Store, StoreError, keys};
+
+static CREATE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("create.lua")));
+static FIND: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("find.lua")));
+static PAGE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("page.lua")));
+static UPDATE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("update.lua")));
+
+/// Longest accepted username or password input, in bytes. Longer input is
+/// rejected before any work is done (Argon2 on megabytes is a DoS vector).
+pub const MAX_INPUT_BYTES: usize = 256;
+/// Shortest password accepted for new accounts (NIST SP 800-63B).
+pub const MIN_PASSWORD_CHARS: usize = 8;
+
+/// What a user may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Signs in, sees and ends their own sessions.
+    User,
+    /// Everything, including the console and other users.
+    Admin,
+    /// Another program: may use the lock and rate-limit services.
+    Service,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::User => "user",
+            Role::Admin => "admin",
+            Role::Service => "service",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Role> {
+        match text {
+            "user" => Some(Role::User),
+            "admin" => Some(Role::Admin),
+            "service" => Some(Role::Service),
+            _ => None,
+        }
+    }
+}
+
+/// A user, without the password hash.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub id: String,
+    pub username: String,
+    pub roles: Vec<Role>,
+    pub disabled: bool,
+    pub created_at_ms: u64,
+    pub updated_at_ms: u64,
+}
+
+impl User {
+    pub fn has_role(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+}
+
+/// One page of users.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserPage {
+    /// All users, not just this page.
+    pub total: u64,
+    pub users: Vec<User>,
+}
+
+/// What can go wrong with users.
+#[derive(Debug, thiserror::Error)]
+pub enum UserError {
+    #[error("invalid username: {0}")]
+    InvalidUsername(String),
+    #[error("invalid password: {0}")]
+    InvalidPassword(String),
+    #[error("invalid roles: {0}")]
+    InvalidRoles(String),
+    #[error("the username is already taken")]
+    UsernameTaken,
+    #[error("no such user")]
+    NotFound,
+    #[error("stored user record is corrupt: {0}")]
+    Corrupt(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Password(#[from] PasswordError),
+}
+
+impl From<redis::RedisError> for UserError {
+    fn from(err: redis::RedisError) -> Self {
+        UserError::Store(err.into())
+    }
+}
+
+/// Checks a username for a new account: 3 to 64 characters of letters,
+/// digits and `. _ @ -`.
+pub fn validate_username(username: &str) -> Result<(), UserError> {
+    let chars = username.chars().count();
+    if !(3..=64).contains(&chars) {
+        return Err(UserError::InvalidUsername(
+            "use 3 to 64 characters".to_owned(),
+        ));
+    }
+    if !username
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '@' | '-'))
+    {
+        return Err(UserError::InvalidUsername(
+            "use only letters, digits and . _ @ -".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a new password: at least 8 characters, at most 256 bytes.
+pub fn validate_password(password: &str) -> Result<(), UserError> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(UserError::InvalidPassword(format!(
+            "use at least {MIN_PASSWORD_CHARS} characters"
+        )));
+    }
+    if password.len() > MAX_INPUT_BYTES {
+        return Err(UserError::InvalidPassword(format!(
+            "use at most {MAX_INPUT_BYTES} bytes"
+        )));
+    }
+    Ok(())
+}
+
+fn roles_to_string(roles: &[Role]) -> Result<String, UserError> {
+    if roles.is_empty() {
+        return Err(UserError::InvalidRoles("give at least one role".to_owned()));
+    }
+    let mut names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    Ok(names.join(","))
+}
+
+fn user_from_fields(mut fields: HashMap<String, String>) -> Result<(User, String), UserError> {
+    let mut take = |name: &str| {
+        fields
+            .remove(name)
+            .ok_or_else(|| UserError::Corrupt(format!("field `{name}` missing")))
+    };
+    let number = |text: String| {
+        text.parse::<u64>()
+            .map_err(|_| UserError::Corrupt("bad timestamp".to_owned()))
+    };
+    let id = take("id")?;
+    let username = take("name")?;
+    let hash = take("hash")?;
+    let roles = take("roles")?.split(',').filter_map(Role::parse).collect();
+    let disabled = take("disabled")? == "1";
+    let created_at_ms = number(take("created")?)?;
+    let updated_at_ms = number(take("updated")?)?;
+    Ok((
+        User {
+            id,
+            username,
+            roles,
+            disabled,
+            created_at_ms,
+            updated_at_ms,
+        },
+        hash,
+    ))
+}
+
+fn fields_from_pairs(pairs: Vec<String>) -> HashMap<String, String> {
+    let mut fields = HashMap::with_capacity(pairs.len() / 2);
+    let mut iter = pairs.into_iter();
+    while let (Some(field), Some(value)) = (iter.next(), iter.next()) {
+        fields.insert(field, value);
+    }
+    fields
+}
+
+/// The user directory. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Users {
+    store: Store,
+    hasher: Hasher,
+}
+
+impl Users {
+    pub fn new(store: Store, hasher: Hasher) -> Self {
+        Self { store, hasher }
+    }
+
+    /// The password hasher this directory uses.
+    pub fn hasher(&self) -> &Hasher {
+        &self.hasher
+    }
+
+    /// Creates a user. The username must be free (case-insensitively).
+    #[tracing::instrument(skip_all, fields(username = %username), err)]
+    pub async fn create(
+        &self,
+        username: &str,
+        password: &str,
+        roles: &[Role],
+    ) -> Result<User, UserError> {
+        validate_username(username)?;
+        validate_password(password)?;
+        let roles_text = roles_to_string(roles)?;
+        let hash = self.hasher.hash(password).await?;
+        let id = crate::random::hex::<16>();
+        let created: u64 = CREATE
+            .key(keys::usernames())
+            .key(keys::user(&id))
+            .key(keys::user_index())
+            .arg(username.to_lowercase())
+            .arg(&id)
+            .arg(username)
+            .arg(&hash)
+            .arg(&roles_text)
+            .invoke_async(&mut self.store.conn())
+            .await?;
+        if created == 0 {
+            return Err(UserError::UsernameTaken);
+        }
+        tracing::info!(user_id = %id, roles = %roles_text, "user created");
+        Ok(User {
+            id,
+            username: username.to_owned(),
+            roles: roles_text.split(',').filter_map(Role::parse).collect(),
+            disabled: false,
+            created_at_ms: created,
+            updated_at_ms: created,
+        })
+    }
+
+    /// A user by id.
+    pub async fn get(&self, user_id: &str) -> Result<Option<User>, UserError> {
+        if !keys::is_id(user_id) {
+            return Ok(None);
+        }
+        let fields: HashMap<String, String> = redis::cmd("HGETALL")
+            .arg(keys::user(user_id))
+            .query_async(&mut self.store.conn())
+            .await?;
+        if fields.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(user_from_fields(fields)?.0))
+    }
+
+    /// A user and their password hash, by username (case-insensitive).
+    pub(crate) async fn find_with_hash(
+        &self,
+        username: &str,
+    ) -> Result<Option<(User, String)>, UserError> {
+        let pairs: Vec<String> = FIND
+            .key(keys::usernames())
+            .arg(username.to_lowercase())
+            .arg(keys::user(""))
+            .invoke_async(&mut self.store.conn())
+            .await?;
+        if pairs.is_empty() {
+            return Ok(None);
+        }
+        user_from_fields(fields_from_pairs(pairs)).map(Some)
+    }
+
+    /// A page of users, oldest first.
+    pub async fn list(&self, offset: u64, limit: u64) -> Result<UserPage, UserError> {
+        let value: Value = PAGE
+            .key(keys::user_index())
+            .arg(offset)
+            .arg(limit.clamp(1, 500))
+            .arg(keys::user(""))
+            .invoke_async(&mut self.store.conn())
+            .await?;
+        let Value::Array(items) = value else {
+            return Err(UserError::Corrupt("unexpected page reply".to_owned()));
+        };
+        let mut items = items.into_iter();
+        let total: u64 = match items.next() {
+            Some(v) => redis::from_redis_value(v).map_err(|e| UserError::Corrupt(e.to_string()))?,
+            None => 0,
+        };
+        let users = items
+            .map(|record| {
+                let pairs: Vec<String> = redis::from_redis_value(record)
+                    .map_err(|e| UserError::Corrupt(e.to_string()))?;
+                Ok(user_from_fields(fields_from_pairs(pairs))?.0)
+            })
+            .collect::<Result<Vec<_>, UserError>>()?;
+        Ok(UserPage { total, users })
+    }
+
+    /// Replaces the password.
+    #[tracing::instrument(skip_all, fields(user_id = %user_id), err)]
+    pub async fn change_password(&self, user_id: &str, password: &str) -> Result<(), UserError> {
+        validate_password(password)?;
+        let hash = self.hasher.hash(password).await?;
+        self.update(user_id, &[("hash", hash)]).await
+    }
+
+    /// Replaces the roles.
+    #[tracing::instrument(skip_all, fields(user_id = %user_id), err)]
+    pub async fn set_roles(&self, user_id: &str, roles: &[Role]) -> Result<(), UserError> {
+        let roles = roles_to_string(roles)?;
+        self.update(user_id, &[("roles", roles)]).await
+    }
+
+    /// Sets or clears the disabled flag. New sessions are refused from the
+    /// moment this returns; ending existing ones is the caller's next step
+    /// (see `Auth::set_disabled`).
+    #[tracing::instrument(skip_all, fields(user_id = %user_id, disabled), err)]
+    pub async fn set_disabled(&self, user_id: &str, disabled: bool) -> Result<(), UserError> {
+        let flag = if disabled { "1" } else { "0" };
+        self.update(user_id, &[("disabled", flag.to_owned())])
+            .await?;
+        let cmd = if disabled {
+            let mut cmd = redis::cmd("SET");
+            cmd.arg(keys::user_disabled(user_id)).arg(1);
+            cmd
+        } else {
+            let mut cmd = redis::cmd("DEL");
+            cmd.arg(keys::user_disabled(user_id));
+            cmd
+        };
+        let _: () = cmd.query_async(&mut self.store.conn()).await?;
+        Ok(())
+    }
+
+    async fn update(&self, user_id: &str, fields: &[(&str, String)]) -> Result<(), UserError> {
+        if !keys::is_id(user_id) {
+            return Err(UserError::NotFound);
+        }
+        let mut invocation = UPDATE.key(keys::user(user_id));
+        for (field, value) in fields {
+            invocation.arg(*field).arg(value);
+        }
+        let updated: u64 = invocation.invoke_async(&mut self.store.conn()).await?;
+        if updated == 0 {
+            return Err(UserError::NotFound);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::TestRedis;
+
+    async fn users(redis: &TestRedis) -> Users {
+        Users::new(redis.store().await, Hasher::new(4).await.unwrap())
+    }
+
+    #[tokio::test]
+    async fn create_get_find_and_list() {
+        let redis = TestRedis::start().await;
+        let users = users(&redis).await;
+        let alice = users
+            .create("Alice", "long enough", &[Role::User])
+            .await
+            .unwrap();
+        let bob = users
+            .create(
+                "bob",
+                "long enough",
+                &[Role::Admin, Role::User, Role::Admin],
+            )
+            .await
+            .unwrap();
+        assert_eq!(bob.roles, vec![Role::Admin, Role::User]);
+        assert_eq!(users.get(&alice.id).await.unwrap().unwrap(), alice);
+        let (found, hash) = users.find_with_hash("ALICE").await.unwrap().unwrap();
+        assert_eq!(found.id, alice.id);
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(users.find_with_hash("carol").await.unwrap().is_none());
+
+        let page = users.list(0, 1).await.unwrap();
+        assert_eq!(page.total, 2);
+        assert_eq!(page.users, vec![alice.clone()]);
+        assert_eq!(users.list(1, 10).await.unwrap().users[0].id, bob.id);
+    }
+
+    #[tokio::test]
+    async fn usernames_are_unique_case_insensitively_even_under_races() {
+        let redis = TestRedis::start().await;
+        let users = users(&redis).await;
+        let attempts = (0..20).map(|i| {
+            let users = users.clone();
+            let name = if i % 2 == 0 { "Dave" } else { "dave" };
+            tokio::spawn(async move { users.create(name, "long enough", &[Role::User]).await })
+        });
+        let mut created = 0;
+        for attempt in attempts {
+            match attempt.await.unwrap() {
+                Ok(_) => created += 1,
+                Err(UserError::UsernameTaken) => {}
+                Err(other) => panic!("{other}"),
+            }
+        }
+        assert_eq!(created, 1);
+        assert_eq!(users.list(0, 100).await.unwrap().total, 1);
+    }
+
+    #[tokio::test]
+    async fn bad_input_is_rejected_before_any_work() {
+        let redis = TestRedis::start().await;
+        let users = users(&redis).await;
+        for name in ["", "ab", "has space", "x{y}", &"a".repeat(65)] {
+            assert!(matches!(
+                users.create(name, "long enough", &[Role::User]).await,
+                Err(UserError::InvalidUsername(_))
+            ));
+        }
+        assert!(matches!(
+            users.create("erin", "short", &[Role::User]).await,
+            Err(UserError::InvalidPassword(_))
+        ));
+        assert!(matches!(
+            users.create("erin", &"p".repeat(257), &[Role::User]).await,
+            Err(UserError::InvalidPassword(_))
+        ));
+        assert!(matches!(
+            users.create("erin", "long enough", &[]).await,
+            Err(UserError::InvalidRoles(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn updates_change_only_existing_users() {
+        let redis = TestRedis::start().await;
+        let users = users(&redis).await;
+        let frank = users
+            .create("frank", "long enough", &[Role::User])
+            .await
+            .unwrap();
+        users.set_roles(&frank.id, &[Role::Service]).await.unwrap();
+        users.set_disabled(&frank.id, true).await.unwrap();
+        users
+            .change_password(&frank.id, "another long one")
+            .await
+            .unwrap();
+        let (updated, hash) = users.find_with_hash("frank").await.unwrap().unwrap();
+        assert_eq!(updated.roles, vec![Role::Service]);
+        assert!(updated.disabled);
+        assert!(
+            users
+                .hasher()
+                .verify("another long one", &hash)
+                .await
+                .unwrap()
+        );
+        let missing = "0".repeat(32);
+        assert!(matches!(
+            users.set_disabled(&missing, true).await,
+            Err(UserError::NotFound)
+        ));
+        assert!(users.get("not-an-id").await.unwrap().is_none());
+    }
+}
