@@ -9,6 +9,12 @@
 //! - [`store`]: the Redis connection (single node or Cluster) and the key
 //!   layout. Every key is built here, under the `gh:` prefix, with hash tags
 //!   so that keys a script touches together share a Cluster slot.
+//! - [`user`]: accounts, roles, the case-insensitive username index.
+//! - [`password`]: Argon2id hashing off the async runtime.
+//! - [`token`]: access and refresh JWTs, key files, rotation, JWKS.
+//! - [`session`]: one Redis session per sign-in per device, with sliding
+//!   idle and absolute lifetimes enforced by TTLs.
+//! - [`auth`]: sign-in, one-round-trip request authentication, sign-out.
 //! - [`random`]: unguessable ids and secrets from the OS CSPRNG.
 //! - [`embedded`]: a private `redis-server` child process, used when the
 //!   operator configured no Redis, and by the test helpers.
@@ -22,9 +28,11 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod auth;
 pub mod embedded;
 pub mod password;
 pub mod random;
+pub mod session;
 pub mod store;
 #[cfg(any(test, feature = "test-util"))]
 pub mod testing;

@@ -70,6 +70,8 @@ pub struct AccessClaims {
     pub exp: u64,
     pub iss: String,
     pub aud: String,
+    /// The username at sign-in, so services need no lookup to greet.
+    pub name: String,
     pub roles: Vec<String>,
     pub token_use: TokenUse,
 }
@@ -141,6 +143,7 @@ impl Tokens {
     pub fn issue_access(
         &self,
         user_id: &str,
+        username: &str,
         session_id: &str,
         roles: Vec<String>,
     ) -> Result<Issued<AccessClaims>, TokenError> {
@@ -154,6 +157,7 @@ impl Tokens {
             exp: now + self.config.access_ttl.as_secs(),
             iss: self.config.issuer.clone(),
             aud: self.config.audience.clone(),
+            name: username.to_owned(),
             roles,
             token_use: TokenUse::Access,
         };

@@ -28,7 +28,7 @@ const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef-test";
 fn access_tokens_round_trip_with_all_claims() {
     let tokens = hs_tokens(SECRET);
     let issued = tokens
-        .issue_access("u1", "s1", vec!["admin".into()])
+        .issue_access("u1", "alice", "s1", vec!["admin".into()])
         .unwrap();
     let claims = tokens.verify_access(&issued.token).unwrap();
     assert_eq!(claims, issued.claims);
@@ -49,7 +49,7 @@ fn refresh_and_access_tokens_are_not_interchangeable() {
         tokens.verify_access(&refresh.token),
         Err(TokenError::Invalid(_))
     ));
-    let access = tokens.issue_access("u1", "s1", vec![]).unwrap();
+    let access = tokens.issue_access("u1", "alice", "s1", vec![]).unwrap();
     assert!(matches!(
         tokens.verify_refresh(&access.token),
         Err(TokenError::Invalid(_))
@@ -60,7 +60,7 @@ fn refresh_and_access_tokens_are_not_interchangeable() {
 fn tampered_tokens_are_rejected() {
     let tokens = hs_tokens(SECRET);
     let token = tokens
-        .issue_access("u1", "s1", vec!["user".into()])
+        .issue_access("u1", "alice", "s1", vec!["user".into()])
         .unwrap()
         .token;
     let parts: Vec<&str> = token.split('.').collect();
@@ -94,7 +94,10 @@ fn tampered_tokens_are_rejected() {
 #[test]
 fn alg_none_is_rejected() {
     let tokens = hs_tokens(SECRET);
-    let claims = tokens.issue_access("u1", "s1", vec![]).unwrap().claims;
+    let claims = tokens
+        .issue_access("u1", "alice", "s1", vec![])
+        .unwrap()
+        .claims;
     let header =
         serde_json::json!({"alg": "none", "typ": "JWT", "kid": tokens.keyring().signing_kid()});
     let token = format!(
@@ -112,7 +115,10 @@ fn alg_none_is_rejected() {
 fn a_token_signed_with_another_key_is_rejected() {
     let ours = hs_tokens(SECRET);
     let theirs = hs_tokens(b"another-secret-another-secret-another-secret");
-    let token = theirs.issue_access("u1", "s1", vec![]).unwrap().token;
+    let token = theirs
+        .issue_access("u1", "alice", "s1", vec![])
+        .unwrap()
+        .token;
     assert_eq!(
         ours.verify_access(&token),
         Err(TokenError::Invalid("unknown kid"))
@@ -140,7 +146,10 @@ fn algorithm_confusion_with_the_public_key_as_hmac_secret_is_rejected() {
         Keyring::from_files(&[data("rsa2048.pem")]).unwrap(),
         TokenConfig::default(),
     );
-    let claims = tokens.issue_access("u1", "s1", vec![]).unwrap().claims;
+    let claims = tokens
+        .issue_access("u1", "alice", "s1", vec![])
+        .unwrap()
+        .claims;
     let public_pem = std::fs::read(data("rsa2048.pub.pem")).unwrap();
     let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
     header.kid = Some(tokens.keyring().signing_kid().to_owned());
@@ -160,7 +169,10 @@ fn algorithm_confusion_with_the_public_key_as_hmac_secret_is_rejected() {
 fn expired_and_not_yet_valid_tokens_are_rejected_outside_the_leeway() {
     let tokens = hs_tokens(SECRET);
     let now = now_secs();
-    let mut claims = tokens.issue_access("u1", "s1", vec![]).unwrap().claims;
+    let mut claims = tokens
+        .issue_access("u1", "alice", "s1", vec![])
+        .unwrap()
+        .claims;
 
     claims.exp = now - 60;
     assert_eq!(
@@ -183,7 +195,10 @@ fn expired_and_not_yet_valid_tokens_are_rejected_outside_the_leeway() {
 #[test]
 fn wrong_issuer_or_audience_is_rejected() {
     let tokens = hs_tokens(SECRET);
-    let mut claims = tokens.issue_access("u1", "s1", vec![]).unwrap().claims;
+    let mut claims = tokens
+        .issue_access("u1", "alice", "s1", vec![])
+        .unwrap()
+        .claims;
     claims.iss = "someone-else".into();
     assert_eq!(
         tokens.verify_access(&tokens.sign(&claims).unwrap()),
@@ -214,12 +229,18 @@ fn rotation_signs_with_the_newest_key_and_verifies_all() {
         after.keyring().signing_kid()
     );
 
-    let old_token = before.issue_access("u1", "s1", vec![]).unwrap().token;
+    let old_token = before
+        .issue_access("u1", "alice", "s1", vec![])
+        .unwrap()
+        .token;
     assert!(
         after.verify_access(&old_token).is_ok(),
         "tokens from before the rotation stay valid"
     );
-    let new_token = after.issue_access("u1", "s1", vec![]).unwrap().token;
+    let new_token = after
+        .issue_access("u1", "alice", "s1", vec![])
+        .unwrap()
+        .token;
     assert!(before.verify_access(&new_token).is_err());
 }
 
@@ -233,7 +254,7 @@ fn eddsa_and_rs256_keys_sign_verify_and_publish_jwks() {
             Keyring::from_files(&[data(file)]).unwrap(),
             TokenConfig::default(),
         );
-        let issued = tokens.issue_access("u1", "s1", vec![]).unwrap();
+        let issued = tokens.issue_access("u1", "alice", "s1", vec![]).unwrap();
         assert!(tokens.verify_access(&issued.token).is_ok(), "{file}");
         let header = jsonwebtoken::decode_header(&issued.token).unwrap();
         assert_eq!(format!("{:?}", header.alg), alg);

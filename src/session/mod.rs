@@ -1,0 +1,347 @@
+//! Sessions: one per sign-in per device, kept in Redis.
+//!
+//! A session is a small hash (`gh:{u:<user>}:s:<id>`: user, created, last
+//! seen, IP, device label, refresh generation, current token ids, absolute
+//! expiry) whose Redis TTL *is* its idle timeout: every use slides it
+//! forward, capped by the absolute lifetime. Nothing sweeps sessions;
+//! Redis expires them. Each user also has an index (a sorted set of session
+//! ids scored by expiry time) so that their sessions are listed in
+//! O(log n + m) and "sign out everywhere" is one script.
+//!
+//! Invariants, each kept by one Lua script:
+//! - the index lists exactly the live sessions: creation, use and
+//!   revocation update session and index together, and expired entries are
+//!   pruned when sessions are created or used;
+//! - a disabled user gets no new session (the check is in the creation
+//!   script, so it cannot race with the disabling);
+//! - a user has at most `max_per_user` sessions; the least recently used
+//!   are ended first.
+
+pub mod device;
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use redis::Script;
+use serde::{Deserialize, Serialize};
+
+use crate::store::{Store, StoreError, keys};
+
+static CREATE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("create.lua")));
+static TOUCH: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("touch.lua")));
+static REVOKE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("revoke.lua")));
+static REVOKE_ALL: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("revoke_all.lua")));
+
+/// Session lifetimes.
+#[derive(Clone, Debug)]
+pub struct SessionConfig {
+    /// A session unused this long ends (sliding).
+    pub idle_timeout: Duration,
+    /// A session ends this long after sign-in, however active.
+    pub absolute_lifetime: Duration,
+    /// Most sessions one user may have; the least recently used are ended.
+    pub max_per_user: u32,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            idle_timeout: Duration::from_secs(30 * 60),
+            absolute_lifetime: Duration::from_secs(7 * 24 * 3600),
+            max_per_user: 100,
+        }
+    }
+}
+
+/// A live session, as listed to its owner and to admins.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    pub id: String,
+    pub user_id: String,
+    pub created_at_ms: u64,
+    pub last_seen_at_ms: u64,
+    pub ip: String,
+    pub device: String,
+    /// How many times its refresh token has been rotated.
+    pub generation: u64,
+    /// When it ends if unused from now on.
+    pub idle_expires_at_ms: u64,
+    /// When it ends regardless.
+    pub absolute_expires_at_ms: u64,
+}
+
+/// Who is starting a session, and with which tokens.
+#[derive(Clone, Debug)]
+pub struct NewSession<'a> {
+    pub id: &'a str,
+    pub user_id: &'a str,
+    pub ip: &'a str,
+    pub user_agent: &'a str,
+    pub refresh_jti: &'a str,
+    pub access_jti: &'a str,
+}
+
+/// A session that was just created.
+#[derive(Clone, Debug)]
+pub struct Created {
+    pub created_at_ms: u64,
+    pub absolute_expires_at_ms: u64,
+    /// Sessions ended to stay under the per-user cap.
+    pub evicted: u64,
+}
+
+/// A session that was just used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Touched {
+    pub generation: u64,
+    pub now_ms: u64,
+}
+
+/// A session that was ended, with its current access token id (for the
+/// blacklist).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ended {
+    pub session_id: String,
+    pub access_jti: String,
+}
+
+/// What can go wrong with sessions.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("the session has ended")]
+    Ended,
+    #[error("the user is disabled")]
+    UserDisabled,
+    #[error("stored session is corrupt: {0}")]
+    Corrupt(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<redis::RedisError> for SessionError {
+    fn from(err: redis::RedisError) -> Self {
+        SessionError::Store(err.into())
+    }
+}
+
+/// Session storage. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Sessions {
+    store: Store,
+    config: SessionConfig,
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+impl Sessions {
+    pub fn new(store: Store, config: SessionConfig) -> Self {
+        Self { store, config }
+    }
+
+    pub fn config(&self) -> &SessionConfig {
+        &self.config
+    }
+
+    /// Starts a session. Fails with [`SessionError::UserDisabled`] when the
+    /// user was disabled, even a moment ago.
+    #[tracing::instrument(skip_all, fields(user_id = %new.user_id, session_id = %new.id), err)]
+    pub async fn create(&self, new: &NewSession<'_>) -> Result<Created, SessionError> {
+        let reply: Vec<i64> = CREATE
+            .key(keys::session(new.user_id, new.id))
+            .key(keys::user_sessions(new.user_id))
+            .key(keys::user_disabled(new.user_id))
+            .arg(new.id)
+            .arg(new.user_id)
+            .arg(truncate(new.ip, 64))
+            .arg(device::label(new.user_agent))
+            .arg(new.refresh_jti)
+            .arg(new.access_jti)
+            .arg(millis(self.config.idle_timeout))
+            .arg(millis(self.config.absolute_lifetime))
+            .arg(self.config.max_per_user.max(1))
+            .arg(keys::session_prefix(new.user_id))
+            .invoke_async(&mut self.store.conn())
+            .await?;
+        match reply.as_slice() {
+            [-1] => Err(SessionError::UserDisabled),
+            [created, absolute, evicted] => {
+                if *evicted > 0 {
+                    tracing::info!(
+                        evicted,
+                        "ended least recently used sessions over the per-user cap"
+                    );
+                }
+                Ok(Created {
+                    created_at_ms: *created as u64,
+                    absolute_expires_at_ms: *absolute as u64,
+                    evicted: *evicted as u64,
+                })
+            }
+            other => Err(SessionError::Corrupt(format!(
+                "unexpected create reply {other:?}"
+            ))),
+        }
+    }
+
+    /// Confirms the session is alive and slides its idle timeout. One
+    /// round trip.
+    pub async fn touch(&self, user_id: &str, session_id: &str) -> Result<Touched, SessionError> {
+        let reply: Vec<u64> = TOUCH
+            .key(keys::session(user_id, session_id))
+            .key(keys::user_sessions(user_id))
+            .arg(session_id)
+            .arg(millis(self.config.idle_timeout))
+            .invoke_async(&mut self.store.conn())
+            .await?;
+        match reply.as_slice() {
+            [1, generation, now_ms] => Ok(Touched {
+                generation: *generation,
+                now_ms: *now_ms,
+            }),
+            _ => Err(SessionError::Ended),
+        }
+    }
+
+    /// One session of a user, if alive.
+    pub async fn get(
+        &self,
+        user_id: &str,
+        session_id: &str,
+    ) -> Result<Option<Session>, SessionError> {
+        if !keys::is_id(user_id) || !keys::is_id(session_id) {
+            return Ok(None);
+        }
+        let (fields, ttl): (HashMap<String, String>, i64) = redis::pipe()
+            .cmd("HGETALL")
+            .arg(keys::session(user_id, session_id))
+            .cmd("PTTL")
+            .arg(keys::session(user_id, session_id))
+            .query_async(&mut self.store.conn())
+            .await?;
+        self.parse(session_id, fields, ttl)
+    }
+
+    /// A user's live sessions, most recently used first.
+    pub async fn list(&self, user_id: &str) -> Result<Vec<Session>, SessionError> {
+        if !keys::is_id(user_id) {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<String> = redis::cmd("ZRANGE")
+            .arg(keys::user_sessions(user_id))
+            .arg("+inf")
+            .arg("(0")
+            .arg("BYSCORE")
+            .arg("REV")
+            .query_async(&mut self.store.conn())
+            .await?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for id in &ids {
+            pipe.cmd("HGETALL").arg(keys::session(user_id, id));
+            pipe.cmd("PTTL").arg(keys::session(user_id, id));
+        }
+        let replies: Vec<(HashMap<String, String>, i64)> =
+            pipe.query_async(&mut self.store.conn()).await?;
+        let mut sessions = Vec::with_capacity(ids.len());
+        for (id, (fields, ttl)) in ids.iter().zip(replies) {
+            if let Some(session) = self.parse(id, fields, ttl)? {
+                sessions.push(session);
+            }
+        }
+        sessions.sort_by(|a, b| b.last_seen_at_ms.cmp(&a.last_seen_at_ms));
+        Ok(sessions)
+    }
+
+    /// Ends one session. `None` when it had already ended.
+    #[tracing::instrument(skip_all, fields(user_id = %user_id, session_id = %session_id), err)]
+    pub async fn revoke(
+        &self,
+        user_id: &str,
+        session_id: &str,
+    ) -> Result<Option<Ended>, SessionError> {
+        if !keys::is_id(user_id) || !keys::is_id(session_id) {
+            return Ok(None);
+        }
+        let access_jti: Option<String> = REVOKE
+            .key(keys::session(user_id, session_id))
+            .key(keys::user_sessions(user_id))
+            .arg(session_id)
+            .invoke_async(&mut self.store.conn())
+            .await?;
+        Ok(access_jti.map(|access_jti| Ended {
+            session_id: session_id.to_owned(),
+            access_jti,
+        }))
+    }
+
+    /// Ends all of a user's sessions except `keep` (if given).
+    #[tracing::instrument(skip_all, fields(user_id = %user_id), err)]
+    pub async fn revoke_all(
+        &self,
+        user_id: &str,
+        keep: Option<&str>,
+    ) -> Result<Vec<Ended>, SessionError> {
+        if !keys::is_id(user_id) {
+            return Ok(Vec::new());
+        }
+        let pairs: Vec<String> = REVOKE_ALL
+            .key(keys::user_sessions(user_id))
+            .arg(keys::session_prefix(user_id))
+            .arg(keep.unwrap_or(""))
+            .invoke_async(&mut self.store.conn())
+            .await?;
+        Ok(pairs
+            .chunks_exact(2)
+            .map(|pair| Ended {
+                session_id: pair[0].clone(),
+                access_jti: pair[1].clone(),
+            })
+            .collect())
+    }
+
+    fn parse(
+        &self,
+        id: &str,
+        mut fields: HashMap<String, String>,
+        ttl_ms: i64,
+    ) -> Result<Option<Session>, SessionError> {
+        if fields.is_empty() || ttl_ms <= 0 {
+            return Ok(None);
+        }
+        let number = |name: &str| -> Result<u64, SessionError> {
+            fields
+                .get(name)
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(|| SessionError::Corrupt(format!("field `{name}`")))
+        };
+        let created_at_ms = number("created")?;
+        let last_seen_at_ms = number("seen")?;
+        let generation = number("gen")?;
+        let absolute_expires_at_ms = number("abs")?;
+        let idle_expires_at_ms =
+            (last_seen_at_ms + millis(self.config.idle_timeout)).min(absolute_expires_at_ms);
+        Ok(Some(Session {
+            id: id.to_owned(),
+            user_id: fields.remove("uid").unwrap_or_default(),
+            created_at_ms,
+            last_seen_at_ms,
+            ip: fields.remove("ip").unwrap_or_default(),
+            device: fields.remove("dev").unwrap_or_default(),
+            generation,
+            idle_expires_at_ms,
+            absolute_expires_at_ms,
+        }))
+    }
+}
+
+fn truncate(text: &str, max_chars: usize) -> String {
+    text.chars().take(max_chars).collect()
+}
+
+#[cfg(test)]
+mod tests;

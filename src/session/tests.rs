@@ -1,0 +1,271 @@
+//! Session tests against a real Redis: TTLs, the index, concurrency.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use super::*;
+use crate::testing::TestRedis;
+
+fn id() -> String {
+    crate::random::hex::<16>()
+}
+
+fn sessions(store: Store, idle_ms: u64, absolute_ms: u64, max: u32) -> Sessions {
+    Sessions::new(
+        store,
+        SessionConfig {
+            idle_timeout: Duration::from_millis(idle_ms),
+            absolute_lifetime: Duration::from_millis(absolute_ms),
+            max_per_user: max,
+        },
+    )
+}
+
+async fn start(sessions: &Sessions, user: &str) -> String {
+    let sid = id();
+    sessions
+        .create(&NewSession {
+            id: &sid,
+            user_id: user,
+            ip: "203.0.113.7",
+            user_agent: "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+            refresh_jti: "r",
+            access_jti: &format!("a-{sid}"),
+        })
+        .await
+        .unwrap();
+    sid
+}
+
+/// The user's index members and the session keys that exist must agree.
+async fn assert_index_consistent(store: &Store, user: &str) -> BTreeSet<String> {
+    let indexed: BTreeSet<String> = redis::cmd("ZRANGE")
+        .arg(keys::user_sessions(user))
+        .arg(0)
+        .arg(-1)
+        .query_async(&mut store.conn())
+        .await
+        .unwrap();
+    let mut existing = BTreeSet::new();
+    let mut cursor = 0u64;
+    loop {
+        let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(format!("{}*", keys::session_prefix(user)))
+            .arg("COUNT")
+            .arg(1000)
+            .query_async(&mut store.conn())
+            .await
+            .unwrap();
+        existing.extend(
+            batch
+                .into_iter()
+                .map(|k| k.rsplit(':').next().unwrap().to_owned()),
+        );
+        if next == 0 {
+            break;
+        }
+        cursor = next;
+    }
+    assert_eq!(indexed, existing, "index and session keys disagree");
+    existing
+}
+
+#[tokio::test]
+async fn created_sessions_are_listed_touched_and_revoked() {
+    let redis = TestRedis::start().await;
+    let store = redis.store().await;
+    let sessions = sessions(store.clone(), 60_000, 600_000, 10);
+    let user = id();
+    let first = start(&sessions, &user).await;
+    let second = start(&sessions, &user).await;
+
+    let listed = sessions.list(&user).await.unwrap();
+    assert_eq!(listed.len(), 2);
+    let one = &listed[0];
+    assert_eq!(one.device, "Firefox on Linux");
+    assert_eq!(one.ip, "203.0.113.7");
+    assert_eq!(one.generation, 0);
+    assert!(one.idle_expires_at_ms <= one.absolute_expires_at_ms);
+
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let touched = sessions.touch(&user, &first).await.unwrap();
+    assert_eq!(
+        sessions.list(&user).await.unwrap()[0].id,
+        first,
+        "most recently used first"
+    );
+    assert_eq!(
+        sessions
+            .get(&user, &first)
+            .await
+            .unwrap()
+            .unwrap()
+            .last_seen_at_ms,
+        touched.now_ms
+    );
+
+    let ended = sessions.revoke(&user, &second).await.unwrap().unwrap();
+    assert_eq!(ended.access_jti, format!("a-{second}"));
+    assert!(sessions.revoke(&user, &second).await.unwrap().is_none());
+    assert!(matches!(
+        sessions.touch(&user, &second).await,
+        Err(SessionError::Ended)
+    ));
+    assert_eq!(sessions.list(&user).await.unwrap().len(), 1);
+    assert_index_consistent(&store, &user).await;
+}
+
+#[tokio::test]
+async fn idle_sessions_expire_and_use_keeps_them_alive() {
+    let redis = TestRedis::start().await;
+    let sessions = sessions(redis.store().await, 300, 60_000, 10);
+    let user = id();
+    let kept = start(&sessions, &user).await;
+    let idle = start(&sessions, &user).await;
+    for _ in 0..4 {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        sessions.touch(&user, &kept).await.unwrap();
+    }
+    // 600 ms have passed: twice the idle timeout for the unused one.
+    assert!(matches!(
+        sessions.touch(&user, &idle).await,
+        Err(SessionError::Ended)
+    ));
+    assert!(
+        sessions.get(&user, &idle).await.unwrap().is_none(),
+        "Redis expired the key itself"
+    );
+    assert_eq!(sessions.list(&user).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn absolute_lifetime_ends_even_active_sessions() {
+    let redis = TestRedis::start().await;
+    let sessions = sessions(redis.store().await, 300, 500, 10);
+    let user = id();
+    let sid = start(&sessions, &user).await;
+    let mut alive_until = 0;
+    for step in 1..=8 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if sessions.touch(&user, &sid).await.is_ok() {
+            alive_until = step * 100;
+        }
+    }
+    assert!(
+        (400..=500).contains(&alive_until),
+        "alive until {alive_until} ms"
+    );
+    assert!(sessions.list(&user).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn disabled_users_get_no_new_sessions() {
+    let redis = TestRedis::start().await;
+    let store = redis.store().await;
+    let sessions = sessions(store.clone(), 60_000, 600_000, 10);
+    let user = id();
+    let _: () = redis::cmd("SET")
+        .arg(keys::user_disabled(&user))
+        .arg(1)
+        .query_async(&mut store.conn())
+        .await
+        .unwrap();
+    let sid = id();
+    let result = sessions
+        .create(&NewSession {
+            id: &sid,
+            user_id: &user,
+            ip: "",
+            user_agent: "",
+            refresh_jti: "r",
+            access_jti: "a",
+        })
+        .await;
+    assert!(matches!(result, Err(SessionError::UserDisabled)));
+    assert!(sessions.list(&user).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn the_least_recently_used_sessions_are_evicted_over_the_cap() {
+    let redis = TestRedis::start().await;
+    let store = redis.store().await;
+    let sessions = sessions(store.clone(), 60_000, 600_000, 3);
+    let user = id();
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        ids.push(start(&sessions, &user).await);
+        tokio::time::sleep(Duration::from_millis(3)).await;
+    }
+    let live: BTreeSet<String> = sessions
+        .list(&user)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(live, ids[2..].iter().cloned().collect());
+    assert_index_consistent(&store, &user).await;
+}
+
+#[tokio::test]
+async fn sign_out_everywhere_ends_all_but_the_kept_session() {
+    let redis = TestRedis::start().await;
+    let store = redis.store().await;
+    let sessions = sessions(store.clone(), 60_000, 600_000, 10);
+    let user = id();
+    let keep = start(&sessions, &user).await;
+    for _ in 0..3 {
+        start(&sessions, &user).await;
+    }
+    let ended = sessions.revoke_all(&user, Some(&keep)).await.unwrap();
+    assert_eq!(ended.len(), 3);
+    assert!(
+        ended
+            .iter()
+            .all(|e| e.access_jti == format!("a-{}", e.session_id))
+    );
+    assert_eq!(sessions.list(&user).await.unwrap().len(), 1);
+    assert_eq!(sessions.revoke_all(&user, None).await.unwrap().len(), 1);
+    assert!(sessions.list(&user).await.unwrap().is_empty());
+    assert_index_consistent(&store, &user).await;
+}
+
+/// 100 concurrent sign-ins and sign-outs of one user, with "sign out
+/// everywhere" racing them: afterwards the index lists exactly the
+/// sessions that exist.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_index_stays_consistent_under_concurrent_logins_and_logouts() {
+    let redis = TestRedis::start().await;
+    let store = redis.store().await;
+    let sessions = sessions(store.clone(), 60_000, 600_000, 1000);
+    let user = id();
+    let mut tasks = Vec::new();
+    for i in 0..100 {
+        let sessions = sessions.clone();
+        let user = user.clone();
+        tasks.push(tokio::spawn(async move {
+            let sid = start(&sessions, &user).await;
+            sessions.touch(&user, &sid).await.ok();
+            if i % 2 == 0 {
+                sessions.revoke(&user, &sid).await.unwrap();
+            }
+            if i % 25 == 0 {
+                sessions.revoke_all(&user, None).await.unwrap();
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let existing = assert_index_consistent(&store, &user).await;
+    let listed: BTreeSet<String> = sessions
+        .list(&user)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(listed, existing);
+}
