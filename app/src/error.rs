@@ -18,6 +18,24 @@ use server_fn::error::{FromServerFnError, ServerFnErrorErr};
 pub enum ErrorCode {
     /// The request was malformed: bad JSON, missing or invalid fields.
     InvalidRequest,
+    /// The request was well-formed but a field's value is not acceptable.
+    ValidationFailed,
+    /// Unknown username or wrong password (deliberately not told apart).
+    InvalidCredentials,
+    /// The request needs a signed-in caller and carried no token.
+    Unauthenticated,
+    /// The access token has expired: refresh it and retry.
+    TokenExpired,
+    /// The token is malformed, tampered with, or signed by an unknown key.
+    TokenInvalid,
+    /// The token's session has ended (signed out, revoked or expired).
+    TokenRevoked,
+    /// The account exists but is disabled.
+    AccountDisabled,
+    /// The caller lacks the role this needs.
+    Forbidden,
+    /// The thing already exists (e.g. a taken username).
+    Conflict,
     /// The body is larger than the configured limit.
     PayloadTooLarge,
     /// The path does not exist.
@@ -37,7 +55,14 @@ impl ErrorCode {
     pub fn status(self) -> u16 {
         match self {
             ErrorCode::InvalidRequest => 400,
-            ErrorCode::CrossOrigin => 403,
+            ErrorCode::InvalidCredentials
+            | ErrorCode::Unauthenticated
+            | ErrorCode::TokenExpired
+            | ErrorCode::TokenInvalid
+            | ErrorCode::TokenRevoked => 401,
+            ErrorCode::AccountDisabled | ErrorCode::Forbidden | ErrorCode::CrossOrigin => 403,
+            ErrorCode::Conflict => 409,
+            ErrorCode::ValidationFailed => 422,
             ErrorCode::NotFound => 404,
             ErrorCode::Timeout => 408,
             ErrorCode::PayloadTooLarge => 413,
@@ -74,6 +99,24 @@ impl ApiError {
         )
     }
 
+    pub fn unauthenticated() -> Self {
+        Self::new(
+            ErrorCode::Unauthenticated,
+            "Sign in first: send the access token as `Authorization: Bearer <token>` or the session cookie.",
+        )
+    }
+
+    pub fn forbidden() -> Self {
+        Self::new(
+            ErrorCode::Forbidden,
+            "Your account does not have the role this needs.",
+        )
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::NotFound, message)
+    }
+
     pub fn unavailable() -> Self {
         Self::new(
             ErrorCode::Unavailable,
@@ -98,6 +141,8 @@ impl FromServerFnError for ApiError {
             ServerFnErrorErr::Args(detail)
             | ServerFnErrorErr::Deserialization(detail)
             | ServerFnErrorErr::MissingArg(detail) => {
+                #[cfg(feature = "ssr")]
+                tracing::info!(%detail, "rejected an undecodable request");
                 ApiError::invalid_request(format!("The request body could not be read: {detail}"))
             }
             ServerFnErrorErr::UnsupportedRequestMethod(detail) => ApiError::invalid_request(detail),
@@ -117,12 +162,32 @@ impl FromServerFnError for ApiError {
     /// Encoding an error for the wire is also where its HTTP status is
     /// decided: server functions answer errors with 500 unless told
     /// otherwise, and this is the one place every error passes through.
+    /// A plain HTML form post (no JavaScript) is the exception: it is
+    /// redirected back to its page with the error in the URL, and a status
+    /// set here would replace that redirect.
     fn ser(&self) -> server_fn::Bytes {
         #[cfg(feature = "ssr")]
-        if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>()
-            && let Ok(status) = http::StatusCode::from_u16(self.status())
         {
-            response.set_status(status);
+            use leptos::prelude::use_context;
+            let form_post = use_context::<http::request::Parts>().is_some_and(|parts| {
+                parts
+                    .headers
+                    .get(http::header::ACCEPT)
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| v.contains("text/html"))
+            });
+            if !form_post
+                && let Some(response) = use_context::<leptos_axum::ResponseOptions>()
+                && let Ok(status) = http::StatusCode::from_u16(self.status())
+            {
+                response.set_status(status);
+                if status == http::StatusCode::UNAUTHORIZED {
+                    response.insert_header(
+                        http::header::WWW_AUTHENTICATE,
+                        http::HeaderValue::from_static("Bearer"),
+                    );
+                }
+            }
         }
         let json =
             serde_json::to_vec(self).unwrap_or_else(|_| b"{\"error\":\"internal\"}".to_vec());
@@ -145,6 +210,84 @@ impl From<gatehouse::StoreError> for ApiError {
                 ApiError::internal()
             }
         }
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<gatehouse::auth::AuthError> for ApiError {
+    fn from(err: gatehouse::auth::AuthError) -> Self {
+        use gatehouse::auth::AuthError;
+        use gatehouse::token::TokenError;
+        match err {
+            AuthError::InvalidCredentials => {
+                ApiError::new(ErrorCode::InvalidCredentials, "Wrong username or password.")
+            }
+            AuthError::AccountDisabled => ApiError::new(
+                ErrorCode::AccountDisabled,
+                "This account is disabled. Ask an administrator to enable it.",
+            ),
+            AuthError::InvalidInput(reason) => ApiError::invalid_request(format!("{reason}.")),
+            AuthError::Token(TokenError::Expired) => ApiError::new(
+                ErrorCode::TokenExpired,
+                "The access token has expired. Refresh it (POST /api/v1/auth/refresh) and retry.",
+            ),
+            AuthError::Token(TokenError::Invalid(reason)) => {
+                tracing::info!(reason, "token rejected");
+                ApiError::new(
+                    ErrorCode::TokenInvalid,
+                    "The token is not valid. Sign in again.",
+                )
+            }
+            AuthError::SessionEnded => ApiError::new(
+                ErrorCode::TokenRevoked,
+                "This session has ended (signed out, revoked or expired). Sign in again.",
+            ),
+            AuthError::Store(err) => err.into(),
+            AuthError::User(err) => err.into(),
+            err @ (AuthError::Token(TokenError::Signing(_))
+            | AuthError::Password(_)
+            | AuthError::Corrupt(_)) => {
+                tracing::error!(error = %err, "authentication failed internally");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<gatehouse::user::UserError> for ApiError {
+    fn from(err: gatehouse::user::UserError) -> Self {
+        use gatehouse::user::UserError;
+        match err {
+            UserError::InvalidUsername(reason) => ApiError::new(
+                ErrorCode::ValidationFailed,
+                format!("Invalid username: {reason}."),
+            ),
+            UserError::InvalidPassword(reason) => ApiError::new(
+                ErrorCode::ValidationFailed,
+                format!("Invalid password: {reason}."),
+            ),
+            UserError::InvalidRoles(reason) => ApiError::new(
+                ErrorCode::ValidationFailed,
+                format!("Invalid roles: {reason}."),
+            ),
+            UserError::UsernameTaken => {
+                ApiError::new(ErrorCode::Conflict, "That username is taken.")
+            }
+            UserError::NotFound => ApiError::not_found("No such user."),
+            UserError::Store(err) => err.into(),
+            err @ (UserError::Corrupt(_) | UserError::Password(_)) => {
+                tracing::error!(error = %err, "user operation failed internally");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<gatehouse::session::SessionError> for ApiError {
+    fn from(err: gatehouse::session::SessionError) -> Self {
+        gatehouse::auth::AuthError::from(err).into()
     }
 }
 

@@ -16,7 +16,11 @@
 //!   server function.
 
 pub mod api;
+#[cfg(feature = "ssr")]
+pub mod caller;
 mod components;
+#[cfg(feature = "ssr")]
+pub mod cookies;
 pub mod error;
 mod pages;
 #[cfg(feature = "ssr")]

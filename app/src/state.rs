@@ -10,9 +10,11 @@ use std::time::SystemTime;
 
 use axum::extract::FromRef;
 use gatehouse::Store;
+use gatehouse::auth::Auth;
 use leptos::config::LeptosOptions;
 use leptos::prelude::*;
 
+use crate::cookies::CookiePolicy;
 use crate::error::ApiError;
 
 /// Shared server state.
@@ -20,6 +22,10 @@ use crate::error::ApiError;
 pub struct AppState {
     /// The Redis connection.
     pub store: Store,
+    /// Sign-in, sessions and tokens.
+    pub auth: Auth,
+    /// How session cookies are set.
+    pub cookies: CookiePolicy,
     /// Who this instance is.
     pub instance: Arc<Instance>,
     /// Where the site's files are and how Leptos renders.

@@ -74,6 +74,82 @@ pub struct Config {
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "GATEHOUSE_BODY_LIMIT", default_value_t = 64 * 1024)]
     pub body_limit: usize,
+
+    /// JWT key files, in order; repeat the flag or separate with commas.
+    /// Each is a PKCS#8 Ed25519 or RSA private key PEM (signs: EdDSA or
+    /// RS256, published at /.well-known/jwks.json), a public key PEM
+    /// (verifies only: a retired key) or an HS256 secret of at least 32
+    /// bytes. The last one that can sign signs. Unset: an HS256 secret
+    /// generated once and shared through Redis.
+    #[arg(
+        long = "jwt-key-file",
+        env = "GATEHOUSE_JWT_KEY_FILES",
+        value_delimiter = ','
+    )]
+    pub jwt_key_files: Vec<PathBuf>,
+
+    /// The `iss` claim of issued tokens, required on verified ones.
+    #[arg(long, env = "GATEHOUSE_JWT_ISSUER", default_value = "gatehouse")]
+    pub jwt_issuer: String,
+
+    /// The `aud` claim of issued tokens, required on verified ones.
+    #[arg(long, env = "GATEHOUSE_JWT_AUDIENCE", default_value = "gatehouse")]
+    pub jwt_audience: String,
+
+    /// Clock skew tolerated when checking `exp` and `nbf`.
+    #[arg(long, env = "GATEHOUSE_JWT_LEEWAY", default_value = "5s", value_parser = parse_duration)]
+    pub jwt_leeway: Duration,
+
+    /// Lifetime of access tokens.
+    #[arg(long, env = "GATEHOUSE_ACCESS_TTL", default_value = "15m", value_parser = parse_duration)]
+    pub access_ttl: Duration,
+
+    /// Lifetime of refresh tokens.
+    #[arg(long, env = "GATEHOUSE_REFRESH_TTL", default_value = "7d", value_parser = parse_duration)]
+    pub refresh_ttl: Duration,
+
+    /// A session unused this long ends (each request slides it).
+    #[arg(long, env = "GATEHOUSE_SESSION_IDLE_TIMEOUT", default_value = "30m", value_parser = parse_duration)]
+    pub session_idle_timeout: Duration,
+
+    /// A session ends this long after sign-in, however active.
+    #[arg(long, env = "GATEHOUSE_SESSION_LIFETIME", default_value = "7d", value_parser = parse_duration)]
+    pub session_lifetime: Duration,
+
+    /// Most sessions per user; signing in beyond it ends the least
+    /// recently used one.
+    #[arg(long, env = "GATEHOUSE_MAX_SESSIONS_PER_USER", default_value_t = 100)]
+    pub max_sessions_per_user: u32,
+
+    /// Mark cookies `Secure` (HTTPS only). Turn off only for plain-http
+    /// development on a host browsers do not treat as secure.
+    #[arg(long, env = "GATEHOUSE_COOKIE_SECURE", default_value_t = true, action = clap::ArgAction::Set)]
+    pub cookie_secure: bool,
+
+    /// Take the client address from `X-Forwarded-For` (set this only
+    /// behind a proxy that overwrites the header).
+    #[arg(long, env = "GATEHOUSE_TRUST_FORWARDED_FOR", default_value_t = false, action = clap::ArgAction::Set)]
+    pub trust_forwarded_for: bool,
+
+    /// Create this admin at startup if no user of that name exists (an
+    /// existing user is never changed). Needs --admin-password-file.
+    #[arg(long, env = "GATEHOUSE_ADMIN_USER", requires = "admin_password_file")]
+    pub admin_user: Option<String>,
+
+    /// File holding the password for --admin-user.
+    #[arg(long, env = "GATEHOUSE_ADMIN_PASSWORD_FILE", requires = "admin_user")]
+    pub admin_password_file: Option<PathBuf>,
+
+    /// With no --admin-user and no users at all, create `admin` with a
+    /// random password and print it once in the log. Set to false to start
+    /// with an empty user directory.
+    #[arg(long, env = "GATEHOUSE_INITIAL_ADMIN", default_value_t = true, action = clap::ArgAction::Set)]
+    pub initial_admin: bool,
+
+    /// Argon2 hashes computed at once (each takes 19 MiB for ~20 ms).
+    /// Default: twice the number of CPUs.
+    #[arg(long, env = "GATEHOUSE_HASH_CONCURRENCY")]
+    pub hash_concurrency: Option<usize>,
 }
 
 /// How log lines are written.

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use clap::Parser;
 use gatehouse_server::backend::Backend;
 use gatehouse_server::config::Config;
-use gatehouse_server::router::{self, Limits};
-use gatehouse_server::telemetry;
+use gatehouse_server::router::{self, HttpSettings};
+use gatehouse_server::{startup, telemetry};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -31,9 +31,16 @@ async fn main() -> ExitCode {
 async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let backend = Backend::start(&config).await?;
 
-    let state = gatehouse_server::app_state(&config, backend.store.clone());
+    let state = match startup::app_state(&config, backend.store.clone()).await {
+        Ok(state) => state,
+        Err(err) => {
+            backend.shutdown().await;
+            return Err(err.into());
+        }
+    };
     let instance_id = state.instance.id.clone();
-    let app = router::app(state, Limits::from(&config));
+    let bootstrap = startup::bootstrap_admin(&config, state.auth.clone())?;
+    let app = router::app(state, HttpSettings::from(&config));
 
     let listener = match tokio::net::TcpListener::bind(config.addr).await {
         Ok(listener) => listener,
@@ -52,6 +59,7 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     .with_graceful_shutdown(shutdown_signal())
     .await;
     tracing::info!("HTTP server stopped");
+    bootstrap.abort();
     backend.shutdown().await;
     served.map_err(Into::into)
 }

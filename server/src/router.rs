@@ -24,42 +24,53 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::error::HttpError;
-use crate::health;
+use crate::guard::{self, Guard};
+use crate::{forward_auth, health};
 
-/// Limits applied to every request.
+/// HTTP settings applied to every request.
 #[derive(Clone, Copy, Debug)]
-pub struct Limits {
+pub struct HttpSettings {
     pub request_timeout: Duration,
     pub body_limit: usize,
+    pub trust_forwarded_for: bool,
 }
 
-impl From<&crate::config::Config> for Limits {
+impl From<&crate::config::Config> for HttpSettings {
     fn from(config: &crate::config::Config) -> Self {
         Self {
             request_timeout: config.request_timeout,
             body_limit: config.body_limit,
+            trust_forwarded_for: config.trust_forwarded_for,
         }
     }
 }
 
 /// The complete router.
-pub fn app(state: AppState, limits: Limits) -> Router {
+pub fn app(state: AppState, settings: HttpSettings) -> Router {
     let routes = generate_route_list(App);
     let leptos_options = state.leptos_options.clone();
+    let guard = Guard {
+        auth: state.auth.clone(),
+        cookies: state.cookies,
+        trust_forwarded_for: settings.trust_forwarded_for,
+    };
 
     let router = Router::new()
         .route("/health", get(health::live))
         .route("/ready", get(health::ready))
+        .route("/api/v1/auth/verify", get(forward_auth::verify))
+        .route("/.well-known/jwks.json", get(forward_auth::jwks))
         .leptos_routes(&state, routes, move || shell(leptos_options.clone()))
         // Server functions are registered at their exact paths above; any
         // other API path is a JSON 404, not an HTML page.
         .route("/api/{*path}", any(api_not_found))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         // Innermost first: each `Router::layer` call wraps what came before.
-        .layer(RequestBodyLimitLayer::new(limits.body_limit))
+        .layer(axum::middleware::from_fn_with_state(guard, guard::guard))
+        .layer(RequestBodyLimitLayer::new(settings.body_limit))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
-            limits.request_timeout,
+            settings.request_timeout,
         ))
         .layer(axum::middleware::map_response(json_error_bodies))
         .layer(CompressionLayer::new());
@@ -100,7 +111,7 @@ fn with_security_headers(router: Router<AppState>) -> Router<AppState> {
         ))
         .layer(SetResponseHeaderLayer::overriding(
             header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
+            HeaderValue::from_static("same-origin"),
         ))
         .layer(SetResponseHeaderLayer::overriding(
             header::X_FRAME_OPTIONS,

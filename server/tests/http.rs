@@ -9,14 +9,14 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use gatehouse::testing::TestRedis;
 use http::{Request, StatusCode, header};
-use support::{app, get, json, send, text};
+use support::{app, get, json, text};
 
 #[tokio::test]
 async fn health_answers_without_redis() {
     let mut redis = TestRedis::start().await;
     let app = app(&redis, &[]).await;
     redis.stop().await;
-    let response = send(&app, get("/health")).await;
+    let response = app.send(get("/health")).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(json(response).await["status"], "ok");
 }
@@ -26,11 +26,11 @@ async fn ready_follows_redis_down_and_back_up() {
     let mut redis = TestRedis::start().await;
     let app = app(&redis, &[]).await;
 
-    let response = send(&app, get("/ready")).await;
+    let response = app.send(get("/ready")).await;
     assert_eq!(response.status(), StatusCode::OK);
 
     redis.stop().await;
-    let response = send(&app, get("/ready")).await;
+    let response = app.send(get("/ready")).await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     let body = json(response).await;
     assert_eq!(body["error"], "unavailable");
@@ -43,7 +43,7 @@ async fn ready_follows_redis_down_and_back_up() {
     redis.restart().await;
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let status = send(&app, get("/ready")).await.status();
+        let status = app.send(get("/ready")).await.status();
         if status == StatusCode::OK {
             break;
         }
@@ -59,7 +59,7 @@ async fn ready_follows_redis_down_and_back_up() {
 async fn status_api_reports_redis() {
     let redis = TestRedis::start().await;
     let app = app(&redis, &["--instance-id", "test-instance"]).await;
-    let response = send(&app, get("/api/v1/status")).await;
+    let response = app.send(get("/api/v1/status")).await;
     assert_eq!(response.status(), StatusCode::OK);
     let body = json(response).await;
     assert_eq!(body["instance_id"], "test-instance");
@@ -76,7 +76,7 @@ async fn status_api_reports_redis() {
 async fn home_page_is_rendered_on_the_server_with_a_nonce_csp() {
     let redis = TestRedis::start().await;
     let app = app(&redis, &["--instance-id", "ssr-instance"]).await;
-    let response = send(&app, get("/")).await;
+    let response = app.send(get("/")).await;
     assert_eq!(response.status(), StatusCode::OK);
     let csp = response.headers()[header::CONTENT_SECURITY_POLICY]
         .to_str()
@@ -111,11 +111,11 @@ async fn home_page_is_rendered_on_the_server_with_a_nonce_csp() {
 async fn unknown_page_is_a_404_page_and_unknown_api_is_json() {
     let redis = TestRedis::start().await;
     let app = app(&redis, &[]).await;
-    let response = send(&app, get("/no-such-page")).await;
+    let response = app.send(get("/no-such-page")).await;
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     assert!(text(response).await.contains("This page does not exist"));
 
-    let response = send(&app, get("/api/v1/no-such-endpoint")).await;
+    let response = app.send(get("/api/v1/no-such-endpoint")).await;
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     assert_eq!(json(response).await["error"], "not_found");
 }
@@ -129,7 +129,7 @@ async fn oversized_bodies_get_a_json_413() {
         .header(header::CONTENT_LENGTH, "4096")
         .body(Body::from(vec![b'x'; 4096]))
         .unwrap();
-    let response = send(&app, request).await;
+    let response = app.send(request).await;
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(json(response).await["error"], "payload_too_large");
 }
@@ -138,6 +138,6 @@ async fn oversized_bodies_get_a_json_413() {
 async fn every_response_has_a_request_id() {
     let redis = TestRedis::start().await;
     let app = app(&redis, &[]).await;
-    let response = send(&app, get("/health")).await;
+    let response = app.send(get("/health")).await;
     assert!(response.headers().contains_key("x-request-id"));
 }

@@ -257,5 +257,25 @@ impl Tokens {
     }
 }
 
+/// The HS256 secret shared by all instances when the operator configured
+/// no key: created once (`SET NX`, so concurrent first starts agree) and
+/// read by every instance from Redis.
+///
+/// Anyone who can read Redis can then forge tokens, but anyone who can
+/// write Redis can already create sessions and admins; configure key
+/// files (`--jwt-key-file`) to keep signing keys out of Redis.
+pub async fn shared_default_secret(store: &crate::Store) -> Result<Vec<u8>, crate::StoreError> {
+    use base64::Engine;
+    let fresh = base64::engine::general_purpose::STANDARD.encode(crate::random::bytes::<48>());
+    let previous: Option<String> = redis::cmd("SET")
+        .arg(crate::store::keys::jwt_default_secret())
+        .arg(&fresh)
+        .arg("NX")
+        .arg("GET")
+        .query_async(&mut store.conn())
+        .await?;
+    Ok(previous.unwrap_or(fresh).into_bytes())
+}
+
 #[cfg(test)]
 mod tests;

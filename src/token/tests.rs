@@ -304,3 +304,14 @@ fn weak_keys_are_refused_with_a_clear_reason() {
         .to_string();
     assert!(err.contains("cannot read"), "{err}");
 }
+
+#[tokio::test]
+async fn the_shared_default_secret_is_created_once_and_then_reused() {
+    let redis = crate::testing::TestRedis::start().await;
+    let store = redis.store().await;
+    let (a, b) = tokio::join!(shared_default_secret(&store), shared_default_secret(&store));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a, b);
+    assert!(a.len() >= MIN_SECRET_BYTES);
+    assert_eq!(shared_default_secret(&store).await.unwrap(), a);
+}

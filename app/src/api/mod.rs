@@ -2,6 +2,10 @@
 //!
 //! Every function here is thin: it takes the state from context, calls one
 //! core-library function and maps the error. Paths live under `/api/v1`
-//! and are a public contract.
+//! and are a public contract (the README documents each). Functions under
+//! `/api/v1/ui/` serve the browser's forms and are not part of it.
 
+pub mod admin;
+pub mod auth;
+pub mod sessions;
 pub mod status;

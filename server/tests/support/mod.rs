@@ -6,30 +6,109 @@ use axum::Router;
 use axum::body::Body;
 use clap::Parser;
 use gatehouse::testing::TestRedis;
+use gatehouse::user::Role;
+use gatehouse_app::state::AppState;
 use gatehouse_server::config::Config;
-use gatehouse_server::router::{self, Limits};
-use http::{Request, Response};
+use gatehouse_server::router::{self, HttpSettings};
+use http::{HeaderMap, Request, Response, header};
 use http_body_util::BodyExt;
+use serde_json::Value;
 use tower::ServiceExt;
 
-/// A router wired exactly like `main` does, against `redis`.
-pub async fn app(redis: &TestRedis, extra_args: &[&str]) -> Router {
-    let mut args = vec!["gatehouse", "--redis-url"];
-    let url = redis.url();
-    args.push(&url);
-    args.extend_from_slice(extra_args);
-    let config = Config::try_parse_from(args).unwrap();
-    let state = gatehouse_server::app_state(&config, redis.store().await);
-    router::app(state, Limits::from(&config))
+/// The router and its state, wired exactly like `main` does.
+pub struct TestApp {
+    pub router: Router,
+    pub state: AppState,
 }
 
-/// Sends one request through the router.
-pub async fn send(app: &Router, request: Request<Body>) -> Response<Body> {
-    app.clone().oneshot(request).await.unwrap()
+/// A router against `redis`, with extra command-line arguments.
+pub async fn app(redis: &TestRedis, extra_args: &[&str]) -> TestApp {
+    let url = redis.url();
+    let mut args = vec!["gatehouse", "--redis-url", &url, "--initial-admin", "false"];
+    args.extend_from_slice(extra_args);
+    let config = Config::try_parse_from(args).unwrap();
+    let state = gatehouse_server::startup::app_state(&config, redis.store().await)
+        .await
+        .unwrap();
+    TestApp {
+        router: router::app(state.clone(), HttpSettings::from(&config)),
+        state,
+    }
+}
+
+impl TestApp {
+    /// Sends one request through the router.
+    pub async fn send(&self, request: Request<Body>) -> Response<Body> {
+        self.router.clone().oneshot(request).await.unwrap()
+    }
+
+    /// Creates a user directly in the core library.
+    pub async fn user(&self, username: &str, password: &str, roles: &[Role]) {
+        self.state
+            .auth
+            .users()
+            .create(username, password, roles)
+            .await
+            .unwrap();
+    }
+
+    /// Signs in through the JSON API; returns the response body.
+    pub async fn login(&self, username: &str, password: &str) -> Value {
+        let response = self
+            .send(post_json(
+                "/api/v1/auth/login",
+                &serde_json::json!({"username": username, "password": password}),
+            ))
+            .await;
+        assert_eq!(response.status(), 200, "login of {username} failed");
+        json(response).await
+    }
+
+    /// Signs in and returns the access token.
+    pub async fn token(&self, username: &str, password: &str) -> String {
+        self.login(username, password).await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
 }
 
 pub fn get(path: &str) -> Request<Body> {
     Request::get(path).body(Body::empty()).unwrap()
+}
+
+pub fn post_json(path: &str, body: &Value) -> Request<Body> {
+    Request::post(path)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap()
+}
+
+/// A bodiless POST with a bearer token.
+pub fn post_bearer(path: &str, token: &str) -> Request<Body> {
+    Request::post(path)
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(Body::empty())
+        .unwrap()
+}
+
+/// A JSON POST with a bearer token.
+pub fn post_json_bearer(path: &str, token: &str, body: &Value) -> Request<Body> {
+    let mut request = post_json(path, body);
+    request.headers_mut().insert(
+        header::AUTHORIZATION,
+        format!("Bearer {token}").parse().unwrap(),
+    );
+    request
+}
+
+/// The `Set-Cookie` values of a response.
+pub fn set_cookies(headers: &HeaderMap) -> Vec<String> {
+    headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect()
 }
 
 /// The whole body as text.
@@ -39,7 +118,15 @@ pub async fn text(response: Response<Body>) -> String {
 }
 
 /// The whole body as JSON.
-pub async fn json(response: Response<Body>) -> serde_json::Value {
+pub async fn json(response: Response<Body>) -> Value {
     let text = text(response).await;
     serde_json::from_str(&text).unwrap_or_else(|err| panic!("not JSON ({err}): {text}"))
+}
+
+/// Asserts an error response's status and code; returns the message.
+pub async fn expect_error(response: Response<Body>, status: u16, code: &str) -> String {
+    assert_eq!(response.status(), status, "expected {status} {code}");
+    let body = json(response).await;
+    assert_eq!(body["error"], code, "{body}");
+    body["message"].as_str().unwrap().to_owned()
 }

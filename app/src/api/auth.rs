@@ -1,0 +1,176 @@
+//! Sign-in and sign-out: `/api/v1/auth/*`.
+//!
+//! `login` is the JSON API; `sign_in` is the same operation for the
+//! browser's login form (form-encoded, so it works before the page has
+//! hydrated, and answers with a redirect). Both set the session cookies.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+use server_fn::codec::{GetUrl, Json};
+
+use crate::error::ApiError;
+
+/// The body of a successful `POST /api/v1/auth/login` (and, later,
+/// `/api/v1/auth/refresh`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenPair {
+    pub access_token: String,
+    pub refresh_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+    pub session_id: String,
+}
+
+/// The signed-in caller.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    pub user_id: String,
+    pub username: String,
+    pub roles: Vec<String>,
+    pub session_id: String,
+}
+
+/// What sign-out ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedOut {
+    pub revoked_sessions: u64,
+}
+
+/// `POST /api/v1/auth/login` `{"username","password"}`: signs in and
+/// returns a token pair (and sets the session cookies).
+#[server(prefix = "/api/v1", endpoint = "auth/login", input = Json)]
+pub async fn login(username: String, password: String) -> Result<TokenPair, ApiError> {
+    let login = ssr::sign_in(&username, &password).await?;
+    Ok(TokenPair {
+        expires_in: login
+            .access
+            .claims
+            .exp
+            .saturating_sub(login.access.claims.iat),
+        access_token: login.access.token,
+        refresh_token: login.refresh.token,
+        token_type: "Bearer".to_owned(),
+        session_id: login.session_id,
+    })
+}
+
+/// The login form's target: signs in, sets the cookies and redirects to
+/// `next` (a path on this site).
+#[server(prefix = "/api/v1", endpoint = "ui/sign-in")]
+pub async fn sign_in(
+    username: String,
+    password: String,
+    next: Option<String>,
+) -> Result<(), ApiError> {
+    ssr::sign_in(&username, &password).await?;
+    leptos_axum::redirect(&safe_next(next.as_deref()));
+    Ok(())
+}
+
+/// `POST /api/v1/auth/logout`: ends the caller's session.
+#[server(prefix = "/api/v1", endpoint = "auth/logout")]
+pub async fn logout() -> Result<SignedOut, ApiError> {
+    let state = crate::state::current()?;
+    let principal = crate::caller::principal()?;
+    let ended = state.auth.logout(&principal).await?;
+    crate::cookies::send(&crate::cookies::clearing_cookies(&state.cookies));
+    Ok(SignedOut {
+        revoked_sessions: u64::from(ended.is_some()),
+    })
+}
+
+/// `POST /api/v1/auth/logout-all`: ends every session of the caller.
+#[server(prefix = "/api/v1", endpoint = "auth/logout-all")]
+pub async fn logout_all() -> Result<SignedOut, ApiError> {
+    let state = crate::state::current()?;
+    let principal = crate::caller::principal()?;
+    let ended = state.auth.logout_all(&principal.user_id).await?;
+    crate::cookies::send(&crate::cookies::clearing_cookies(&state.cookies));
+    Ok(SignedOut {
+        revoked_sessions: ended.len() as u64,
+    })
+}
+
+/// `POST /api/v1/auth/me`: who the token belongs to.
+#[server(prefix = "/api/v1", endpoint = "auth/me")]
+pub async fn me() -> Result<Identity, ApiError> {
+    Ok(ssr::me(crate::caller::principal()?))
+}
+
+/// `GET /api/v1/auth/session`: the signed-in caller, or `null`. For pages
+/// that look different when signed in; never answers 401.
+#[server(prefix = "/api/v1", endpoint = "auth/session", input = GetUrl)]
+pub async fn current_session() -> Result<Option<Identity>, ApiError> {
+    Ok(crate::caller::optional_principal()?.map(ssr::me))
+}
+
+/// Where to send someone after signing in: a path on this site, never
+/// another origin (`//evil.example` and `/\evil.example` are other origins
+/// to browsers).
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(path)
+            if path.starts_with('/')
+                && !path.starts_with("//")
+                && !path.starts_with("/\\")
+                && !path.chars().any(char::is_control) =>
+        {
+            path.to_owned()
+        }
+        _ => "/account".to_owned(),
+    }
+}
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    use gatehouse::auth::{Login, Principal};
+
+    use super::Identity;
+    use crate::error::ApiError;
+
+    /// Checks the credentials, starts a session and sets its cookies.
+    pub async fn sign_in(username: &str, password: &str) -> Result<Login, ApiError> {
+        let state = crate::state::current()?;
+        let login = state
+            .auth
+            .login(username, password, &crate::caller::client())
+            .await?;
+        crate::cookies::send(&crate::cookies::login_cookies(&state.cookies, &login));
+        Ok(login)
+    }
+
+    pub fn me(principal: Principal) -> Identity {
+        Identity {
+            user_id: principal.user_id,
+            username: principal.username,
+            roles: principal
+                .roles
+                .iter()
+                .map(|r| r.as_str().to_owned())
+                .collect(),
+            session_id: principal.session_id,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_never_leaves_the_site() {
+        assert_eq!(safe_next(Some("/account?x=1")), "/account?x=1");
+        for bad in [
+            "https://evil.example",
+            "//evil.example",
+            "/\\evil.example",
+            "account",
+            "/a\nb",
+        ] {
+            assert_eq!(safe_next(Some(bad)), "/account", "{bad}");
+        }
+        assert_eq!(safe_next(None), "/account");
+    }
+}

@@ -1,0 +1,72 @@
+//! Who is calling: what the server's request guard found out, as server
+//! functions and pages see it.
+//!
+//! The guard middleware (in the server crate) authenticates each request
+//! once, in one Redis round trip, and stores the outcome in the request's
+//! extensions as [`Authenticated`]. Server functions read it from there
+//! with [`principal`] or [`require_role`]: no second lookup, and no way to
+//! reach protected code without going through the guard.
+
+use gatehouse::auth::{Client, Principal};
+use gatehouse::user::Role;
+use leptos::prelude::use_context;
+
+use crate::error::ApiError;
+
+/// The guard's verdict on a request.
+#[derive(Clone, Debug)]
+pub enum Authenticated {
+    /// No token was presented.
+    Anonymous,
+    /// A valid token of a live session.
+    Principal(Principal),
+    /// A token was presented and rejected (or could not be checked).
+    Rejected(ApiError),
+}
+
+fn request() -> Option<http::request::Parts> {
+    use_context::<http::request::Parts>()
+}
+
+fn verdict() -> Authenticated {
+    request()
+        .and_then(|parts| parts.extensions.get::<Authenticated>().cloned())
+        .unwrap_or(Authenticated::Anonymous)
+}
+
+/// The signed-in caller, or the reason there is none.
+pub fn principal() -> Result<Principal, ApiError> {
+    match verdict() {
+        Authenticated::Principal(principal) => Ok(principal),
+        Authenticated::Anonymous => Err(ApiError::unauthenticated()),
+        Authenticated::Rejected(err) => Err(err),
+    }
+}
+
+/// The signed-in caller if there is one; a rejected token counts as none,
+/// but Redis being unreachable is still an error.
+pub fn optional_principal() -> Result<Option<Principal>, ApiError> {
+    match verdict() {
+        Authenticated::Principal(principal) => Ok(Some(principal)),
+        Authenticated::Rejected(err) if err.error == crate::ErrorCode::Unavailable => Err(err),
+        Authenticated::Anonymous | Authenticated::Rejected(_) => Ok(None),
+    }
+}
+
+/// The signed-in caller, who must have `role`.
+pub fn require_role(role: Role) -> Result<Principal, ApiError> {
+    let principal = principal()?;
+    if principal.has_role(role) {
+        Ok(principal)
+    } else {
+        tracing::info!(user_id = %principal.user_id, role = role.as_str(), "forbidden: missing role");
+        Err(ApiError::forbidden())
+    }
+}
+
+/// The client's address and user agent, as the guard recorded them.
+pub fn client() -> Client {
+    request()
+        .and_then(|parts| parts.extensions.get::<Client>().cloned())
+        .unwrap_or_default()
+}

@@ -1,0 +1,159 @@
+//! The session cookies browsers carry, and reading tokens from requests.
+//!
+//! Browsers get the tokens as cookies they cannot read from JavaScript
+//! (`HttpOnly`), that are never sent cross-site (`SameSite=Strict`) and,
+//! unless the operator turned it off for plain-http development, only over
+//! HTTPS (`Secure`). The refresh cookie is sent only to the refresh
+//! endpoint. Programs send `Authorization: Bearer <access token>` instead.
+
+use std::time::Duration;
+
+use gatehouse::auth::Login;
+use http::HeaderMap;
+use http::header::{AUTHORIZATION, COOKIE, SET_COOKIE};
+use leptos::prelude::use_context;
+
+/// Holds the access token.
+pub const ACCESS_COOKIE: &str = "gh_access";
+/// Holds the refresh token; sent only to [`REFRESH_PATH`].
+pub const REFRESH_COOKIE: &str = "gh_refresh";
+/// Where the refresh cookie goes.
+pub const REFRESH_PATH: &str = "/api/v1/auth/refresh";
+
+/// Cookie attributes that come from configuration.
+#[derive(Clone, Copy, Debug)]
+pub struct CookiePolicy {
+    pub secure: bool,
+    /// The access cookie outlives the access token (up to the session's
+    /// lifetime), so an expired token can still be recognised and renewed.
+    pub access_max_age: Duration,
+    pub refresh_max_age: Duration,
+}
+
+/// Where a request's token came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenSource {
+    Bearer,
+    Cookie,
+}
+
+/// The access token of a request: the `Authorization: Bearer` header wins
+/// over the cookie.
+pub fn access_token(headers: &HeaderMap) -> Option<(String, TokenSource)> {
+    if let Some(value) = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+        let token = value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))
+            .unwrap_or("")
+            .trim();
+        // A malformed Authorization header is still the caller's choice of
+        // credential: pass it on so it is rejected, never ignored.
+        return Some((token.to_owned(), TokenSource::Bearer));
+    }
+    cookie(headers, ACCESS_COOKIE).map(|token| (token, TokenSource::Cookie))
+}
+
+/// The value of cookie `name`, if the request carries it.
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.trim_matches('"').to_owned())
+        .filter(|value| !value.is_empty())
+}
+
+fn set_cookie(name: &str, value: &str, path: &str, max_age: Duration, secure: bool) -> String {
+    format!(
+        "{name}={value}; Path={path}; Max-Age={}; HttpOnly; SameSite=Strict{}",
+        max_age.as_secs(),
+        if secure { "; Secure" } else { "" }
+    )
+}
+
+/// `Set-Cookie` values that store a new token pair.
+pub fn login_cookies(policy: &CookiePolicy, login: &Login) -> [String; 2] {
+    [
+        set_cookie(
+            ACCESS_COOKIE,
+            &login.access.token,
+            "/",
+            policy.access_max_age,
+            policy.secure,
+        ),
+        set_cookie(
+            REFRESH_COOKIE,
+            &login.refresh.token,
+            REFRESH_PATH,
+            policy.refresh_max_age,
+            policy.secure,
+        ),
+    ]
+}
+
+/// `Set-Cookie` values that delete both cookies.
+pub fn clearing_cookies(policy: &CookiePolicy) -> [String; 2] {
+    [
+        set_cookie(ACCESS_COOKIE, "", "/", Duration::ZERO, policy.secure),
+        set_cookie(
+            REFRESH_COOKIE,
+            "",
+            REFRESH_PATH,
+            Duration::ZERO,
+            policy.secure,
+        ),
+    ]
+}
+
+/// Adds `Set-Cookie` headers to the response of the current server
+/// function or page.
+pub fn send(cookies: &[String]) {
+    let Some(response) = use_context::<leptos_axum::ResponseOptions>() else {
+        return;
+    };
+    for cookie in cookies {
+        if let Ok(value) = http::HeaderValue::from_str(cookie) {
+            response.append_header(SET_COOKIE, value);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_wins_over_cookie_and_cookies_parse() {
+        let mut headers = HeaderMap::new();
+        headers.insert(COOKIE, "a=1; gh_access=tok-c; b=2".parse().unwrap());
+        assert_eq!(
+            access_token(&headers),
+            Some(("tok-c".into(), TokenSource::Cookie))
+        );
+        headers.insert(AUTHORIZATION, "Bearer tok-b".parse().unwrap());
+        assert_eq!(
+            access_token(&headers),
+            Some(("tok-b".into(), TokenSource::Bearer))
+        );
+        headers.insert(AUTHORIZATION, "Basic abc".parse().unwrap());
+        assert_eq!(
+            access_token(&headers),
+            Some((String::new(), TokenSource::Bearer))
+        );
+    }
+
+    #[test]
+    fn cookies_are_http_only_strict_and_secure_by_policy() {
+        let cookie = set_cookie(ACCESS_COOKIE, "t", "/", Duration::from_secs(60), true);
+        assert_eq!(
+            cookie,
+            "gh_access=t; Path=/; Max-Age=60; HttpOnly; SameSite=Strict; Secure"
+        );
+        assert!(
+            !set_cookie(ACCESS_COOKIE, "t", "/", Duration::from_secs(60), false).contains("Secure")
+        );
+    }
+}

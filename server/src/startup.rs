@@ -1,0 +1,205 @@
+//! Building the application state from configuration: keys, the auth
+//! service, and the first admin.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use gatehouse::Store;
+use gatehouse::auth::Auth;
+use gatehouse::password::{Hasher, PasswordError};
+use gatehouse::session::{SessionConfig, Sessions};
+use gatehouse::token::{KeyError, Keyring, TokenConfig, Tokens};
+use gatehouse::user::{Role, Users};
+use gatehouse_app::cookies::CookiePolicy;
+use gatehouse_app::state::{AppState, Instance};
+use leptos::config::LeptosOptions;
+
+use crate::config::Config;
+
+/// Why the state could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+    #[error(
+        "no --jwt-key-file is configured and the shared default key could not be read from Redis: {0}"
+    )]
+    DefaultKey(gatehouse::StoreError),
+    #[error("cannot set up password hashing: {0}")]
+    Hasher(#[from] PasswordError),
+}
+
+/// How long startup waits for Redis to hand out the shared default key.
+const DEFAULT_KEY_WAIT: Duration = Duration::from_secs(30);
+
+/// The state every request sees.
+pub async fn app_state(config: &Config, store: Store) -> Result<AppState, StartupError> {
+    let keyring = keyring(config, &store).await?;
+    tracing::info!(signing_kid = keyring.signing_kid(), "JWT keys loaded");
+    let tokens = Tokens::new(
+        keyring,
+        TokenConfig {
+            issuer: config.jwt_issuer.clone(),
+            audience: config.jwt_audience.clone(),
+            access_ttl: config.access_ttl,
+            refresh_ttl: config.refresh_ttl,
+            leeway: config.jwt_leeway,
+        },
+    );
+    let concurrency = config
+        .hash_concurrency
+        .unwrap_or_else(|| 2 * std::thread::available_parallelism().map_or(1, usize::from));
+    let users = Users::new(store.clone(), Hasher::new(concurrency).await?);
+    let sessions = Sessions::new(
+        store.clone(),
+        SessionConfig {
+            idle_timeout: config.session_idle_timeout,
+            absolute_lifetime: config.session_lifetime,
+            max_per_user: config.max_sessions_per_user,
+        },
+    );
+    let instance = Instance {
+        id: config
+            .instance_id
+            .clone()
+            .unwrap_or_else(default_instance_id),
+        version: env!("CARGO_PKG_VERSION"),
+        started_at: SystemTime::now(),
+    };
+    let leptos_options = LeptosOptions::builder()
+        .output_name("gatehouse")
+        .site_root(config.site_root.to_string_lossy().into_owned())
+        .site_pkg_dir("pkg")
+        .site_addr(config.addr)
+        .build();
+    Ok(AppState {
+        store,
+        auth: Auth::new(users, sessions, tokens),
+        cookies: CookiePolicy {
+            secure: config.cookie_secure,
+            access_max_age: config.session_lifetime,
+            refresh_max_age: config.refresh_ttl,
+        },
+        instance: Arc::new(instance),
+        leptos_options,
+    })
+}
+
+async fn keyring(config: &Config, store: &Store) -> Result<Keyring, StartupError> {
+    if !config.jwt_key_files.is_empty() {
+        return Ok(Keyring::from_files(&config.jwt_key_files)?);
+    }
+    let deadline = tokio::time::Instant::now() + DEFAULT_KEY_WAIT;
+    loop {
+        match gatehouse::token::shared_default_secret(store).await {
+            Ok(secret) => {
+                tracing::warn!(
+                    "no --jwt-key-file configured: signing with an HS256 secret generated once and \
+                     kept in Redis; configure key files for production"
+                );
+                return Ok(Keyring::from_secret(&secret)?);
+            }
+            Err(err) if tokio::time::Instant::now() < deadline => {
+                tracing::warn!(error = %err, "waiting for Redis to load the shared JWT key");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(err) => return Err(StartupError::DefaultKey(err)),
+        }
+    }
+}
+
+/// Creates the configured admin, or on a first run with no users at all
+/// an `admin` with a random password printed once. Retries in the
+/// background while Redis is unreachable.
+pub fn bootstrap_admin(
+    config: &Config,
+    auth: Auth,
+) -> Result<tokio::task::JoinHandle<()>, std::io::Error> {
+    let configured = match (&config.admin_user, &config.admin_password_file) {
+        (Some(user), Some(file)) => {
+            let password = std::fs::read_to_string(file).map_err(|err| {
+                std::io::Error::new(
+                    err.kind(),
+                    format!(
+                        "cannot read --admin-password-file {}: {err}",
+                        file.display()
+                    ),
+                )
+            })?;
+            Some((
+                user.clone(),
+                password.trim_end_matches(['\n', '\r']).to_owned(),
+            ))
+        }
+        _ => None,
+    };
+    let initial_admin = config.initial_admin;
+    Ok(tokio::spawn(async move {
+        loop {
+            let result = match &configured {
+                Some((user, password)) => ensure_configured_admin(&auth, user, password).await,
+                None if initial_admin => ensure_initial_admin(&auth).await,
+                None => Ok(()),
+            };
+            match result {
+                Ok(()) => return,
+                Err(gatehouse::auth::AuthError::Store(err)) => {
+                    tracing::warn!(error = %err, "cannot create the admin yet; retrying");
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                }
+                Err(err) => {
+                    tracing::error!(error = %err, "cannot create the admin user");
+                    return;
+                }
+            }
+        }
+    }))
+}
+
+async fn ensure_configured_admin(
+    auth: &Auth,
+    user: &str,
+    password: &str,
+) -> Result<(), gatehouse::auth::AuthError> {
+    match auth
+        .ensure_user(user, password, &[Role::Admin, Role::User])
+        .await?
+    {
+        Some(created) => {
+            tracing::info!(user_id = %created.id, username = user, "created the configured admin")
+        }
+        None => tracing::info!(
+            username = user,
+            "the configured admin exists; left unchanged"
+        ),
+    }
+    Ok(())
+}
+
+async fn ensure_initial_admin(auth: &Auth) -> Result<(), gatehouse::auth::AuthError> {
+    if auth.users().list(0, 1).await?.total > 0 {
+        return Ok(());
+    }
+    let password = gatehouse::random::hex::<12>();
+    if let Some(created) = auth
+        .ensure_user("admin", &password, &[Role::Admin, Role::User])
+        .await?
+    {
+        // Printed once, on purpose: this is the only way into a fresh
+        // install. Change it from the console, or configure
+        // --admin-user/--admin-password-file instead.
+        tracing::warn!(
+            user_id = %created.id,
+            "first run: created user `admin` with password `{password}` (shown only this once)"
+        );
+    }
+    Ok(())
+}
+
+/// `<hostname>-<6 random hex digits>`: unique per process.
+fn default_instance_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "gatehouse".to_owned());
+    format!("{host}-{}", gatehouse::random::hex::<3>())
+}
