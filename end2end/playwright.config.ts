@@ -24,6 +24,12 @@ if (!process.env.GATEHOUSE_E2E_DATA) {
   process.env.GATEHOUSE_E2E_DATA = fs.mkdtempSync(path.join(os.tmpdir(), "gh-e2e-"));
 }
 const port = process.env.GATEHOUSE_E2E_PORT;
+const dataDir = process.env.GATEHOUSE_E2E_DATA;
+
+// The admin the tests use; its password file lives in the throwaway data dir.
+export const admin = { username: "e2e-admin", password: "e2e-admin-password" };
+const adminPasswordFile = path.join(dataDir, "admin-password");
+fs.writeFileSync(adminPasswordFile, admin.password + "\n", { mode: 0o600 });
 const baseURL = `http://127.0.0.1:${port}`;
 
 /** The release binary: $GATEHOUSE_BIN, else from cargo's target directory. */
@@ -63,7 +69,13 @@ export default defineConfig({
     trace: "retain-on-failure",
   },
   webServer: {
-    command: `"${gatehouseBinary()}" --addr 127.0.0.1:${port} --data-dir "${process.env.GATEHOUSE_E2E_DATA}"`,
+    command: [
+      `"${gatehouseBinary()}"`,
+      `--addr 127.0.0.1:${port}`,
+      `--data-dir "${dataDir}"`,
+      `--admin-user ${admin.username}`,
+      `--admin-password-file "${adminPasswordFile}"`,
+    ].join(" "),
     url: `${baseURL}/ready`,
     cwd: root,
     env: {

@@ -34,7 +34,8 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 
 use crate::components::layout::Layout;
-use crate::pages::{home::HomePage, not_found::NotFound};
+use crate::components::time::provide_clock;
+use crate::pages::{account::AccountPage, home::HomePage, login::LoginPage, not_found::NotFound};
 
 /// The HTML document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -60,6 +61,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    provide_clock();
 
     // A signal for tests and for people debugging: the page is interactive
     // once this attribute appears (effects only run in the browser).
@@ -84,6 +86,8 @@ pub fn App() -> impl IntoView {
             <Layout>
                 <Routes fallback=NotFound>
                     <Route path=path!("") view=HomePage/>
+                    <Route path=path!("login") view=LoginPage/>
+                    <Route path=path!("account") view=AccountPage/>
                 </Routes>
             </Layout>
         </Router>

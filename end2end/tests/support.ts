@@ -34,3 +34,43 @@ export async function keepScreenshot(page: Page, testInfo: TestInfo, name: strin
   await page.screenshot({ path: file, fullPage: true });
   await testInfo.attach(name, { path: file, contentType: "image/png" });
 }
+
+import { request as playwrightRequest, type Browser, type BrowserContext } from "@playwright/test";
+import { admin } from "../playwright.config";
+
+/** A unique name for this test run, so tests never share users. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6).toString(36)}`;
+}
+
+/** Creates a user through the admin JSON API. */
+export async function createUser(baseURL: string, username: string, password: string, roles = ["user"]) {
+  const api = await playwrightRequest.newContext({ baseURL });
+  const login = await api.post("/api/v1/auth/login", {
+    data: { username: admin.username, password: admin.password },
+  });
+  expect(login.status()).toBe(200);
+  const { access_token } = await login.json();
+  const created = await api.post("/api/v1/admin/users/create", {
+    data: { username, password, roles },
+    headers: { Authorization: `Bearer ${access_token}` },
+  });
+  expect(created.status(), await created.text()).toBe(200);
+  await api.dispose();
+}
+
+/** Signs in through the login page and waits for the account page. */
+export async function signIn(page: Page, username: string, password: string) {
+  await page.goto("/login");
+  await waitForHydration(page);
+  await page.getByLabel("Username").fill(username);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page).toHaveURL(/\/account$/);
+  await expect(page.getByTestId("username")).toHaveText(username);
+}
+
+/** A fresh browser context (its own cookies: another device). */
+export async function newDevice(browser: Browser, baseURL: string): Promise<BrowserContext> {
+  return browser.newContext({ baseURL });
+}

@@ -1,4 +1,6 @@
 //! One module per page.
 
+pub mod account;
 pub mod home;
+pub mod login;
 pub mod not_found;

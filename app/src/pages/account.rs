@@ -1,0 +1,126 @@
+//! `/account`: who I am, my sessions (one per device), revoke one, sign
+//! out everywhere.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::Redirect;
+use leptos_router::hooks::use_navigate;
+
+use crate::api::auth::{Identity, LogoutAll};
+use crate::api::sessions::{RevokeSession, SessionView, list_sessions};
+use crate::components::layout::SessionContext;
+use crate::components::time::RelativeTime;
+use crate::components::ui::{BUTTON, BUTTON_DANGER, Card, ErrorNotice};
+
+#[component]
+pub fn AccountPage() -> impl IntoView {
+    let session = expect_context::<SessionContext>().0;
+    view! {
+        <Title text="Account"/>
+        <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match session.await {
+                    Ok(Some(identity)) => view! { <Account identity/> }.into_any(),
+                    Ok(None) => view! { <Redirect path="/login?next=/account"/> }.into_any(),
+                    Err(err) => view! { <ErrorNotice message=err.message/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn Account(identity: Identity) -> impl IntoView {
+    let revoke = ServerAction::<RevokeSession>::new();
+    let logout_all = ServerAction::<LogoutAll>::new();
+    // Blocking, like the session check: the page works without JavaScript.
+    let sessions = Resource::new_blocking(move || revoke.version().get(), |_| list_sessions());
+
+    // Ending this device's own session, or all of them, signs me out here.
+    let navigate = use_navigate();
+    let current = identity.session_id.clone();
+    Effect::new(move |_| {
+        let own_revoked = matches!(revoke.value().get(), Some(Ok(r)) if r.session_id == current);
+        let all_revoked = matches!(logout_all.value().get(), Some(Ok(_)));
+        if own_revoked || all_revoked {
+            navigate("/login", Default::default());
+        }
+    });
+
+    let roles = identity.roles.join(", ");
+    view! {
+        <h1 class="mb-4 text-2xl font-semibold tracking-tight">"Account"</h1>
+        <div class="space-y-6">
+            <Card title="Who I am">
+                <dl class="grid grid-cols-1 gap-x-6 gap-y-2 text-sm sm:grid-cols-3">
+                    <div><dt class="text-slate-500">"Username"</dt><dd class="font-medium" data-testid="username">{identity.username.clone()}</dd></div>
+                    <div><dt class="text-slate-500">"Roles"</dt><dd class="font-medium">{roles}</dd></div>
+                    <div><dt class="text-slate-500">"User id"</dt><dd class="break-all font-mono text-xs">{identity.user_id.clone()}</dd></div>
+                </dl>
+            </Card>
+            <Card title="My sessions">
+                <p class="mb-3 text-sm text-slate-600 dark:text-slate-400">
+                    "Every device you signed in from. End any you do not recognise."
+                </p>
+                {move || revoke.value().get().and_then(Result::err).map(|err| view! { <ErrorNotice message=err.message/> })}
+                <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading sessions…"</p> }>
+                    {move || Suspend::new(async move {
+                        match sessions.await {
+                            Ok(list) if list.sessions.is_empty() => view! {
+                                <p class="text-sm text-slate-500">"No live sessions."</p>
+                            }.into_any(),
+                            Ok(list) => view! {
+                                <ul class="divide-y divide-slate-100 dark:divide-slate-800" data-testid="sessions">
+                                    {list.sessions.into_iter().map(|s| view! { <SessionRow session=s revoke/> }).collect_view()}
+                                </ul>
+                            }.into_any(),
+                            Err(err) => view! { <ErrorNotice message=err.message/> }.into_any(),
+                        }
+                    })}
+                </Transition>
+                <div class="mt-4 border-t border-slate-100 pt-4 dark:border-slate-800">
+                    <button
+                        type="button"
+                        class=BUTTON_DANGER
+                        on:click=move |_| { logout_all.dispatch(LogoutAll {}); }
+                        disabled=move || logout_all.pending().get()
+                    >
+                        "Sign out everywhere"
+                    </button>
+                </div>
+            </Card>
+        </div>
+    }
+}
+
+#[component]
+fn SessionRow(session: SessionView, revoke: ServerAction<RevokeSession>) -> impl IntoView {
+    let id = session.session_id.clone();
+    let label = if session.current { "Sign out" } else { "Revoke" };
+    view! {
+        <li class="flex flex-wrap items-center gap-x-4 gap-y-1 py-3 text-sm" data-session-id=session.session_id.clone()>
+            <div class="min-w-0 flex-1">
+                <p class="font-medium">
+                    {session.device.clone()}
+                    {session.current.then(|| view! {
+                        <span class="ml-2 rounded bg-emerald-100 px-1.5 py-0.5 text-xs font-medium text-emerald-800 dark:bg-emerald-900 dark:text-emerald-200">
+                            "This device"
+                        </span>
+                    })}
+                </p>
+                <p class="text-slate-500 dark:text-slate-400">
+                    {session.ip.clone()} " · signed in " <RelativeTime at_ms=session.created_at_ms/>
+                    " · last seen " <RelativeTime at_ms=session.last_seen_at_ms/>
+                </p>
+            </div>
+            <button
+                type="button"
+                class=BUTTON
+                aria-label=format!("{label} {}", session.device)
+                on:click=move |_| { revoke.dispatch(RevokeSession { session_id: id.clone() }); }
+            >
+                {label}
+            </button>
+        </li>
+    }
+}
