@@ -28,7 +28,10 @@ pub struct Clock(pub ReadSignal<u64>);
 pub fn provide_clock() {
     let (now, set_now) = signal(now_ms());
     Effect::new(move |_| {
-        let handle = set_interval_with_handle(move || set_now.set(now_ms()), std::time::Duration::from_secs(1));
+        let handle = set_interval_with_handle(
+            move || set_now.set(now_ms()),
+            std::time::Duration::from_secs(1),
+        );
         on_cleanup(move || {
             if let Ok(handle) = handle {
                 handle.clear();
@@ -51,13 +54,23 @@ pub fn relative(at_ms: u64, now_ms: u64) -> String {
     };
     let secs = delta / 1000;
     let amount = match secs {
-        0..5 => return if future { "in a moment".to_owned() } else { "just now".to_owned() },
+        0..5 => {
+            return if future {
+                "in a moment".to_owned()
+            } else {
+                "just now".to_owned()
+            };
+        }
         5..60 => format!("{secs} s"),
         60..3600 => format!("{} min", secs / 60),
         3600..86400 => format!("{} h", secs / 3600),
         _ => format!("{} d", secs / 86400),
     };
-    if future { format!("in {amount}") } else { format!("{amount} ago") }
+    if future {
+        format!("in {amount}")
+    } else {
+        format!("{amount} ago")
+    }
 }
 
 /// `2026-11-23 18:22:27 UTC`.

@@ -96,7 +96,11 @@ fn Account(identity: Identity) -> impl IntoView {
 #[component]
 fn SessionRow(session: SessionView, revoke: ServerAction<RevokeSession>) -> impl IntoView {
     let id = session.session_id.clone();
-    let label = if session.current { "Sign out" } else { "Revoke" };
+    let label = if session.current {
+        "Sign out"
+    } else {
+        "Revoke"
+    };
     view! {
         <li class="flex flex-wrap items-center gap-x-4 gap-y-1 py-3 text-sm" data-session-id=session.session_id.clone()>
             <div class="min-w-0 flex-1">
@@ -111,6 +115,7 @@ fn SessionRow(session: SessionView, revoke: ServerAction<RevokeSession>) -> impl
                 <p class="text-slate-500 dark:text-slate-400">
                     {session.ip.clone()} " · signed in " <RelativeTime at_ms=session.created_at_ms/>
                     " · last seen " <RelativeTime at_ms=session.last_seen_at_ms/>
+                    " · ends if idle " <RelativeTime at_ms=session.idle_expires_at_ms deadline=true/>
                 </p>
             </div>
             <button
