@@ -253,7 +253,7 @@ impl Sessions {
                 sessions.push(session);
             }
         }
-        sessions.sort_by(|a, b| b.last_seen_at_ms.cmp(&a.last_seen_at_ms));
+        sessions.sort_by_key(|s| std::cmp::Reverse(s.last_seen_at_ms));
         Ok(sessions)
     }
 
