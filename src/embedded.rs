@@ -39,6 +39,8 @@ pub struct EmbeddedOptions {
     pub persistent: bool,
     /// A fixed port; `None` picks a free one.
     pub port: Option<u16>,
+    /// More `redis-server` arguments (e.g. `--cluster-enabled yes`).
+    pub extra_args: Vec<String>,
 }
 
 impl EmbeddedOptions {
@@ -49,6 +51,7 @@ impl EmbeddedOptions {
             dir: dir.into(),
             persistent,
             port: None,
+            extra_args: Vec::new(),
         }
     }
 }
@@ -230,6 +233,7 @@ fn spawn(options: &EmbeddedOptions, port: u16) -> Result<Child, EmbeddedError> {
             "--appendonly",
             if options.persistent { "yes" } else { "no" },
         ])
+        .args(&options.extra_args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());

@@ -30,6 +30,7 @@
 
 pub mod auth;
 pub mod embedded;
+pub mod lock;
 pub mod password;
 pub mod random;
 pub mod session;

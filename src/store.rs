@@ -10,6 +10,7 @@
 //! Redis is gone, callers get [`StoreError::Unavailable`] quickly instead of
 //! hanging, which is what lets the server answer 503 rather than time out.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
@@ -99,6 +100,11 @@ impl From<RedisError> for StoreError {
 #[derive(Clone)]
 pub struct Store {
     conn: Connection,
+    /// A node for connections that cannot be multiplexed (pub/sub,
+    /// blocking reads). In a Cluster any node will do: pub/sub messages
+    /// reach every node.
+    dedicated_url: Arc<str>,
+    connect_timeout: Duration,
 }
 
 #[derive(Clone)]
@@ -126,6 +132,12 @@ impl Store {
     /// survive Redis restarts. A cluster needs its topology, so at least one
     /// seed node must answer now.
     pub async fn connect(config: &StoreConfig) -> Result<Self, StoreError> {
+        let dedicated_url: Arc<str> = match &config.endpoint {
+            Endpoint::Single(url) => url.as_str().into(),
+            Endpoint::Cluster(nodes) => {
+                nodes.first().map(String::as_str).unwrap_or_default().into()
+            }
+        };
         let conn = match &config.endpoint {
             Endpoint::Single(url) => {
                 let client =
@@ -155,7 +167,25 @@ impl Store {
                 Connection::Cluster(client.get_async_connection().await?)
             }
         };
-        Ok(Self { conn })
+        Ok(Self {
+            conn,
+            dedicated_url,
+            connect_timeout: config.connect_timeout,
+        })
+    }
+
+    /// A new pub/sub connection of its own (not shared with commands).
+    pub async fn pubsub(&self) -> Result<redis::aio::PubSub, StoreError> {
+        let client = redis::Client::open(self.dedicated_url.as_ref())?;
+        tokio::time::timeout(self.connect_timeout, client.get_async_pubsub())
+            .await
+            .map_err(|_| {
+                StoreError::Unavailable(RedisError::from((
+                    redis::ErrorKind::Io,
+                    "timed out connecting for pub/sub",
+                )))
+            })?
+            .map_err(StoreError::from)
     }
 
     /// Whether this store talks to a Redis Cluster.
@@ -298,6 +328,65 @@ pub mod keys {
         format!("{PREFIX}:{{u:{user_id}}}:sessions")
     }
 
+    /// Locks live in [`LOCK_SHARDS`] hash-tag shards: a lock's keys and its
+    /// shard's registry share a slot, so acquiring a lock and listing it
+    /// in the registry is one script, while locks still spread over a
+    /// Cluster's nodes.
+    pub const LOCK_SHARDS: u16 = 16;
+
+    /// The shard of a lock name (FNV-1a, stable across instances).
+    pub fn lock_shard(name: &str) -> u16 {
+        let hash = name.bytes().fold(0x811c_9dc5_u32, |hash, byte| {
+            (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
+        });
+        (hash % u32::from(LOCK_SHARDS)) as u16
+    }
+
+    /// The lock itself (hash, expiring with the lock).
+    pub fn lock(name: &str) -> String {
+        format!("{}{name}", lock_prefix(lock_shard(name)))
+    }
+
+    /// The prefix of all lock keys in a shard.
+    pub fn lock_prefix(shard: u16) -> String {
+        format!("{PREFIX}:{{l:{shard:02}}}:lock:")
+    }
+
+    /// The fencing counter of a lock (never expires: tokens only grow).
+    pub fn lock_fence(name: &str) -> String {
+        format!("{PREFIX}:{{l:{:02}}}:fence:{name}", lock_shard(name))
+    }
+
+    /// Callers waiting for a lock (sorted set scored by their deadline).
+    pub fn lock_waiters(name: &str) -> String {
+        format!("{}{name}", lock_waiters_prefix(lock_shard(name)))
+    }
+
+    /// The prefix of all waiter sets in a shard.
+    pub fn lock_waiters_prefix(shard: u16) -> String {
+        format!("{PREFIX}:{{l:{shard:02}}}:waiters:")
+    }
+
+    /// A shard's registry of held locks (sorted set: name scored by expiry).
+    pub fn lock_index(shard: u16) -> String {
+        format!("{PREFIX}:{{l:{shard:02}}}:index")
+    }
+
+    /// The pub/sub channel announcing released locks.
+    pub fn lock_released_channel() -> String {
+        format!("{PREFIX}:locks:released")
+    }
+
+    /// A resource protected by fencing tokens: its value...
+    pub fn fenced_value(resource: &str) -> String {
+        format!("{PREFIX}:{{r:{resource}}}:value")
+    }
+
+    /// ...and the highest fencing token that wrote it.
+    pub fn fenced_high_water(resource: &str) -> String {
+        format!("{PREFIX}:{{r:{resource}}}:fence")
+    }
+
     /// The shared HS256 secret used when the operator configured no key.
     pub fn jwt_default_secret() -> String {
         format!("{PREFIX}:jwt:default-secret")
@@ -316,6 +405,14 @@ mod tests {
         assert_eq!(keys::user("42"), "gh:{users}:u:42");
         assert!(keys::is_id("0a9f"));
         assert!(!keys::is_id("0A9F") && !keys::is_id("x}") && !keys::is_id(""));
+        let name = "jobs/nightly";
+        let shard = keys::lock_shard(name);
+        assert!(shard < keys::LOCK_SHARDS);
+        assert_eq!(
+            keys::lock(name),
+            format!("gh:{{l:{shard:02}}}:lock:jobs/nightly")
+        );
+        assert!(keys::lock_fence(name).starts_with(&format!("gh:{{l:{shard:02}}}")));
     }
 
     #[tokio::test]

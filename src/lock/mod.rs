@@ -1,0 +1,468 @@
+//! Distributed locks on Redis: owner tokens, waiting, a watchdog, fencing
+//! tokens, reentrancy, and a registry of holders.
+//!
+//! The failure modes this guards against, and how:
+//! - **a client releases someone else's lock**: every acquisition gets a
+//!   random 128-bit owner token, and release/extend are compare-and-act
+//!   scripts that only act for that token ("not held" otherwise);
+//! - **a holder crashes**: locks have a TTL, so the next waiter gets in at
+//!   most one TTL later;
+//! - **a holder is slow but alive**: the guard's watchdog extends the TTL
+//!   while the holder lives (default TTL 30 s, extended every 10 s), and
+//!   tells the holder if the lock is lost anyway;
+//! - **a holder pauses past its TTL** (GC, swap, a stopped VM): no lock
+//!   service can prevent two holders believing they hold the lock at that
+//!   moment. Every acquisition therefore returns a **fencing token** that
+//!   strictly increases per lock name, and the resource rejects writes with
+//!   a token lower than one it has seen ([`Locks::fenced_write`]). This is
+//!   Kleppmann's argument, and why Gatehouse relies on fencing rather than
+//!   Redlock's multi-master voting, which assumes bounded pauses and clock
+//!   drift (see the README);
+//! - **contention**: waiters do not spin. They poll with jittered
+//!   exponential backoff and are woken early by a pub/sub release message
+//!   (`notify`), so a hand-over takes milliseconds.
+//!
+//! A lock's keys and its shard's registry share a hash tag, so acquiring
+//! (with fencing increment and registry update) is one atomic script, and
+//! the admin console lists holders without `KEYS`.
+
+mod guard;
+mod notify;
+
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use redis::{Script, Value};
+use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+
+pub use guard::LockGuard;
+
+use crate::store::{Store, StoreError, keys};
+
+static ACQUIRE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("acquire.lua")));
+static RELEASE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("release.lua")));
+static EXTEND: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("extend.lua")));
+static FORCE_RELEASE: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("force_release.lua")));
+static LIST: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("list.lua")));
+static FENCED_WRITE: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("fenced_write.lua")));
+
+/// Shortest TTL accepted.
+pub const MIN_TTL: Duration = Duration::from_millis(10);
+/// Longest TTL accepted: longer holds should be extended, not granted.
+pub const MAX_TTL: Duration = Duration::from_secs(24 * 3600);
+/// Longest wait accepted.
+pub const MAX_WAIT: Duration = Duration::from_secs(300);
+/// Longest lock name, in bytes.
+pub const MAX_NAME_BYTES: usize = 200;
+
+const FIRST_BACKOFF: Duration = Duration::from_millis(10);
+const MAX_BACKOFF: Duration = Duration::from_millis(200);
+
+/// How to acquire.
+#[derive(Clone, Debug)]
+pub struct LockOptions {
+    /// How long the lock lives unless extended.
+    pub ttl: Duration,
+    /// How long to wait for a busy lock (zero: try once).
+    pub wait: Duration,
+    /// Shown in the registry: who holds it and why ("refresh of session X").
+    pub label: String,
+    /// A logical holder id: acquiring again with the same id while holding
+    /// nests (reentrancy) instead of waiting for ourselves. `None`: every
+    /// acquisition is a separate holder.
+    pub holder: Option<String>,
+    /// Keep extending the TTL while the guard lives.
+    pub watchdog: bool,
+}
+
+impl Default for LockOptions {
+    fn default() -> Self {
+        Self {
+            ttl: Duration::from_secs(30),
+            wait: Duration::ZERO,
+            label: String::new(),
+            holder: None,
+            watchdog: true,
+        }
+    }
+}
+
+/// A hold on a lock.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lease {
+    pub name: String,
+    /// The owner token: the only way to extend or release this hold. A
+    /// secret: never log or display it.
+    pub owner: String,
+    /// Strictly increasing per lock name; pass it to the resource.
+    pub fencing_token: u64,
+    /// The TTL now set on the lock.
+    pub ttl: Duration,
+    /// Nested holds by the same holder (1 when not reentrant).
+    pub hold_count: u64,
+}
+
+/// The outcome of a release.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Released {
+    /// Holds still open by the same holder (0: the lock is free).
+    pub remaining_holds: u64,
+}
+
+/// A held lock as the registry shows it (no owner token).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockInfo {
+    pub name: String,
+    pub label: String,
+    /// The Gatehouse instance (or embedding process) that acquired it.
+    pub instance: String,
+    pub acquired_at_ms: u64,
+    pub ttl_ms: u64,
+    pub ttl_left_ms: u64,
+    pub fencing_token: u64,
+    pub hold_count: u64,
+    pub waiters: u64,
+}
+
+/// What can go wrong with locks.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error(
+        "invalid lock name: use 1 to {MAX_NAME_BYTES} bytes of letters, digits and . _ - : / @"
+    )]
+    InvalidName,
+    #[error("invalid TTL: use between {MIN_TTL:?} and {MAX_TTL:?}")]
+    InvalidTtl,
+    #[error("invalid wait: use at most {MAX_WAIT:?}")]
+    InvalidWait,
+    #[error("the lock is held by someone else")]
+    Busy,
+    #[error("the lock is not held by this owner (it expired, was released or was never ours)")]
+    NotHeld,
+    #[error("unexpected reply from Redis: {0}")]
+    Corrupt(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<redis::RedisError> for LockError {
+    fn from(err: redis::RedisError) -> Self {
+        LockError::Store(err.into())
+    }
+}
+
+/// Checks a lock (or fenced resource) name.
+pub fn validate_name(name: &str) -> Result<(), LockError> {
+    let ok = !name.is_empty()
+        && name.len() <= MAX_NAME_BYTES
+        && name.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b':' | b'/' | b'@')
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(LockError::InvalidName)
+    }
+}
+
+fn validate_ttl(ttl: Duration) -> Result<(), LockError> {
+    if (MIN_TTL..=MAX_TTL).contains(&ttl) {
+        Ok(())
+    } else {
+        Err(LockError::InvalidTtl)
+    }
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn epoch_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| millis(d))
+}
+
+/// A random fraction in [0.5, 1.5) for jittering backoff.
+fn jitter(duration: Duration) -> Duration {
+    let [a, b] = crate::random::bytes::<2>();
+    let fraction = f64::from(u16::from_le_bytes([a, b])) / f64::from(u16::MAX);
+    duration.mul_f64(0.5 + fraction)
+}
+
+/// The lock service. Cheap to clone; create one per process (it owns the
+/// release listener).
+#[derive(Clone, Debug)]
+pub struct Locks {
+    store: Store,
+    instance: Arc<str>,
+    notifier: Arc<notify::Notifier>,
+}
+
+impl Locks {
+    /// A lock service for this process, known in the registry as
+    /// `instance`. Must be called inside a Tokio runtime.
+    pub fn new(store: Store, instance: impl Into<Arc<str>>) -> Self {
+        Self {
+            notifier: Arc::new(notify::Notifier::start(store.clone())),
+            store,
+            instance: instance.into(),
+        }
+    }
+
+    /// Acquires `name`, waiting up to `options.wait`, and returns a guard
+    /// (with a watchdog if `options.watchdog`).
+    #[tracing::instrument(skip_all, fields(lock = %name), err(level = "debug"))]
+    pub async fn acquire(&self, name: &str, options: &LockOptions) -> Result<LockGuard, LockError> {
+        let lease = self.acquire_lease(name, options).await?;
+        let watchdog = options.watchdog.then_some(options.ttl);
+        Ok(LockGuard::new(self.clone(), lease, watchdog))
+    }
+
+    /// Acquires `name`, waiting up to `options.wait`, without a guard: the
+    /// caller extends and releases with the owner token (the HTTP lock
+    /// service works this way).
+    pub async fn acquire_lease(
+        &self,
+        name: &str,
+        options: &LockOptions,
+    ) -> Result<Lease, LockError> {
+        validate_name(name)?;
+        validate_ttl(options.ttl)?;
+        if options.wait > MAX_WAIT {
+            return Err(LockError::InvalidWait);
+        }
+        let deadline = Instant::now() + options.wait;
+        let waiting = !options.wait.is_zero();
+        let waiter = if waiting {
+            crate::random::hex::<8>()
+        } else {
+            String::new()
+        };
+        let deadline_ms = epoch_ms() + millis(options.wait);
+        // Subscribe before the first attempt, so a release between a failed
+        // attempt and the wait is not missed.
+        let mut releases = self.notifier.subscribe();
+        let mut backoff = FIRST_BACKOFF;
+        loop {
+            let reply: Value = ACQUIRE
+                .key(keys::lock(name))
+                .key(keys::lock_fence(name))
+                .key(keys::lock_index(keys::lock_shard(name)))
+                .key(keys::lock_waiters(name))
+                .arg(name)
+                .arg(crate::random::hex::<16>())
+                .arg(options.holder.as_deref().unwrap_or(""))
+                .arg(millis(options.ttl))
+                .arg(&options.label)
+                .arg(self.instance.as_ref())
+                .arg(&waiter)
+                .arg(deadline_ms)
+                .invoke_async(&mut self.store.conn())
+                .await?;
+            let (acquired, owner, fencing_token, ttl_ms, hold_count): (i64, String, u64, i64, u64) =
+                redis::from_redis_value(reply).map_err(|e| LockError::Corrupt(e.to_string()))?;
+            if acquired == 1 {
+                return Ok(Lease {
+                    name: name.to_owned(),
+                    owner,
+                    fencing_token,
+                    ttl: Duration::from_millis(ttl_ms.max(0) as u64),
+                    hold_count,
+                });
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                if waiting {
+                    self.forget_waiter(name, &waiter).await;
+                }
+                return Err(LockError::Busy);
+            }
+            // Sleep until woken by a release of this lock, the backoff
+            // elapses, or the deadline comes.
+            let sleep = jitter(backoff).min(deadline - now);
+            let woken = async {
+                loop {
+                    match releases.recv().await {
+                        Ok(released) if released.as_ref() == name => return,
+                        Ok(_) => {}
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => return,
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => {
+                            std::future::pending::<()>().await;
+                        }
+                    }
+                }
+            };
+            tokio::select! {
+                () = woken => backoff = FIRST_BACKOFF,
+                () = tokio::time::sleep(sleep) => backoff = (backoff * 2).min(MAX_BACKOFF),
+            }
+        }
+    }
+
+    async fn forget_waiter(&self, name: &str, waiter: &str) {
+        let result: Result<(), _> = redis::cmd("ZREM")
+            .arg(keys::lock_waiters(name))
+            .arg(waiter)
+            .query_async(&mut self.store.conn())
+            .await;
+        if let Err(err) = result {
+            tracing::debug!(lock = %name, error = %err, "could not remove a waiter; it expires by itself");
+        }
+    }
+
+    /// Releases one hold. [`LockError::NotHeld`] if `owner` does not hold
+    /// the lock; someone else's lock is never touched.
+    #[tracing::instrument(skip_all, fields(lock = %name), err(level = "debug"))]
+    pub async fn release(&self, name: &str, owner: &str) -> Result<Released, LockError> {
+        validate_name(name)?;
+        let left: i64 = RELEASE
+            .key(keys::lock(name))
+            .key(keys::lock_index(keys::lock_shard(name)))
+            .arg(name)
+            .arg(owner)
+            .arg(keys::lock_released_channel())
+            .invoke_async(&mut self.store.conn())
+            .await?;
+        match u64::try_from(left) {
+            Ok(remaining_holds) => Ok(Released { remaining_holds }),
+            Err(_) => Err(LockError::NotHeld),
+        }
+    }
+
+    /// Sets the lock's TTL to `ttl` from now, if `owner` holds it.
+    pub async fn extend(&self, name: &str, owner: &str, ttl: Duration) -> Result<Lease, LockError> {
+        validate_name(name)?;
+        validate_ttl(ttl)?;
+        let reply: Vec<u64> = EXTEND
+            .key(keys::lock(name))
+            .key(keys::lock_index(keys::lock_shard(name)))
+            .arg(name)
+            .arg(owner)
+            .arg(millis(ttl))
+            .invoke_async(&mut self.store.conn())
+            .await?;
+        match reply.as_slice() {
+            [fencing_token, hold_count] => Ok(Lease {
+                name: name.to_owned(),
+                owner: owner.to_owned(),
+                fencing_token: *fencing_token,
+                ttl,
+                hold_count: *hold_count,
+            }),
+            _ => Err(LockError::NotHeld),
+        }
+    }
+
+    /// Deletes a lock whoever holds it. Returns what it was, or `None` if
+    /// it was not held. The holder finds out at its next extension.
+    #[tracing::instrument(skip_all, fields(lock = %name), err)]
+    pub async fn force_release(&self, name: &str) -> Result<Option<LockInfo>, LockError> {
+        validate_name(name)?;
+        let fields: Vec<String> = FORCE_RELEASE
+            .key(keys::lock(name))
+            .key(keys::lock_index(keys::lock_shard(name)))
+            .arg(name)
+            .arg(keys::lock_released_channel())
+            .invoke_async(&mut self.store.conn())
+            .await?;
+        if fields.is_empty() {
+            return Ok(None);
+        }
+        let info = lock_info(name.to_owned(), 0, 0, pairs(fields));
+        tracing::warn!(lock = %name, label = %info.label, instance = %info.instance, "lock force-released");
+        Ok(Some(info))
+    }
+
+    /// Every held lock, by name.
+    pub async fn list(&self) -> Result<Vec<LockInfo>, LockError> {
+        let shards = (0..keys::LOCK_SHARDS).map(|shard| {
+            let mut conn = self.store.conn();
+            async move {
+                LIST.key(keys::lock_index(shard))
+                    .arg(keys::lock_prefix(shard))
+                    .arg(keys::lock_waiters_prefix(shard))
+                    .invoke_async::<Vec<(String, i64, u64, Vec<String>)>>(&mut conn)
+                    .await
+            }
+        });
+        let mut locks: Vec<LockInfo> = futures_util::future::try_join_all(shards)
+            .await?
+            .into_iter()
+            .flatten()
+            .map(|(name, ttl_left, waiters, fields)| {
+                lock_info(name, ttl_left.max(0) as u64, waiters, pairs(fields))
+            })
+            .collect();
+        locks.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(locks)
+    }
+
+    /// Writes `value` to a fenced resource if `fencing_token` is not older
+    /// than the newest token that wrote it. Returns whether it was written.
+    pub async fn fenced_write(
+        &self,
+        resource: &str,
+        fencing_token: u64,
+        value: &str,
+    ) -> Result<bool, LockError> {
+        validate_name(resource)?;
+        let written: u8 = FENCED_WRITE
+            .key(keys::fenced_value(resource))
+            .key(keys::fenced_high_water(resource))
+            .arg(fencing_token)
+            .arg(value)
+            .invoke_async(&mut self.store.conn())
+            .await?;
+        Ok(written == 1)
+    }
+
+    /// The current value of a fenced resource.
+    pub async fn fenced_read(&self, resource: &str) -> Result<Option<String>, LockError> {
+        validate_name(resource)?;
+        Ok(redis::cmd("GET")
+            .arg(keys::fenced_value(resource))
+            .query_async(&mut self.store.conn())
+            .await?)
+    }
+}
+
+fn pairs(flat: Vec<String>) -> HashMap<String, String> {
+    let mut map = HashMap::with_capacity(flat.len() / 2);
+    let mut iter = flat.into_iter();
+    while let (Some(key), Some(value)) = (iter.next(), iter.next()) {
+        map.insert(key, value);
+    }
+    map
+}
+
+fn lock_info(
+    name: String,
+    ttl_left_ms: u64,
+    waiters: u64,
+    mut fields: HashMap<String, String>,
+) -> LockInfo {
+    let number = |field: &str| fields.get(field).and_then(|v| v.parse().ok()).unwrap_or(0);
+    let acquired_at_ms = number("acquired");
+    let ttl_ms = number("ttl");
+    let fencing_token = number("fence");
+    let hold_count = number("count");
+    LockInfo {
+        name,
+        label: fields.remove("label").unwrap_or_default(),
+        instance: fields.remove("instance").unwrap_or_default(),
+        acquired_at_ms,
+        ttl_ms,
+        ttl_left_ms,
+        fencing_token,
+        hold_count,
+        waiters,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,442 @@
+//! Lock tests against real Redis (and a real Redis Cluster): many tasks,
+//! one lock.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use super::*;
+use crate::testing::{TestCluster, TestRedis};
+
+fn options(ttl_ms: u64, wait_ms: u64) -> LockOptions {
+    LockOptions {
+        ttl: Duration::from_millis(ttl_ms),
+        wait: Duration::from_millis(wait_ms),
+        label: "test".to_owned(),
+        holder: None,
+        watchdog: false,
+    }
+}
+
+/// 200 tasks increment a counter with a non-atomic read-sleep-write under
+/// the lock; without mutual exclusion, increments would be lost.
+async fn mutual_exclusion(store: Store) {
+    let locks = Locks::new(store.clone(), "test-instance");
+    let counter = "gh:test:counter";
+    let mut tasks = Vec::new();
+    for _ in 0..200 {
+        let locks = locks.clone();
+        let mut conn = store.conn();
+        tasks.push(tokio::spawn(async move {
+            let guard = locks
+                .acquire("counter", &options(5_000, 60_000))
+                .await
+                .unwrap();
+            let value: Option<u64> = redis::cmd("GET")
+                .arg(counter)
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            tokio::task::yield_now().await;
+            let _: () = redis::cmd("SET")
+                .arg(counter)
+                .arg(value.unwrap_or(0) + 1)
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            guard.release().await.unwrap();
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let value: u64 = redis::cmd("GET")
+        .arg(counter)
+        .query_async(&mut store.conn())
+        .await
+        .unwrap();
+    assert_eq!(value, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_hundred_tasks_never_overlap() {
+    let redis = TestRedis::start().await;
+    mutual_exclusion(redis.store().await).await;
+}
+
+#[tokio::test]
+async fn only_the_owner_releases_or_extends() {
+    let redis = TestRedis::start().await;
+    let locks = Locks::new(redis.store().await, "i");
+    let lease = locks
+        .acquire_lease("door", &options(10_000, 0))
+        .await
+        .unwrap();
+    assert_eq!(lease.owner.len(), 32, "128-bit owner token");
+    assert!(matches!(
+        locks.release("door", "not-the-owner").await,
+        Err(LockError::NotHeld)
+    ));
+    assert!(matches!(
+        locks
+            .extend("door", "not-the-owner", Duration::from_secs(1))
+            .await,
+        Err(LockError::NotHeld)
+    ));
+    assert!(matches!(
+        locks.acquire_lease("door", &options(10_000, 0)).await,
+        Err(LockError::Busy)
+    ));
+    assert_eq!(
+        locks
+            .release("door", &lease.owner)
+            .await
+            .unwrap()
+            .remaining_holds,
+        0
+    );
+    assert!(matches!(
+        locks.release("door", &lease.owner).await,
+        Err(LockError::NotHeld)
+    ));
+}
+
+#[tokio::test]
+async fn a_late_release_never_deletes_the_next_holders_lock() {
+    let redis = TestRedis::start().await;
+    let locks = Locks::new(redis.store().await, "i");
+    let first = locks.acquire_lease("door", &options(100, 0)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let second = locks
+        .acquire_lease("door", &options(10_000, 0))
+        .await
+        .unwrap();
+    assert!(second.fencing_token > first.fencing_token);
+    assert!(matches!(
+        locks.release("door", &first.owner).await,
+        Err(LockError::NotHeld)
+    ));
+    assert!(matches!(
+        locks.acquire_lease("door", &options(10_000, 0)).await,
+        Err(LockError::Busy)
+    ));
+}
+
+#[tokio::test]
+async fn a_crashed_holders_lock_frees_after_its_ttl() {
+    let redis = TestRedis::start().await;
+    let locks = Locks::new(redis.store().await, "i");
+    let crashed = locks.acquire("door", &options(300, 0)).await.unwrap();
+    // A crash: no release, no watchdog.
+    std::mem::forget(crashed);
+    let started = Instant::now();
+    let next = locks
+        .acquire("door", &options(10_000, 5_000))
+        .await
+        .unwrap();
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(200),
+        "got in after {waited:?}, before the TTL"
+    );
+    assert!(waited < Duration::from_millis(1_000), "waited {waited:?}");
+    next.release().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_watchdog_keeps_a_live_holders_lock_and_stops_on_release() {
+    let redis = TestRedis::start().await;
+    let locks = Locks::new(redis.store().await, "i");
+    let mut with_watchdog = options(300, 0);
+    with_watchdog.watchdog = true;
+    let guard = locks.acquire("door", &with_watchdog).await.unwrap();
+    for _ in 0..10 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(matches!(
+            locks.acquire_lease("door", &options(1_000, 0)).await,
+            Err(LockError::Busy)
+        ));
+    }
+    assert!(!guard.is_lost());
+    guard.release().await.unwrap();
+    // Released: free at once, and nothing extends the old hold any more.
+    let lease = locks.acquire_lease("door", &options(200, 0)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(
+        locks
+            .extend("door", &lease.owner, Duration::from_secs(1))
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn a_force_released_holder_is_told_it_lost_the_lock() {
+    let redis = TestRedis::start().await;
+    let locks = Locks::new(redis.store().await, "i");
+    let mut with_watchdog = options(300, 0);
+    with_watchdog.watchdog = true;
+    with_watchdog.label = "nightly job".into();
+    let guard = locks.acquire("door", &with_watchdog).await.unwrap();
+    let mut lost = guard.lost();
+    let info = locks.force_release("door").await.unwrap().unwrap();
+    assert_eq!(info.label, "nightly job");
+    tokio::time::timeout(Duration::from_secs(2), lost.wait_for(|lost| *lost))
+        .await
+        .expect("the watchdog noticed within a TTL")
+        .unwrap();
+    assert!(guard.is_lost());
+    assert!(locks.force_release("door").await.unwrap().is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiter_gets_the_lock_within_milliseconds_of_its_release() {
+    let redis = TestRedis::start().await;
+    let locks = Locks::new(redis.store().await, "i");
+    // Let the release listener subscribe.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut handovers = Vec::new();
+    for _ in 0..20 {
+        let holder = locks
+            .acquire_lease("baton", &options(10_000, 0))
+            .await
+            .unwrap();
+        let waiter = {
+            let locks = locks.clone();
+            tokio::spawn(async move {
+                let lease = locks
+                    .acquire_lease("baton", &options(10_000, 5_000))
+                    .await
+                    .unwrap();
+                (Instant::now(), lease)
+            })
+        };
+        // Long enough for the waiter to back off to its longest poll.
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let released_at = Instant::now();
+        locks.release("baton", &holder.owner).await.unwrap();
+        let (acquired_at, lease) = waiter.await.unwrap();
+        handovers.push(acquired_at - released_at);
+        locks.release("baton", &lease.owner).await.unwrap();
+    }
+    handovers.sort();
+    let median = handovers[handovers.len() / 2];
+    assert!(
+        median < Duration::from_millis(50),
+        "median hand-over {median:?}: {handovers:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_same_holder_reenters_and_the_lock_frees_when_the_count_returns_to_zero() {
+    let redis = TestRedis::start().await;
+    let locks = Locks::new(redis.store().await, "i");
+    let mut reentrant = options(10_000, 0);
+    reentrant.holder = Some("worker-1".into());
+    let outer = locks.acquire_lease("door", &reentrant).await.unwrap();
+    let inner = locks.acquire_lease("door", &reentrant).await.unwrap();
+    assert_eq!(inner.hold_count, 2);
+    assert_eq!(inner.owner, outer.owner);
+    assert_eq!(inner.fencing_token, outer.fencing_token);
+    let mut other = reentrant.clone();
+    other.holder = Some("worker-2".into());
+    assert!(matches!(
+        locks.acquire_lease("door", &other).await,
+        Err(LockError::Busy)
+    ));
+
+    assert_eq!(
+        locks
+            .release("door", &inner.owner)
+            .await
+            .unwrap()
+            .remaining_holds,
+        1
+    );
+    assert!(matches!(
+        locks.acquire_lease("door", &other).await,
+        Err(LockError::Busy)
+    ));
+    assert_eq!(locks.list().await.unwrap()[0].hold_count, 1);
+    assert_eq!(
+        locks
+            .release("door", &outer.owner)
+            .await
+            .unwrap()
+            .remaining_holds,
+        0
+    );
+    locks.acquire_lease("door", &other).await.unwrap();
+}
+
+/// Kleppmann's scenario: A's lock expires while A is paused; B takes the
+/// lock and writes; A wakes up and writes with its old token: rejected.
+async fn fencing_rejects_the_paused_writer(store: Store) {
+    let locks = Locks::new(store, "i");
+    let a = locks.acquire("storage", &options(200, 0)).await.unwrap();
+    let a_token = a.fencing_token();
+    tokio::time::sleep(Duration::from_millis(300)).await; // A pauses past its TTL.
+    let b = locks.acquire("storage", &options(10_000, 0)).await.unwrap();
+    assert!(b.fencing_token() > a_token);
+    assert!(
+        locks
+            .fenced_write("file-42", b.fencing_token(), "written by B")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !locks
+            .fenced_write("file-42", a_token, "written by A")
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        locks.fenced_read("file-42").await.unwrap().as_deref(),
+        Some("written by B")
+    );
+    b.release().await.unwrap();
+}
+
+#[tokio::test]
+async fn fencing_tokens_reject_a_writer_that_paused_past_its_ttl() {
+    let redis = TestRedis::start().await;
+    fencing_rejects_the_paused_writer(redis.store().await).await;
+}
+
+/// Acquire three locks (one with a waiter), release one: the registry lists
+/// exactly the two held, with their details.
+async fn registry_lists_exactly_the_held_locks(store: Store) {
+    let locks = Locks::new(store, "instance-a");
+    let mut labelled = options(10_000, 0);
+    labelled.label = "refresh of session 1".into();
+    let first = locks.acquire_lease("alpha", &labelled).await.unwrap();
+    let second = locks
+        .acquire_lease("beta", &options(10_000, 0))
+        .await
+        .unwrap();
+    let third = locks
+        .acquire_lease("gamma", &options(10_000, 0))
+        .await
+        .unwrap();
+    let waiter = {
+        let locks = locks.clone();
+        tokio::spawn(async move { locks.acquire_lease("alpha", &options(10_000, 3_000)).await })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    locks.release("gamma", &third.owner).await.unwrap();
+
+    let held = locks.list().await.unwrap();
+    let names: Vec<&str> = held.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(names, ["alpha", "beta"]);
+    let alpha = &held[0];
+    assert_eq!(alpha.label, "refresh of session 1");
+    assert_eq!(alpha.instance, "instance-a");
+    assert_eq!(alpha.fencing_token, first.fencing_token);
+    assert_eq!(alpha.hold_count, 1);
+    assert_eq!(alpha.waiters, 1);
+    assert_eq!(alpha.ttl_ms, 10_000);
+    assert!(alpha.ttl_left_ms > 9_000 && alpha.ttl_left_ms <= 10_000);
+    assert!(alpha.acquired_at_ms > 0);
+    assert_eq!(held[1].waiters, 0);
+
+    locks.release("alpha", &first.owner).await.unwrap();
+    let handed_over = waiter.await.unwrap().unwrap();
+    locks.release("alpha", &handed_over.owner).await.unwrap();
+    locks.release("beta", &second.owner).await.unwrap();
+    assert!(locks.list().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn the_registry_lists_exactly_the_held_locks() {
+    let redis = TestRedis::start().await;
+    registry_lists_exactly_the_held_locks(redis.store().await).await;
+}
+
+#[tokio::test]
+async fn expired_locks_leave_the_registry() {
+    let redis = TestRedis::start().await;
+    let locks = Locks::new(redis.store().await, "i");
+    locks
+        .acquire_lease("brief", &options(100, 0))
+        .await
+        .unwrap();
+    assert_eq!(locks.list().await.unwrap().len(), 1);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(locks.list().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn bad_names_and_ttls_are_clear_errors() {
+    let redis = TestRedis::start().await;
+    let locks = Locks::new(redis.store().await, "i");
+    for name in ["", "has space", "a{b}", &"x".repeat(201)] {
+        assert!(matches!(
+            locks.acquire_lease(name, &options(1_000, 0)).await,
+            Err(LockError::InvalidName)
+        ));
+    }
+    assert!(matches!(
+        locks.acquire_lease("ok", &options(0, 0)).await,
+        Err(LockError::InvalidTtl)
+    ));
+    assert!(matches!(
+        locks
+            .acquire_lease("ok", &options(25 * 3600 * 1000, 0))
+            .await,
+        Err(LockError::InvalidTtl)
+    ));
+    assert!(matches!(
+        locks.acquire_lease("ok", &options(1_000, 301_000)).await,
+        Err(LockError::InvalidWait)
+    ));
+}
+
+#[tokio::test]
+async fn redis_down_during_acquire_is_an_error_never_a_guard() {
+    let mut redis = TestRedis::start().await;
+    let locks = Locks::new(redis.store().await, "i");
+    redis.stop().await;
+    assert!(matches!(
+        locks.acquire("door", &options(1_000, 100)).await,
+        Err(LockError::Store(_))
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fencing_tokens_strictly_increase_under_contention() {
+    let redis = TestRedis::start().await;
+    let locks = Locks::new(redis.store().await, "i");
+    let last = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..50 {
+        let locks = locks.clone();
+        let last = last.clone();
+        tasks.push(tokio::spawn(async move {
+            let guard = locks
+                .acquire("sequence", &options(5_000, 30_000))
+                .await
+                .unwrap();
+            let previous = last.swap(guard.fencing_token(), Ordering::SeqCst);
+            assert!(
+                guard.fencing_token() > previous,
+                "{} after {previous}",
+                guard.fencing_token()
+            );
+            guard.release().await.unwrap();
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert_eq!(last.load(Ordering::SeqCst), 50);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn on_a_redis_cluster_locks_exclude_fence_and_register_the_same() {
+    let cluster = TestCluster::start().await;
+    let store = cluster.store().await;
+    assert!(store.is_cluster());
+    mutual_exclusion(store.clone()).await;
+    fencing_rejects_the_paused_writer(store.clone()).await;
+    registry_lists_exactly_the_held_locks(store).await;
+}
