@@ -21,11 +21,12 @@ CARGO_LEPTOS_VERSION := 0.3.6
 WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/ {getline; gsub(/[^0-9.]/, ""); print; exit}' Cargo.lock)
 GATEHOUSE_BIN := $(CARGO_TARGET_DIR)/release/gatehouse
 
-.PHONY: help run test deps build serve
+.PHONY: help run test bench deps build serve
 
 help:
 	@echo "make run    install what is missing, build and serve on http://127.0.0.1:3000"
 	@echo "make test   install what is missing and run every check and test suite"
+	@echo "make bench  run the benchmarks and print their tables"
 
 run: deps build serve
 
@@ -34,6 +35,10 @@ test: deps
 
 build:
 	cargo leptos build --release
+
+# Benchmarks: each binary prints Markdown tables (the README quotes them).
+bench: deps
+	cargo bench --bench locks
 
 serve:
 	GATEHOUSE_SITE_ROOT=$(CURDIR)/target/site $(GATEHOUSE_BIN)

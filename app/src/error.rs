@@ -36,6 +36,10 @@ pub enum ErrorCode {
     Forbidden,
     /// The thing already exists (e.g. a taken username).
     Conflict,
+    /// The lock stayed busy for the whole wait.
+    LockBusy,
+    /// The caller does not hold the lock (wrong owner, expired, released).
+    LockNotHeld,
     /// The body is larger than the configured limit.
     PayloadTooLarge,
     /// The path does not exist.
@@ -61,7 +65,7 @@ impl ErrorCode {
             | ErrorCode::TokenInvalid
             | ErrorCode::TokenRevoked => 401,
             ErrorCode::AccountDisabled | ErrorCode::Forbidden | ErrorCode::CrossOrigin => 403,
-            ErrorCode::Conflict => 409,
+            ErrorCode::Conflict | ErrorCode::LockBusy | ErrorCode::LockNotHeld => 409,
             ErrorCode::ValidationFailed => 422,
             ErrorCode::NotFound => 404,
             ErrorCode::Timeout => 408,
@@ -288,6 +292,31 @@ impl From<gatehouse::user::UserError> for ApiError {
 impl From<gatehouse::session::SessionError> for ApiError {
     fn from(err: gatehouse::session::SessionError) -> Self {
         gatehouse::auth::AuthError::from(err).into()
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<gatehouse::lock::LockError> for ApiError {
+    fn from(err: gatehouse::lock::LockError) -> Self {
+        use gatehouse::lock::LockError;
+        match err {
+            LockError::Busy => ApiError::new(
+                ErrorCode::LockBusy,
+                "The lock is held by someone else and was not released within wait_ms.",
+            ),
+            LockError::NotHeld => ApiError::new(
+                ErrorCode::LockNotHeld,
+                "You do not hold this lock: the owner token is wrong, or the lock expired or was released.",
+            ),
+            err @ (LockError::InvalidName | LockError::InvalidTtl | LockError::InvalidWait) => {
+                ApiError::new(ErrorCode::ValidationFailed, format!("{}.", err))
+            }
+            LockError::Store(err) => err.into(),
+            err @ LockError::Corrupt(_) => {
+                tracing::error!(error = %err, "lock operation failed internally");
+                ApiError::internal()
+            }
+        }
     }
 }
 

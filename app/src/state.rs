@@ -11,6 +11,7 @@ use std::time::SystemTime;
 use axum::extract::FromRef;
 use gatehouse::Store;
 use gatehouse::auth::Auth;
+use gatehouse::lock::Locks;
 use leptos::config::LeptosOptions;
 use leptos::prelude::*;
 
@@ -24,6 +25,8 @@ pub struct AppState {
     pub store: Store,
     /// Sign-in, sessions and tokens.
     pub auth: Auth,
+    /// Distributed locks (the lock service, and Gatehouse's own).
+    pub locks: Locks,
     /// How session cookies are set.
     pub cookies: CookiePolicy,
     /// Who this instance is.

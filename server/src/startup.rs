@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use gatehouse::Store;
 use gatehouse::auth::Auth;
+use gatehouse::lock::Locks;
 use gatehouse::password::{Hasher, PasswordError};
 use gatehouse::session::{SessionConfig, Sessions};
 use gatehouse::token::{KeyError, Keyring, TokenConfig, Tokens};
@@ -72,7 +73,9 @@ pub async fn app_state(config: &Config, store: Store) -> Result<AppState, Startu
         .site_pkg_dir("pkg")
         .site_addr(config.addr)
         .build();
+    let locks = Locks::new(store.clone(), instance.id.as_str());
     Ok(AppState {
+        locks,
         store,
         auth: Auth::new(users, sessions, tokens),
         cookies: CookiePolicy {

@@ -7,5 +7,6 @@
 
 pub mod admin;
 pub mod auth;
+pub mod locks;
 pub mod sessions;
 pub mod status;
