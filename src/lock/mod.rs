@@ -184,7 +184,7 @@ fn millis(duration: Duration) -> u64 {
 fn epoch_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| millis(d))
+        .map_or(0, millis)
 }
 
 /// A random fraction in [0.5, 1.5) for jittering backoff.
