@@ -29,6 +29,7 @@
 )]
 
 pub mod auth;
+pub mod blacklist;
 pub mod embedded;
 pub mod lock;
 pub mod password;

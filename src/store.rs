@@ -328,6 +328,35 @@ pub mod keys {
         format!("{PREFIX}:{{u:{user_id}}}:sessions")
     }
 
+    /// A revoked access token (hash, expiring with the token), in its
+    /// user's slot so request validation checks it in the same script as
+    /// the session.
+    pub fn blacklisted(user_id: &str, jti: &str) -> String {
+        format!("{}{jti}", blacklist_prefix(user_id))
+    }
+
+    /// The prefix of a user's blacklist entries.
+    pub fn blacklist_prefix(user_id: &str) -> String {
+        format!("{PREFIX}:{{u:{user_id}}}:bl:")
+    }
+
+    /// All blacklist entries, `<user id>:<jti>` scored by expiry (sorted
+    /// set), for the admin view. Advisory: pruned as entries expire.
+    pub fn blacklist_index() -> String {
+        format!("{PREFIX}:blacklist")
+    }
+
+    /// The token pair a rotation produced, kept for the grace window under
+    /// the id of the token it replaced, so concurrent callers get the same.
+    pub fn rotation_result(user_id: &str, replaced_jti: &str) -> String {
+        format!("{}{replaced_jti}", rotation_result_prefix(user_id))
+    }
+
+    /// The prefix of a user's rotation results.
+    pub fn rotation_result_prefix(user_id: &str) -> String {
+        format!("{PREFIX}:{{u:{user_id}}}:rot:")
+    }
+
     /// Locks live in [`LOCK_SHARDS`] hash-tag shards: a lock's keys and its
     /// shard's registry share a slot, so acquiring a lock and listing it
     /// in the registry is one script, while locks still spread over a

@@ -80,6 +80,8 @@ pub struct NewSession<'a> {
     pub user_agent: &'a str,
     pub refresh_jti: &'a str,
     pub access_jti: &'a str,
+    /// The access token's expiry (ms since the epoch).
+    pub access_expires_at_ms: u64,
 }
 
 /// A session that was just created.
@@ -98,12 +100,13 @@ pub struct Touched {
     pub now_ms: u64,
 }
 
-/// A session that was ended, with its current access token id (for the
+/// A session that was ended, with its current access token (for the
 /// blacklist).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Ended {
     pub session_id: String,
     pub access_jti: String,
+    pub access_expires_at_ms: u64,
 }
 
 /// What can go wrong with sessions.
@@ -111,6 +114,8 @@ pub struct Ended {
 pub enum SessionError {
     #[error("the session has ended")]
     Ended,
+    #[error("the access token was revoked")]
+    TokenRevoked,
     #[error("the user is disabled")]
     UserDisabled,
     #[error("stored session is corrupt: {0}")]
@@ -163,6 +168,7 @@ impl Sessions {
             .arg(millis(self.config.absolute_lifetime))
             .arg(self.config.max_per_user.max(1))
             .arg(keys::session_prefix(new.user_id))
+            .arg(new.access_expires_at_ms)
             .invoke_async(&mut self.store.conn())
             .await?;
         match reply.as_slice() {
@@ -186,12 +192,18 @@ impl Sessions {
         }
     }
 
-    /// Confirms the session is alive and slides its idle timeout. One
-    /// round trip.
-    pub async fn touch(&self, user_id: &str, session_id: &str) -> Result<Touched, SessionError> {
+    /// Confirms the session is alive and the access token `jti` not
+    /// revoked, and slides the idle timeout. One round trip.
+    pub async fn touch(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        jti: &str,
+    ) -> Result<Touched, SessionError> {
         let reply: Vec<u64> = TOUCH
             .key(keys::session(user_id, session_id))
             .key(keys::user_sessions(user_id))
+            .key(keys::blacklisted(user_id, jti))
             .arg(session_id)
             .arg(millis(self.config.idle_timeout))
             .invoke_async(&mut self.store.conn())
@@ -201,6 +213,7 @@ impl Sessions {
                 generation: *generation,
                 now_ms: *now_ms,
             }),
+            [2] => Err(SessionError::TokenRevoked),
             _ => Err(SessionError::Ended),
         }
     }
@@ -267,16 +280,20 @@ impl Sessions {
         if !keys::is_id(user_id) || !keys::is_id(session_id) {
             return Ok(None);
         }
-        let access_jti: Option<String> = REVOKE
+        let token: Vec<String> = REVOKE
             .key(keys::session(user_id, session_id))
             .key(keys::user_sessions(user_id))
             .arg(session_id)
             .invoke_async(&mut self.store.conn())
             .await?;
-        Ok(access_jti.map(|access_jti| Ended {
-            session_id: session_id.to_owned(),
-            access_jti,
-        }))
+        Ok(match token.as_slice() {
+            [jti, expires] => Some(Ended {
+                session_id: session_id.to_owned(),
+                access_jti: jti.clone(),
+                access_expires_at_ms: expires.parse().unwrap_or(0),
+            }),
+            _ => None,
+        })
     }
 
     /// Ends all of a user's sessions except `keep` (if given).
@@ -289,17 +306,18 @@ impl Sessions {
         if !keys::is_id(user_id) {
             return Ok(Vec::new());
         }
-        let pairs: Vec<String> = REVOKE_ALL
+        let triples: Vec<String> = REVOKE_ALL
             .key(keys::user_sessions(user_id))
             .arg(keys::session_prefix(user_id))
             .arg(keep.unwrap_or(""))
             .invoke_async(&mut self.store.conn())
             .await?;
-        Ok(pairs
-            .chunks_exact(2)
-            .map(|pair| Ended {
-                session_id: pair[0].clone(),
-                access_jti: pair[1].clone(),
+        Ok(triples
+            .chunks_exact(3)
+            .map(|triple| Ended {
+                session_id: triple[0].clone(),
+                access_jti: triple[1].clone(),
+                access_expires_at_ms: triple[2].parse().unwrap_or(0),
             })
             .collect())
     }

@@ -3,15 +3,17 @@
 -- KEYS[1] the user's session index (sorted set)
 -- ARGV[1] session key prefix of this user (same {u:<id>} slot)
 -- ARGV[2] a session id to keep, or '' to end them all
--- Returns {session id, access token id} pairs of the sessions ended.
+-- Returns {session id, access token id, its expiry ms} triples, flattened,
+-- for the sessions ended.
 local ended = {}
 for _, sid in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   if sid ~= ARGV[2] then
     local key = ARGV[1] .. sid
-    local ajti = redis.call('HGET', key, 'ajti')
-    if ajti then
+    local token = redis.call('HMGET', key, 'ajti', 'aexp')
+    if token[1] then
       table.insert(ended, sid)
-      table.insert(ended, ajti)
+      table.insert(ended, token[1])
+      table.insert(ended, token[2])
       redis.call('DEL', key)
     end
     redis.call('ZREM', KEYS[1], sid)

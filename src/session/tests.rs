@@ -31,6 +31,7 @@ async fn start(sessions: &Sessions, user: &str) -> String {
             user_agent: "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
             refresh_jti: "r",
             access_jti: &format!("a-{sid}"),
+            access_expires_at_ms: 4_000_000_000_000,
         })
         .await
         .unwrap();
@@ -90,7 +91,7 @@ async fn created_sessions_are_listed_touched_and_revoked() {
     assert!(one.idle_expires_at_ms <= one.absolute_expires_at_ms);
 
     tokio::time::sleep(Duration::from_millis(5)).await;
-    let touched = sessions.touch(&user, &first).await.unwrap();
+    let touched = sessions.touch(&user, &first, "a").await.unwrap();
     assert_eq!(
         sessions.list(&user).await.unwrap()[0].id,
         first,
@@ -110,7 +111,7 @@ async fn created_sessions_are_listed_touched_and_revoked() {
     assert_eq!(ended.access_jti, format!("a-{second}"));
     assert!(sessions.revoke(&user, &second).await.unwrap().is_none());
     assert!(matches!(
-        sessions.touch(&user, &second).await,
+        sessions.touch(&user, &second, "a").await,
         Err(SessionError::Ended)
     ));
     assert_eq!(sessions.list(&user).await.unwrap().len(), 1);
@@ -126,11 +127,11 @@ async fn idle_sessions_expire_and_use_keeps_them_alive() {
     let idle = start(&sessions, &user).await;
     for _ in 0..4 {
         tokio::time::sleep(Duration::from_millis(150)).await;
-        sessions.touch(&user, &kept).await.unwrap();
+        sessions.touch(&user, &kept, "a").await.unwrap();
     }
     // 600 ms have passed: twice the idle timeout for the unused one.
     assert!(matches!(
-        sessions.touch(&user, &idle).await,
+        sessions.touch(&user, &idle, "a").await,
         Err(SessionError::Ended)
     ));
     assert!(
@@ -149,7 +150,7 @@ async fn absolute_lifetime_ends_even_active_sessions() {
     let mut alive_until = 0;
     for step in 1..=8 {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        if sessions.touch(&user, &sid).await.is_ok() {
+        if sessions.touch(&user, &sid, "a").await.is_ok() {
             alive_until = step * 100;
         }
     }
@@ -181,6 +182,7 @@ async fn disabled_users_get_no_new_sessions() {
             user_agent: "",
             refresh_jti: "r",
             access_jti: "a",
+            access_expires_at_ms: 0,
         })
         .await;
     assert!(matches!(result, Err(SessionError::UserDisabled)));
@@ -247,7 +249,7 @@ async fn the_index_stays_consistent_under_concurrent_logins_and_logouts() {
         let user = user.clone();
         tasks.push(tokio::spawn(async move {
             let sid = start(&sessions, &user).await;
-            sessions.touch(&user, &sid).await.ok();
+            sessions.touch(&user, &sid, "a").await.ok();
             if i % 2 == 0 {
                 sessions.revoke(&user, &sid).await.unwrap();
             }

@@ -54,6 +54,8 @@ pub(crate) struct SigningKey {
     pub kid: String,
     pub alg: Algorithm,
     pub encoding: EncodingKey,
+    /// SHA-256 of the private material, for deriving other keys from it.
+    pub material: [u8; 32],
 }
 
 /// A key that can verify.
@@ -109,6 +111,7 @@ fn hs256(secret: &[u8]) -> Loaded {
             kid,
             alg: Algorithm::HS256,
             encoding: EncodingKey::from_secret(secret),
+            material: Sha256::digest(secret).into(),
         }),
     }
 }
@@ -155,6 +158,7 @@ fn parse(content: &[u8]) -> Result<Loaded, String> {
                     kid: verifying.kid.clone(),
                     alg: Algorithm::EdDSA,
                     encoding,
+                    material: Sha256::digest(content).into(),
                 }),
                 verifying,
             });
@@ -202,6 +206,7 @@ fn rsa_private(key: &rsa::RsaPrivateKey, pem: &[u8]) -> Result<Loaded, String> {
             kid: verifying.kid.clone(),
             alg: Algorithm::RS256,
             encoding,
+            material: Sha256::digest(pem).into(),
         }),
         verifying,
     })
@@ -254,6 +259,18 @@ impl Keyring {
             signing: loaded.signing.ok_or(KeyError::NoSigningKey)?,
             verifying: vec![loaded.verifying],
         })
+    }
+
+    /// A 256-bit key for `purpose`, derived from the signing key: every
+    /// instance with the same keys derives the same one, and it reveals
+    /// nothing about the signing key.
+    pub fn derive_key(&self, purpose: &str) -> [u8; 32] {
+        let mut hasher = Sha256::new();
+        hasher.update(b"gatehouse derived key:");
+        hasher.update(purpose.as_bytes());
+        hasher.update(b":");
+        hasher.update(self.signing.material);
+        hasher.finalize().into()
     }
 
     /// The id of the key that signs new tokens.

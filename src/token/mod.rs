@@ -202,6 +202,17 @@ impl Tokens {
         Ok(claims)
     }
 
+    /// Verifies an access token like [`Tokens::verify_access`] but accepts
+    /// it after its `exp`: for renewing the current token of a live session
+    /// (the caller must check that it is).
+    pub fn verify_access_expired(&self, token: &str) -> Result<AccessClaims, TokenError> {
+        let claims: AccessClaims = self.verify_inner(token, false)?;
+        if claims.token_use != TokenUse::Access {
+            return Err(TokenError::Invalid("not an access token"));
+        }
+        Ok(claims)
+    }
+
     /// Verifies a refresh token's signature and claims (no Redis).
     pub fn verify_refresh(&self, token: &str) -> Result<RefreshClaims, TokenError> {
         let claims: RefreshClaims = self.verify(token)?;
@@ -220,6 +231,14 @@ impl Tokens {
     }
 
     fn verify<C: DeserializeOwned>(&self, token: &str) -> Result<C, TokenError> {
+        self.verify_inner(token, true)
+    }
+
+    fn verify_inner<C: DeserializeOwned>(
+        &self,
+        token: &str,
+        check_expiry: bool,
+    ) -> Result<C, TokenError> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(TokenError::Invalid("too long"));
         }
@@ -241,6 +260,7 @@ impl Tokens {
         validation.set_audience(&[&self.config.audience]);
         validation.set_required_spec_claims(&["exp", "nbf", "iat", "iss", "aud", "sub"]);
         validation.validate_nbf = true;
+        validation.validate_exp = check_expiry;
         validation.leeway = self.config.leeway.as_secs();
         jsonwebtoken::decode::<C>(token, &key.decoding, &validation)
             .map(|data| data.claims)

@@ -10,13 +10,22 @@
 //!   exactly one Redis round trip (the session is alive; its idle timeout
 //!   slides);
 //! - signing out ends the session, which invalidates every token that
-//!   names it.
+//!   names it, and blacklists its access token;
+//! - refreshing rotates the refresh token exactly once however many
+//!   callers race, and a rotated refresh token presented again ends the
+//!   session (see [`rotation`]).
+
+mod rotation;
 
 use serde::{Deserialize, Serialize};
 
+pub use rotation::{Rotated, RotationConfig};
+
+use crate::blacklist::{Blacklist, Reason, Revocation};
+use crate::lock::{LockError, Locks};
 use crate::password::PasswordError;
 use crate::session::{Ended, NewSession, SessionError, Sessions};
-use crate::store::StoreError;
+use crate::store::{Store, StoreError};
 use crate::token::{AccessClaims, Issued, RefreshClaims, TokenError, Tokens};
 use crate::user::{MAX_INPUT_BYTES, Role, User, UserError, Users};
 
@@ -43,8 +52,10 @@ pub struct Principal {
     pub username: String,
     pub session_id: String,
     pub roles: Vec<Role>,
-    /// The access token's id and expiry (seconds since the epoch).
+    /// The access token's id, issue time and expiry (seconds since the
+    /// epoch).
     pub token_id: String,
+    pub token_issued_at: u64,
     pub token_expires_at: u64,
 }
 
@@ -68,6 +79,12 @@ pub enum AuthError {
     Token(#[from] TokenError),
     #[error("the session has ended")]
     SessionEnded,
+    #[error("the access token was revoked")]
+    TokenRevoked,
+    #[error("a used refresh token was presented again; the session was ended")]
+    RefreshReused,
+    #[error(transparent)]
+    Lock(#[from] LockError),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -82,10 +99,17 @@ impl From<SessionError> for AuthError {
     fn from(err: SessionError) -> Self {
         match err {
             SessionError::Ended => AuthError::SessionEnded,
+            SessionError::TokenRevoked => AuthError::TokenRevoked,
             SessionError::UserDisabled => AuthError::AccountDisabled,
             SessionError::Corrupt(detail) => AuthError::Corrupt(detail),
             SessionError::Store(err) => AuthError::Store(err),
         }
+    }
+}
+
+impl From<redis::RedisError> for AuthError {
+    fn from(err: redis::RedisError) -> Self {
+        AuthError::Store(err.into())
     }
 }
 
@@ -99,12 +123,30 @@ impl From<UserError> for AuthError {
     }
 }
 
-/// Sign-in, authentication and sign-out. Cheap to clone.
+/// Everything [`Auth`] is built from.
+#[derive(Clone, Debug)]
+pub struct AuthParts {
+    pub store: Store,
+    pub users: Users,
+    pub sessions: Sessions,
+    pub tokens: Tokens,
+    pub locks: Locks,
+    pub blacklist: Blacklist,
+    pub rotation: RotationConfig,
+}
+
+/// Sign-in, authentication, rotation and sign-out. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Auth {
+    store: Store,
     users: Users,
     sessions: Sessions,
     tokens: Tokens,
+    locks: Locks,
+    blacklist: Blacklist,
+    rotation: RotationConfig,
+    /// Seals rotation results stored in Redis (derived from the signing key).
+    sealing_key: [u8; 32],
 }
 
 fn check_input(username: &str, password: &str) -> Result<(), AuthError> {
@@ -123,12 +165,25 @@ fn check_input(username: &str, password: &str) -> Result<(), AuthError> {
 }
 
 impl Auth {
-    pub fn new(users: Users, sessions: Sessions, tokens: Tokens) -> Self {
+    pub fn new(parts: AuthParts) -> Self {
         Self {
-            users,
-            sessions,
-            tokens,
+            sealing_key: parts.tokens.keyring().derive_key("rotation results"),
+            store: parts.store,
+            users: parts.users,
+            sessions: parts.sessions,
+            tokens: parts.tokens,
+            locks: parts.locks,
+            blacklist: parts.blacklist,
+            rotation: parts.rotation,
         }
+    }
+
+    pub fn blacklist(&self) -> &Blacklist {
+        &self.blacklist
+    }
+
+    pub fn locks(&self) -> &Locks {
+        &self.locks
     }
 
     pub fn users(&self) -> &Users {
@@ -178,6 +233,7 @@ impl Auth {
                 user_agent: &client.user_agent,
                 refresh_jti: &refresh.claims.jti,
                 access_jti: &access.claims.jti,
+                access_expires_at_ms: access.claims.exp * 1000,
             })
             .await?;
         tracing::info!(session_id = %session_id, "signed in");
@@ -190,24 +246,63 @@ impl Auth {
     }
 
     /// Validates an access token: signature and claims locally, then one
-    /// Redis round trip to confirm the session and slide its idle timeout.
+    /// Redis round trip to confirm the session is alive, the token is not
+    /// blacklisted, and to slide the idle timeout.
     pub async fn authenticate(&self, access_token: &str) -> Result<Principal, AuthError> {
         let claims = self.tokens.verify_access(access_token)?;
-        self.sessions.touch(&claims.sub, &claims.sid).await?;
+        self.sessions
+            .touch(&claims.sub, &claims.sid, &claims.jti)
+            .await?;
         Ok(principal(claims))
     }
 
     /// Ends the caller's session.
     pub async fn logout(&self, principal: &Principal) -> Result<Option<Ended>, AuthError> {
-        Ok(self
-            .sessions
-            .revoke(&principal.user_id, &principal.session_id)
-            .await?)
+        self.revoke_session(&principal.user_id, &principal.session_id, Reason::Logout)
+            .await
+    }
+
+    /// Ends one session of a user, blacklisting its access token.
+    pub async fn revoke_session(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        reason: Reason,
+    ) -> Result<Option<Ended>, AuthError> {
+        let ended = self.sessions.revoke(user_id, session_id).await?;
+        if let Some(ended) = &ended {
+            self.blacklist_ended(user_id, std::slice::from_ref(ended), reason)
+                .await?;
+        }
+        Ok(ended)
     }
 
     /// Ends all sessions of a user.
     pub async fn logout_all(&self, user_id: &str) -> Result<Vec<Ended>, AuthError> {
-        Ok(self.sessions.revoke_all(user_id, None).await?)
+        let ended = self.sessions.revoke_all(user_id, None).await?;
+        self.blacklist_ended(user_id, &ended, Reason::SessionRevoked)
+            .await?;
+        Ok(ended)
+    }
+
+    async fn blacklist_ended(
+        &self,
+        user_id: &str,
+        ended: &[Ended],
+        reason: Reason,
+    ) -> Result<(), AuthError> {
+        let revocations: Vec<Revocation<'_>> = ended
+            .iter()
+            .map(|e| Revocation {
+                jti: &e.access_jti,
+                user_id,
+                session_id: &e.session_id,
+                reason,
+                expires_at_ms: e.access_expires_at_ms,
+                grace: std::time::Duration::ZERO,
+            })
+            .collect();
+        Ok(self.blacklist.add(&revocations).await?)
     }
 
     /// Disables (ending every session) or re-enables a user.
@@ -251,6 +346,7 @@ fn principal(claims: AccessClaims) -> Principal {
         session_id: claims.sid,
         roles: claims.roles.iter().filter_map(|r| Role::parse(r)).collect(),
         token_id: claims.jti,
+        token_issued_at: claims.iat,
         token_expires_at: claims.exp,
     }
 }
@@ -263,20 +359,32 @@ mod tests {
     use crate::testing::TestRedis;
     use crate::token::{Keyring, TokenConfig};
 
-    async fn auth(redis: &TestRedis) -> Auth {
+    pub(super) async fn auth_with(
+        redis: &TestRedis,
+        tokens: TokenConfig,
+        rotation: RotationConfig,
+    ) -> Auth {
         let store = redis.store().await;
         let tokens = Tokens::new(
             Keyring::from_secret(b"0123456789abcdef0123456789abcdef").unwrap(),
-            TokenConfig::default(),
-        );
-        Auth::new(
-            Users::new(store.clone(), Hasher::new(4).await.unwrap()),
-            Sessions::new(store, SessionConfig::default()),
             tokens,
-        )
+        );
+        Auth::new(AuthParts {
+            users: Users::new(store.clone(), Hasher::new(4).await.unwrap()),
+            sessions: Sessions::new(store.clone(), SessionConfig::default()),
+            tokens,
+            locks: Locks::new(store.clone(), "test"),
+            blacklist: Blacklist::new(store.clone()),
+            rotation,
+            store,
+        })
     }
 
-    fn client() -> Client {
+    async fn auth(redis: &TestRedis) -> Auth {
+        auth_with(redis, TokenConfig::default(), RotationConfig::default()).await
+    }
+
+    pub(super) fn client() -> Client {
         Client {
             ip: "198.51.100.4".into(),
             user_agent: "curl/8.5.0".into(),
@@ -304,8 +412,12 @@ mod tests {
         auth.logout(&principal).await.unwrap();
         assert!(matches!(
             auth.authenticate(&login.access.token).await,
-            Err(AuthError::SessionEnded)
+            Err(AuthError::TokenRevoked)
         ));
+        let listed = auth.blacklist().list(0, 10).await.unwrap();
+        assert_eq!(listed.entries.len(), 1);
+        assert_eq!(listed.entries[0].jti, login.access.claims.jti);
+        assert_eq!(listed.entries[0].reason, "logout");
     }
 
     #[tokio::test]
@@ -359,7 +471,7 @@ mod tests {
         assert_eq!(ended.len(), 1, "disabling ends existing sessions");
         assert!(matches!(
             auth.authenticate(&login.access.token).await,
-            Err(AuthError::SessionEnded)
+            Err(AuthError::TokenRevoked)
         ));
         assert!(matches!(
             auth.login("mallory", "wrong", &client()).await,

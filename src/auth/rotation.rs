@@ -1,0 +1,410 @@
+//! Refresh-token rotation and silent renewal, serialised per session.
+//!
+//! The problem: a browser tab fires ten requests at once just as its token
+//! nears expiry, possibly through different Gatehouse instances. Each wants
+//! a fresh token; naive rotation would rotate ten times and reject nine
+//! callers as replaying a used refresh token.
+//!
+//! The solution has three parts:
+//! - a per-session distributed lock (`refresh/<session id>`) serialises
+//!   rotations, so the tokens are signed once;
+//! - the rotation itself is one Lua script that checks the presented token
+//!   against the session, advances the generation, blacklists the replaced
+//!   access token (usable for a short grace period), and stores the new pair
+//!   for the grace window under the replaced token's id, sealed with a key
+//!   derived from the signing key;
+//! - every caller first looks for that stored result, and the script does
+//!   too, so callers that lost the race, on any instance, get the same pair.
+//!
+//! A refresh token presented after its rotation's grace window is *reuse*:
+//! someone kept an old token. The script ends the session at once (all its
+//! tokens) and the event is logged with the session and address.
+//!
+//! Silent renewal comes in two forms, both under the same lock with the
+//! same coalescing: a browser's (cookie) renewal is a full rotation driven
+//! by its current access token, and both cookies are replaced; an API
+//! client's (bearer) renewal replaces only the access token, since the
+//! client keeps its refresh token itself.
+
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use chacha20poly1305::aead::{Aead, KeyInit};
+use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
+use redis::Script;
+use serde::{Deserialize, Serialize};
+
+use super::{Auth, AuthError, Client, Principal, principal};
+use crate::lock::LockOptions;
+use crate::store::keys;
+use crate::token::AccessClaims;
+
+static ROTATE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("rotate.lua")));
+static RENEW: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("renew.lua")));
+
+/// How rotation behaves.
+#[derive(Clone, Debug)]
+pub struct RotationConfig {
+    /// How long a replaced token keeps working, and how long concurrent
+    /// callers presenting it get the same new pair.
+    pub grace: Duration,
+    /// Renew an access token during a request once less than this share
+    /// of its lifetime is left.
+    pub renew_window: f64,
+    /// TTL of the per-session rotation lock (a crashed holder blocks
+    /// rotation of its session at most this long).
+    pub lock_ttl: Duration,
+    /// How long a caller waits for the rotation lock.
+    pub lock_wait: Duration,
+}
+
+impl Default for RotationConfig {
+    fn default() -> Self {
+        Self {
+            grace: Duration::from_secs(10),
+            renew_window: 0.2,
+            lock_ttl: Duration::from_secs(5),
+            lock_wait: Duration::from_secs(10),
+        }
+    }
+}
+
+/// New tokens from a refresh or a renewal.
+#[derive(Clone, Debug)]
+pub struct Rotated {
+    pub access_token: String,
+    /// Present after a refresh; renewal keeps the refresh token.
+    pub refresh_token: Option<String>,
+    pub access: AccessClaims,
+    pub principal: Principal,
+    /// Another caller did the rotation; this one got its result.
+    pub coalesced: bool,
+}
+
+/// What is stored (sealed) under the replaced token's id.
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    access: String,
+    refresh: Option<String>,
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The token a caller presented for rotation.
+enum Presented<'a> {
+    Refresh(&'a crate::token::RefreshClaims),
+    Access(&'a AccessClaims),
+}
+
+impl Presented<'_> {
+    fn user_id(&self) -> &str {
+        match self {
+            Presented::Refresh(c) => &c.sub,
+            Presented::Access(c) => &c.sub,
+        }
+    }
+
+    fn session_id(&self) -> &str {
+        match self {
+            Presented::Refresh(c) => &c.sid,
+            Presented::Access(c) => &c.sid,
+        }
+    }
+
+    fn jti(&self) -> &str {
+        match self {
+            Presented::Refresh(c) => &c.jti,
+            Presented::Access(c) => &c.jti,
+        }
+    }
+}
+
+impl Auth {
+    /// Exchanges a refresh token for a new pair (rotation).
+    #[tracing::instrument(skip_all, fields(session_id, ip = %client.ip), err(level = "info"))]
+    pub async fn refresh(
+        &self,
+        refresh_token: &str,
+        client: &Client,
+    ) -> Result<Rotated, AuthError> {
+        let claims = self.tokens.verify_refresh(refresh_token)?;
+        tracing::Span::current().record("session_id", claims.sid.as_str());
+        self.rotate_locked(Presented::Refresh(&claims), client)
+            .await?
+            .ok_or(AuthError::SessionEnded)
+    }
+
+    /// Silent renewal for a browser: rotates the session (new access and
+    /// refresh tokens, both set as cookies) on the strength of its current
+    /// access token, which may have expired if `allow_expired` (the
+    /// session, not the token, decides how long a browser stays signed
+    /// in). `None` when the token is not the session's current one: a newer
+    /// one exists, nothing to do.
+    #[tracing::instrument(skip_all, fields(session_id), err(level = "info"))]
+    pub async fn renew_session(
+        &self,
+        access_token: &str,
+        allow_expired: bool,
+        client: &Client,
+    ) -> Result<Option<Rotated>, AuthError> {
+        let claims = if allow_expired {
+            self.tokens.verify_access_expired(access_token)?
+        } else {
+            self.tokens.verify_access(access_token)?
+        };
+        tracing::Span::current().record("session_id", claims.sid.as_str());
+        self.rotate_locked(Presented::Access(&claims), client).await
+    }
+
+    async fn rotate_locked(
+        &self,
+        presented: Presented<'_>,
+        client: &Client,
+    ) -> Result<Option<Rotated>, AuthError> {
+        if let Some(done) = self.stored(presented.user_id(), presented.jti()).await? {
+            return self.unseal(&done).map(Some);
+        }
+        let lock = format!("refresh/{}", presented.session_id());
+        let lease = self
+            .locks
+            .acquire_lease(&lock, &self.lock_options(presented.session_id()))
+            .await?;
+        let result = self.rotate(&presented, client).await;
+        self.release_lock(&lock, &lease.owner).await;
+        result
+    }
+
+    async fn rotate(
+        &self,
+        presented: &Presented<'_>,
+        client: &Client,
+    ) -> Result<Option<Rotated>, AuthError> {
+        let (user_id, session_id) = (presented.user_id(), presented.session_id());
+        // Roles come from the user record: a role change applies at the next rotation.
+        let Some(user) = self.users.get(user_id).await? else {
+            return Err(AuthError::SessionEnded);
+        };
+        if user.disabled {
+            self.revoke_session(
+                &user.id,
+                session_id,
+                crate::blacklist::Reason::SessionRevoked,
+            )
+            .await?;
+            return Err(AuthError::AccountDisabled);
+        }
+        let generation = match presented {
+            Presented::Refresh(claims) => claims.generation + 1,
+            Presented::Access(_) => match self.sessions.get(user_id, session_id).await? {
+                Some(session) => session.generation + 1,
+                None => return Err(AuthError::SessionEnded),
+            },
+        };
+        let roles = user.roles.iter().map(|r| r.as_str().to_owned()).collect();
+        let access = self
+            .tokens
+            .issue_access(&user.id, &user.username, session_id, roles)?;
+        let refresh = self
+            .tokens
+            .issue_refresh(&user.id, session_id, generation)?;
+        let sealed = self.seal(&Stored {
+            access: access.token.clone(),
+            refresh: Some(refresh.token.clone()),
+        })?;
+        let kind = match presented {
+            Presented::Refresh(_) => "r",
+            Presented::Access(_) => "a",
+        };
+        let reply: Vec<String> = ROTATE
+            .key(keys::session(&user.id, session_id))
+            .key(keys::user_sessions(&user.id))
+            .key(keys::rotation_result(&user.id, presented.jti()))
+            .arg(session_id)
+            .arg(presented.jti())
+            .arg(&refresh.claims.jti)
+            .arg(&access.claims.jti)
+            .arg(access.claims.exp * 1000)
+            .arg(sealed)
+            .arg(millis(self.rotation.grace))
+            .arg(millis(self.sessions.config().idle_timeout))
+            .arg(keys::blacklist_prefix(&user.id))
+            .arg(kind)
+            .arg(keys::rotation_result_prefix(&user.id))
+            .invoke_async(&mut self.store.conn())
+            .await?;
+        match reply.as_slice() {
+            [code, generation, old_jti, old_exp] if code == "1" => {
+                self.blacklist
+                    .index(&user.id, old_jti, old_exp.parse().unwrap_or(0))
+                    .await?;
+                tracing::info!(generation = %generation, "session tokens rotated");
+                Ok(Some(Rotated {
+                    principal: principal(access.claims.clone()),
+                    access_token: access.token,
+                    refresh_token: Some(refresh.token),
+                    access: access.claims,
+                    coalesced: false,
+                }))
+            }
+            [code, sealed] if code == "2" => self.unseal(sealed).map(Some),
+            [code, revoked_jti, revoked_exp] if code == "3" => {
+                self.blacklist
+                    .index(&user.id, revoked_jti, revoked_exp.parse().unwrap_or(0))
+                    .await?;
+                tracing::warn!(
+                    user_id = %user.id,
+                    session_id = %session_id,
+                    ip = %client.ip,
+                    user_agent = %client.user_agent,
+                    "security: refresh token reuse detected; session revoked"
+                );
+                Err(AuthError::RefreshReused)
+            }
+            [code] if code == "4" => Ok(None),
+            _ => Err(AuthError::SessionEnded),
+        }
+    }
+
+    /// Whether a principal's access token is in its renewal window.
+    pub fn wants_renewal(&self, principal: &Principal, now_secs: u64) -> bool {
+        let lifetime = principal
+            .token_expires_at
+            .saturating_sub(principal.token_issued_at);
+        let left = principal.token_expires_at.saturating_sub(now_secs);
+        (left as f64) < self.rotation.renew_window * lifetime as f64
+    }
+
+    /// Silent renewal for an API client: replaces only the access token
+    /// (its refresh token stays valid). `None` when the token is not the
+    /// session's current one.
+    #[tracing::instrument(skip_all, fields(session_id), err(level = "info"))]
+    pub async fn renew_access(&self, access_token: &str) -> Result<Option<Rotated>, AuthError> {
+        let claims = self.tokens.verify_access(access_token)?;
+        tracing::Span::current().record("session_id", claims.sid.as_str());
+        if let Some(done) = self.stored(&claims.sub, &claims.jti).await? {
+            return self.unseal(&done).map(Some);
+        }
+        let lock = format!("refresh/{}", claims.sid);
+        let lease = self
+            .locks
+            .acquire_lease(&lock, &self.lock_options(&claims.sid))
+            .await?;
+        let result = self.rotate_access(&claims).await;
+        self.release_lock(&lock, &lease.owner).await;
+        result
+    }
+
+    async fn rotate_access(&self, claims: &AccessClaims) -> Result<Option<Rotated>, AuthError> {
+        let access = self.tokens.issue_access(
+            &claims.sub,
+            &claims.name,
+            &claims.sid,
+            claims.roles.clone(),
+        )?;
+        let sealed = self.seal(&Stored {
+            access: access.token.clone(),
+            refresh: None,
+        })?;
+        let reply: Vec<String> = RENEW
+            .key(keys::session(&claims.sub, &claims.sid))
+            .key(keys::user_sessions(&claims.sub))
+            .key(keys::rotation_result(&claims.sub, &claims.jti))
+            .arg(&claims.sid)
+            .arg(&claims.jti)
+            .arg(&access.claims.jti)
+            .arg(access.claims.exp * 1000)
+            .arg(sealed)
+            .arg(millis(self.rotation.grace))
+            .arg(millis(self.sessions.config().idle_timeout))
+            .arg(keys::blacklist_prefix(&claims.sub))
+            .invoke_async(&mut self.store.conn())
+            .await?;
+        match reply.as_slice() {
+            [code, old_exp] if code == "1" => {
+                self.blacklist
+                    .index(&claims.sub, &claims.jti, old_exp.parse().unwrap_or(0))
+                    .await?;
+                tracing::info!("access token renewed");
+                Ok(Some(Rotated {
+                    principal: principal(access.claims.clone()),
+                    access_token: access.token,
+                    refresh_token: None,
+                    access: access.claims,
+                    coalesced: false,
+                }))
+            }
+            [code, sealed] if code == "2" => self.unseal(sealed).map(Some),
+            [code] if code == "4" => Ok(None),
+            _ => Err(AuthError::SessionEnded),
+        }
+    }
+
+    fn lock_options(&self, session_id: &str) -> LockOptions {
+        LockOptions {
+            ttl: self.rotation.lock_ttl,
+            wait: self.rotation.lock_wait,
+            label: format!("refresh of session {session_id}"),
+            holder: None,
+            watchdog: false,
+        }
+    }
+
+    async fn release_lock(&self, lock: &str, owner: &str) {
+        if let Err(err) = self.locks.release(lock, owner).await {
+            tracing::warn!(lock, error = %err, "rotation lock not released; it expires by itself");
+        }
+    }
+
+    /// The sealed result of rotating `jti`, if one is stored.
+    async fn stored(&self, user_id: &str, jti: &str) -> Result<Option<String>, AuthError> {
+        Ok(redis::cmd("GET")
+            .arg(keys::rotation_result(user_id, jti))
+            .query_async(&mut self.store.conn())
+            .await
+            .map_err(crate::store::StoreError::from)?)
+    }
+
+    fn seal(&self, stored: &Stored) -> Result<String, AuthError> {
+        let plaintext =
+            serde_json::to_vec(stored).map_err(|e| AuthError::Corrupt(e.to_string()))?;
+        let nonce = crate::random::bytes::<12>();
+        let cipher = ChaCha20Poly1305::new(Key::from_slice(&self.sealing_key));
+        let ciphertext = cipher
+            .encrypt(Nonce::from_slice(&nonce), plaintext.as_slice())
+            .map_err(|_| AuthError::Corrupt("sealing failed".to_owned()))?;
+        Ok(STANDARD.encode([nonce.as_slice(), &ciphertext].concat()))
+    }
+
+    fn unseal(&self, sealed: &str) -> Result<Rotated, AuthError> {
+        let bytes = STANDARD
+            .decode(sealed)
+            .map_err(|_| AuthError::Corrupt("stored rotation is not base64".to_owned()))?;
+        if bytes.len() < 12 {
+            return Err(AuthError::Corrupt(
+                "stored rotation is truncated".to_owned(),
+            ));
+        }
+        let (nonce, ciphertext) = bytes.split_at(12);
+        let cipher = ChaCha20Poly1305::new(Key::from_slice(&self.sealing_key));
+        let plaintext = cipher
+            .decrypt(Nonce::from_slice(nonce), ciphertext)
+            .map_err(|_| AuthError::Corrupt("stored rotation does not unseal".to_owned()))?;
+        let stored: Stored =
+            serde_json::from_slice(&plaintext).map_err(|e| AuthError::Corrupt(e.to_string()))?;
+        let access = self.tokens.verify_access(&stored.access)?;
+        Ok(Rotated {
+            principal: principal(access.clone()),
+            access_token: stored.access,
+            refresh_token: stored.refresh,
+            access,
+            coalesced: true,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

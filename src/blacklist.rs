@@ -1,0 +1,230 @@
+//! The token blacklist: access tokens revoked before they expire.
+//!
+//! An access token is valid until its `exp`; revoking it early (sign-out,
+//! rotation, reuse detection, an admin) puts its `jti` here, in its user's
+//! slot (`gh:{u:<user>}:bl:<jti>`), with a TTL equal to the token's
+//! remaining life: the entry disappears exactly when it stops mattering.
+//! Request validation checks it in the same script as the session, so the
+//! check costs no extra round trip.
+//!
+//! An entry carries an `effective` time: a token rotated while still valid
+//! stays usable for a short grace period, so requests already in flight
+//! with it succeed; after that it gets `token_revoked`. A global index
+//! lets admins list entries without `KEYS`; it is advisory (entries leave
+//! it lazily as they expire), the per-token key is authoritative.
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::store::{Store, StoreError, keys};
+
+/// Why a token was revoked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// Its session signed out.
+    Logout,
+    /// Its session was revoked by its owner or ended everywhere.
+    SessionRevoked,
+    /// A refresh replaced it.
+    Rotated,
+    /// Silent renewal replaced it.
+    Renewed,
+    /// An administrator revoked it.
+    AdminRevoke,
+    /// A used refresh token was presented again: the session was ended.
+    ReuseDetected,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Logout => "logout",
+            Reason::SessionRevoked => "session_revoked",
+            Reason::Rotated => "rotated",
+            Reason::Renewed => "renewed",
+            Reason::AdminRevoke => "admin_revoke",
+            Reason::ReuseDetected => "reuse_detected",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Reason> {
+        [
+            Reason::Logout,
+            Reason::SessionRevoked,
+            Reason::Rotated,
+            Reason::Renewed,
+            Reason::AdminRevoke,
+            Reason::ReuseDetected,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == text)
+    }
+}
+
+/// A token to revoke.
+#[derive(Clone, Debug)]
+pub struct Revocation<'a> {
+    pub jti: &'a str,
+    pub user_id: &'a str,
+    pub session_id: &'a str,
+    pub reason: Reason,
+    /// The token's own expiry (ms since the epoch).
+    pub expires_at_ms: u64,
+    /// How long the token keeps working (zero: revoked at once).
+    pub grace: Duration,
+}
+
+/// A blacklist entry as admins see it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    pub jti: String,
+    pub user_id: String,
+    pub session_id: String,
+    pub reason: String,
+    pub revoked_at_ms: u64,
+    /// From this moment the token is refused.
+    pub effective_at_ms: u64,
+    /// When the token (and this entry) expires.
+    pub expires_at_ms: u64,
+}
+
+/// A page of entries, most recently revoked first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntryPage {
+    pub total: u64,
+    pub entries: Vec<Entry>,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// The blacklist. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Blacklist {
+    store: Store,
+}
+
+impl Blacklist {
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+
+    /// Revokes tokens (skipping any that already expired).
+    pub async fn add(&self, revocations: &[Revocation<'_>]) -> Result<(), StoreError> {
+        let now = now_ms();
+        let mut pipe = redis::pipe();
+        let mut any = false;
+        for r in revocations.iter().filter(|r| r.expires_at_ms > now) {
+            let key = keys::blacklisted(r.user_id, r.jti);
+            let effective = now + u64::try_from(r.grace.as_millis()).unwrap_or(u64::MAX);
+            pipe.cmd("HSET")
+                .arg(&key)
+                .arg("sid")
+                .arg(r.session_id)
+                .arg("reason")
+                .arg(r.reason.as_str())
+                .arg("revoked")
+                .arg(now)
+                .arg("effective")
+                .arg(effective)
+                .arg("expires")
+                .arg(r.expires_at_ms)
+                .ignore();
+            pipe.cmd("PEXPIREAT")
+                .arg(&key)
+                .arg(r.expires_at_ms)
+                .ignore();
+            pipe.cmd("ZADD")
+                .arg(keys::blacklist_index())
+                .arg(r.expires_at_ms)
+                .arg(format!("{}:{}", r.user_id, r.jti))
+                .ignore();
+            tracing::info!(jti = %r.jti, session_id = %r.session_id, reason = r.reason.as_str(), "token blacklisted");
+            any = true;
+        }
+        if any {
+            let _: () = pipe.query_async(&mut self.store.conn()).await?;
+        }
+        Ok(())
+    }
+
+    /// Adds an entry a script already wrote to the admin index.
+    pub(crate) async fn index(
+        &self,
+        user_id: &str,
+        jti: &str,
+        expires_at_ms: u64,
+    ) -> Result<(), StoreError> {
+        let _: () = redis::cmd("ZADD")
+            .arg(keys::blacklist_index())
+            .arg(expires_at_ms)
+            .arg(format!("{user_id}:{jti}"))
+            .query_async(&mut self.store.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Live entries, most recently revoked first.
+    pub async fn list(&self, offset: u64, limit: u64) -> Result<EntryPage, StoreError> {
+        let now = now_ms();
+        let (total, members): (u64, Vec<String>) = redis::pipe()
+            .cmd("ZREMRANGEBYSCORE")
+            .arg(keys::blacklist_index())
+            .arg("-inf")
+            .arg(now)
+            .ignore()
+            .cmd("ZCARD")
+            .arg(keys::blacklist_index())
+            .cmd("ZRANGE")
+            .arg(keys::blacklist_index())
+            .arg(offset)
+            .arg(offset + limit.clamp(1, 500) - 1)
+            .arg("REV")
+            .query_async(&mut self.store.conn())
+            .await?;
+        let ids: Vec<(String, String)> = members
+            .iter()
+            .filter_map(|m| m.split_once(':'))
+            .map(|(u, j)| (u.to_owned(), j.to_owned()))
+            .collect();
+        if ids.is_empty() {
+            return Ok(EntryPage {
+                total,
+                entries: Vec::new(),
+            });
+        }
+        let mut pipe = redis::pipe();
+        for (user, jti) in &ids {
+            pipe.cmd("HGETALL").arg(keys::blacklisted(user, jti));
+        }
+        let records: Vec<HashMap<String, String>> =
+            pipe.query_async(&mut self.store.conn()).await?;
+        let mut entries: Vec<Entry> = ids
+            .into_iter()
+            .zip(records)
+            .filter(|(_, fields)| !fields.is_empty())
+            .map(|((user_id, jti), mut fields)| {
+                let number = |fields: &HashMap<String, String>, name: &str| {
+                    fields.get(name).and_then(|v| v.parse().ok()).unwrap_or(0)
+                };
+                Entry {
+                    revoked_at_ms: number(&fields, "revoked"),
+                    effective_at_ms: number(&fields, "effective"),
+                    expires_at_ms: number(&fields, "expires"),
+                    session_id: fields.remove("sid").unwrap_or_default(),
+                    reason: fields.remove("reason").unwrap_or_default(),
+                    jti,
+                    user_id,
+                }
+            })
+            .collect();
+        entries.sort_by_key(|e| std::cmp::Reverse(e.revoked_at_ms));
+        Ok(EntryPage { total, entries })
+    }
+}
