@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use gatehouse::auth::Login;
+use gatehouse::auth::{Login, Rotated};
 use http::HeaderMap;
 use http::header::{AUTHORIZATION, COOKIE, SET_COOKIE};
 use leptos::prelude::use_context;
@@ -74,24 +74,32 @@ fn set_cookie(name: &str, value: &str, path: &str, max_age: Duration, secure: bo
     )
 }
 
+/// The `Set-Cookie` value storing an access token.
+pub fn access_cookie(policy: &CookiePolicy, token: &str) -> String {
+    set_cookie(ACCESS_COOKIE, token, "/", policy.access_max_age, policy.secure)
+}
+
+/// The `Set-Cookie` value storing a refresh token.
+pub fn refresh_cookie(policy: &CookiePolicy, token: &str) -> String {
+    set_cookie(REFRESH_COOKIE, token, REFRESH_PATH, policy.refresh_max_age, policy.secure)
+}
+
 /// `Set-Cookie` values that store a new token pair.
 pub fn login_cookies(policy: &CookiePolicy, login: &Login) -> [String; 2] {
     [
-        set_cookie(
-            ACCESS_COOKIE,
-            &login.access.token,
-            "/",
-            policy.access_max_age,
-            policy.secure,
-        ),
-        set_cookie(
-            REFRESH_COOKIE,
-            &login.refresh.token,
-            REFRESH_PATH,
-            policy.refresh_max_age,
-            policy.secure,
-        ),
+        access_cookie(policy, &login.access.token),
+        refresh_cookie(policy, &login.refresh.token),
     ]
+}
+
+/// `Set-Cookie` values for rotated tokens (the refresh cookie only when a
+/// new refresh token was issued).
+pub fn rotated_cookies(policy: &CookiePolicy, rotated: &Rotated) -> Vec<String> {
+    let mut cookies = vec![access_cookie(policy, &rotated.access_token)];
+    if let Some(refresh) = &rotated.refresh_token {
+        cookies.push(refresh_cookie(policy, refresh));
+    }
+    cookies
 }
 
 /// `Set-Cookie` values that delete both cookies.

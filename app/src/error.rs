@@ -246,6 +246,19 @@ impl From<gatehouse::auth::AuthError> for ApiError {
                 ErrorCode::TokenRevoked,
                 "This session has ended (signed out, revoked or expired). Sign in again.",
             ),
+            AuthError::TokenRevoked => ApiError::new(
+                ErrorCode::TokenRevoked,
+                "This token was revoked. Use the newest token, or sign in again.",
+            ),
+            AuthError::RefreshReused => ApiError::new(
+                ErrorCode::TokenRevoked,
+                "This refresh token was already used, so the session was ended to be safe. Sign in again.",
+            ),
+            AuthError::Lock(gatehouse::lock::LockError::Busy) => ApiError::new(
+                ErrorCode::Unavailable,
+                "Another refresh of this session is still running. Retry in a moment.",
+            ),
+            AuthError::Lock(err) => err.into(),
             AuthError::Store(err) => err.into(),
             AuthError::User(err) => err.into(),
             err @ (AuthError::Token(TokenError::Signing(_))

@@ -108,6 +108,22 @@ pub struct Config {
     #[arg(long, env = "GATEHOUSE_REFRESH_TTL", default_value = "7d", value_parser = parse_duration)]
     pub refresh_ttl: Duration,
 
+    /// How long a replaced token keeps working after a refresh, and how
+    /// long concurrent refreshes with it get the same new pair. A refresh
+    /// token presented after this is reuse: its session is ended.
+    #[arg(long, env = "GATEHOUSE_REFRESH_GRACE", default_value = "10s", value_parser = parse_duration)]
+    pub refresh_grace: Duration,
+
+    /// Renew an access token during a request once less than this share
+    /// of its lifetime is left (0 turns silent renewal off).
+    #[arg(long, env = "GATEHOUSE_RENEW_WINDOW", default_value_t = 0.2)]
+    pub renew_window: f64,
+
+    /// TTL of the per-session refresh lock: how long a crashed instance
+    /// can hold up refreshes of one session.
+    #[arg(long, env = "GATEHOUSE_REFRESH_LOCK_TTL", default_value = "5s", value_parser = parse_duration)]
+    pub refresh_lock_ttl: Duration,
+
     /// A session unused this long ends (each request slides it).
     #[arg(long, env = "GATEHOUSE_SESSION_IDLE_TIMEOUT", default_value = "30m", value_parser = parse_duration)]
     pub session_idle_timeout: Duration,

@@ -7,13 +7,19 @@
 //! server functions and routes (`gatehouse_app::caller`). It never rejects
 //! a request for lacking a token: whether a route needs one is that
 //! route's business.
+//!
+//! It also renews tokens silently: a token in the last part of its life
+//! (or a browser's expired cookie token whose session is still alive) is
+//! replaced during the request, with new cookies (browsers) or
+//! `X-New-Access-Token` / `X-New-Expires-In` headers (API clients).
 
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use gatehouse::auth::{Auth, Client};
+use gatehouse::auth::{Auth, AuthError, Client, Principal, Rotated};
+use gatehouse::token::TokenError;
 use gatehouse_app::caller::Authenticated;
 use gatehouse_app::cookies::{self, CookiePolicy, TokenSource};
 use gatehouse_app::{ApiError, ErrorCode};
@@ -39,15 +45,12 @@ pub async fn guard(State(guard): State<Guard>, mut request: Request, next: Next)
         return err.into_response();
     }
     let client = client(&request, guard.trust_forwarded_for);
-    request.extensions_mut().insert(client);
+    request.extensions_mut().insert(client.clone());
 
     let token = cookies::access_token(request.headers());
-    let verdict = match &token {
-        None => Authenticated::Anonymous,
-        Some((token, _)) => match guard.auth.authenticate(token).await {
-            Ok(principal) => Authenticated::Principal(principal),
-            Err(err) => Authenticated::Rejected(ApiError::from(err)),
-        },
+    let (verdict, renewed) = match &token {
+        None => (Authenticated::Anonymous, None),
+        Some((token, source)) => authenticate(&guard.auth, token, *source, &client).await,
     };
     // A cookie holding a dead token is deleted, so the browser stops
     // sending it; an expired one is kept for renewal.
@@ -59,14 +62,79 @@ pub async fn guard(State(guard): State<Guard>, mut request: Request, next: Next)
     request.extensions_mut().insert(verdict);
 
     let mut response = next.run(request).await;
+    let headers = response.headers_mut();
     if clear_cookie {
-        for cookie in cookies::clearing_cookies(&guard.cookies) {
-            if let Ok(value) = HeaderValue::from_str(&cookie) {
-                response.headers_mut().append(SET_COOKIE, value);
+        append_cookies(headers, &cookies::clearing_cookies(&guard.cookies));
+    }
+    match (&token, renewed) {
+        (Some((_, TokenSource::Cookie)), Some(rotated)) => {
+            append_cookies(headers, &cookies::rotated_cookies(&guard.cookies, &rotated));
+        }
+        (Some((_, TokenSource::Bearer)), Some(rotated)) => {
+            let expires_in = rotated.access.exp.saturating_sub(rotated.access.iat);
+            if let Ok(value) = HeaderValue::from_str(&rotated.access_token) {
+                headers.insert("x-new-access-token", value);
+                headers.insert("x-new-expires-in", HeaderValue::from(expires_in));
             }
         }
+        _ => {}
     }
     response
+}
+
+fn append_cookies(headers: &mut http::HeaderMap, cookies: &[String]) {
+    for cookie in cookies {
+        if let Ok(value) = HeaderValue::from_str(cookie) {
+            headers.append(SET_COOKIE, value);
+        }
+    }
+}
+
+/// Authenticates the token, renewing it silently when it is in its
+/// renewal window (or, for a browser's cookie, already expired while its
+/// session lives on). Renewal runs under the session's rotation lock, so
+/// concurrent requests renew once and all carry the same new token back.
+async fn authenticate(
+    auth: &Auth,
+    token: &str,
+    source: TokenSource,
+    client: &Client,
+) -> (Authenticated, Option<Rotated>) {
+    let renewal = |principal: Principal, result: Result<Option<Rotated>, AuthError>| match result {
+        Ok(Some(rotated)) => (Authenticated::Principal(rotated.principal.clone()), Some(rotated)),
+        Ok(None) => (Authenticated::Principal(principal), None),
+        Err(err) => {
+            tracing::warn!(error = %err, "silent renewal failed; the current token stays in use");
+            (Authenticated::Principal(principal), None)
+        }
+    };
+    match auth.authenticate(token).await {
+        Ok(principal) if auth.wants_renewal(&principal, now_secs()) => {
+            let result = match source {
+                TokenSource::Cookie => auth.renew_session(token, false, client).await,
+                TokenSource::Bearer => auth.renew_access(token).await,
+            };
+            renewal(principal, result)
+        }
+        Ok(principal) => (Authenticated::Principal(principal), None),
+        Err(AuthError::Token(TokenError::Expired)) if source == TokenSource::Cookie => {
+            match auth.renew_session(token, true, client).await {
+                Ok(Some(rotated)) => (Authenticated::Principal(rotated.principal.clone()), Some(rotated)),
+                Ok(None) => (
+                    Authenticated::Rejected(AuthError::Token(TokenError::Expired).into()),
+                    None,
+                ),
+                Err(err) => (Authenticated::Rejected(err.into()), None),
+            }
+        }
+        Err(err) => (Authenticated::Rejected(err.into()), None),
+    }
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// Bundle files, icons, the manifest: no session work for them.

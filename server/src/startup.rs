@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use gatehouse::Store;
-use gatehouse::auth::Auth;
+use gatehouse::auth::{Auth, AuthParts, RotationConfig};
+use gatehouse::blacklist::Blacklist;
 use gatehouse::lock::Locks;
 use gatehouse::password::{Hasher, PasswordError};
 use gatehouse::session::{SessionConfig, Sessions};
@@ -47,6 +48,7 @@ pub async fn app_state(config: &Config, store: Store) -> Result<AppState, Startu
             leeway: config.jwt_leeway,
         },
     );
+    let instance_id = config.instance_id.clone().unwrap_or_else(default_instance_id);
     let concurrency = config
         .hash_concurrency
         .unwrap_or_else(|| 2 * std::thread::available_parallelism().map_or(1, usize::from));
@@ -59,11 +61,23 @@ pub async fn app_state(config: &Config, store: Store) -> Result<AppState, Startu
             max_per_user: config.max_sessions_per_user,
         },
     );
+    let locks = Locks::new(store.clone(), instance_id.as_str());
+    let auth = Auth::new(AuthParts {
+        store: store.clone(),
+        users,
+        sessions,
+        tokens,
+        locks: locks.clone(),
+        blacklist: Blacklist::new(store.clone()),
+        rotation: RotationConfig {
+            grace: config.refresh_grace,
+            renew_window: config.renew_window.clamp(0.0, 1.0),
+            lock_ttl: config.refresh_lock_ttl,
+            lock_wait: config.refresh_lock_ttl * 2,
+        },
+    });
     let instance = Instance {
-        id: config
-            .instance_id
-            .clone()
-            .unwrap_or_else(default_instance_id),
+        id: instance_id,
         version: env!("CARGO_PKG_VERSION"),
         started_at: SystemTime::now(),
     };
@@ -73,11 +87,10 @@ pub async fn app_state(config: &Config, store: Store) -> Result<AppState, Startu
         .site_pkg_dir("pkg")
         .site_addr(config.addr)
         .build();
-    let locks = Locks::new(store.clone(), instance.id.as_str());
     Ok(AppState {
         locks,
         store,
-        auth: Auth::new(users, sessions, tokens),
+        auth,
         cookies: CookiePolicy {
             secure: config.cookie_secure,
             access_max_age: config.session_lifetime,

@@ -56,3 +56,55 @@ pub async fn create_user(
         updated_at_ms: user.updated_at_ms,
     })
 }
+
+/// A revoked access token as admins see it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlacklistEntry {
+    pub jti: String,
+    pub user_id: String,
+    pub session_id: String,
+    pub reason: String,
+    pub revoked_at_ms: u64,
+    /// From this moment the token is refused (after any grace period).
+    pub effective_at_ms: u64,
+    pub expires_at_ms: u64,
+}
+
+/// `POST /api/v1/admin/blacklist/list` answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlacklistPage {
+    pub total: u64,
+    pub entries: Vec<BlacklistEntry>,
+}
+
+/// `POST /api/v1/admin/blacklist/list` `{"offset","limit"}`: revoked
+/// tokens that have not expired yet, most recent first.
+#[server(prefix = "/api/v1", endpoint = "admin/blacklist/list", input = Json)]
+pub async fn list_blacklist(
+    #[server(default)] offset: Option<u64>,
+    #[server(default)] limit: Option<u64>,
+) -> Result<BlacklistPage, ApiError> {
+    let state = crate::state::current()?;
+    crate::caller::require_role(gatehouse::user::Role::Admin)?;
+    let page = state
+        .auth
+        .blacklist()
+        .list(offset.unwrap_or(0), limit.unwrap_or(100))
+        .await?;
+    Ok(BlacklistPage {
+        total: page.total,
+        entries: page
+            .entries
+            .into_iter()
+            .map(|e| BlacklistEntry {
+                jti: e.jti,
+                user_id: e.user_id,
+                session_id: e.session_id,
+                reason: e.reason,
+                revoked_at_ms: e.revoked_at_ms,
+                effective_at_ms: e.effective_at_ms,
+                expires_at_ms: e.expires_at_ms,
+            })
+            .collect(),
+    })
+}

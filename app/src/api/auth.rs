@@ -69,6 +69,52 @@ pub async fn sign_in(
     Ok(())
 }
 
+/// `POST /api/v1/auth/refresh` `{"refresh_token"}` (or the refresh
+/// cookie, with `{}`): rotates the session's tokens and returns the new
+/// pair, like login. Concurrent refreshes with the same token get the same
+/// pair; a refresh token used again after its grace window ends the session.
+#[server(prefix = "/api/v1", endpoint = "auth/refresh", input = Json)]
+pub async fn refresh(#[server(default)] refresh_token: Option<String>) -> Result<TokenPair, ApiError> {
+    let state = crate::state::current()?;
+    let token = match refresh_token.filter(|t| !t.is_empty()) {
+        Some(token) => token,
+        None => leptos::prelude::use_context::<http::request::Parts>()
+            .and_then(|parts| crate::cookies::cookie(&parts.headers, crate::cookies::REFRESH_COOKIE))
+            .ok_or_else(|| {
+                ApiError::new(
+                    crate::ErrorCode::Unauthenticated,
+                    "Send {\"refresh_token\": \"…\"} or the refresh cookie.",
+                )
+            })?,
+    };
+    let rotated = state.auth.refresh(&token, &crate::caller::client()).await?;
+    crate::cookies::send(&crate::cookies::rotated_cookies(&state.cookies, &rotated));
+    Ok(TokenPair {
+        expires_in: rotated.access.exp.saturating_sub(rotated.access.iat),
+        access_token: rotated.access_token,
+        refresh_token: rotated.refresh_token.unwrap_or_default(),
+        token_type: "Bearer".to_owned(),
+        session_id: rotated.access.sid,
+    })
+}
+
+/// Calls a server function; if it fails because the access token expired,
+/// refreshes once (with the refresh cookie) and calls it again. This is
+/// how the browser stays signed in across token expiry without noticing.
+pub async fn with_refresh<T, F, Fut>(call: F) -> Result<T, ApiError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ApiError>>,
+{
+    match call().await {
+        Err(err) if err.error == crate::ErrorCode::TokenExpired => {
+            refresh(None).await?;
+            call().await
+        }
+        other => other,
+    }
+}
+
 /// `POST /api/v1/auth/logout`: ends the caller's session.
 #[server(prefix = "/api/v1", endpoint = "auth/logout")]
 pub async fn logout() -> Result<SignedOut, ApiError> {

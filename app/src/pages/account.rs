@@ -6,7 +6,7 @@ use leptos_meta::Title;
 use leptos_router::components::Redirect;
 use leptos_router::hooks::use_navigate;
 
-use crate::api::auth::{Identity, LogoutAll};
+use crate::api::auth::{Identity, LogoutAll, with_refresh};
 use crate::api::sessions::{RevokeSession, SessionView, list_sessions};
 use crate::components::layout::SessionContext;
 use crate::components::time::RelativeTime;
@@ -34,7 +34,10 @@ fn Account(identity: Identity) -> impl IntoView {
     let revoke = ServerAction::<RevokeSession>::new();
     let logout_all = ServerAction::<LogoutAll>::new();
     // Blocking, like the session check: the page works without JavaScript.
-    let sessions = Resource::new_blocking(move || revoke.version().get(), |_| list_sessions());
+    let sessions = Resource::new_blocking(
+        move || revoke.version().get(),
+        |_| with_refresh(list_sessions),
+    );
 
     // Ending this device's own session, or all of them, signs me out here.
     let navigate = use_navigate();
