@@ -39,6 +39,7 @@ build:
 # Benchmarks: each binary prints Markdown tables (the README quotes them).
 bench: deps
 	cargo bench --bench locks
+	cargo bench --bench refresh
 
 serve:
 	GATEHOUSE_SITE_ROOT=$(CURDIR)/target/site $(GATEHOUSE_BIN)

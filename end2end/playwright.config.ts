@@ -20,11 +20,28 @@ if (!process.env.GATEHOUSE_E2E_PORT) {
     .toString()
     .trim();
 }
+if (!process.env.GATEHOUSE_E2E_SHORT_DATA) {
+  process.env.GATEHOUSE_E2E_SHORT_DATA = fs.mkdtempSync(path.join(os.tmpdir(), "gh-e2e-short-"));
+}
 if (!process.env.GATEHOUSE_E2E_DATA) {
   process.env.GATEHOUSE_E2E_DATA = fs.mkdtempSync(path.join(os.tmpdir(), "gh-e2e-"));
 }
+function freePort(): string {
+  return execFileSync(process.execPath, [
+    "-e",
+    "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})",
+  ])
+    .toString()
+    .trim();
+}
+if (!process.env.GATEHOUSE_E2E_SHORT_PORT) {
+  process.env.GATEHOUSE_E2E_SHORT_PORT = freePort();
+}
 const port = process.env.GATEHOUSE_E2E_PORT;
 const dataDir = process.env.GATEHOUSE_E2E_DATA;
+/** A second instance whose access tokens live 5 s, for renewal tests. */
+const shortPort = process.env.GATEHOUSE_E2E_SHORT_PORT;
+export const shortTtlURL = `http://127.0.0.1:${shortPort}`;
 
 // The admin the tests use; its password file lives in the throwaway data dir.
 export const admin = { username: "e2e-admin", password: "e2e-admin-password" };
@@ -39,6 +56,32 @@ function gatehouseBinary(): string {
     execSync("cargo metadata --format-version 1 --no-deps", { cwd: root }).toString(),
   );
   return path.join(metadata.target_directory, "release", "gatehouse");
+}
+
+/** A Gatehouse instance with its own embedded Redis and the test admin. */
+function gatehouse(port: string, dataDir: string, extra: string[]) {
+  const url = `http://127.0.0.1:${port}`;
+  return {
+    command: [
+      `"${gatehouseBinary()}"`,
+      `--addr 127.0.0.1:${port}`,
+      `--data-dir "${dataDir}"`,
+      `--admin-user ${admin.username}`,
+      `--admin-password-file "${adminPasswordFile}"`,
+      ...extra,
+    ].join(" "),
+    url: `${url}/ready`,
+    cwd: root,
+    env: {
+      GATEHOUSE_SITE_ROOT: path.join(root, "target", "site"),
+      RUST_LOG: process.env.RUST_LOG ?? "info",
+    },
+    reuseExistingServer: false,
+    timeout: 60_000,
+    stdout: "pipe" as const,
+    stderr: "pipe" as const,
+    gracefulShutdown: { signal: "SIGTERM" as const, timeout: 10_000 },
+  };
 }
 
 export const chromiumArgs = [
@@ -68,24 +111,8 @@ export default defineConfig({
     screenshot: "only-on-failure",
     trace: "retain-on-failure",
   },
-  webServer: {
-    command: [
-      `"${gatehouseBinary()}"`,
-      `--addr 127.0.0.1:${port}`,
-      `--data-dir "${dataDir}"`,
-      `--admin-user ${admin.username}`,
-      `--admin-password-file "${adminPasswordFile}"`,
-    ].join(" "),
-    url: `${baseURL}/ready`,
-    cwd: root,
-    env: {
-      GATEHOUSE_SITE_ROOT: path.join(root, "target", "site"),
-      RUST_LOG: process.env.RUST_LOG ?? "info",
-    },
-    reuseExistingServer: false,
-    timeout: 60_000,
-    stdout: "pipe",
-    stderr: "pipe",
-    gracefulShutdown: { signal: "SIGTERM", timeout: 10_000 },
-  },
+  webServer: [
+    gatehouse(port!, dataDir!, []),
+    gatehouse(shortPort!, process.env.GATEHOUSE_E2E_SHORT_DATA!, ["--access-ttl 5s"]),
+  ],
 });

@@ -76,12 +76,24 @@ fn set_cookie(name: &str, value: &str, path: &str, max_age: Duration, secure: bo
 
 /// The `Set-Cookie` value storing an access token.
 pub fn access_cookie(policy: &CookiePolicy, token: &str) -> String {
-    set_cookie(ACCESS_COOKIE, token, "/", policy.access_max_age, policy.secure)
+    set_cookie(
+        ACCESS_COOKIE,
+        token,
+        "/",
+        policy.access_max_age,
+        policy.secure,
+    )
 }
 
 /// The `Set-Cookie` value storing a refresh token.
 pub fn refresh_cookie(policy: &CookiePolicy, token: &str) -> String {
-    set_cookie(REFRESH_COOKIE, token, REFRESH_PATH, policy.refresh_max_age, policy.secure)
+    set_cookie(
+        REFRESH_COOKIE,
+        token,
+        REFRESH_PATH,
+        policy.refresh_max_age,
+        policy.secure,
+    )
 }
 
 /// `Set-Cookie` values that store a new token pair.

@@ -101,7 +101,10 @@ async fn authenticate(
     client: &Client,
 ) -> (Authenticated, Option<Rotated>) {
     let renewal = |principal: Principal, result: Result<Option<Rotated>, AuthError>| match result {
-        Ok(Some(rotated)) => (Authenticated::Principal(rotated.principal.clone()), Some(rotated)),
+        Ok(Some(rotated)) => (
+            Authenticated::Principal(rotated.principal.clone()),
+            Some(rotated),
+        ),
         Ok(None) => (Authenticated::Principal(principal), None),
         Err(err) => {
             tracing::warn!(error = %err, "silent renewal failed; the current token stays in use");
@@ -119,7 +122,10 @@ async fn authenticate(
         Ok(principal) => (Authenticated::Principal(principal), None),
         Err(AuthError::Token(TokenError::Expired)) if source == TokenSource::Cookie => {
             match auth.renew_session(token, true, client).await {
-                Ok(Some(rotated)) => (Authenticated::Principal(rotated.principal.clone()), Some(rotated)),
+                Ok(Some(rotated)) => (
+                    Authenticated::Principal(rotated.principal.clone()),
+                    Some(rotated),
+                ),
                 Ok(None) => (
                     Authenticated::Rejected(AuthError::Token(TokenError::Expired).into()),
                     None,

@@ -48,7 +48,10 @@ pub async fn app_state(config: &Config, store: Store) -> Result<AppState, Startu
             leeway: config.jwt_leeway,
         },
     );
-    let instance_id = config.instance_id.clone().unwrap_or_else(default_instance_id);
+    let instance_id = config
+        .instance_id
+        .clone()
+        .unwrap_or_else(default_instance_id);
     let concurrency = config
         .hash_concurrency
         .unwrap_or_else(|| 2 * std::thread::available_parallelism().map_or(1, usize::from));

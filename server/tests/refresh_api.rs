@@ -25,11 +25,18 @@ async fn a_hundred_refreshes_over_two_instances_rotate_once_and_all_succeed() {
 
     let mut tasks = Vec::new();
     for i in 0..100 {
-        let router = if i % 2 == 0 { one.router.clone() } else { two.router.clone() };
+        let router = if i % 2 == 0 {
+            one.router.clone()
+        } else {
+            two.router.clone()
+        };
         let body = body.clone();
         tasks.push(tokio::spawn(async move {
             use tower::ServiceExt;
-            let response = router.oneshot(post_json("/api/v1/auth/refresh", &body)).await.unwrap();
+            let response = router
+                .oneshot(post_json("/api/v1/auth/refresh", &body))
+                .await
+                .unwrap();
             assert_eq!(response.status(), 200);
             json(response).await
         }));
@@ -37,7 +44,10 @@ async fn a_hundred_refreshes_over_two_instances_rotate_once_and_all_succeed() {
     let mut pairs = HashSet::new();
     for task in tasks {
         let pair = task.await.unwrap();
-        pairs.insert((pair["access_token"].to_string(), pair["refresh_token"].to_string()));
+        pairs.insert((
+            pair["access_token"].to_string(),
+            pair["refresh_token"].to_string(),
+        ));
     }
     assert_eq!(pairs.len(), 1, "all 100 callers got the same pair");
 
@@ -46,7 +56,12 @@ async fn a_hundred_refreshes_over_two_instances_rotate_once_and_all_succeed() {
         .auth
         .sessions()
         .get(
-            &one.state.auth.tokens().verify_refresh(login["refresh_token"].as_str().unwrap()).unwrap().sub,
+            &one.state
+                .auth
+                .tokens()
+                .verify_refresh(login["refresh_token"].as_str().unwrap())
+                .unwrap()
+                .sub,
             login["session_id"].as_str().unwrap(),
         )
         .await
@@ -55,7 +70,12 @@ async fn a_hundred_refreshes_over_two_instances_rotate_once_and_all_succeed() {
     assert_eq!(session.generation, 1, "exactly one rotation");
     let (access, _) = pairs.into_iter().next().unwrap();
     let access = access.trim_matches('"');
-    assert_eq!(two.send(post_bearer("/api/v1/auth/me", access)).await.status(), 200);
+    assert_eq!(
+        two.send(post_bearer("/api/v1/auth/me", access))
+            .await
+            .status(),
+        200
+    );
 }
 
 #[tokio::test]
@@ -75,23 +95,37 @@ async fn the_refresh_cookie_works_and_reuse_after_the_grace_window_ends_the_sess
     assert_eq!(response.status(), 200);
     let cookies = set_cookies(response.headers());
     assert!(cookies.iter().any(|c| c.starts_with("gh_access=")));
-    assert!(cookies.iter().any(|c| c.starts_with("gh_refresh=") && c.contains("Path=/api/v1/auth/refresh")));
+    assert!(
+        cookies
+            .iter()
+            .any(|c| c.starts_with("gh_refresh=") && c.contains("Path=/api/v1/auth/refresh"))
+    );
     let rotated = json(response).await;
     assert_eq!(rotated["token_type"], "Bearer");
     assert_eq!(rotated["session_id"], login["session_id"]);
 
     tokio::time::sleep(Duration::from_millis(400)).await;
     let message = expect_error(
-        app.send(post_json("/api/v1/auth/refresh", &json!({"refresh_token": old_refresh}))).await,
+        app.send(post_json(
+            "/api/v1/auth/refresh",
+            &json!({"refresh_token": old_refresh}),
+        ))
+        .await,
         401,
         "token_revoked",
     )
     .await;
     assert!(message.contains("already used"), "{message}");
     let new_access = rotated["access_token"].as_str().unwrap();
-    expect_error(app.send(post_bearer("/api/v1/auth/me", new_access)).await, 401, "token_revoked").await;
     expect_error(
-        app.send(post_json("/api/v1/auth/refresh", &json!({}))).await,
+        app.send(post_bearer("/api/v1/auth/me", new_access)).await,
+        401,
+        "token_revoked",
+    )
+    .await;
+    expect_error(
+        app.send(post_json("/api/v1/auth/refresh", &json!({})))
+            .await,
         401,
         "unauthenticated",
     )
@@ -109,13 +143,24 @@ async fn api_clients_get_a_new_access_token_in_headers_near_expiry() {
     tokio::time::sleep(Duration::from_millis(1_100)).await;
     let response = app.send(post_bearer("/api/v1/auth/me", token)).await;
     assert_eq!(response.status(), 200);
-    let new_token = response.headers()["x-new-access-token"].to_str().unwrap().to_owned();
+    let new_token = response.headers()["x-new-access-token"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(response.headers()["x-new-expires-in"], "10");
     assert_ne!(new_token, token);
-    assert_eq!(app.send(post_bearer("/api/v1/auth/me", &new_token)).await.status(), 200);
+    assert_eq!(
+        app.send(post_bearer("/api/v1/auth/me", &new_token))
+            .await
+            .status(),
+        200
+    );
     // The refresh token from sign-in is untouched by an API renewal.
     let refreshed = app
-        .send(post_json("/api/v1/auth/refresh", &json!({"refresh_token": login["refresh_token"]})))
+        .send(post_json(
+            "/api/v1/auth/refresh",
+            &json!({"refresh_token": login["refresh_token"]}),
+        ))
         .await;
     assert_eq!(refreshed.status(), 200);
 }
@@ -130,7 +175,12 @@ async fn a_browser_with_an_expired_access_cookie_is_renewed_not_signed_out() {
     tokio::time::sleep(Duration::from_millis(2_100)).await;
 
     // A program presenting the expired token is told to refresh.
-    expect_error(app.send(post_bearer("/api/v1/auth/me", token)).await, 401, "token_expired").await;
+    expect_error(
+        app.send(post_bearer("/api/v1/auth/me", token)).await,
+        401,
+        "token_expired",
+    )
+    .await;
 
     // A browser presenting it as its cookie stays signed in.
     let request = Request::post("/api/v1/auth/me")
@@ -140,7 +190,11 @@ async fn a_browser_with_an_expired_access_cookie_is_renewed_not_signed_out() {
     let response = app.send(request).await;
     assert_eq!(response.status(), 200);
     let cookies = set_cookies(response.headers());
-    assert!(cookies.iter().any(|c| c.starts_with("gh_access=") && !c.starts_with("gh_access=;")));
+    assert!(
+        cookies
+            .iter()
+            .any(|c| c.starts_with("gh_access=") && !c.starts_with("gh_access=;"))
+    );
     assert!(cookies.iter().any(|c| c.starts_with("gh_refresh=")));
 }
 
@@ -157,14 +211,16 @@ async fn admins_list_the_blacklist() {
 
     let rita = app.token("rita", "long enough").await;
     let mut request = post_json("/api/v1/admin/blacklist/list", &json!({}));
-    request
-        .headers_mut()
-        .insert(header::AUTHORIZATION, format!("Bearer {rita}").parse().unwrap());
+    request.headers_mut().insert(
+        header::AUTHORIZATION,
+        format!("Bearer {rita}").parse().unwrap(),
+    );
     expect_error(app.send(request).await, 403, "forbidden").await;
     let mut request = post_json("/api/v1/admin/blacklist/list", &json!({}));
-    request
-        .headers_mut()
-        .insert(header::AUTHORIZATION, format!("Bearer {admin}").parse().unwrap());
+    request.headers_mut().insert(
+        header::AUTHORIZATION,
+        format!("Bearer {admin}").parse().unwrap(),
+    );
     let page = json(app.send(request).await).await;
     assert_eq!(page["total"], 1);
     let entry = &page["entries"][0];

@@ -37,7 +37,7 @@ use redis::Script;
 use serde::{Deserialize, Serialize};
 
 use super::{Auth, AuthError, Client, Principal, principal};
-use crate::lock::LockOptions;
+use crate::lock::{LockError, LockOptions};
 use crate::store::keys;
 use crate::token::AccessClaims;
 
@@ -94,31 +94,35 @@ fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
-/// The token a caller presented for rotation.
+/// The token a caller presented, and what it asks for.
 enum Presented<'a> {
+    /// A refresh token: rotate the session.
     Refresh(&'a crate::token::RefreshClaims),
+    /// A browser's access token: rotate the session.
     Access(&'a AccessClaims),
+    /// An API client's access token: replace just the access token.
+    AccessOnly(&'a AccessClaims),
 }
 
 impl Presented<'_> {
     fn user_id(&self) -> &str {
         match self {
             Presented::Refresh(c) => &c.sub,
-            Presented::Access(c) => &c.sub,
+            Presented::Access(c) | Presented::AccessOnly(c) => &c.sub,
         }
     }
 
     fn session_id(&self) -> &str {
         match self {
             Presented::Refresh(c) => &c.sid,
-            Presented::Access(c) => &c.sid,
+            Presented::Access(c) | Presented::AccessOnly(c) => &c.sid,
         }
     }
 
     fn jti(&self) -> &str {
         match self {
             Presented::Refresh(c) => &c.jti,
-            Presented::Access(c) => &c.jti,
+            Presented::Access(c) | Presented::AccessOnly(c) => &c.jti,
         }
     }
 }
@@ -160,22 +164,37 @@ impl Auth {
         self.rotate_locked(Presented::Access(&claims), client).await
     }
 
+    /// Rotates under the session's lock, unless another caller's rotation
+    /// of the same token is in flight or done: then waits for its result
+    /// instead of queueing for the lock.
     async fn rotate_locked(
         &self,
         presented: Presented<'_>,
         client: &Client,
     ) -> Result<Option<Rotated>, AuthError> {
-        if let Some(done) = self.stored(presented.user_id(), presented.jti()).await? {
-            return self.unseal(&done).map(Some);
-        }
         let lock = format!("refresh/{}", presented.session_id());
-        let lease = self
-            .locks
-            .acquire_lease(&lock, &self.lock_options(presented.session_id()))
-            .await?;
-        let result = self.rotate(&presented, client).await;
-        self.release_lock(&lock, &lease.owner).await;
-        result
+        let options = self.lock_options(presented.session_id());
+        let deadline = tokio::time::Instant::now() + self.rotation.lock_wait;
+        let mut releases = self.locks.releases();
+        loop {
+            if let Some(done) = self.stored(presented.user_id(), presented.jti()).await? {
+                return self.unseal(&done).map(Some);
+            }
+            match self.locks.acquire_lease(&lock, &options).await {
+                Ok(lease) => {
+                    let result = self.rotate(&presented, client).await;
+                    self.release_lock(&lock, &lease.owner).await;
+                    return result;
+                }
+                Err(LockError::Busy) if tokio::time::Instant::now() < deadline => {
+                    let left = deadline - tokio::time::Instant::now();
+                    releases
+                        .wait(&lock, left.min(Duration::from_millis(50)))
+                        .await;
+                }
+                Err(err) => return Err(err.into()),
+            }
+        }
     }
 
     async fn rotate(
@@ -183,6 +202,9 @@ impl Auth {
         presented: &Presented<'_>,
         client: &Client,
     ) -> Result<Option<Rotated>, AuthError> {
+        if let Presented::AccessOnly(claims) = presented {
+            return self.rotate_access(claims).await;
+        }
         let (user_id, session_id) = (presented.user_id(), presented.session_id());
         // Roles come from the user record: a role change applies at the next rotation.
         let Some(user) = self.users.get(user_id).await? else {
@@ -199,10 +221,12 @@ impl Auth {
         }
         let generation = match presented {
             Presented::Refresh(claims) => claims.generation + 1,
-            Presented::Access(_) => match self.sessions.get(user_id, session_id).await? {
-                Some(session) => session.generation + 1,
-                None => return Err(AuthError::SessionEnded),
-            },
+            Presented::Access(_) | Presented::AccessOnly(_) => {
+                match self.sessions.get(user_id, session_id).await? {
+                    Some(session) => session.generation + 1,
+                    None => return Err(AuthError::SessionEnded),
+                }
+            }
         };
         let roles = user.roles.iter().map(|r| r.as_str().to_owned()).collect();
         let access = self
@@ -217,7 +241,7 @@ impl Auth {
         })?;
         let kind = match presented {
             Presented::Refresh(_) => "r",
-            Presented::Access(_) => "a",
+            Presented::Access(_) | Presented::AccessOnly(_) => "a",
         };
         let reply: Vec<String> = ROTATE
             .key(keys::session(&user.id, session_id))
@@ -285,17 +309,8 @@ impl Auth {
     pub async fn renew_access(&self, access_token: &str) -> Result<Option<Rotated>, AuthError> {
         let claims = self.tokens.verify_access(access_token)?;
         tracing::Span::current().record("session_id", claims.sid.as_str());
-        if let Some(done) = self.stored(&claims.sub, &claims.jti).await? {
-            return self.unseal(&done).map(Some);
-        }
-        let lock = format!("refresh/{}", claims.sid);
-        let lease = self
-            .locks
-            .acquire_lease(&lock, &self.lock_options(&claims.sid))
-            .await?;
-        let result = self.rotate_access(&claims).await;
-        self.release_lock(&lock, &lease.owner).await;
-        result
+        self.rotate_locked(Presented::AccessOnly(&claims), &Client::default())
+            .await
     }
 
     async fn rotate_access(&self, claims: &AccessClaims) -> Result<Option<Rotated>, AuthError> {
@@ -343,10 +358,12 @@ impl Auth {
         }
     }
 
-    fn lock_options(&self, session_id: &str) -> LockOptions {
+    /// One attempt (no waiting): callers wait in [`Auth::rotate_locked`],
+    /// watching for the winner's result.
+    pub(super) fn lock_options(&self, session_id: &str) -> LockOptions {
         LockOptions {
             ttl: self.rotation.lock_ttl,
-            wait: self.rotation.lock_wait,
+            wait: Duration::ZERO,
             label: format!("refresh of session {session_id}"),
             holder: None,
             watchdog: false,

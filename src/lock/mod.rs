@@ -246,7 +246,7 @@ impl Locks {
         let deadline_ms = epoch_ms() + millis(options.wait);
         // Subscribe before the first attempt, so a release between a failed
         // attempt and the wait is not missed.
-        let mut releases = self.notifier.subscribe();
+        let mut releases = self.releases();
         let mut backoff = FIRST_BACKOFF;
         loop {
             let reply: Value = ACQUIRE
@@ -285,23 +285,21 @@ impl Locks {
             // Sleep until woken by a release of this lock, the backoff
             // elapses, or the deadline comes.
             let sleep = jitter(backoff).min(deadline - now);
-            let woken = async {
-                loop {
-                    match releases.recv().await {
-                        Ok(released) if released.as_ref() == name => return,
-                        Ok(_) => {}
-                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => return,
-                        Err(tokio::sync::broadcast::error::RecvError::Closed) => {
-                            std::future::pending::<()>().await;
-                        }
-                    }
-                }
+            let started = Instant::now();
+            releases.wait(name, sleep).await;
+            backoff = if started.elapsed() < sleep {
+                FIRST_BACKOFF
+            } else {
+                (backoff * 2).min(MAX_BACKOFF)
             };
-            tokio::select! {
-                () = woken => backoff = FIRST_BACKOFF,
-                () = tokio::time::sleep(sleep) => backoff = (backoff * 2).min(MAX_BACKOFF),
-            }
         }
+    }
+
+    /// A subscription to lock releases, for callers that wait for a lock
+    /// to be released without queueing for it (e.g. to pick up what its
+    /// holder produced).
+    pub fn releases(&self) -> Releases {
+        Releases(self.notifier.subscribe())
     }
 
     async fn forget_waiter(&self, name: &str, waiter: &str) {
@@ -428,6 +426,30 @@ impl Locks {
             .arg(keys::fenced_value(resource))
             .query_async(&mut self.store.conn())
             .await?)
+    }
+}
+
+/// Release notifications, from [`Locks::releases`].
+#[derive(Debug)]
+pub struct Releases(tokio::sync::broadcast::Receiver<Arc<str>>);
+
+impl Releases {
+    /// Waits until `name` is released, or `timeout` passes. Messages are
+    /// hints (they can be missed), so callers re-check after this returns.
+    pub async fn wait(&mut self, name: &str, timeout: Duration) {
+        let released = async {
+            loop {
+                match self.0.recv().await {
+                    Ok(released) if released.as_ref() == name => return,
+                    Ok(_) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => return,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => {
+                        std::future::pending::<()>().await;
+                    }
+                }
+            }
+        };
+        let _ = tokio::time::timeout(timeout, released).await;
     }
 }
 

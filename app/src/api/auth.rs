@@ -74,12 +74,16 @@ pub async fn sign_in(
 /// pair, like login. Concurrent refreshes with the same token get the same
 /// pair; a refresh token used again after its grace window ends the session.
 #[server(prefix = "/api/v1", endpoint = "auth/refresh", input = Json)]
-pub async fn refresh(#[server(default)] refresh_token: Option<String>) -> Result<TokenPair, ApiError> {
+pub async fn refresh(
+    #[server(default)] refresh_token: Option<String>,
+) -> Result<TokenPair, ApiError> {
     let state = crate::state::current()?;
     let token = match refresh_token.filter(|t| !t.is_empty()) {
         Some(token) => token,
         None => leptos::prelude::use_context::<http::request::Parts>()
-            .and_then(|parts| crate::cookies::cookie(&parts.headers, crate::cookies::REFRESH_COOKIE))
+            .and_then(|parts| {
+                crate::cookies::cookie(&parts.headers, crate::cookies::REFRESH_COOKIE)
+            })
             .ok_or_else(|| {
                 ApiError::new(
                     crate::ErrorCode::Unauthenticated,

@@ -188,6 +188,7 @@ async fn a_crashed_rotation_lock_holder_does_not_lose_the_session() {
         .await
         .unwrap();
     assert_eq!(crashed.ttl, Duration::from_millis(500));
+    assert!(!crashed.owner.is_empty());
     let started = tokio::time::Instant::now();
     let rotated = auth.refresh(&login.refresh.token, &client()).await.unwrap();
     assert!(
