@@ -14,7 +14,7 @@
 //! it lazily as they expire), the per-token key is authoritative.
 
 use std::collections::HashMap;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -98,12 +98,6 @@ pub struct EntryPage {
     pub entries: Vec<Entry>,
 }
 
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
 /// The blacklist. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Blacklist {
@@ -117,7 +111,7 @@ impl Blacklist {
 
     /// Revokes tokens (skipping any that already expired).
     pub async fn add(&self, revocations: &[Revocation<'_>]) -> Result<(), StoreError> {
-        let now = now_ms();
+        let now = crate::duration::epoch_ms();
         let mut pipe = redis::pipe();
         let mut any = false;
         for r in revocations.iter().filter(|r| r.expires_at_ms > now) {
@@ -172,7 +166,7 @@ impl Blacklist {
 
     /// Live entries, most recently revoked first.
     pub async fn list(&self, offset: u64, limit: u64) -> Result<EntryPage, StoreError> {
-        let now = now_ms();
+        let now = crate::duration::epoch_ms();
         let (total, members): (u64, Vec<String>) = redis::pipe()
             .cmd("ZREMRANGEBYSCORE")
             .arg(keys::blacklist_index())

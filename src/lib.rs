@@ -30,10 +30,12 @@
 
 pub mod auth;
 pub mod blacklist;
+pub mod duration;
 pub mod embedded;
 pub mod lock;
 pub mod password;
 pub mod random;
+pub mod ratelimit;
 pub mod session;
 pub mod store;
 #[cfg(any(test, feature = "test-util"))]

@@ -357,6 +357,28 @@ pub mod keys {
         format!("{PREFIX}:{{u:{user_id}}}:rot:")
     }
 
+    /// A rate-limit window: `<tag>` places it with its subject (a user's
+    /// windows in the user's slot), `<policy>` names the policy and
+    /// `<extra>` (possibly empty) narrows it (a session, a route).
+    pub fn rate_limit(tag: &str, policy: &str, extra: &str) -> String {
+        if extra.is_empty() {
+            format!("{PREFIX}:{{{tag}}}:rl:{policy}")
+        } else {
+            format!("{PREFIX}:{{{tag}}}:rl:{policy}:{extra}")
+        }
+    }
+
+    /// Subjects with live rate-limit windows (sorted set scored by when
+    /// their longest window ends), for the console.
+    pub fn rate_limit_index() -> String {
+        format!("{PREFIX}:rl:index")
+    }
+
+    /// A replay-protection nonce already seen from this user.
+    pub fn replay_nonce(user_id: &str, nonce: &str) -> String {
+        format!("{PREFIX}:{{u:{user_id}}}:nonce:{nonce}")
+    }
+
     /// Locks live in [`LOCK_SHARDS`] hash-tag shards: a lock's keys and its
     /// shard's registry share a slot, so acquiring a lock and listing it
     /// in the registry is one script, while locks still spread over a

@@ -191,46 +191,15 @@ impl Config {
     }
 }
 
-/// Parses `500ms`, `30s`, `15m`, `12h`, `7d` (or a bare number of seconds).
+/// Parses a duration argument (see [`gatehouse::duration::parse`]).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration: use e.g. 500ms, 30s, 15m, 12h or 7d"))?;
-    let millis = match unit.trim() {
-        "ms" => number,
-        "" | "s" => number.saturating_mul(1_000),
-        "m" | "min" => number.saturating_mul(60_000),
-        "h" => number.saturating_mul(3_600_000),
-        "d" => number.saturating_mul(86_400_000),
-        other => {
-            return Err(format!(
-                "unknown duration unit `{other}` in `{text}`: use ms, s, m, h or d"
-            ));
-        }
-    };
-    Ok(Duration::from_millis(millis))
+    gatehouse::duration::parse(text)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use clap::CommandFactory;
-
-    #[test]
-    fn durations_parse_with_units() {
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
-        assert_eq!(parse_duration("15m"), Ok(Duration::from_secs(900)));
-        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86_400)));
-        assert_eq!(parse_duration("12"), Ok(Duration::from_secs(12)));
-        assert!(parse_duration("soon").is_err());
-        assert!(parse_duration("5 weeks").is_err());
-    }
 
     #[test]
     fn cli_definition_is_consistent() {

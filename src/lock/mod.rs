@@ -31,7 +31,7 @@ mod notify;
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use redis::{Script, Value};
 use serde::{Deserialize, Serialize};
@@ -181,12 +181,6 @@ fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
-fn epoch_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, millis)
-}
-
 /// A random fraction in [0.5, 1.5) for jittering backoff.
 fn jitter(duration: Duration) -> Duration {
     let [a, b] = crate::random::bytes::<2>();
@@ -243,7 +237,7 @@ impl Locks {
         } else {
             String::new()
         };
-        let deadline_ms = epoch_ms() + millis(options.wait);
+        let deadline_ms = crate::duration::epoch_ms() + millis(options.wait);
         // Subscribe before the first attempt, so a release between a failed
         // attempt and the wait is not missed.
         let mut releases = self.releases();

@@ -29,7 +29,14 @@ use serde::{Deserialize, Serialize};
 use crate::store::{Store, StoreError, keys};
 
 static CREATE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("create.lua")));
-static TOUCH: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("touch.lua")));
+/// The `touch` Lua function (see touch.lua), also used by the request
+/// guard's combined script.
+pub(crate) const TOUCH_LUA: &str = include_str!("touch.lua");
+static TOUCH: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(&format!(
+        "{TOUCH_LUA}\nreturn touch(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2])"
+    ))
+});
 static REVOKE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("revoke.lua")));
 static REVOKE_ALL: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("revoke_all.lua")));
 

@@ -1,0 +1,37 @@
+-- Sliding-window counter: two fixed buckets, the previous one weighted
+-- by how much of it still overlaps the sliding window. O(1) memory (one
+-- small hash per key), for high-volume keys such as per-IP limits.
+-- sliding_counter(key, now ms, limit, window ms, burst (unused), cost, commit)
+-- Returns {allowed 0/1, limit, remaining, reset ms, retry-after ms}.
+local function sliding_counter(key, now, limit, window, _, cost, commit)
+  local bucket = math.floor(now / window)
+  local into = now - bucket * window
+  local current = tonumber(redis.call('HGET', key, bucket) or '0')
+  local previous = tonumber(redis.call('HGET', key, bucket - 1) or '0')
+  local estimate = previous * (window - into) / window + current
+  local allowed = estimate + cost <= limit
+  local reset = window - into
+  local retry = 0
+  if not allowed then
+    if cost > limit then
+      retry = -1
+    elseif previous > 0 and limit - current - cost >= 0 then
+      -- Wait until the previous bucket's weight has decayed enough.
+      local weight = (limit - current - cost) / previous
+      retry = math.max(1, math.ceil(window * (1 - weight) - into))
+    elseif current > 0 then
+      -- Next bucket: the current one becomes the weighted previous one.
+      local weight = math.max(0, (limit - cost) / current)
+      retry = math.max(1, math.ceil(reset + window * (1 - weight)))
+    else
+      retry = reset
+    end
+  end
+  if allowed and commit and cost > 0 then
+    redis.call('HINCRBY', key, bucket, cost)
+    redis.call('HDEL', key, bucket - 2)
+    redis.call('PEXPIRE', key, 2 * window)
+    estimate = estimate + cost
+  end
+  return { allowed and 1 or 0, limit, math.max(0, math.floor(limit - estimate)), reset, retry }
+end

@@ -1,0 +1,204 @@
+//! Rate-limit tests on a real Redis: boundaries, concurrency, no leaks.
+
+use std::time::Duration;
+
+use super::*;
+use crate::testing::TestRedis;
+
+fn policy(spec: &str) -> Policy {
+    Policy::parse(spec).unwrap()
+}
+
+fn ip(ip: &str) -> Subject {
+    Subject::Ip { ip: ip.to_owned() }
+}
+
+async fn hit(limiter: &Limiter, policy: &Policy, subject: &Subject) -> Outcome {
+    let checks = [Check {
+        policy,
+        subject: subject.clone(),
+        cost: 1,
+    }];
+    limiter
+        .check(&checks, true)
+        .await
+        .unwrap()
+        .outcomes
+        .remove(0)
+}
+
+#[tokio::test]
+async fn the_sliding_log_is_exact_at_the_window_edge() {
+    let redis = TestRedis::start().await;
+    let limiter = Limiter::new(redis.store().await, vec![]);
+    let log = policy("name=log,key=ip,algorithm=sliding-log,limit=3,window=400ms");
+    let who = ip("10.0.0.1");
+    for left in [2, 1, 0] {
+        let outcome = hit(&limiter, &log, &who).await;
+        assert!(outcome.allowed);
+        assert_eq!(outcome.remaining, left);
+    }
+    let rejected = hit(&limiter, &log, &who).await;
+    assert!(!rejected.allowed);
+    let retry = rejected.retry_after_ms.unwrap();
+    assert!((300..=400).contains(&retry), "retry after {retry} ms");
+    tokio::time::sleep(Duration::from_millis(retry - 50)).await;
+    assert!(
+        !hit(&limiter, &log, &who).await.allowed,
+        "still inside the window"
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        hit(&limiter, &log, &who).await.allowed,
+        "the oldest request left the window"
+    );
+}
+
+#[tokio::test]
+async fn the_sliding_counter_weights_the_previous_bucket() {
+    let redis = TestRedis::start().await;
+    let limiter = Limiter::new(redis.store().await, vec![]);
+    let counter = policy("name=counter,key=ip,algorithm=sliding-counter,limit=4,window=300ms");
+    let who = ip("10.0.0.2");
+    let mut allowed = 0;
+    for _ in 0..6 {
+        allowed += u32::from(hit(&limiter, &counter, &who).await.allowed);
+    }
+    assert_eq!(allowed, 4);
+    let retry = hit(&limiter, &counter, &who).await.retry_after_ms.unwrap();
+    assert!(retry > 0 && retry <= 600, "retry after {retry} ms");
+    // Two windows later, nothing of the burst weighs any more.
+    tokio::time::sleep(Duration::from_millis(650)).await;
+    for _ in 0..4 {
+        assert!(hit(&limiter, &counter, &who).await.allowed);
+    }
+}
+
+#[tokio::test]
+async fn gcra_allows_the_burst_then_the_steady_rate() {
+    let redis = TestRedis::start().await;
+    let limiter = Limiter::new(redis.store().await, vec![]);
+    // 10 per second (one per 100 ms), bursts of 3.
+    let gcra = policy("name=gcra,key=ip,algorithm=gcra,limit=10,window=1s,burst=3");
+    let who = ip("10.0.0.3");
+    for _ in 0..3 {
+        assert!(hit(&limiter, &gcra, &who).await.allowed);
+    }
+    let rejected = hit(&limiter, &gcra, &who).await;
+    assert!(!rejected.allowed);
+    let retry = rejected.retry_after_ms.unwrap();
+    assert!((1..=100).contains(&retry), "retry after {retry} ms");
+    tokio::time::sleep(Duration::from_millis(retry + 5)).await;
+    assert!(
+        hit(&limiter, &gcra, &who).await.allowed,
+        "one more after one interval"
+    );
+    assert!(!hit(&limiter, &gcra, &who).await.allowed);
+}
+
+/// 500 concurrent requests against a limit of 100: exactly 100 pass, for
+/// every algorithm.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn exactly_the_limit_passes_under_500_concurrent_requests() {
+    let redis = TestRedis::start().await;
+    for spec in [
+        "name=log,key=ip,algorithm=sliding-log,limit=100,window=1h",
+        "name=counter,key=ip,algorithm=sliding-counter,limit=100,window=1h",
+        "name=gcra,key=ip,algorithm=gcra,limit=100,window=1h,burst=100",
+    ] {
+        let limiter = Limiter::new(redis.store().await, vec![policy(spec)]);
+        let mut tasks = Vec::new();
+        for _ in 0..500 {
+            let limiter = limiter.clone();
+            tasks.push(tokio::spawn(async move {
+                let policy = &limiter.policies()[0];
+                let checks = [Check {
+                    policy,
+                    subject: ip("10.9.9.9"),
+                    cost: 1,
+                }];
+                limiter.check(&checks, true).await.unwrap().allowed()
+            }));
+        }
+        let mut admitted = 0;
+        for task in tasks {
+            admitted += u32::from(task.await.unwrap());
+        }
+        assert_eq!(admitted, 100, "{spec}");
+    }
+}
+
+#[tokio::test]
+async fn a_request_rejected_by_one_policy_spends_nothing_of_another() {
+    let redis = TestRedis::start().await;
+    let per_ip = policy("name=per-ip,key=ip,algorithm=sliding-log,limit=5,window=1h,routes=*");
+    let per_user =
+        policy("name=per-user,key=user,algorithm=gcra,limit=2,window=1h,burst=2,routes=*");
+    let limiter = Limiter::new(redis.store().await, vec![per_ip, per_user]);
+    let mut admitted = 0;
+    for _ in 0..5 {
+        let checks = limiter.checks_for("/api/x", "10.1.1.1", Some(("u1", "s1")));
+        assert_eq!(checks.len(), 2);
+        let decision = limiter.check(&checks, true).await.unwrap();
+        if decision.allowed() {
+            admitted += 1;
+        } else {
+            assert_eq!(decision.rejection().unwrap().policy, "per-user");
+        }
+    }
+    assert_eq!(admitted, 2);
+    let windows = limiter.windows(&ip("10.1.1.1")).await.unwrap();
+    assert_eq!(
+        windows[0].used, 2,
+        "only the admitted requests counted per IP"
+    );
+    assert_eq!(windows[0].remaining, 3);
+}
+
+#[tokio::test]
+async fn windows_show_request_times_and_reset_unblocks() {
+    let redis = TestRedis::start().await;
+    let log = policy("name=api,key=user,algorithm=sliding-log,limit=3,window=1m,routes=*");
+    let limiter = Limiter::new(redis.store().await, vec![log]);
+    let user = Subject::User {
+        user_id: "u42".into(),
+    };
+    for _ in 0..4 {
+        let checks = limiter.checks_for("/api", "10.0.0.1", Some(("u42", "s")));
+        limiter.check(&checks, true).await.unwrap();
+    }
+    let windows = limiter.windows(&user).await.unwrap();
+    assert_eq!(windows.len(), 1);
+    let window = &windows[0];
+    assert_eq!((window.used, window.remaining, window.limit), (3, 0, 3));
+    assert_eq!(window.requests_ms.len(), 3);
+    assert!(window.requests_ms.windows(2).all(|w| w[0] <= w[1]));
+
+    let (total, active) = limiter.active(0, 10).await.unwrap();
+    assert_eq!(total, 1);
+    assert_eq!(active[0].subject, user);
+
+    assert_eq!(limiter.reset(&user).await.unwrap(), 1);
+    let checks = limiter.checks_for("/api", "10.0.0.1", Some(("u42", "s")));
+    assert!(limiter.check(&checks, true).await.unwrap().allowed());
+}
+
+#[tokio::test]
+async fn a_cost_above_the_limit_can_never_pass() {
+    let redis = TestRedis::start().await;
+    let limiter = Limiter::new(redis.store().await, vec![]);
+    let log = policy("name=log,key=key,limit=3,window=1m");
+    let checks = [Check {
+        policy: &log,
+        subject: Subject::Key { key: "k".into() },
+        cost: 5,
+    }];
+    let outcome = limiter
+        .check(&checks, true)
+        .await
+        .unwrap()
+        .outcomes
+        .remove(0);
+    assert!(!outcome.allowed);
+    assert_eq!(outcome.retry_after_ms, None);
+}
