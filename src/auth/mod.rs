@@ -15,15 +15,18 @@
 //!   callers race, and a rotated refresh token presented again ends the
 //!   session (see [`rotation`]).
 
+mod request;
 mod rotation;
 
 use serde::{Deserialize, Serialize};
 
+pub use request::RequestInfo;
 pub use rotation::{Rotated, RotationConfig};
 
 use crate::blacklist::{Blacklist, Reason, Revocation};
 use crate::lock::{LockError, Locks};
 use crate::password::PasswordError;
+use crate::ratelimit::{Check, LimitError, Limiter, Outcome, Subject};
 use crate::session::{Ended, NewSession, SessionError, Sessions};
 use crate::store::{Store, StoreError};
 use crate::token::{AccessClaims, Issued, RefreshClaims, TokenError, Tokens};
@@ -85,6 +88,12 @@ pub enum AuthError {
     RefreshReused,
     #[error(transparent)]
     Lock(#[from] LockError),
+    /// Too many failed sign-ins for this username from this address.
+    #[error("sign-in locked for {retry_after_ms} ms after too many failures")]
+    LoginLocked { retry_after_ms: u64 },
+    /// A rate-limit policy refused the request.
+    #[error("rate limited by policy {}", .0.policy)]
+    RateLimited(Outcome),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -113,6 +122,15 @@ impl From<redis::RedisError> for AuthError {
     }
 }
 
+impl From<LimitError> for AuthError {
+    fn from(err: LimitError) -> Self {
+        match err {
+            LimitError::Store(err) => AuthError::Store(err),
+            other => AuthError::Corrupt(other.to_string()),
+        }
+    }
+}
+
 impl From<UserError> for AuthError {
     fn from(err: UserError) -> Self {
         match err {
@@ -132,6 +150,7 @@ pub struct AuthParts {
     pub tokens: Tokens,
     pub locks: Locks,
     pub blacklist: Blacklist,
+    pub limiter: Limiter,
     pub rotation: RotationConfig,
 }
 
@@ -144,6 +163,7 @@ pub struct Auth {
     tokens: Tokens,
     locks: Locks,
     blacklist: Blacklist,
+    limiter: Limiter,
     rotation: RotationConfig,
     /// Seals rotation results stored in Redis (derived from the signing key).
     sealing_key: [u8; 32],
@@ -174,6 +194,7 @@ impl Auth {
             tokens: parts.tokens,
             locks: parts.locks,
             blacklist: parts.blacklist,
+            limiter: parts.limiter,
             rotation: parts.rotation,
         }
     }
@@ -184,6 +205,10 @@ impl Auth {
 
     pub fn locks(&self) -> &Locks {
         &self.locks
+    }
+
+    pub fn limiter(&self) -> &Limiter {
+        &self.limiter
     }
 
     pub fn users(&self) -> &Users {
@@ -207,14 +232,29 @@ impl Auth {
         client: &Client,
     ) -> Result<Login, AuthError> {
         check_input(username, password)?;
-        let hasher = self.users.hasher();
-        let Some((user, hash)) = self.users.find_with_hash(username.trim()).await? else {
-            hasher.verify_dummy(password).await?;
-            return Err(AuthError::InvalidCredentials);
+        // Brute-force protection: too many failures for this username from
+        // this address lock it out here, before any password is checked.
+        let lockout = self.lockout(username, client);
+        if let Some(check) = &lockout {
+            let decision = self.limiter.check(std::slice::from_ref(check), false).await?;
+            if let Some(rejected) = decision.rejection() {
+                return Err(AuthError::LoginLocked {
+                    retry_after_ms: rejected.retry_after_ms.unwrap_or(rejected.reset_ms),
+                });
+            }
+        }
+        let user = match self.verify_password(username, password).await {
+            Err(AuthError::InvalidCredentials) => {
+                if let Some(check) = &lockout {
+                    self.limiter.check(std::slice::from_ref(check), true).await?;
+                }
+                return Err(AuthError::InvalidCredentials);
+            }
+            other => other?,
         };
         tracing::Span::current().record("user_id", user.id.as_str());
-        if !hasher.verify(password, &hash).await? {
-            return Err(AuthError::InvalidCredentials);
+        if let Some(check) = &lockout {
+            self.limiter.reset(&check.subject).await?;
         }
         if user.disabled {
             return Err(AuthError::AccountDisabled);
@@ -242,6 +282,34 @@ impl Auth {
             session_id,
             access,
             refresh,
+        })
+    }
+
+    /// The user, if `password` is theirs. Unknown users cost the same
+    /// Argon2 work as wrong passwords.
+    async fn verify_password(&self, username: &str, password: &str) -> Result<User, AuthError> {
+        let hasher = self.users.hasher();
+        let Some((user, hash)) = self.users.find_with_hash(username.trim()).await? else {
+            hasher.verify_dummy(password).await?;
+            return Err(AuthError::InvalidCredentials);
+        };
+        if hasher.verify(password, &hash).await? {
+            Ok(user)
+        } else {
+            Err(AuthError::InvalidCredentials)
+        }
+    }
+
+    /// The lockout check for signing in to `username` from the client's
+    /// address, if the lockout policy is configured.
+    fn lockout(&self, username: &str, client: &Client) -> Option<Check<'_>> {
+        self.limiter.policy(crate::ratelimit::policy::LOGIN_LOCKOUT).map(|policy| Check {
+            policy,
+            subject: Subject::IpUsername {
+                ip: client.ip.clone(),
+                username: username.trim().to_lowercase(),
+            },
+            cost: 1,
         })
     }
 
@@ -375,6 +443,7 @@ mod tests {
             tokens,
             locks: Locks::new(store.clone(), "test"),
             blacklist: Blacklist::new(store.clone()),
+            limiter: crate::ratelimit::Limiter::new(store.clone(), crate::ratelimit::default_policies()),
             rotation,
             store,
         })

@@ -228,6 +228,7 @@ impl Auth {
                 }
             }
         };
+        self.limit_rotation(&user.id, session_id).await?;
         let roles = user.roles.iter().map(|r| r.as_str().to_owned()).collect();
         let access = self
             .tokens
@@ -314,6 +315,7 @@ impl Auth {
     }
 
     async fn rotate_access(&self, claims: &AccessClaims) -> Result<Option<Rotated>, AuthError> {
+        self.limit_rotation(&claims.sub, &claims.sid).await?;
         let access = self.tokens.issue_access(
             &claims.sub,
             &claims.name,
@@ -355,6 +357,33 @@ impl Auth {
             [code, sealed] if code == "2" => self.unseal(sealed).map(Some),
             [code] if code == "4" => Ok(None),
             _ => Err(AuthError::SessionEnded),
+        }
+    }
+
+    /// The per-session rotation limit (policy `refresh`). Callers served a
+    /// stored result never get here: only real rotations count.
+    async fn limit_rotation(&self, user_id: &str, session_id: &str) -> Result<(), AuthError> {
+        let Some(policy) = self.limiter.policy(crate::ratelimit::policy::REFRESH) else {
+            return Ok(());
+        };
+        let check = crate::ratelimit::Check {
+            policy,
+            subject: crate::ratelimit::Subject::Session {
+                user_id: user_id.to_owned(),
+                session_id: session_id.to_owned(),
+            },
+            cost: 1,
+        };
+        match self.limiter.check(std::slice::from_ref(&check), true).await {
+            Ok(decision) => match decision.rejection() {
+                Some(rejected) => Err(AuthError::RateLimited(rejected.clone())),
+                None => Ok(()),
+            },
+            Err(err) if policy.fail == crate::ratelimit::FailMode::Open => {
+                tracing::warn!(error = %err, "refresh rate limit unavailable; allowing (fail-open)");
+                Ok(())
+            }
+            Err(err) => Err(err.into()),
         }
     }
 
