@@ -40,6 +40,7 @@ build:
 bench: deps
 	cargo bench --bench locks
 	cargo bench --bench refresh
+	cargo bench --bench ratelimit
 
 serve:
 	GATEHOUSE_SITE_ROOT=$(CURDIR)/target/site $(GATEHOUSE_BIN)

@@ -11,6 +11,7 @@ use gatehouse::auth::{Auth, AuthParts, Client, RotationConfig};
 use gatehouse::blacklist::Blacklist;
 use gatehouse::lock::Locks;
 use gatehouse::password::Hasher;
+use gatehouse::ratelimit::{Limiter, Policy};
 use gatehouse::session::{SessionConfig, Sessions};
 use gatehouse::token::{Keyring, TokenConfig, Tokens};
 use gatehouse::user::{Role, Users};
@@ -27,6 +28,12 @@ async fn auth(redis: &BenchRedis) -> Auth {
         ),
         locks: Locks::new(store.clone(), "bench"),
         blacklist: Blacklist::new(store.clone()),
+        // The per-session rotation limit is applied (so its cost is
+        // measured) but set high enough never to refuse a benchmark round.
+        limiter: Limiter::new(
+            store.clone(),
+            vec![Policy::parse("name=refresh,key=session,limit=1000000000,window=1m").unwrap()],
+        ),
         rotation: RotationConfig::default(),
         store,
     })

@@ -68,6 +68,9 @@ function gatehouse(port: string, dataDir: string, extra: string[]) {
       `--data-dir "${dataDir}"`,
       `--admin-user ${admin.username}`,
       `--admin-password-file "${adminPasswordFile}"`,
+      // Every test signs in from 127.0.0.1: lift the per-address sign-in
+      // limit (20/min by default) so the suite is not throttled by itself.
+      `--rate-limit "name=login-ip,key=ip,limit=10000,window=1m,routes=/api/v1/auth/login|/api/v1/ui/sign-in,fail=closed"`,
       ...extra,
     ].join(" "),
     url: `${url}/ready`,
@@ -113,6 +116,9 @@ export default defineConfig({
   },
   webServer: [
     gatehouse(port!, dataDir!, []),
-    gatehouse(shortPort!, process.env.GATEHOUSE_E2E_SHORT_DATA!, ["--access-ttl 5s"]),
+    gatehouse(shortPort!, process.env.GATEHOUSE_E2E_SHORT_DATA!, [
+      "--access-ttl 5s",
+      `--rate-limit "name=login-lockout,key=ip+username,limit=5,window=10s,fail=closed"`,
+    ]),
   ],
 });

@@ -40,6 +40,12 @@ pub enum ErrorCode {
     LockBusy,
     /// The caller does not hold the lock (wrong owner, expired, released).
     LockNotHeld,
+    /// A rate-limit policy refused the request; see `policy` and `retry_after_ms`.
+    RateLimited,
+    /// Too many failed sign-ins for this account from this address.
+    LoginLocked,
+    /// The request's nonce was seen before, or its timestamp is too far off.
+    ReplayedRequest,
     /// The body is larger than the configured limit.
     PayloadTooLarge,
     /// The path does not exist.
@@ -65,7 +71,11 @@ impl ErrorCode {
             | ErrorCode::TokenInvalid
             | ErrorCode::TokenRevoked => 401,
             ErrorCode::AccountDisabled | ErrorCode::Forbidden | ErrorCode::CrossOrigin => 403,
-            ErrorCode::Conflict | ErrorCode::LockBusy | ErrorCode::LockNotHeld => 409,
+            ErrorCode::Conflict
+            | ErrorCode::LockBusy
+            | ErrorCode::LockNotHeld
+            | ErrorCode::ReplayedRequest => 409,
+            ErrorCode::RateLimited | ErrorCode::LoginLocked => 429,
             ErrorCode::ValidationFailed => 422,
             ErrorCode::NotFound => 404,
             ErrorCode::Timeout => 408,
@@ -76,12 +86,17 @@ impl ErrorCode {
     }
 }
 
-/// The JSON error body: `{"error": <code>, "message": <text>}`.
+/// The JSON error body: `{"error": <code>, "message": <text>}`, plus
+/// `policy` and `retry_after_ms` when a rate limit refused the request.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[error("{message}")]
 pub struct ApiError {
     pub error: ErrorCode,
     pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
 }
 
 impl ApiError {
@@ -89,7 +104,41 @@ impl ApiError {
         Self {
             error,
             message: message.into(),
+            policy: None,
+            retry_after_ms: None,
         }
+    }
+
+    /// 429: a rate-limit policy refused the request.
+    pub fn rate_limited(policy: &str, retry_after_ms: Option<u64>) -> Self {
+        let wait = match retry_after_ms {
+            Some(ms) => format!("Retry in {}.", wait_text(ms)),
+            None => "This request costs more than the policy ever allows.".to_owned(),
+        };
+        Self {
+            error: ErrorCode::RateLimited,
+            message: format!("Too many requests (policy `{policy}`). {wait}"),
+            policy: Some(policy.to_owned()),
+            retry_after_ms,
+        }
+    }
+
+    /// 429: sign-in locked out after too many failures.
+    pub fn login_locked(retry_after_ms: u64) -> Self {
+        Self {
+            error: ErrorCode::LoginLocked,
+            message: format!(
+                "Too many failed sign-ins for this account from your address. Try again in {}.",
+                wait_text(retry_after_ms)
+            ),
+            policy: Some("login-lockout".to_owned()),
+            retry_after_ms: Some(retry_after_ms),
+        }
+    }
+
+    /// `Retry-After` seconds for this error, if it has one.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        self.retry_after_ms.map(|ms| ms.div_ceil(1000).max(1))
     }
 
     pub fn invalid_request(message: impl Into<String>) -> Self {
@@ -131,6 +180,16 @@ impl ApiError {
     /// The HTTP status to send this error with.
     pub fn status(&self) -> u16 {
         self.error.status()
+    }
+}
+
+/// "3 s", "2 min", "1 h 5 min".
+fn wait_text(ms: u64) -> String {
+    let secs = ms.div_ceil(1000).max(1);
+    match secs {
+        0..60 => format!("{secs} s"),
+        60..3600 => format!("{} min", secs.div_ceil(60)),
+        _ => format!("{} h {} min", secs / 3600, secs % 3600 / 60),
     }
 }
 
@@ -190,6 +249,10 @@ impl FromServerFnError for ApiError {
                         http::header::WWW_AUTHENTICATE,
                         http::HeaderValue::from_static("Bearer"),
                     );
+                }
+                if let Some(secs) = self.retry_after_secs() {
+                    response
+                        .insert_header(http::header::RETRY_AFTER, http::HeaderValue::from(secs));
                 }
             }
         }
@@ -259,6 +322,10 @@ impl From<gatehouse::auth::AuthError> for ApiError {
                 "Another refresh of this session is still running. Retry in a moment.",
             ),
             AuthError::Lock(err) => err.into(),
+            AuthError::LoginLocked { retry_after_ms } => ApiError::login_locked(retry_after_ms),
+            AuthError::RateLimited(outcome) => {
+                ApiError::rate_limited(&outcome.policy, outcome.retry_after_ms)
+            }
             AuthError::Store(err) => err.into(),
             AuthError::User(err) => err.into(),
             err @ (AuthError::Token(TokenError::Signing(_))
@@ -295,6 +362,19 @@ impl From<gatehouse::user::UserError> for ApiError {
             UserError::Store(err) => err.into(),
             err @ (UserError::Corrupt(_) | UserError::Password(_)) => {
                 tracing::error!(error = %err, "user operation failed internally");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<gatehouse::ratelimit::LimitError> for ApiError {
+    fn from(err: gatehouse::ratelimit::LimitError) -> Self {
+        match err {
+            gatehouse::ratelimit::LimitError::Store(err) => err.into(),
+            other => {
+                tracing::error!(error = %other, "rate limiting failed internally");
                 ApiError::internal()
             }
         }

@@ -31,7 +31,7 @@ pub use error::{ApiError, ErrorCode};
 use leptos::prelude::*;
 use leptos_meta::{Link, Meta, MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::{SsrMode, path};
 
 use crate::components::layout::Layout;
 use crate::components::time::provide_clock;
@@ -87,7 +87,9 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=NotFound>
                     <Route path=path!("") view=HomePage/>
                     <Route path=path!("login") view=LoginPage/>
-                    <Route path=path!("account") view=AccountPage/>
+                    // Async: the whole page (sessions included) is in the
+                    // HTML, so it works without JavaScript.
+                    <Route path=path!("account") view=AccountPage ssr=SsrMode::Async/>
                 </Routes>
             </Layout>
         </Router>

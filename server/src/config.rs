@@ -162,6 +162,17 @@ pub struct Config {
     #[arg(long, env = "GATEHOUSE_INITIAL_ADMIN", default_value_t = true, action = clap::ArgAction::Set)]
     pub initial_admin: bool,
 
+    /// Rate-limit policies, replacing defaults of the same name (`limit=0`
+    /// removes one). Repeat the flag, or separate with `;` in the
+    /// variable. Each is `name=…,key=ip|user|session|user+route|ip+username|key,
+    /// algorithm=sliding-log|sliding-counter|gcra,limit=N,window=1m,burst=N,
+    /// routes=/path|/prefix*|*,fail=open|closed,replay=false`.
+    /// Defaults: ip 3000/min (all routes), api-user 600/min burst 100
+    /// (/api/*), login-ip 20/min, login-lockout 5 failures/15 min per IP and
+    /// username, refresh 30 rotations/min per session.
+    #[arg(long = "rate-limit", env = "GATEHOUSE_RATE_LIMITS", value_delimiter = ';', value_parser = parse_policy)]
+    pub rate_limits: Vec<gatehouse::ratelimit::Policy>,
+
     /// Argon2 hashes computed at once (each takes 19 MiB for ~20 ms).
     /// Default: twice the number of CPUs.
     #[arg(long, env = "GATEHOUSE_HASH_CONCURRENCY")]
@@ -189,6 +200,11 @@ impl Config {
         }
         PathBuf::from("data")
     }
+}
+
+/// Parses a rate-limit policy argument.
+pub fn parse_policy(text: &str) -> Result<gatehouse::ratelimit::Policy, String> {
+    gatehouse::ratelimit::Policy::parse(text).map_err(|e| e.to_string())
 }
 
 /// Parses a duration argument (see [`gatehouse::duration::parse`]).

@@ -9,6 +9,7 @@ use gatehouse::auth::{Auth, AuthParts, RotationConfig};
 use gatehouse::blacklist::Blacklist;
 use gatehouse::lock::Locks;
 use gatehouse::password::{Hasher, PasswordError};
+use gatehouse::ratelimit::{self, Limiter};
 use gatehouse::session::{SessionConfig, Sessions};
 use gatehouse::token::{KeyError, Keyring, TokenConfig, Tokens};
 use gatehouse::user::{Role, Users};
@@ -72,6 +73,10 @@ pub async fn app_state(config: &Config, store: Store) -> Result<AppState, Startu
         tokens,
         locks: locks.clone(),
         blacklist: Blacklist::new(store.clone()),
+        limiter: Limiter::new(
+            store.clone(),
+            ratelimit::merge(ratelimit::default_policies(), config.rate_limits.clone()),
+        ),
         rotation: RotationConfig {
             grace: config.refresh_grace,
             renew_window: config.renew_window.clamp(0.0, 1.0),

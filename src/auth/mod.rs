@@ -236,7 +236,10 @@ impl Auth {
         // this address lock it out here, before any password is checked.
         let lockout = self.lockout(username, client);
         if let Some(check) = &lockout {
-            let decision = self.limiter.check(std::slice::from_ref(check), false).await?;
+            let decision = self
+                .limiter
+                .check(std::slice::from_ref(check), false)
+                .await?;
             if let Some(rejected) = decision.rejection() {
                 return Err(AuthError::LoginLocked {
                     retry_after_ms: rejected.retry_after_ms.unwrap_or(rejected.reset_ms),
@@ -246,7 +249,9 @@ impl Auth {
         let user = match self.verify_password(username, password).await {
             Err(AuthError::InvalidCredentials) => {
                 if let Some(check) = &lockout {
-                    self.limiter.check(std::slice::from_ref(check), true).await?;
+                    self.limiter
+                        .check(std::slice::from_ref(check), true)
+                        .await?;
                 }
                 return Err(AuthError::InvalidCredentials);
             }
@@ -303,14 +308,16 @@ impl Auth {
     /// The lockout check for signing in to `username` from the client's
     /// address, if the lockout policy is configured.
     fn lockout(&self, username: &str, client: &Client) -> Option<Check<'_>> {
-        self.limiter.policy(crate::ratelimit::policy::LOGIN_LOCKOUT).map(|policy| Check {
-            policy,
-            subject: Subject::IpUsername {
-                ip: client.ip.clone(),
-                username: username.trim().to_lowercase(),
-            },
-            cost: 1,
-        })
+        self.limiter
+            .policy(crate::ratelimit::policy::LOGIN_LOCKOUT)
+            .map(|policy| Check {
+                policy,
+                subject: Subject::IpUsername {
+                    ip: client.ip.clone(),
+                    username: username.trim().to_lowercase(),
+                },
+                cost: 1,
+            })
     }
 
     /// Validates an access token: signature and claims locally, then one
@@ -443,7 +450,10 @@ mod tests {
             tokens,
             locks: Locks::new(store.clone(), "test"),
             blacklist: Blacklist::new(store.clone()),
-            limiter: crate::ratelimit::Limiter::new(store.clone(), crate::ratelimit::default_policies()),
+            limiter: crate::ratelimit::Limiter::new(
+                store.clone(),
+                crate::ratelimit::default_policies(),
+            ),
             rotation,
             store,
         })

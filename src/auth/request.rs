@@ -48,10 +48,12 @@ impl Auth {
         request: &RequestInfo<'_>,
     ) -> Result<(Principal, Decision), AuthError> {
         let claims = self.tokens.verify_access(token)?;
-        let checks = self
-            .limiter
-            .checks_for(request.path, request.ip, Some((&claims.sub, &claims.sid)));
-        let nonce_key = request.nonce.map(|nonce| keys::replay_nonce(&claims.sub, nonce));
+        let checks =
+            self.limiter
+                .checks_for(request.path, request.ip, Some((&claims.sub, &claims.sid)));
+        let nonce_key = request
+            .nonce
+            .map(|nonce| keys::replay_nonce(&claims.sub, nonce));
         if self.store.is_cluster() {
             let (touched, decision) = tokio::join!(
                 self.sessions.touch(&claims.sub, &claims.sid, &claims.jti),
@@ -66,14 +68,17 @@ impl Auth {
             .key(keys::user_sessions(&claims.sub))
             .key(keys::blacklisted(&claims.sub, &claims.jti))
             .arg(&claims.sid)
-            .arg(u64::try_from(self.sessions.config().idle_timeout.as_millis()).unwrap_or(u64::MAX));
+            .arg(
+                u64::try_from(self.sessions.config().idle_timeout.as_millis()).unwrap_or(u64::MAX),
+            );
         for key in &invocation.keys {
             call.key(key);
         }
         for arg in &invocation.args {
             call.arg(arg);
         }
-        let (touched, limits): (Vec<i64>, Vec<i64>) = call.invoke_async(&mut self.store.conn()).await?;
+        let (touched, limits): (Vec<i64>, Vec<i64>) =
+            call.invoke_async(&mut self.store.conn()).await?;
         match touched.first() {
             Some(1) => Ok((principal(claims), Limiter::decision(&checks, &limits)?)),
             Some(2) => Err(AuthError::TokenRevoked),
@@ -92,7 +97,10 @@ impl Auth {
                 .arg(1)
                 .arg("NX")
                 .arg("PX")
-                .arg(u64::try_from((2 * crate::ratelimit::REPLAY_WINDOW).as_millis()).unwrap_or(u64::MAX))
+                .arg(
+                    u64::try_from((2 * crate::ratelimit::REPLAY_WINDOW).as_millis())
+                        .unwrap_or(u64::MAX),
+                )
                 .query_async(&mut self.store.conn())
                 .await?;
             if fresh.is_none() {

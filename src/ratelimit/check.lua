@@ -35,16 +35,21 @@ local function check(keys, k, argv, a)
   end
 
   local results = {}
-  local all = true
-  for i = 1, n do
-    results[i] = run(i, false)
-    if results[i][1] == 0 then
-      all = false
-    end
-  end
-  if all and commit then
+  if n == 1 then
+    -- One policy cannot leak into another: decide and count in one pass.
+    results[1] = run(1, commit)
+  else
+    local all = true
     for i = 1, n do
-      results[i] = run(i, true)
+      results[i] = run(i, false)
+      if results[i][1] == 0 then
+        all = false
+      end
+    end
+    if all and commit then
+      for i = 1, n do
+        results[i] = run(i, true)
+      end
     end
   end
   -- Rejected or not, these subjects have live windows: keep them listed.

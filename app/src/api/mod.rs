@@ -8,5 +8,6 @@
 pub mod admin;
 pub mod auth;
 pub mod locks;
+pub mod ratelimit;
 pub mod sessions;
 pub mod status;

@@ -62,39 +62,68 @@ fn request<'a>() -> RequestInfo<'a> {
 async fn a_protected_request_costs_exactly_one_redis_command() {
     let redis = TestRedis::start().await;
     let auth = auth(&redis, &[]).await;
-    auth.users().create("olly", "long enough", &[Role::User]).await.unwrap();
+    auth.users()
+        .create("olly", "long enough", &[Role::User])
+        .await
+        .unwrap();
     let login = auth.login("olly", "long enough", &client()).await.unwrap();
     // Warm up: the first call loads the script.
-    auth.authenticate_limited(&login.access.token, &request()).await.unwrap();
+    auth.authenticate_limited(&login.access.token, &request())
+        .await
+        .unwrap();
 
     let before = command_calls(&redis).await;
-    let (principal, decision) = auth.authenticate_limited(&login.access.token, &request()).await.unwrap();
+    let (principal, decision) = auth
+        .authenticate_limited(&login.access.token, &request())
+        .await
+        .unwrap();
     let after = command_calls(&redis).await;
     let delta = |name: &str| after.get(name).unwrap_or(&0) - before.get(name).unwrap_or(&0);
     assert_eq!(delta("evalsha"), 1, "one script call");
-    assert_eq!(delta("eval") + delta("script|load"), 0, "no script (re)loading");
+    assert_eq!(
+        delta("eval") + delta("script|load"),
+        0,
+        "no script (re)loading"
+    );
     // Everything else that moved ran inside that one script (plus the INFO
     // that measured `before`).
     assert_eq!(delta("info"), 1);
     assert_eq!(principal.session_id, login.session_id);
     assert!(decision.allowed());
-    let names: Vec<&str> = decision.outcomes.iter().map(|o| o.policy.as_str()).collect();
+    let names: Vec<&str> = decision
+        .outcomes
+        .iter()
+        .map(|o| o.policy.as_str())
+        .collect();
     assert_eq!(names, ["ip", "api-user"]);
 }
 
 #[tokio::test]
 async fn the_api_limit_refuses_without_ending_the_session() {
     let redis = TestRedis::start().await;
-    let auth = auth(&redis, &["name=api-user,key=user,algorithm=sliding-log,limit=3,window=1m,routes=/api/*"]).await;
-    auth.users().create("pam", "long enough", &[Role::User]).await.unwrap();
+    let auth = auth(
+        &redis,
+        &["name=api-user,key=user,algorithm=sliding-log,limit=3,window=1m,routes=/api/*"],
+    )
+    .await;
+    auth.users()
+        .create("pam", "long enough", &[Role::User])
+        .await
+        .unwrap();
     let login = auth.login("pam", "long enough", &client()).await.unwrap();
     let mut allowed = 0;
     for _ in 0..5 {
-        let (_, decision) = auth.authenticate_limited(&login.access.token, &request()).await.unwrap();
+        let (_, decision) = auth
+            .authenticate_limited(&login.access.token, &request())
+            .await
+            .unwrap();
         allowed += u32::from(decision.allowed());
     }
     assert_eq!(allowed, 3);
-    let (_, decision) = auth.authenticate_limited(&login.access.token, &request()).await.unwrap();
+    let (_, decision) = auth
+        .authenticate_limited(&login.access.token, &request())
+        .await
+        .unwrap();
     assert_eq!(decision.rejection().unwrap().policy, "api-user");
 }
 
@@ -102,33 +131,58 @@ async fn the_api_limit_refuses_without_ending_the_session() {
 async fn a_replayed_nonce_is_refused() {
     let redis = TestRedis::start().await;
     let auth = auth(&redis, &[]).await;
-    auth.users().create("quin", "long enough", &[Role::User]).await.unwrap();
+    auth.users()
+        .create("quin", "long enough", &[Role::User])
+        .await
+        .unwrap();
     let login = auth.login("quin", "long enough", &client()).await.unwrap();
     let with_nonce = RequestInfo {
         nonce: Some("4f1c2f7e-9d3a-4c7b-8a52-0d6f5e1b2a3c"),
         ..request()
     };
-    let (_, first) = auth.authenticate_limited(&login.access.token, &with_nonce).await.unwrap();
+    let (_, first) = auth
+        .authenticate_limited(&login.access.token, &with_nonce)
+        .await
+        .unwrap();
     assert!(first.allowed());
-    let (_, again) = auth.authenticate_limited(&login.access.token, &with_nonce).await.unwrap();
+    let (_, again) = auth
+        .authenticate_limited(&login.access.token, &with_nonce)
+        .await
+        .unwrap();
     assert!(again.replayed && !again.allowed());
 }
 
 #[tokio::test]
 async fn five_failed_passwords_lock_the_pair_out_even_for_the_right_password() {
     let redis = TestRedis::start().await;
-    let auth = auth(&redis, &["name=login-lockout,key=ip+username,limit=5,window=2s,fail=closed"]).await;
-    auth.users().create("rob", "long enough", &[Role::User]).await.unwrap();
+    let auth = auth(
+        &redis,
+        &["name=login-lockout,key=ip+username,limit=5,window=2s,fail=closed"],
+    )
+    .await;
+    auth.users()
+        .create("rob", "long enough", &[Role::User])
+        .await
+        .unwrap();
 
     // A success clears earlier failures.
     for _ in 0..4 {
-        assert!(matches!(auth.login("rob", "wrong", &client()).await, Err(AuthError::InvalidCredentials)));
+        assert!(matches!(
+            auth.login("rob", "wrong", &client()).await,
+            Err(AuthError::InvalidCredentials)
+        ));
     }
     auth.login("rob", "long enough", &client()).await.unwrap();
     for _ in 0..5 {
-        assert!(matches!(auth.login("ROB", "wrong", &client()).await, Err(AuthError::InvalidCredentials)));
+        assert!(matches!(
+            auth.login("ROB", "wrong", &client()).await,
+            Err(AuthError::InvalidCredentials)
+        ));
     }
-    let locked = auth.login("rob", "long enough", &client()).await.unwrap_err();
+    let locked = auth
+        .login("rob", "long enough", &client())
+        .await
+        .unwrap_err();
     let AuthError::LoginLocked { retry_after_ms } = locked else {
         panic!("expected a lockout, got {locked:?}");
     };
@@ -147,20 +201,27 @@ async fn five_failed_passwords_lock_the_pair_out_even_for_the_right_password() {
 async fn only_real_rotations_count_against_the_refresh_limit() {
     let redis = TestRedis::start().await;
     let auth = auth(&redis, &["name=refresh,key=session,limit=2,window=1m"]).await;
-    auth.users().create("sue", "long enough", &[Role::User]).await.unwrap();
+    auth.users()
+        .create("sue", "long enough", &[Role::User])
+        .await
+        .unwrap();
     let login = auth.login("sue", "long enough", &client()).await.unwrap();
     // 50 racing callers: one rotation, counted once.
     let mut tasks = Vec::new();
     for _ in 0..50 {
         let (auth, token) = (auth.clone(), login.refresh.token.clone());
-        tasks.push(tokio::spawn(async move { auth.refresh(&token, &client()).await }));
+        tasks.push(tokio::spawn(async move {
+            auth.refresh(&token, &client()).await
+        }));
     }
     let mut next = None;
     for task in tasks {
         next = Some(task.await.unwrap().unwrap().refresh_token.unwrap());
     }
     let second = auth.refresh(&next.unwrap(), &client()).await.unwrap();
-    let third = auth.refresh(second.refresh_token.as_deref().unwrap(), &client()).await;
+    let third = auth
+        .refresh(second.refresh_token.as_deref().unwrap(), &client())
+        .await;
     let Err(AuthError::RateLimited(outcome)) = third else {
         panic!("expected the third rotation to be limited, got {third:?}");
     };

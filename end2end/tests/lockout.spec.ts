@@ -1,0 +1,36 @@
+import { test, expect } from "@playwright/test";
+import { shortTtlURL } from "../playwright.config";
+import { createUser, uniqueName, waitForHydration } from "./support";
+
+// This instance locks sign-in for 10 s after 5 failures per address and username.
+test.use({ baseURL: shortTtlURL });
+
+test("five wrong passwords lock sign-in, say when to retry, and refuse even the right password until then", async ({ page }) => {
+  test.setTimeout(60_000);
+  const username = uniqueName("locked");
+  const password = "the right password";
+  await createUser(shortTtlURL, username, password);
+  await page.goto("/login");
+  await waitForHydration(page);
+  await page.getByLabel("Username").fill(username);
+  const alert = page.getByRole("alert");
+  for (let i = 0; i < 5; i++) {
+    await page.getByLabel("Password").fill(`wrong ${i}`);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await expect(alert).toHaveText("Wrong username or password.");
+    // Let the form settle before the next attempt.
+    await expect(page.getByRole("button", { name: "Sign in" })).toBeEnabled();
+  }
+
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(alert).toContainText("Too many failed sign-ins");
+  await expect(alert).toContainText(/Try again in \d+ s/);
+  await expect(page).toHaveURL(/\/login/);
+
+  // After the lockout window, the right password works.
+  await page.waitForTimeout(10_500);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page).toHaveURL(/\/account$/);
+  await expect(page.getByTestId("username")).toHaveText(username);
+});
