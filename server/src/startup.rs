@@ -84,6 +84,9 @@ pub async fn app_state(config: &Config, store: Store) -> Result<AppState, Startu
             lock_wait: config.refresh_lock_ttl * 2,
         },
     });
+    for policy in auth.limiter().policies() {
+        tracing::info!(policy = %policy.to_spec(), "rate-limit policy");
+    }
     let instance = Instance {
         id: instance_id,
         version: env!("CARGO_PKG_VERSION"),
