@@ -487,7 +487,9 @@ impl Limiter {
                 .query_async(&mut self.store.conn())
                 .await?;
         }
-        tracing::info!(subject = ?subject, deleted, "rate-limit windows reset");
+        if deleted > 0 {
+            tracing::info!(subject = ?subject, deleted, "rate-limit windows reset");
+        }
         Ok(deleted)
     }
 
