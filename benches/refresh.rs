@@ -34,6 +34,7 @@ async fn auth(redis: &BenchRedis) -> Auth {
             store.clone(),
             vec![Policy::parse("name=refresh,key=session,limit=1000000000,window=1m").unwrap()],
         ),
+        events: gatehouse::events::Events::new(store.clone(), "bench", 100_000),
         rotation: RotationConfig::default(),
         store,
     })

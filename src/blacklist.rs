@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::events::{Event, Events};
 use crate::store::{Store, StoreError, keys};
 
 /// Why a token was revoked.
@@ -102,11 +103,33 @@ pub struct EntryPage {
 #[derive(Clone, Debug)]
 pub struct Blacklist {
     store: Store,
+    events: Option<Events>,
 }
 
 impl Blacklist {
     pub fn new(store: Store) -> Self {
-        Self { store }
+        Self {
+            store,
+            events: None,
+        }
+    }
+
+    /// Reports every blacklisted token as a `token_blacklisted` event.
+    pub fn with_events(mut self, events: Events) -> Self {
+        self.events = Some(events);
+        self
+    }
+
+    fn report(&self, user_id: &str, session_id: &str, jti: &str, reason: &str) {
+        if let Some(events) = &self.events {
+            events.emit(
+                Event::new("token_blacklisted")
+                    .user(user_id)
+                    .session(session_id)
+                    .detail("jti", jti)
+                    .detail("reason", reason),
+            );
+        }
     }
 
     /// Revokes tokens (skipping any that already expired).
@@ -140,6 +163,7 @@ impl Blacklist {
                 .arg(format!("{}:{}", r.user_id, r.jti))
                 .ignore();
             tracing::info!(jti = %r.jti, session_id = %r.session_id, reason = r.reason.as_str(), "token blacklisted");
+            self.report(r.user_id, r.session_id, r.jti, r.reason.as_str());
             any = true;
         }
         if any {
@@ -152,9 +176,12 @@ impl Blacklist {
     pub(crate) async fn index(
         &self,
         user_id: &str,
+        session_id: &str,
         jti: &str,
         expires_at_ms: u64,
+        reason: Reason,
     ) -> Result<(), StoreError> {
+        self.report(user_id, session_id, jti, reason.as_str());
         let _: () = redis::cmd("ZADD")
             .arg(keys::blacklist_index())
             .arg(expires_at_ms)

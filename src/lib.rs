@@ -32,6 +32,8 @@ pub mod auth;
 pub mod blacklist;
 pub mod duration;
 pub mod embedded;
+pub mod events;
+pub mod instances;
 pub mod lock;
 pub mod password;
 pub mod random;

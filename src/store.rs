@@ -379,6 +379,34 @@ pub mod keys {
         format!("{PREFIX}:{{u:{user_id}}}:nonce:{nonce}")
     }
 
+    /// The security event stream.
+    pub fn events() -> String {
+        format!("{PREFIX}:events")
+    }
+
+    /// How many events of `kind` happened in the minute starting at
+    /// `minute` (Unix minutes), for the console's time series.
+    pub fn event_count(kind: &str, minute: u64) -> String {
+        format!("{PREFIX}:stats:{kind}:{minute}")
+    }
+
+    /// Live Gatehouse instances and their last heartbeat (hash).
+    pub fn instances() -> String {
+        format!("{PREFIX}:instances")
+    }
+
+    /// All live sessions, `<user id>:<session id>` scored by absolute
+    /// expiry (sorted set), for the console. Advisory: pruned lazily.
+    pub fn all_sessions() -> String {
+        format!("{PREFIX}:sessions:all")
+    }
+
+    /// Users with sessions, scored by their latest session's absolute
+    /// expiry (sorted set), for the console. Advisory.
+    pub fn active_users() -> String {
+        format!("{PREFIX}:sessions:users")
+    }
+
     /// Locks live in [`LOCK_SHARDS`] hash-tag shards: a lock's keys and its
     /// shard's registry share a slot, so acquiring a lock and listing it
     /// in the registry is one script, while locks still spread over a

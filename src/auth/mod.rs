@@ -24,6 +24,7 @@ pub use request::RequestInfo;
 pub use rotation::{Rotated, RotationConfig};
 
 use crate::blacklist::{Blacklist, Reason, Revocation};
+use crate::events::{Event, Events};
 use crate::lock::{LockError, Locks};
 use crate::password::PasswordError;
 use crate::ratelimit::{Check, LimitError, Limiter, Outcome, Subject};
@@ -151,6 +152,7 @@ pub struct AuthParts {
     pub locks: Locks,
     pub blacklist: Blacklist,
     pub limiter: Limiter,
+    pub events: Events,
     pub rotation: RotationConfig,
 }
 
@@ -164,6 +166,7 @@ pub struct Auth {
     locks: Locks,
     blacklist: Blacklist,
     limiter: Limiter,
+    events: Events,
     rotation: RotationConfig,
     /// Seals rotation results stored in Redis (derived from the signing key).
     sealing_key: [u8; 32],
@@ -195,6 +198,7 @@ impl Auth {
             locks: parts.locks,
             blacklist: parts.blacklist,
             limiter: parts.limiter,
+            events: parts.events,
             rotation: parts.rotation,
         }
     }
@@ -209,6 +213,10 @@ impl Auth {
 
     pub fn limiter(&self) -> &Limiter {
         &self.limiter
+    }
+
+    pub fn events(&self) -> &Events {
+        &self.events
     }
 
     pub fn users(&self) -> &Users {
@@ -241,9 +249,14 @@ impl Auth {
                 .check(std::slice::from_ref(check), false)
                 .await?;
             if let Some(rejected) = decision.rejection() {
-                return Err(AuthError::LoginLocked {
-                    retry_after_ms: rejected.retry_after_ms.unwrap_or(rejected.reset_ms),
-                });
+                let retry_after_ms = rejected.retry_after_ms.unwrap_or(rejected.reset_ms);
+                self.events.emit(
+                    Event::new("login_locked")
+                        .username(username.trim())
+                        .ip(&client.ip)
+                        .detail("retry_after_ms", retry_after_ms),
+                );
+                return Err(AuthError::LoginLocked { retry_after_ms });
             }
         }
         let user = match self.verify_password(username, password).await {
@@ -253,6 +266,12 @@ impl Auth {
                         .check(std::slice::from_ref(check), true)
                         .await?;
                 }
+                self.events.emit(
+                    Event::new("login_failed")
+                        .username(username.trim())
+                        .ip(&client.ip)
+                        .detail("reason", "invalid_credentials"),
+                );
                 return Err(AuthError::InvalidCredentials);
             }
             other => other?,
@@ -262,6 +281,13 @@ impl Auth {
             self.limiter.reset(&check.subject).await?;
         }
         if user.disabled {
+            self.events.emit(
+                Event::new("login_failed")
+                    .user(&user.id)
+                    .username(&user.username)
+                    .ip(&client.ip)
+                    .detail("reason", "account_disabled"),
+            );
             return Err(AuthError::AccountDisabled);
         }
         let session_id = crate::random::hex::<16>();
@@ -282,6 +308,17 @@ impl Auth {
             })
             .await?;
         tracing::info!(session_id = %session_id, "signed in");
+        let device = crate::session::device::label(&client.user_agent);
+        for kind in ["login_succeeded", "session_created"] {
+            self.events.emit(
+                Event::new(kind)
+                    .user(&user.id)
+                    .username(&user.username)
+                    .session(&session_id)
+                    .ip(&client.ip)
+                    .detail("device", &device),
+            );
+        }
         Ok(Login {
             user,
             session_id,
@@ -348,6 +385,17 @@ impl Auth {
         if let Some(ended) = &ended {
             self.blacklist_ended(user_id, std::slice::from_ref(ended), reason)
                 .await?;
+            let kind = if reason == Reason::Logout {
+                "logout"
+            } else {
+                "session_revoked"
+            };
+            self.events.emit(
+                Event::new(kind)
+                    .user(user_id)
+                    .session(session_id)
+                    .detail("reason", reason.as_str()),
+            );
         }
         Ok(ended)
     }
@@ -357,6 +405,11 @@ impl Auth {
         let ended = self.sessions.revoke_all(user_id, None).await?;
         self.blacklist_ended(user_id, &ended, Reason::SessionRevoked)
             .await?;
+        self.events.emit(
+            Event::new("signed_out_everywhere")
+                .user(user_id)
+                .detail("sessions", ended.len()),
+        );
         Ok(ended)
     }
 
@@ -454,6 +507,7 @@ mod tests {
                 store.clone(),
                 crate::ratelimit::default_policies(),
             ),
+            events: Events::new(store.clone(), "test", 10_000),
             rotation,
             store,
         })

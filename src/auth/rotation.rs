@@ -37,6 +37,8 @@ use redis::Script;
 use serde::{Deserialize, Serialize};
 
 use super::{Auth, AuthError, Client, Principal, principal};
+use crate::blacklist::Reason;
+use crate::events::Event;
 use crate::lock::{LockError, LockOptions};
 use crate::store::keys;
 use crate::token::AccessClaims;
@@ -92,6 +94,14 @@ struct Stored {
 
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn kind_name(presented: &Presented<'_>) -> &'static str {
+    match presented {
+        Presented::Refresh(_) => "refresh",
+        Presented::Access(_) => "renewal",
+        Presented::AccessOnly(_) => "api_renewal",
+    }
 }
 
 /// The token a caller presented, and what it asks for.
@@ -264,9 +274,24 @@ impl Auth {
         match reply.as_slice() {
             [code, generation, old_jti, old_exp] if code == "1" => {
                 self.blacklist
-                    .index(&user.id, old_jti, old_exp.parse().unwrap_or(0))
+                    .index(
+                        &user.id,
+                        session_id,
+                        old_jti,
+                        old_exp.parse().unwrap_or(0),
+                        Reason::Rotated,
+                    )
                     .await?;
                 tracing::info!(generation = %generation, "session tokens rotated");
+                self.events.emit(
+                    Event::new("refresh_rotated")
+                        .user(&user.id)
+                        .username(&user.username)
+                        .session(session_id)
+                        .ip(&client.ip)
+                        .detail("generation", generation)
+                        .detail("via", kind_name(presented)),
+                );
                 Ok(Some(Rotated {
                     principal: principal(access.claims.clone()),
                     access_token: access.token,
@@ -278,7 +303,13 @@ impl Auth {
             [code, sealed] if code == "2" => self.unseal(sealed).map(Some),
             [code, revoked_jti, revoked_exp] if code == "3" => {
                 self.blacklist
-                    .index(&user.id, revoked_jti, revoked_exp.parse().unwrap_or(0))
+                    .index(
+                        &user.id,
+                        session_id,
+                        revoked_jti,
+                        revoked_exp.parse().unwrap_or(0),
+                        Reason::ReuseDetected,
+                    )
                     .await?;
                 tracing::warn!(
                     user_id = %user.id,
@@ -286,6 +317,14 @@ impl Auth {
                     ip = %client.ip,
                     user_agent = %client.user_agent,
                     "security: refresh token reuse detected; session revoked"
+                );
+                self.events.emit(
+                    Event::new("refresh_reuse_detected")
+                        .user(&user.id)
+                        .username(&user.username)
+                        .session(session_id)
+                        .ip(&client.ip)
+                        .detail("device", crate::session::device::label(&client.user_agent)),
                 );
                 Err(AuthError::RefreshReused)
             }
@@ -343,9 +382,20 @@ impl Auth {
         match reply.as_slice() {
             [code, old_exp] if code == "1" => {
                 self.blacklist
-                    .index(&claims.sub, &claims.jti, old_exp.parse().unwrap_or(0))
+                    .index(
+                        &claims.sub,
+                        &claims.sid,
+                        &claims.jti,
+                        old_exp.parse().unwrap_or(0),
+                        Reason::Renewed,
+                    )
                     .await?;
                 tracing::info!("access token renewed");
+                self.events.emit(
+                    Event::new("token_renewed")
+                        .user(&claims.sub)
+                        .session(&claims.sid),
+                );
                 Ok(Some(Rotated {
                     principal: principal(access.claims.clone()),
                     access_token: access.token,
@@ -442,6 +492,11 @@ impl Auth {
         let stored: Stored =
             serde_json::from_slice(&plaintext).map_err(|e| AuthError::Corrupt(e.to_string()))?;
         let access = self.tokens.verify_access(&stored.access)?;
+        self.events.emit(
+            Event::new("refresh_coalesced")
+                .user(&access.sub)
+                .session(&access.sid),
+        );
         Ok(Rotated {
             principal: principal(access.clone()),
             access_token: stored.access,

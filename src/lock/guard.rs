@@ -115,11 +115,13 @@ async fn watchdog(
             Ok(_) => last_extended = Instant::now(),
             Err(LockError::NotHeld) => {
                 tracing::warn!(lock = %name, "lock lost: it expired or was force-released");
+                locks.report("lock_lost", &name, Some(("why", "not held".to_owned())));
                 let _ = lost.send(true);
                 return;
             }
             Err(err) if last_extended.elapsed() >= ttl => {
                 tracing::warn!(lock = %name, error = %err, "lock lost: could not extend it for a whole TTL");
+                locks.report("lock_lost", &name, Some(("why", "unreachable".to_owned())));
                 let _ = lost.send(true);
                 return;
             }

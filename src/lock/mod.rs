@@ -39,6 +39,7 @@ use tokio::time::Instant;
 
 pub use guard::LockGuard;
 
+use crate::events::{Event, Events};
 use crate::store::{Store, StoreError, keys};
 
 static ACQUIRE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("acquire.lua")));
@@ -195,6 +196,7 @@ pub struct Locks {
     store: Store,
     instance: Arc<str>,
     notifier: Arc<notify::Notifier>,
+    events: Option<Events>,
 }
 
 impl Locks {
@@ -205,6 +207,24 @@ impl Locks {
             notifier: Arc::new(notify::Notifier::start(store.clone())),
             store,
             instance: instance.into(),
+            events: None,
+        }
+    }
+
+    /// Reports acquisitions, releases, force-releases and lost locks as
+    /// events.
+    pub fn with_events(mut self, events: Events) -> Self {
+        self.events = Some(events);
+        self
+    }
+
+    pub(crate) fn report(&self, kind: &str, name: &str, detail: Option<(&str, String)>) {
+        if let Some(events) = &self.events {
+            let mut event = Event::new(kind).detail("lock", name);
+            if let Some((field, value)) = detail {
+                event = event.detail(field, value);
+            }
+            events.emit(event);
         }
     }
 
@@ -261,6 +281,13 @@ impl Locks {
             let (acquired, owner, fencing_token, ttl_ms, hold_count): (i64, String, u64, i64, u64) =
                 redis::from_redis_value(reply).map_err(|e| LockError::Corrupt(e.to_string()))?;
             if acquired == 1 {
+                if hold_count == 1 {
+                    self.report(
+                        "lock_acquired",
+                        name,
+                        Some(("fencing_token", fencing_token.to_string())),
+                    );
+                }
                 return Ok(Lease {
                     name: name.to_owned(),
                     owner,
@@ -321,7 +348,12 @@ impl Locks {
             .invoke_async(&mut self.store.conn())
             .await?;
         match u64::try_from(left) {
-            Ok(remaining_holds) => Ok(Released { remaining_holds }),
+            Ok(remaining_holds) => {
+                if remaining_holds == 0 {
+                    self.report("lock_released", name, None);
+                }
+                Ok(Released { remaining_holds })
+            }
             Err(_) => Err(LockError::NotHeld),
         }
     }
@@ -367,6 +399,11 @@ impl Locks {
         }
         let info = lock_info(name.to_owned(), 0, 0, pairs(fields));
         tracing::warn!(lock = %name, label = %info.label, instance = %info.instance, "lock force-released");
+        self.report(
+            "lock_force_released",
+            name,
+            Some(("holder", info.label.clone())),
+        );
         Ok(Some(info))
     }
 

@@ -493,6 +493,27 @@ impl Limiter {
         Ok(deleted)
     }
 
+    /// Ends every sign-in lockout of `username` (from any address).
+    pub async fn reset_lockouts(&self, username: &str) -> Result<u64, LimitError> {
+        let username = username.trim().to_lowercase();
+        let members: Vec<String> = redis::cmd("ZRANGE")
+            .arg(keys::rate_limit_index())
+            .arg(0)
+            .arg(-1)
+            .query_async(&mut self.store.conn())
+            .await?;
+        let mut cleared = 0;
+        for member in members {
+            if let Ok(subject @ Subject::IpUsername { .. }) =
+                serde_json::from_str::<Subject>(&member)
+                && matches!(&subject, Subject::IpUsername { username: name, .. } if *name == username)
+            {
+                cleared += self.reset(&subject).await?;
+            }
+        }
+        Ok(cleared)
+    }
+
     /// Subjects with live windows, most recently active first.
     pub async fn active(
         &self,

@@ -178,8 +178,8 @@ impl Sessions {
             .arg(new.access_expires_at_ms)
             .invoke_async(&mut self.store.conn())
             .await?;
-        match reply.as_slice() {
-            [-1] => Err(SessionError::UserDisabled),
+        let created = match reply.as_slice() {
+            [-1] => return Err(SessionError::UserDisabled),
             [created, absolute, evicted] => {
                 if *evicted > 0 {
                     tracing::info!(
@@ -187,16 +187,35 @@ impl Sessions {
                         "ended least recently used sessions over the per-user cap"
                     );
                 }
-                Ok(Created {
+                Created {
                     created_at_ms: *created as u64,
                     absolute_expires_at_ms: *absolute as u64,
                     evicted: *evicted as u64,
-                })
+                }
             }
-            other => Err(SessionError::Corrupt(format!(
-                "unexpected create reply {other:?}"
-            ))),
-        }
+            other => {
+                return Err(SessionError::Corrupt(format!(
+                    "unexpected create reply {other:?}"
+                )));
+            }
+        };
+        // The console's cross-user indexes live in other slots: updated
+        // after the session exists, and pruned lazily.
+        let _: () = redis::pipe()
+            .cmd("ZADD")
+            .arg(keys::all_sessions())
+            .arg(created.absolute_expires_at_ms)
+            .arg(format!("{}:{}", new.user_id, new.id))
+            .ignore()
+            .cmd("ZADD")
+            .arg(keys::active_users())
+            .arg("GT")
+            .arg(created.absolute_expires_at_ms)
+            .arg(new.user_id)
+            .ignore()
+            .query_async(&mut self.store.conn())
+            .await?;
+        Ok(created)
     }
 
     /// Confirms the session is alive and the access token `jti` not
@@ -293,14 +312,143 @@ impl Sessions {
             .arg(session_id)
             .invoke_async(&mut self.store.conn())
             .await?;
-        Ok(match token.as_slice() {
+        let ended = match token.as_slice() {
             [jti, expires] => Some(Ended {
                 session_id: session_id.to_owned(),
                 access_jti: jti.clone(),
                 access_expires_at_ms: expires.parse().unwrap_or(0),
             }),
             _ => None,
-        })
+        };
+        self.unindex(user_id, ended.as_slice()).await?;
+        Ok(ended)
+    }
+
+    async fn unindex(&self, user_id: &str, ended: &[Ended]) -> Result<(), SessionError> {
+        if ended.is_empty() {
+            return Ok(());
+        }
+        let mut cmd = redis::cmd("ZREM");
+        cmd.arg(keys::all_sessions());
+        for e in ended {
+            cmd.arg(format!("{user_id}:{}", e.session_id));
+        }
+        let _: () = cmd.query_async(&mut self.store.conn()).await?;
+        Ok(())
+    }
+
+    /// Live sessions of all users, most recently started first (the
+    /// console's view). Entries of sessions that ended are pruned as they
+    /// are met, so a page may come back shorter than `limit`.
+    pub async fn list_all(
+        &self,
+        offset: u64,
+        limit: u64,
+    ) -> Result<(u64, Vec<Session>), SessionError> {
+        let now = crate::duration::epoch_ms();
+        let (total, members): (u64, Vec<String>) = redis::pipe()
+            .cmd("ZREMRANGEBYSCORE")
+            .arg(keys::all_sessions())
+            .arg("-inf")
+            .arg(now)
+            .ignore()
+            .cmd("ZCARD")
+            .arg(keys::all_sessions())
+            .cmd("ZRANGE")
+            .arg(keys::all_sessions())
+            .arg(offset)
+            .arg(offset + limit.clamp(1, 500) - 1)
+            .arg("REV")
+            .query_async(&mut self.store.conn())
+            .await?;
+        let ids: Vec<(&str, &str)> = members.iter().filter_map(|m| m.split_once(':')).collect();
+        if ids.is_empty() {
+            return Ok((total, Vec::new()));
+        }
+        let mut pipe = redis::pipe();
+        for (user, session) in &ids {
+            pipe.cmd("HGETALL").arg(keys::session(user, session));
+            pipe.cmd("PTTL").arg(keys::session(user, session));
+        }
+        let replies: Vec<(HashMap<String, String>, i64)> =
+            pipe.query_async(&mut self.store.conn()).await?;
+        let mut sessions = Vec::with_capacity(ids.len());
+        let mut dead = Vec::new();
+        for (&(user_id, session_id), (fields, ttl)) in ids.iter().zip(replies) {
+            match self.parse(session_id, fields, ttl)? {
+                Some(session) => sessions.push(session),
+                None => dead.push(format!("{user_id}:{session_id}")),
+            }
+        }
+        if !dead.is_empty() {
+            let _: () = redis::cmd("ZREM")
+                .arg(keys::all_sessions())
+                .arg(&dead)
+                .query_async(&mut self.store.conn())
+                .await?;
+        }
+        Ok((total.saturating_sub(dead.len() as u64), sessions))
+    }
+
+    /// How many sessions and users are live (from the console's indexes,
+    /// pruned by absolute expiry here and by [`Sessions::prune_index`]).
+    pub async fn counts(&self) -> Result<(u64, u64), SessionError> {
+        let now = crate::duration::epoch_ms();
+        let (sessions, users): (u64, u64) = redis::pipe()
+            .cmd("ZREMRANGEBYSCORE")
+            .arg(keys::all_sessions())
+            .arg("-inf")
+            .arg(now)
+            .ignore()
+            .cmd("ZREMRANGEBYSCORE")
+            .arg(keys::active_users())
+            .arg("-inf")
+            .arg(now)
+            .ignore()
+            .cmd("ZCARD")
+            .arg(keys::all_sessions())
+            .cmd("ZCARD")
+            .arg(keys::active_users())
+            .query_async(&mut self.store.conn())
+            .await?;
+        Ok((sessions, users))
+    }
+
+    /// Walks the console's session index from `cursor` and removes entries
+    /// whose session ended (idle timeout, eviction). Returns the next
+    /// cursor (0 when done) and how many entries were removed.
+    pub async fn prune_index(&self, cursor: u64, batch: u64) -> Result<(u64, u64), SessionError> {
+        let (next, flat): (u64, Vec<String>) = redis::cmd("ZSCAN")
+            .arg(keys::all_sessions())
+            .arg(cursor)
+            .arg("COUNT")
+            .arg(batch)
+            .query_async(&mut self.store.conn())
+            .await?;
+        let members: Vec<&String> = flat.iter().step_by(2).collect();
+        if members.is_empty() {
+            return Ok((next, 0));
+        }
+        let mut pipe = redis::pipe();
+        for member in &members {
+            let (user, session) = member.split_once(':').unwrap_or(("", ""));
+            pipe.cmd("EXISTS").arg(keys::session(user, session));
+        }
+        let exists: Vec<u8> = pipe.query_async(&mut self.store.conn()).await?;
+        let dead: Vec<&String> = members
+            .iter()
+            .zip(exists)
+            .filter(|(_, alive)| *alive == 0)
+            .map(|(m, _)| *m)
+            .collect();
+        if !dead.is_empty() {
+            let _: () = redis::cmd("ZREM")
+                .arg(keys::all_sessions())
+                .arg(&dead)
+                .query_async(&mut self.store.conn())
+                .await?;
+        }
+        Ok((next, dead.len() as u64))
     }
 
     /// Ends all of a user's sessions except `keep` (if given).
@@ -319,14 +467,16 @@ impl Sessions {
             .arg(keep.unwrap_or(""))
             .invoke_async(&mut self.store.conn())
             .await?;
-        Ok(triples
+        let ended: Vec<Ended> = triples
             .chunks_exact(3)
             .map(|triple| Ended {
                 session_id: triple[0].clone(),
                 access_jti: triple[1].clone(),
                 access_expires_at_ms: triple[2].parse().unwrap_or(0),
             })
-            .collect())
+            .collect();
+        self.unindex(user_id, &ended).await?;
+        Ok(ended)
     }
 
     fn parse(

@@ -271,3 +271,31 @@ async fn the_index_stays_consistent_under_concurrent_logins_and_logouts() {
         .collect();
     assert_eq!(listed, existing);
 }
+
+#[tokio::test]
+async fn the_console_lists_everyone_s_sessions_and_prunes_ended_ones() {
+    let redis = TestRedis::start().await;
+    let store = redis.store().await;
+    let sessions = sessions(store.clone(), 300, 600_000, 10);
+    let (alice, bob) = (id(), id());
+    let a1 = start(&sessions, &alice).await;
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let _a2 = start(&sessions, &alice).await;
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let b1 = start(&sessions, &bob).await;
+    assert_eq!(sessions.counts().await.unwrap(), (3, 2));
+
+    let (total, page) = sessions.list_all(0, 2).await.unwrap();
+    assert_eq!(total, 3);
+    assert_eq!(page.len(), 2);
+    assert_eq!(page[0].id, b1, "newest first");
+
+    sessions.revoke(&alice, &a1).await.unwrap();
+    assert_eq!(sessions.counts().await.unwrap().0, 2);
+
+    // The remaining sessions idle out (300 ms); the pruner notices.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let (next, removed) = sessions.prune_index(0, 100).await.unwrap();
+    assert_eq!((next, removed), (0, 2));
+    assert_eq!(sessions.list_all(0, 10).await.unwrap(), (0, vec![]));
+}

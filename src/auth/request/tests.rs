@@ -27,6 +27,7 @@ async fn auth(redis: &TestRedis, policies: &[&str]) -> Auth {
         locks: Locks::new(store.clone(), "test"),
         blacklist: Blacklist::new(store.clone()),
         limiter: Limiter::new(store.clone(), merge(default_policies(), overrides)),
+        events: crate::events::Events::new(store.clone(), "test", 10_000),
         rotation: RotationConfig::default(),
         store,
     })

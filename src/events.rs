@@ -1,0 +1,470 @@
+//! The security event stream: what happened, when, where, to whom.
+//!
+//! Every security-relevant action (sign-ins, sign-outs, sessions, refresh
+//! rotations and reuse, blacklisting, locks, rate limiting, admin actions)
+//! appends one event to a Redis Stream (`gh:events`, capped with
+//! `MAXLEN ~`). Because the stream is in Redis, every instance sees every
+//! instance's events: the console tails it (`XREAD BLOCK`) and resumes
+//! from the last id it saw after a reconnect.
+//!
+//! Emitting never slows the action down or fails it: [`Events::emit`]
+//! queues the event, and a background writer sends queued events in
+//! pipelined batches (`XADD` plus per-minute counters for the console's
+//! time series). If Redis is unreachable, events are dropped with a
+//! warning; the action itself has already succeeded or failed on its own.
+//! Events carry ids, names and addresses, never tokens or passwords.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::store::{Store, StoreError, keys};
+
+/// Kinds counted per minute for the console's charts.
+pub const COUNTED: [&str; 4] = [
+    "login_succeeded",
+    "login_failed",
+    "login_locked",
+    "rate_limited",
+];
+
+/// How many queued events may wait for the writer before new ones are
+/// dropped (with a warning).
+const QUEUE: usize = 10_000;
+/// How many events one pipelined write carries at most.
+const BATCH: usize = 500;
+
+/// One event.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// The stream id (`<ms>-<seq>`); empty until written.
+    #[serde(default)]
+    pub id: String,
+    /// What happened, in `snake_case` (`login_failed`, `lock_acquired`, ...).
+    pub kind: String,
+    pub at_ms: u64,
+    /// The Gatehouse instance (or embedding process) that saw it.
+    pub instance: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
+    /// Anything else, as short strings.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub details: BTreeMap<String, String>,
+}
+
+impl Event {
+    /// A new event of `kind`, stamped now.
+    pub fn new(kind: &str) -> Self {
+        Self {
+            kind: kind.to_owned(),
+            at_ms: crate::duration::epoch_ms(),
+            ..Self::default()
+        }
+    }
+
+    pub fn user(mut self, user_id: &str) -> Self {
+        self.user_id = Some(user_id.to_owned());
+        self
+    }
+
+    pub fn username(mut self, username: &str) -> Self {
+        self.username = Some(username.chars().take(256).collect());
+        self
+    }
+
+    pub fn session(mut self, session_id: &str) -> Self {
+        self.session_id = Some(session_id.to_owned());
+        self
+    }
+
+    pub fn ip(mut self, ip: &str) -> Self {
+        self.ip = Some(ip.to_owned());
+        self
+    }
+
+    pub fn detail(mut self, name: &str, value: impl ToString) -> Self {
+        let value: String = value.to_string().chars().take(256).collect();
+        self.details.insert(name.to_owned(), value);
+        self
+    }
+}
+
+/// What to look for in [`Events::recent`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Filter {
+    /// Kind prefix: `login` matches `login_failed` and `login_succeeded`.
+    pub kind: Option<String>,
+    /// A user id or username.
+    pub user: Option<String>,
+    pub ip: Option<String>,
+}
+
+impl Filter {
+    pub fn matches(&self, event: &Event) -> bool {
+        let kind = self
+            .kind
+            .as_deref()
+            .is_none_or(|k| event.kind.starts_with(k));
+        let user = self.user.as_deref().is_none_or(|u| {
+            event.user_id.as_deref() == Some(u)
+                || event
+                    .username
+                    .as_deref()
+                    .is_some_and(|name| name.eq_ignore_ascii_case(u))
+        });
+        let ip = self
+            .ip
+            .as_deref()
+            .is_none_or(|ip| event.ip.as_deref() == Some(ip));
+        kind && user && ip
+    }
+}
+
+enum Command {
+    Emit(Event),
+    Flush(oneshot::Sender<()>),
+}
+
+/// The event stream. Cheap to clone; create one per process (it owns the
+/// background writer).
+#[derive(Clone, Debug)]
+pub struct Events {
+    store: Store,
+    instance: Arc<str>,
+    queue: mpsc::Sender<Command>,
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Command")
+    }
+}
+
+impl Events {
+    /// An event stream for this process, known as `instance`, capped at
+    /// about `max_len` events. Must be called inside a Tokio runtime.
+    pub fn new(store: Store, instance: impl Into<Arc<str>>, max_len: u64) -> Self {
+        let (queue, commands) = mpsc::channel(QUEUE);
+        tokio::spawn(write(store.clone(), commands, max_len.max(1)));
+        Self {
+            store,
+            instance: instance.into(),
+            queue,
+        }
+    }
+
+    /// Queues an event (stamped with this instance). Never blocks, never
+    /// fails the caller.
+    pub fn emit(&self, mut event: Event) {
+        event.instance = self.instance.to_string();
+        if let Err(err) = self.queue.try_send(Command::Emit(event)) {
+            tracing::warn!(error = %err, "security event dropped: the event queue is full or closed");
+        }
+    }
+
+    /// Waits until every event emitted before this call has been written
+    /// (or dropped because Redis is unreachable).
+    pub async fn flush(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.queue.send(Command::Flush(done)).await.is_ok() {
+            let _ = wait.await;
+        }
+    }
+
+    /// The most recent events matching `filter`, newest first, looking at
+    /// no more than `scan` events.
+    pub async fn recent(
+        &self,
+        filter: &Filter,
+        limit: usize,
+        scan: usize,
+    ) -> Result<Vec<Event>, StoreError> {
+        let mut found = Vec::new();
+        let mut end = "+".to_owned();
+        let mut scanned = 0;
+        while found.len() < limit && scanned < scan {
+            let batch = (scan - scanned).min(1_000);
+            let page: Vec<Event> = parse(
+                redis::cmd("XREVRANGE")
+                    .arg(keys::events())
+                    .arg(&end)
+                    .arg("-")
+                    .arg("COUNT")
+                    .arg(batch)
+                    .query_async(&mut self.store.conn())
+                    .await?,
+            );
+            let Some(last) = page.last() else {
+                break;
+            };
+            end = format!("({}", last.id);
+            scanned += page.len();
+            let short = page.len() < batch;
+            found.extend(page.into_iter().filter(|e| filter.matches(e)));
+            if short {
+                break;
+            }
+        }
+        found.truncate(limit);
+        Ok(found)
+    }
+
+    /// Events after `id` (exclusive), oldest first: what a reconnecting
+    /// console missed.
+    pub async fn after(&self, id: &str, count: usize) -> Result<Vec<Event>, StoreError> {
+        Ok(parse(
+            redis::cmd("XRANGE")
+                .arg(keys::events())
+                .arg(format!("({id}"))
+                .arg("+")
+                .arg("COUNT")
+                .arg(count)
+                .query_async(&mut self.store.conn())
+                .await?,
+        ))
+    }
+
+    /// The id of the newest event (`0-0` when there is none).
+    pub async fn last_id(&self) -> Result<String, StoreError> {
+        let newest = parse(
+            redis::cmd("XREVRANGE")
+                .arg(keys::events())
+                .arg("+")
+                .arg("-")
+                .arg("COUNT")
+                .arg(1)
+                .query_async(&mut self.store.conn())
+                .await?,
+        );
+        Ok(newest
+            .into_iter()
+            .next()
+            .map_or_else(|| "0-0".to_owned(), |e| e.id))
+    }
+
+    /// Waits up to `block` for events after `id` on a dedicated
+    /// connection (blocking reads must not share the multiplexed one).
+    pub async fn tail(
+        conn: &mut redis::aio::MultiplexedConnection,
+        id: &str,
+        block: Duration,
+    ) -> Result<Vec<Event>, StoreError> {
+        let reply: redis::Value = redis::cmd("XREAD")
+            .arg("COUNT")
+            .arg(BATCH)
+            .arg("BLOCK")
+            .arg(u64::try_from(block.as_millis()).unwrap_or(u64::MAX))
+            .arg("STREAMS")
+            .arg(keys::events())
+            .arg(id)
+            .query_async(conn)
+            .await?;
+        // [[stream, [[id, [field, value]], ...]]] or nil on timeout.
+        let entries = match reply {
+            redis::Value::Array(streams) => streams
+                .into_iter()
+                .filter_map(|stream| match stream {
+                    redis::Value::Array(mut parts) if parts.len() == 2 => parts.pop(),
+                    _ => None,
+                })
+                .next(),
+            _ => None,
+        };
+        Ok(entries.map(parse).unwrap_or_default())
+    }
+
+    /// Per-minute counts of the [`COUNTED`] kinds for the last `minutes`
+    /// minutes (oldest first): `(minute start ms, counts in COUNTED order)`.
+    pub async fn series(&self, minutes: u64) -> Result<Vec<(u64, [u64; 4])>, StoreError> {
+        let now = crate::duration::epoch_ms() / 60_000;
+        let first = now + 1 - minutes.max(1);
+        let mut cmd = redis::cmd("MGET");
+        for minute in first..=now {
+            for kind in COUNTED {
+                cmd.arg(keys::event_count(kind, minute));
+            }
+        }
+        let values: Vec<Option<u64>> = cmd.query_async(&mut self.store.conn()).await?;
+        Ok((first..=now)
+            .zip(values.chunks(COUNTED.len()))
+            .map(|(minute, counts)| {
+                let mut row = [0; 4];
+                for (slot, count) in row.iter_mut().zip(counts) {
+                    *slot = count.unwrap_or(0);
+                }
+                (minute * 60_000, row)
+            })
+            .collect())
+    }
+}
+
+/// Reads `[[id, [field, value, ...]], ...]`; entries that are not events
+/// are skipped.
+fn parse(value: redis::Value) -> Vec<Event> {
+    let redis::Value::Array(entries) = value else {
+        return Vec::new();
+    };
+    entries
+        .into_iter()
+        .filter_map(|entry| {
+            let (id, fields): (String, Vec<String>) = redis::from_redis_value(entry).ok()?;
+            let json = fields
+                .chunks_exact(2)
+                .find(|pair| pair[0] == "e")
+                .map(|pair| &pair[1])?;
+            let mut event: Event = serde_json::from_str(json).ok()?;
+            event.id = id;
+            Some(event)
+        })
+        .collect()
+}
+
+/// The background writer: drains the queue in batches.
+async fn write(store: Store, mut commands: mpsc::Receiver<Command>, max_len: u64) {
+    let mut batch = Vec::with_capacity(BATCH);
+    while commands.recv_many(&mut batch, BATCH).await > 0 {
+        let mut pipe = redis::pipe();
+        let mut flushes = Vec::new();
+        let mut any = false;
+        for command in batch.drain(..) {
+            match command {
+                Command::Emit(event) => {
+                    let Ok(json) = serde_json::to_string(&event) else {
+                        continue;
+                    };
+                    pipe.cmd("XADD")
+                        .arg(keys::events())
+                        .arg("MAXLEN")
+                        .arg("~")
+                        .arg(max_len)
+                        .arg("*")
+                        .arg("e")
+                        .arg(json)
+                        .ignore();
+                    if COUNTED.contains(&event.kind.as_str()) {
+                        let key = keys::event_count(&event.kind, event.at_ms / 60_000);
+                        pipe.cmd("INCR").arg(&key).ignore();
+                        pipe.cmd("EXPIRE").arg(&key).arg(2 * 3600).ignore();
+                    }
+                    any = true;
+                }
+                Command::Flush(done) => flushes.push(done),
+            }
+        }
+        if any && let Err(err) = pipe.query_async::<()>(&mut store.conn()).await {
+            tracing::warn!(error = %err, "security events could not be written and were dropped");
+        }
+        for done in flushes {
+            let _ = done.send(());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::TestRedis;
+
+    #[tokio::test]
+    async fn events_are_written_read_back_filtered_and_counted() {
+        let redis = TestRedis::start().await;
+        let events = Events::new(redis.store().await, "gh-a", 1000);
+        events.emit(
+            Event::new("login_failed")
+                .username("Alice")
+                .ip("192.0.2.1")
+                .detail("reason", "invalid_credentials"),
+        );
+        events.emit(
+            Event::new("login_succeeded")
+                .user("u1")
+                .username("alice")
+                .session("s1")
+                .ip("192.0.2.1"),
+        );
+        events.emit(Event::new("lock_acquired").detail("lock", "jobs/nightly"));
+        events.flush().await;
+
+        let all = events.recent(&Filter::default(), 10, 100).await.unwrap();
+        assert_eq!(all.len(), 3);
+        assert_eq!(all[0].kind, "lock_acquired", "newest first");
+        assert_eq!(all[2].details["reason"], "invalid_credentials");
+        assert!(all.iter().all(|e| e.instance == "gh-a" && !e.id.is_empty()));
+
+        let logins = Filter {
+            kind: Some("login".into()),
+            user: Some("alice".into()),
+            ..Filter::default()
+        };
+        assert_eq!(events.recent(&logins, 10, 100).await.unwrap().len(), 2);
+        let by_ip = Filter {
+            ip: Some("192.0.2.1".into()),
+            ..Filter::default()
+        };
+        assert_eq!(events.recent(&by_ip, 1, 100).await.unwrap().len(), 1);
+
+        let after = events.after(&all[2].id, 10).await.unwrap();
+        assert_eq!(
+            after.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(),
+            ["login_succeeded", "lock_acquired"]
+        );
+
+        let series = events.series(5).await.unwrap();
+        assert_eq!(series.len(), 5);
+        let totals = series.iter().fold([0; 4], |mut acc, (_, row)| {
+            for (a, r) in acc.iter_mut().zip(row) {
+                *a += r;
+            }
+            acc
+        });
+        assert_eq!(totals, [1, 1, 0, 0]);
+    }
+
+    #[tokio::test]
+    async fn a_tail_sees_events_from_another_instance() {
+        let redis = TestRedis::start().await;
+        let a = Events::new(redis.store().await, "gh-a", 1000);
+        let b = Events::new(redis.store().await, "gh-b", 1000);
+        let start = b.last_id().await.unwrap();
+        let mut conn = redis::Client::open(redis.url())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap();
+        let reader =
+            tokio::spawn(
+                async move { Events::tail(&mut conn, &start, Duration::from_secs(5)).await },
+            );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        a.emit(Event::new("session_revoked").user("u9"));
+        a.flush().await;
+        let seen = reader.await.unwrap().unwrap();
+        assert_eq!(seen.len(), 1);
+        assert_eq!(seen[0].instance, "gh-a");
+    }
+
+    #[tokio::test]
+    async fn the_stream_is_capped() {
+        let redis = TestRedis::start().await;
+        let events = Events::new(redis.store().await, "gh-a", 100);
+        for i in 0..1_000 {
+            events.emit(Event::new("rate_limited").detail("i", i));
+        }
+        events.flush().await;
+        let len: u64 = redis::cmd("XLEN")
+            .arg(keys::events())
+            .query_async(&mut redis.store().await.conn())
+            .await
+            .unwrap();
+        assert!(len < 400, "stream holds {len} events");
+    }
+}
