@@ -254,7 +254,7 @@ impl Events {
     /// Waits up to `block` for events after `id` on a dedicated
     /// connection (blocking reads must not share the multiplexed one).
     pub async fn tail(
-        conn: &mut redis::aio::MultiplexedConnection,
+        conn: &mut (impl redis::aio::ConnectionLike + Send),
         id: &str,
         block: Duration,
     ) -> Result<Vec<Event>, StoreError> {

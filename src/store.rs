@@ -100,6 +100,7 @@ impl From<RedisError> for StoreError {
 #[derive(Clone)]
 pub struct Store {
     conn: Connection,
+    endpoint: Endpoint,
     /// A node for connections that cannot be multiplexed (pub/sub,
     /// blocking reads). In a Cluster any node will do: pub/sub messages
     /// reach every node.
@@ -111,12 +112,14 @@ pub struct Store {
 enum Connection {
     Single(ConnectionManager),
     Cluster(ClusterConnection),
+    /// A connection of its own, for blocking reads.
+    Dedicated(redis::aio::MultiplexedConnection),
 }
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let kind = match self.conn {
-            Connection::Single(_) => "single",
+            Connection::Single(_) | Connection::Dedicated(_) => "single",
             Connection::Cluster(_) => "cluster",
         };
         f.debug_struct("Store").field("topology", &kind).finish()
@@ -169,9 +172,36 @@ impl Store {
         };
         Ok(Self {
             conn,
+            endpoint: config.endpoint.clone(),
             dedicated_url,
             connect_timeout: config.connect_timeout,
         })
+    }
+
+    /// A connection of its own with no response timeout, for blocking
+    /// reads (`XREAD BLOCK`) that must not hold up the shared connection.
+    pub async fn dedicated(&self) -> Result<impl ConnectionLike + Send + use<>, StoreError> {
+        let conn = match &self.endpoint {
+            Endpoint::Single(url) => {
+                let client = redis::Client::open(url.as_str())?;
+                let config = redis::AsyncConnectionConfig::new()
+                    .set_connection_timeout(Some(self.connect_timeout))
+                    .set_response_timeout(None);
+                Connection::Dedicated(
+                    client
+                        .get_multiplexed_async_connection_with_config(&config)
+                        .await?,
+                )
+            }
+            Endpoint::Cluster(nodes) => {
+                let client = ClusterClient::builder(nodes.iter().map(String::as_str))
+                    .connection_timeout(self.connect_timeout)
+                    .response_timeout(Duration::from_secs(3600))
+                    .build()?;
+                Connection::Cluster(client.get_async_connection().await?)
+            }
+        };
+        Ok(conn)
     }
 
     /// A new pub/sub connection of its own (not shared with commands).
@@ -249,6 +279,7 @@ impl ConnectionLike for Connection {
         match self {
             Connection::Single(c) => c.req_packed_command(cmd),
             Connection::Cluster(c) => c.req_packed_command(cmd),
+            Connection::Dedicated(c) => c.req_packed_command(cmd),
         }
     }
 
@@ -261,6 +292,7 @@ impl ConnectionLike for Connection {
         match self {
             Connection::Single(c) => c.req_packed_commands(pipeline, offset, count),
             Connection::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+            Connection::Dedicated(c) => c.req_packed_commands(pipeline, offset, count),
         }
     }
 
@@ -268,6 +300,7 @@ impl ConnectionLike for Connection {
         match self {
             Connection::Single(c) => c.get_db(),
             Connection::Cluster(c) => c.get_db(),
+            Connection::Dedicated(c) => c.get_db(),
         }
     }
 }

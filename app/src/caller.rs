@@ -64,6 +64,20 @@ pub fn require_role(role: Role) -> Result<Principal, ApiError> {
     }
 }
 
+/// Records an admin action as a security event: who (`by`), from where,
+/// plus what `fill` adds (to whom, what).
+pub fn admin_event(
+    state: &crate::state::AppState,
+    admin: &Principal,
+    kind: &str,
+    fill: impl FnOnce(gatehouse::events::Event) -> gatehouse::events::Event,
+) {
+    let event = gatehouse::events::Event::new(kind)
+        .detail("by", &admin.username)
+        .ip(&client().ip);
+    state.auth.events().emit(fill(event));
+}
+
 /// The client's address and user agent, as the guard recorded them.
 pub fn client() -> Client {
     request()

@@ -173,6 +173,14 @@ pub struct Config {
     #[arg(long = "rate-limit", env = "GATEHOUSE_RATE_LIMITS", value_delimiter = ';', value_parser = parse_policy)]
     pub rate_limits: Vec<gatehouse::ratelimit::Policy>,
 
+    /// Keep about this many events in the security event stream.
+    #[arg(
+        long,
+        env = "GATEHOUSE_EVENT_STREAM_MAX_LEN",
+        default_value_t = 100_000
+    )]
+    pub event_stream_max_len: u64,
+
     /// Argon2 hashes computed at once (each takes 19 MiB for ~20 ms).
     /// Default: twice the number of CPUs.
     #[arg(long, env = "GATEHOUSE_HASH_CONCURRENCY")]

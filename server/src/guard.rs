@@ -29,6 +29,7 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use gatehouse::auth::{Auth, AuthError, Client, Principal, RequestInfo, Rotated};
+use gatehouse::events::Event;
 use gatehouse::ratelimit::{Decision, Limiter, REPLAY_WINDOW};
 use gatehouse::token::TokenError;
 use gatehouse_app::caller::Authenticated;
@@ -89,6 +90,17 @@ pub async fn guard(State(guard): State<Guard>, mut request: Request, next: Next)
     }
     if let Some(rejected) = verdict.limits.rejection() {
         tracing::info!(policy = %rejected.policy, ip = %client.ip, path, "rate limited");
+        let mut event = Event::new("rate_limited")
+            .ip(&client.ip)
+            .detail("policy", &rejected.policy)
+            .detail("path", &path);
+        if let Authenticated::Principal(principal) = &verdict.authenticated {
+            event = event
+                .user(&principal.user_id)
+                .username(&principal.username)
+                .session(&principal.session_id);
+        }
+        guard.auth.events().emit(event);
         let mut response = HttpError(ApiError::rate_limited(
             &rejected.policy,
             rejected.retry_after_ms,

@@ -8,6 +8,8 @@
 //! - [`guard`] authenticates each request once and blocks cross-origin writes;
 //! - [`forward_auth`] answers `/api/v1/auth/verify` and `/.well-known/jwks.json`;
 //! - [`health`] answers `/health` and `/ready`;
+//! - [`live`] streams security events to consoles (SSE);
+//! - [`upkeep`] runs the heartbeat and index pruning;
 //! - [`error`] gives plain routes the same JSON errors as server functions;
 //! - [`telemetry`] sets up logging.
 #![cfg_attr(
@@ -21,6 +23,8 @@ pub mod error;
 pub mod forward_auth;
 pub mod guard;
 pub mod health;
+pub mod live;
 pub mod router;
 pub mod startup;
 pub mod telemetry;
+pub mod upkeep;

@@ -6,8 +6,9 @@ use std::process::ExitCode;
 use clap::Parser;
 use gatehouse_server::backend::Backend;
 use gatehouse_server::config::Config;
+use gatehouse_server::live::EventHub;
 use gatehouse_server::router::{self, HttpSettings};
-use gatehouse_server::{startup, telemetry};
+use gatehouse_server::{startup, telemetry, upkeep};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -40,7 +41,9 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     };
     let instance_id = state.instance.id.clone();
     let bootstrap = startup::bootstrap_admin(&config, state.auth.clone())?;
-    let app = router::app(state, HttpSettings::from(&config));
+    let hub = EventHub::start(state.store.clone(), state.auth.events().clone());
+    let upkeep = upkeep::start(&state);
+    let app = router::app(state, HttpSettings::from(&config), hub.clone());
 
     let listener = match tokio::net::TcpListener::bind(config.addr).await {
         Ok(listener) => listener,
@@ -56,9 +59,17 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
+    .with_graceful_shutdown({
+        let hub = hub.clone();
+        async move {
+            shutdown_signal().await;
+            // Open consoles would otherwise keep shutdown waiting.
+            hub.close();
+        }
+    })
     .await;
     tracing::info!("HTTP server stopped");
+    drop(upkeep);
     bootstrap.abort();
     backend.shutdown().await;
     served.map_err(Into::into)

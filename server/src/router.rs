@@ -25,6 +25,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::error::HttpError;
 use crate::guard::{self, Guard};
+use crate::live::{self, EventHub};
 use crate::{forward_auth, health};
 
 /// HTTP settings applied to every request.
@@ -46,7 +47,7 @@ impl From<&crate::config::Config> for HttpSettings {
 }
 
 /// The complete router.
-pub fn app(state: AppState, settings: HttpSettings) -> Router {
+pub fn app(state: AppState, settings: HttpSettings, hub: EventHub) -> Router {
     let routes = generate_route_list(App);
     let leptos_options = state.leptos_options.clone();
     let guard = Guard {
@@ -60,12 +61,14 @@ pub fn app(state: AppState, settings: HttpSettings) -> Router {
         .route("/ready", get(health::ready))
         .route("/api/v1/auth/verify", get(forward_auth::verify))
         .route("/.well-known/jwks.json", get(forward_auth::jwks))
+        .route("/api/v1/admin/events/stream", get(live::stream))
         .leptos_routes(&state, routes, move || shell(leptos_options.clone()))
         // Server functions are registered at their exact paths above; any
         // other API path is a JSON 404, not an HTML page.
         .route("/api/{*path}", any(api_not_found))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         // Innermost first: each `Router::layer` call wraps what came before.
+        .layer(axum::Extension(hub))
         .layer(axum::middleware::from_fn_with_state(guard, guard::guard))
         .layer(RequestBodyLimitLayer::new(settings.body_limit))
         .layer(TimeoutLayer::with_status_code(

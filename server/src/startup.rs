@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime};
 use gatehouse::Store;
 use gatehouse::auth::{Auth, AuthParts, RotationConfig};
 use gatehouse::blacklist::Blacklist;
+use gatehouse::events::Events;
 use gatehouse::lock::Locks;
 use gatehouse::password::{Hasher, PasswordError};
 use gatehouse::ratelimit::{self, Limiter};
@@ -65,14 +66,20 @@ pub async fn app_state(config: &Config, store: Store) -> Result<AppState, Startu
             max_per_user: config.max_sessions_per_user,
         },
     );
-    let locks = Locks::new(store.clone(), instance_id.as_str());
+    let events = Events::new(
+        store.clone(),
+        instance_id.as_str(),
+        config.event_stream_max_len,
+    );
+    let locks = Locks::new(store.clone(), instance_id.as_str()).with_events(events.clone());
     let auth = Auth::new(AuthParts {
         store: store.clone(),
         users,
         sessions,
         tokens,
         locks: locks.clone(),
-        blacklist: Blacklist::new(store.clone()),
+        blacklist: Blacklist::new(store.clone()).with_events(events.clone()),
+        events,
         limiter: Limiter::new(
             store.clone(),
             ratelimit::merge(ratelimit::default_policies(), config.rate_limits.clone()),

@@ -268,6 +268,11 @@ impl Users {
         Ok(Some(user_from_fields(fields)?.0))
     }
 
+    /// A user by username (case-insensitive).
+    pub async fn find(&self, username: &str) -> Result<Option<User>, UserError> {
+        Ok(self.find_with_hash(username).await?.map(|(user, _)| user))
+    }
+
     /// A user and their password hash, by username (case-insensitive).
     pub(crate) async fn find_with_hash(
         &self,
@@ -283,6 +288,23 @@ impl Users {
             return Ok(None);
         }
         user_from_fields(fields_from_pairs(pairs)).map(Some)
+    }
+
+    /// Usernames of `ids` (missing users are left out), in one round trip.
+    pub async fn usernames(&self, ids: &[&str]) -> Result<HashMap<String, String>, UserError> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let mut pipe = redis::pipe();
+        for id in ids {
+            pipe.cmd("HGET").arg(keys::user(id)).arg("name");
+        }
+        let names: Vec<Option<String>> = pipe.query_async(&mut self.store.conn()).await?;
+        Ok(ids
+            .iter()
+            .zip(names)
+            .filter_map(|(id, name)| name.map(|name| ((*id).to_owned(), name)))
+            .collect())
     }
 
     /// A page of users, oldest first.

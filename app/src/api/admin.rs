@@ -27,34 +27,102 @@ pub async fn create_user(
     password: String,
     roles: Vec<String>,
 ) -> Result<UserView, ApiError> {
-    use gatehouse::user::Role;
     let state = crate::state::current()?;
-    let admin = crate::caller::require_role(Role::Admin)?;
-    let roles = roles
-        .iter()
-        .map(|name| {
-            Role::parse(name).ok_or_else(|| {
-                ApiError::new(
-                    crate::ErrorCode::ValidationFailed,
-                    format!("Unknown role `{name}`: use user, admin or service."),
-                )
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let admin = crate::caller::require_role(gatehouse::user::Role::Admin)?;
+    let roles = ssr::roles(&roles)?;
     let user = state
         .auth
         .users()
         .create(&username, &password, &roles)
         .await?;
     tracing::info!(admin = %admin.user_id, user_id = %user.id, "admin created a user");
-    Ok(UserView {
-        user_id: user.id,
-        username: user.username,
-        roles: user.roles.iter().map(|r| r.as_str().to_owned()).collect(),
-        disabled: user.disabled,
-        created_at_ms: user.created_at_ms,
-        updated_at_ms: user.updated_at_ms,
+    crate::caller::admin_event(&state, &admin, "user_created", |e| {
+        e.user(&user.id).username(&user.username)
+    });
+    Ok(ssr::view(user))
+}
+
+/// `POST /api/v1/admin/users/list` answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserList {
+    pub total: u64,
+    pub users: Vec<UserView>,
+}
+
+/// `POST /api/v1/admin/users/list` `{"offset","limit"}`: users, oldest first.
+#[server(prefix = "/api/v1", endpoint = "admin/users/list", input = Json)]
+pub async fn list_users(
+    #[server(default)] offset: Option<u64>,
+    #[server(default)] limit: Option<u64>,
+) -> Result<UserList, ApiError> {
+    let state = crate::state::current()?;
+    crate::caller::require_role(gatehouse::user::Role::Admin)?;
+    let page = state
+        .auth
+        .users()
+        .list(offset.unwrap_or(0), limit.unwrap_or(100))
+        .await?;
+    Ok(UserList {
+        total: page.total,
+        users: page.users.into_iter().map(ssr::view).collect(),
     })
+}
+
+/// `POST /api/v1/admin/users/set-disabled` `{"user_id","disabled"}`:
+/// disabling ends every session of the user at once.
+#[server(prefix = "/api/v1", endpoint = "admin/users/set-disabled", input = Json)]
+pub async fn set_user_disabled(user_id: String, disabled: bool) -> Result<u64, ApiError> {
+    let state = crate::state::current()?;
+    let admin = crate::caller::require_role(gatehouse::user::Role::Admin)?;
+    if disabled && user_id == admin.user_id {
+        return Err(ApiError::new(
+            crate::ErrorCode::ValidationFailed,
+            "You cannot disable your own account.",
+        ));
+    }
+    let ended = state.auth.set_disabled(&user_id, disabled).await?;
+    let kind = if disabled {
+        "user_disabled"
+    } else {
+        "user_enabled"
+    };
+    crate::caller::admin_event(&state, &admin, kind, |e| {
+        e.user(&user_id).detail("sessions_ended", ended.len())
+    });
+    Ok(ended.len() as u64)
+}
+
+/// `POST /api/v1/admin/users/set-roles` `{"user_id","roles"}`: takes
+/// effect at the user's next token (at most one access-token lifetime).
+#[server(prefix = "/api/v1", endpoint = "admin/users/set-roles", input = Json)]
+pub async fn set_user_roles(user_id: String, roles: Vec<String>) -> Result<(), ApiError> {
+    let state = crate::state::current()?;
+    let admin = crate::caller::require_role(gatehouse::user::Role::Admin)?;
+    let parsed = ssr::roles(&roles)?;
+    if user_id == admin.user_id && !parsed.contains(&gatehouse::user::Role::Admin) {
+        return Err(ApiError::new(
+            crate::ErrorCode::ValidationFailed,
+            "You cannot remove your own admin role.",
+        ));
+    }
+    state.auth.users().set_roles(&user_id, &parsed).await?;
+    crate::caller::admin_event(&state, &admin, "roles_changed", |e| {
+        e.user(&user_id).detail("roles", roles.join(","))
+    });
+    Ok(())
+}
+
+/// `POST /api/v1/admin/users/reset-lockout` `{"username"}`: ends the
+/// sign-in lockouts of a username from every address.
+#[server(prefix = "/api/v1", endpoint = "admin/users/reset-lockout", input = Json)]
+pub async fn reset_lockout(username: String) -> Result<u64, ApiError> {
+    let state = crate::state::current()?;
+    let admin = crate::caller::require_role(gatehouse::user::Role::Admin)?;
+    let cleared = state.auth.limiter().reset_lockouts(&username).await?;
+    crate::caller::admin_event(&state, &admin, "lockout_reset", |e| {
+        e.username(&username).detail("windows_cleared", cleared)
+    });
+    Ok(cleared)
 }
 
 /// A revoked access token as admins see it.
@@ -107,4 +175,37 @@ pub async fn list_blacklist(
             })
             .collect(),
     })
+}
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    use gatehouse::user::{Role, User};
+
+    use super::UserView;
+    use crate::error::ApiError;
+
+    pub fn view(user: User) -> UserView {
+        UserView {
+            user_id: user.id,
+            username: user.username,
+            roles: user.roles.iter().map(|r| r.as_str().to_owned()).collect(),
+            disabled: user.disabled,
+            created_at_ms: user.created_at_ms,
+            updated_at_ms: user.updated_at_ms,
+        }
+    }
+
+    pub fn roles(names: &[String]) -> Result<Vec<Role>, ApiError> {
+        names
+            .iter()
+            .map(|name| {
+                Role::parse(name).ok_or_else(|| {
+                    ApiError::new(
+                        crate::ErrorCode::ValidationFailed,
+                        format!("Unknown role `{name}`: use user, admin or service."),
+                    )
+                })
+            })
+            .collect()
+    }
 }

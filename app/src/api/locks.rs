@@ -158,6 +158,9 @@ pub async fn force_release_lock(name: String) -> Result<ForceReleased, ApiError>
     let admin = crate::caller::require_role(gatehouse::user::Role::Admin)?;
     let holder = state.locks.force_release(&name).await?;
     tracing::warn!(admin = %admin.user_id, lock = %name, "admin force-released a lock");
+    crate::caller::admin_event(&state, &admin, "admin_lock_force_released", |e| {
+        e.detail("lock", &name)
+    });
     Ok(ForceReleased {
         name,
         released: holder.is_some(),

@@ -7,6 +7,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod console;
 pub mod locks;
 pub mod ratelimit;
 pub mod sessions;

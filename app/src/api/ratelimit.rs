@@ -203,6 +203,12 @@ pub async fn reset_windows(subject: RateSubject) -> Result<WindowsReset, ApiErro
         .reset(&ssr::core(subject.clone()))
         .await?;
     tracing::info!(admin = %admin.user_id, subject = ?subject, "admin reset rate-limit windows");
+    crate::caller::admin_event(&state, &admin, "windows_reset", |e| {
+        e.detail(
+            "subject",
+            serde_json::to_string(&subject).unwrap_or_default(),
+        )
+    });
     Ok(WindowsReset {
         subject,
         windows_cleared,

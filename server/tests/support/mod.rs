@@ -31,7 +31,14 @@ pub async fn app(redis: &TestRedis, extra_args: &[&str]) -> TestApp {
         .await
         .unwrap();
     TestApp {
-        router: router::app(state.clone(), HttpSettings::from(&config)),
+        router: router::app(
+            state.clone(),
+            HttpSettings::from(&config),
+            gatehouse_server::live::EventHub::start(
+                state.store.clone(),
+                state.auth.events().clone(),
+            ),
+        ),
         state,
     }
 }

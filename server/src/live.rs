@@ -1,0 +1,208 @@
+//! Live updates for the console: one stream reader per instance, fanned
+//! out to its Server-Sent-Events clients.
+//!
+//! The [`EventHub`] tails the security event stream in Redis (`XREAD
+//! BLOCK` on a connection of its own) and broadcasts each event to the
+//! SSE connections of this instance. Because it reads Redis, an event
+//! produced on another instance shows up here too. A client that
+//! reconnects sends `Last-Event-ID` and first gets what it missed.
+//! Heartbeats (SSE comments) keep idle connections open through proxies.
+//! On shutdown the hub ends every stream, so graceful shutdown does not
+//! wait on open consoles.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Extension, State};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures_util::{Stream, StreamExt};
+use gatehouse::Store;
+use gatehouse::events::{Event, Events};
+use gatehouse::user::Role;
+use gatehouse_app::ApiError;
+use gatehouse_app::caller::Authenticated;
+use gatehouse_app::state::AppState;
+use http::HeaderMap;
+use tokio::sync::{broadcast, watch};
+use tokio::task::JoinHandle;
+
+use crate::error::HttpError;
+
+/// How long one `XREAD` waits before asking again.
+const BLOCK: Duration = Duration::from_secs(5);
+/// The most events sent to a reconnecting client to catch up.
+const BACKLOG: usize = 1_000;
+
+/// This instance's event reader and its subscribers.
+#[derive(Clone)]
+pub struct EventHub {
+    events: broadcast::Sender<Arc<Event>>,
+    closed: watch::Receiver<bool>,
+    close: Arc<watch::Sender<bool>>,
+    task: Arc<JoinHandle<()>>,
+}
+
+impl EventHub {
+    /// Starts tailing the stream from its current end.
+    pub fn start(store: Store, events: Events) -> Self {
+        let (sender, _) = broadcast::channel(4_096);
+        let (close, closed) = watch::channel(false);
+        let task = tokio::spawn(tail(store, events, sender.clone()));
+        Self {
+            events: sender,
+            closed,
+            close: Arc::new(close),
+            task: Arc::new(task),
+        }
+    }
+
+    /// Ends every open stream and stops reading (at shutdown).
+    pub fn close(&self) {
+        let _ = self.close.send(true);
+        self.task.abort();
+    }
+}
+
+async fn tail(store: Store, events: Events, sender: broadcast::Sender<Arc<Event>>) {
+    let mut last = loop {
+        match events.last_id().await {
+            Ok(id) => break id,
+            Err(err) => {
+                tracing::warn!(error = %err, "event hub waiting for Redis");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    };
+    loop {
+        let mut conn = match store.dedicated().await {
+            Ok(conn) => conn,
+            Err(err) => {
+                tracing::warn!(error = %err, "event hub cannot connect; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        loop {
+            match Events::tail(&mut conn, &last, BLOCK).await {
+                Ok(batch) => {
+                    for event in batch {
+                        last.clone_from(&event.id);
+                        // No subscribers is fine.
+                        let _ = sender.send(Arc::new(event));
+                    }
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, "event hub lost Redis; reconnecting");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Stream ids compare by (milliseconds, sequence).
+fn stream_id(id: &str) -> (u64, u64) {
+    let (ms, seq) = id.split_once('-').unwrap_or((id, "0"));
+    (ms.parse().unwrap_or(0), seq.parse().unwrap_or(0))
+}
+
+fn sse(event: &Event) -> SseEvent {
+    SseEvent::default()
+        .id(event.id.clone())
+        .event(event.kind.clone())
+        .data(serde_json::to_string(event).unwrap_or_default())
+}
+
+/// `GET /api/v1/admin/events/stream`: the live event feed (admins only;
+/// bearer token or cookie). Each SSE event's `id` is its stream id, its
+/// `event` the kind and its `data` the JSON event.
+pub async fn stream(
+    State(state): State<AppState>,
+    Extension(hub): Extension<EventHub>,
+    verdict: Option<Extension<Authenticated>>,
+    headers: HeaderMap,
+) -> Response {
+    match verdict.map(|Extension(v)| v) {
+        Some(Authenticated::Principal(p)) if p.has_role(Role::Admin) => {}
+        Some(Authenticated::Principal(_)) => {
+            return HttpError(ApiError::forbidden()).into_response();
+        }
+        Some(Authenticated::Rejected(err)) => return HttpError(err).into_response(),
+        Some(Authenticated::Anonymous) | None => {
+            return HttpError(ApiError::unauthenticated()).into_response();
+        }
+    }
+    // Subscribe first, then read the backlog: nothing falls in between.
+    let live = hub.events.subscribe();
+    let last_seen = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let backlog = match &last_seen {
+        Some(id) => state
+            .auth
+            .events()
+            .after(id, BACKLOG)
+            .await
+            .unwrap_or_default(),
+        None => Vec::new(),
+    };
+    let mut newest = backlog
+        .last()
+        .map(|e| stream_id(&e.id))
+        .or_else(|| last_seen.as_deref().map(stream_id))
+        .unwrap_or((0, 0));
+    let backlog =
+        futures_util::stream::iter(backlog.into_iter().map(|e| Ok::<_, Infallible>(sse(&e))));
+    let live = futures_util::stream::unfold(live, |mut live| async move {
+        loop {
+            match live.recv().await {
+                Ok(event) => return Some((event, live)),
+                // A slow client missed some; it keeps going (the console
+                // refetches its views on reconnects anyway).
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    })
+    .filter_map(move |event| {
+        let id = stream_id(&event.id);
+        let fresh = id > newest;
+        if fresh {
+            newest = id;
+        }
+        std::future::ready(fresh.then(|| Ok::<_, Infallible>(sse(&event))))
+    });
+    let stream = until_closed(backlog.chain(live), hub.closed.clone());
+    Sse::new(stream)
+        .keep_alive(
+            KeepAlive::new()
+                .interval(Duration::from_secs(15))
+                .text("heartbeat"),
+        )
+        .into_response()
+}
+
+/// Ends `stream` when the hub closes.
+fn until_closed<S>(stream: S, mut closed: watch::Receiver<bool>) -> impl Stream<Item = S::Item>
+where
+    S: Stream,
+{
+    stream.take_until(async move {
+        let _ = closed.wait_for(|closed| *closed).await;
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stream_id;
+
+    #[test]
+    fn stream_ids_order_numerically() {
+        assert!(stream_id("1700000000000-10") > stream_id("1700000000000-9"));
+        assert!(stream_id("1700000000001-0") > stream_id("1700000000000-99"));
+    }
+}
