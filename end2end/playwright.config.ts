@@ -45,12 +45,13 @@ export const shortTtlURL = `http://127.0.0.1:${shortPort}`;
 
 // The admin the tests use; its password file lives in the throwaway data dir.
 export const admin = { username: "e2e-admin", password: "e2e-admin-password" };
-const adminPasswordFile = path.join(dataDir, "admin-password");
+export const adminPasswordFile = path.join(dataDir, "admin-password");
+export const projectRoot = root;
 fs.writeFileSync(adminPasswordFile, admin.password + "\n", { mode: 0o600 });
 const baseURL = `http://127.0.0.1:${port}`;
 
 /** The release binary: $GATEHOUSE_BIN, else from cargo's target directory. */
-function gatehouseBinary(): string {
+export function gatehouseBinary(): string {
   if (process.env.GATEHOUSE_BIN) return process.env.GATEHOUSE_BIN;
   const metadata = JSON.parse(
     execSync("cargo metadata --format-version 1 --no-deps", { cwd: root }).toString(),

@@ -22,6 +22,7 @@ mod components;
 #[cfg(feature = "ssr")]
 pub mod cookies;
 pub mod error;
+mod live;
 mod pages;
 #[cfg(feature = "ssr")]
 pub mod state;
@@ -30,11 +31,15 @@ pub use error::{ApiError, ErrorCode};
 
 use leptos::prelude::*;
 use leptos_meta::{Link, Meta, MetaTags, Stylesheet, Title, provide_meta_context};
-use leptos_router::components::{Route, Router, Routes};
+use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 
 use crate::components::layout::Layout;
 use crate::components::time::provide_clock;
+use crate::pages::console::{
+    ConsoleLayout, blacklist::BlacklistPage, events::EventsPage, locks::LocksPage,
+    overview::OverviewPage, sessions::SessionsPage, users::UsersPage, windows::WindowsPage,
+};
 use crate::pages::{account::AccountPage, home::HomePage, login::LoginPage, not_found::NotFound};
 
 /// The HTML document around the app, rendered on the server only.
@@ -90,6 +95,15 @@ pub fn App() -> impl IntoView {
                     // Async: the whole page (sessions included) is in the
                     // HTML, so it works without JavaScript.
                     <Route path=path!("account") view=AccountPage ssr=SsrMode::Async/>
+                    <ParentRoute path=path!("console") view=ConsoleLayout ssr=SsrMode::Async>
+                        <Route path=path!("") view=OverviewPage/>
+                        <Route path=path!("sessions") view=SessionsPage/>
+                        <Route path=path!("users") view=UsersPage/>
+                        <Route path=path!("locks") view=LocksPage/>
+                        <Route path=path!("blacklist") view=BlacklistPage/>
+                        <Route path=path!("windows") view=WindowsPage/>
+                        <Route path=path!("events") view=EventsPage/>
+                    </ParentRoute>
                 </Routes>
             </Layout>
         </Router>
@@ -102,4 +116,8 @@ pub fn App() -> impl IntoView {
 pub fn hydrate() {
     console_error_panic_hook::set_once();
     leptos::mount::hydrate_body(App);
+    // Installable as an app: the service worker caches the shell only.
+    if let Some(window) = web_sys::window() {
+        let _ = window.navigator().service_worker().register("/sw.js");
+    }
 }

@@ -37,3 +37,27 @@ test("an unknown page says so with a 404", async ({ page }) => {
   expect(response?.status()).toBe(404);
   await expect(page.getByRole("heading", { name: "This page does not exist" })).toBeVisible();
 });
+
+test("the app is installable: a manifest, icons and a service worker that never caches the API", async ({ page }) => {
+  await page.goto("/");
+  await waitForHydration(page);
+  const manifest = await page.locator("link[rel=manifest]").getAttribute("href");
+  const response = await page.request.get(manifest!);
+  expect(response.status()).toBe(200);
+  const parsed = await response.json();
+  expect(parsed.display).toBe("standalone");
+  expect(parsed.icons.some((i: { sizes: string }) => i.sizes === "512x512")).toBe(true);
+
+  await page.evaluate(() => navigator.serviceWorker.ready);
+  await page.getByRole("button", { name: "Check again" }).click();
+  await page.waitForTimeout(500);
+  const cached = await page.evaluate(async () => {
+    const keys: string[] = [];
+    for (const name of await caches.keys()) {
+      for (const request of await (await caches.open(name)).keys()) keys.push(new URL(request.url).pathname);
+    }
+    return keys;
+  });
+  expect(cached).toContain("/pkg/gatehouse.wasm");
+  expect(cached.some((path) => path.startsWith("/api/"))).toBe(false);
+});

@@ -34,6 +34,8 @@ pub enum RateSubject {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActiveWindow {
     pub subject: RateSubject,
+    /// How people recognise it: a username, an address, a key.
+    pub label: String,
     pub until_ms: u64,
 }
 
@@ -148,11 +150,22 @@ pub async fn active_windows(
         .limiter()
         .active(offset.unwrap_or(0), limit.unwrap_or(100))
         .await?;
+    let ids: Vec<&str> = subjects
+        .iter()
+        .filter_map(|a| match &a.subject {
+            gatehouse::ratelimit::Subject::User { user_id }
+            | gatehouse::ratelimit::Subject::Session { user_id, .. }
+            | gatehouse::ratelimit::Subject::UserRoute { user_id, .. } => Some(user_id.as_str()),
+            _ => None,
+        })
+        .collect();
+    let names = state.auth.users().usernames(&ids).await?;
     Ok(ActiveWindowPage {
         total,
         subjects: subjects
             .into_iter()
             .map(|a| ActiveWindow {
+                label: ssr::label(&a.subject, &names),
                 subject: ssr::view(a.subject),
                 until_ms: a.until_ms,
             })
@@ -235,6 +248,32 @@ mod ssr {
             Subject::UserRoute { user_id, route } => RateSubject::UserRoute { user_id, route },
             Subject::IpUsername { ip, username } => RateSubject::IpUsername { ip, username },
             Subject::Key { key } => RateSubject::Key { key },
+        }
+    }
+
+    pub fn label(subject: &Subject, names: &std::collections::HashMap<String, String>) -> String {
+        let name = |id: &str| {
+            names
+                .get(id)
+                .cloned()
+                .unwrap_or_else(|| id.chars().take(8).collect())
+        };
+        match subject {
+            Subject::Ip { ip } => ip.clone(),
+            Subject::User { user_id } => name(user_id),
+            Subject::Session {
+                user_id,
+                session_id,
+            } => {
+                format!(
+                    "{} (session {})",
+                    name(user_id),
+                    session_id.chars().take(8).collect::<String>()
+                )
+            }
+            Subject::UserRoute { user_id, route } => format!("{} {route}", name(user_id)),
+            Subject::IpUsername { ip, username } => format!("sign-in {username} from {ip}"),
+            Subject::Key { key } => key.clone(),
         }
     }
 

@@ -51,6 +51,9 @@ pub fn Layout(children: Children) -> impl IntoView {
                         {move || Suspend::new(async move {
                             match session.await {
                                 Ok(Some(identity)) => view! {
+                                    {identity.roles.iter().any(|r| r == "admin").then(|| view! {
+                                        <NavLink href="/console" exact=false>"Console"</NavLink>
+                                    })}
                                     <NavLink href="/account">"Account"</NavLink>
                                     <ActionForm action=logout attr:class="ml-1">
                                         <button type="submit" class=BUTTON title=format!("Signed in as {}", identity.username)>
@@ -71,11 +74,15 @@ pub fn Layout(children: Children) -> impl IntoView {
 
 /// A navigation link that marks the current page.
 #[component]
-fn NavLink(href: &'static str, children: Children) -> impl IntoView {
+fn NavLink(
+    href: &'static str,
+    #[prop(default = true)] exact: bool,
+    children: Children,
+) -> impl IntoView {
     view! {
         <A
             href=href
-            exact=true
+            exact=exact
             attr:class="rounded-md px-3 py-1.5 text-slate-600 hover:bg-slate-100 hover:text-slate-900 aria-[current=page]:bg-slate-900 aria-[current=page]:text-white dark:text-slate-300 dark:hover:bg-slate-800 dark:hover:text-white dark:aria-[current=page]:bg-slate-100 dark:aria-[current=page]:text-slate-900"
         >
             {children()}

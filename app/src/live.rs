@@ -1,0 +1,152 @@
+//! The console's live feed: an `EventSource` on the admin event stream,
+//! shared by every console page.
+//!
+//! Pages ask [`Live::watch`] for a counter that moves when events of the
+//! kinds they show arrive (throttled, so a burst of events causes one
+//! refetch), and key their resources on it. The Events page reads the
+//! events themselves. [`Live::connected`] drives the connection indicator:
+//! the browser's `EventSource` reconnects by itself (sending
+//! `Last-Event-ID`), so the indicator goes grey when the stream drops and
+//! green again when it is back. On the server (and before hydration)
+//! nothing connects: pages render their data directly.
+
+use leptos::prelude::*;
+
+use crate::api::console::EventView;
+
+/// Every kind of event Gatehouse emits (SSE delivers named events only to
+/// listeners of that name).
+#[cfg(feature = "hydrate")]
+const KINDS: &[&str] = &[
+    "login_succeeded",
+    "login_failed",
+    "login_locked",
+    "logout",
+    "session_created",
+    "session_revoked",
+    "signed_out_everywhere",
+    "refresh_rotated",
+    "refresh_coalesced",
+    "refresh_reuse_detected",
+    "token_renewed",
+    "token_blacklisted",
+    "lock_acquired",
+    "lock_released",
+    "lock_force_released",
+    "lock_lost",
+    "rate_limited",
+    "user_created",
+    "user_disabled",
+    "user_enabled",
+    "roles_changed",
+    "lockout_reset",
+    "windows_reset",
+    "admin_session_revoked",
+    "admin_signed_out_everywhere",
+    "admin_lock_force_released",
+];
+
+/// How many recent live events the feed keeps.
+#[cfg(feature = "hydrate")]
+const KEEP: usize = 500;
+
+/// The live feed.
+#[derive(Clone, Copy)]
+pub struct Live {
+    /// Whether the stream is open.
+    pub connected: RwSignal<bool>,
+    /// Events received since the page loaded, newest first.
+    pub events: RwSignal<Vec<EventView>>,
+}
+
+impl Live {
+    /// A counter that moves (at most every 300 ms) when an event whose
+    /// kind starts with one of `prefixes` arrives.
+    pub fn watch(self, prefixes: &'static [&'static str]) -> ReadSignal<u64> {
+        let (changes, set_changes) = signal(0u64);
+        let pending = StoredValue::new(false);
+        let seen = StoredValue::new(String::new());
+        Effect::new(move |_| {
+            let events = self.events.read();
+            let Some(newest) = events.first() else {
+                return;
+            };
+            if seen.get_value() == newest.id {
+                return;
+            }
+            let last_seen = seen.get_value();
+            seen.set_value(newest.id.clone());
+            let relevant = events
+                .iter()
+                .take_while(|e| e.id != last_seen)
+                .any(|e| prefixes.iter().any(|p| e.kind.starts_with(p)));
+            if relevant && !pending.get_value() {
+                pending.set_value(true);
+                set_timeout(
+                    move || {
+                        pending.set_value(false);
+                        set_changes.update(|n| *n += 1);
+                    },
+                    std::time::Duration::from_millis(300),
+                );
+            }
+        });
+        changes
+    }
+}
+
+/// Opens the live feed for the console (in the browser) and provides it.
+pub fn provide_live() -> Live {
+    let live = Live {
+        connected: RwSignal::new(false),
+        events: RwSignal::new(Vec::new()),
+    };
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| connect(live));
+    provide_context(live);
+    live
+}
+
+/// The feed provided by the console layout.
+pub fn use_live() -> Live {
+    use_context::<Live>().unwrap_or_else(|| Live {
+        connected: RwSignal::new(false),
+        events: RwSignal::new(Vec::new()),
+    })
+}
+
+#[cfg(feature = "hydrate")]
+fn connect(live: Live) {
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen::closure::Closure;
+
+    let Ok(source) = web_sys::EventSource::new("/api/v1/admin/events/stream") else {
+        return;
+    };
+    let on_open = Closure::<dyn FnMut()>::new(move || live.connected.set(true));
+    let on_error = Closure::<dyn FnMut()>::new(move || live.connected.set(false));
+    let on_event =
+        Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |message: web_sys::MessageEvent| {
+            let Some(data) = message.data().as_string() else {
+                return;
+            };
+            if let Ok(event) = serde_json::from_str::<EventView>(&data) {
+                live.connected.set(true);
+                live.events.update(|events| {
+                    events.insert(0, event);
+                    events.truncate(KEEP);
+                });
+            }
+        });
+    source.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+    source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+    for kind in KINDS {
+        let _ = source.add_event_listener_with_callback(kind, on_event.as_ref().unchecked_ref());
+    }
+    // The closures live as long as the stream; both end with the page.
+    let closures = send_wrapper::SendWrapper::new((on_open, on_error, on_event, source));
+    on_cleanup(move || {
+        let (_, _, _, source) = closures.take();
+        source.close();
+    });
+}

@@ -1,0 +1,134 @@
+//! `/console/*`: the live admin console.
+//!
+//! Every page needs the admin role: anyone else gets a clear 403 page (and
+//! every server function behind it re-checks the role anyway). The frame
+//! opens the live event feed once for all pages and shows its state.
+
+pub mod blacklist;
+pub mod events;
+pub mod locks;
+pub mod overview;
+pub mod sessions;
+pub mod users;
+pub mod windows;
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::{A, Outlet, Redirect};
+use leptos_router::hooks::use_location;
+
+use crate::components::layout::SessionContext;
+use crate::components::ui::ErrorNotice;
+use crate::live::provide_live;
+
+/// Checks the role, then shows the console frame around the page.
+#[component]
+pub fn ConsoleLayout() -> impl IntoView {
+    let session = expect_context::<SessionContext>().0;
+    let location = use_location();
+    view! {
+        <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match session.await {
+                    Ok(Some(identity)) if identity.roles.iter().any(|r| r == "admin") => {
+                        view! { <ConsoleFrame/> }.into_any()
+                    }
+                    Ok(Some(_)) => view! { <Forbidden/> }.into_any(),
+                    Ok(None) => {
+                        let next = location.pathname.get_untracked();
+                        view! { <Redirect path=format!("/login?next={next}")/> }.into_any()
+                    }
+                    Err(err) => view! { <ErrorNotice message=err.message/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+/// The 403 page for signed-in people without the admin role.
+#[component]
+fn Forbidden() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(http::StatusCode::FORBIDDEN);
+    }
+    view! {
+        <Title text="Forbidden"/>
+        <section class="mx-auto max-w-md py-16 text-center" data-testid="forbidden">
+            <p class="text-sm font-semibold text-slate-500">"403"</p>
+            <h1 class="mt-2 text-2xl font-semibold">"The console is for administrators"</h1>
+            <p class="mt-2 text-slate-600 dark:text-slate-400">
+                "Your account does not have the admin role. Ask an administrator if you need it."
+            </p>
+        </section>
+    }
+}
+
+#[component]
+fn ConsoleFrame() -> impl IntoView {
+    let live = provide_live();
+    view! {
+        <div class="mb-4 flex flex-wrap items-center justify-between gap-2">
+            <h1 class="text-2xl font-semibold tracking-tight">"Console"</h1>
+            <p class="flex items-center gap-2 text-sm" data-testid="live" data-connected=move || live.connected.get().to_string()>
+                <span
+                    class=move || if live.connected.get() { "h-2.5 w-2.5 rounded-full bg-emerald-500" } else { "h-2.5 w-2.5 rounded-full bg-slate-400" }
+                    aria-hidden="true"
+                ></span>
+                {move || if live.connected.get() { "Live" } else { "Reconnecting…" }}
+            </p>
+        </div>
+        <nav aria-label="Console" class="-mx-4 mb-6 overflow-x-auto border-b border-slate-200 px-4 dark:border-slate-800">
+            <ul class="flex gap-1 text-sm whitespace-nowrap">
+                <Tab href="/console">"Overview"</Tab>
+                <Tab href="/console/sessions">"Sessions"</Tab>
+                <Tab href="/console/users">"Users"</Tab>
+                <Tab href="/console/locks">"Locks"</Tab>
+                <Tab href="/console/blacklist">"Blacklist"</Tab>
+                <Tab href="/console/windows">"Request windows"</Tab>
+                <Tab href="/console/events">"Events"</Tab>
+            </ul>
+        </nav>
+        <Outlet/>
+    }
+}
+
+#[component]
+fn Tab(href: &'static str, children: Children) -> impl IntoView {
+    view! {
+        <li>
+            <A
+                href=href
+                exact=true
+                attr:class="inline-block border-b-2 border-transparent px-3 py-2 text-slate-600 hover:text-slate-900 aria-[current=page]:border-sky-500 aria-[current=page]:text-slate-900 dark:text-slate-400 dark:hover:text-white dark:aria-[current=page]:text-white"
+            >
+                {children()}
+            </A>
+        </li>
+    }
+}
+
+/// A short form of a long id, whole on hover.
+#[component]
+pub fn ShortId(#[prop(into)] id: String) -> impl IntoView {
+    let short: String = id.chars().take(8).collect();
+    view! { <code class="font-mono text-xs" title=id>{short}</code> }
+}
+
+/// "What would appear here" for empty lists.
+#[component]
+pub fn Empty(#[prop(into)] text: String) -> impl IntoView {
+    view! {
+        <p class="rounded-md border border-dashed border-slate-300 px-4 py-6 text-center text-sm text-slate-500 dark:border-slate-700">
+            {text}
+        </p>
+    }
+}
+
+/// Table classes, shared by every console table.
+pub const TABLE: &str = "min-w-full divide-y divide-slate-200 text-sm dark:divide-slate-800";
+pub const TH: &str =
+    "px-3 py-2 text-left text-xs font-semibold uppercase tracking-wide text-slate-500";
+pub const TD: &str = "px-3 py-2 align-top";
+/// Wraps wide tables so they scroll inside the card, not the page.
+pub const SCROLL: &str = "-mx-4 overflow-x-auto px-4";

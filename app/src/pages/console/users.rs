@@ -1,0 +1,175 @@
+//! `/console/users`: create users, disable and enable them, set roles,
+//! end sign-in lockouts.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use super::{Empty, SCROLL, TABLE, TD, TH};
+use crate::api::admin::{
+    CreateUser, ResetLockout, SetUserDisabled, SetUserRoles, UserView, list_users,
+};
+use crate::components::time::RelativeTime;
+use crate::components::ui::{BUTTON, BUTTON_PRIMARY, Card, ErrorNotice, INPUT};
+use crate::live::use_live;
+
+const ROLES: [&str; 3] = ["user", "admin", "service"];
+
+#[component]
+pub fn UsersPage() -> impl IntoView {
+    let changes = use_live().watch(&["user_", "roles_changed", "lockout_reset"]);
+    let create = ServerAction::<CreateUser>::new();
+    let disable = ServerAction::<SetUserDisabled>::new();
+    let roles = ServerAction::<SetUserRoles>::new();
+    let reset = ServerAction::<ResetLockout>::new();
+    let users = Resource::new(
+        move || {
+            (
+                changes.get(),
+                create.version().get(),
+                disable.version().get(),
+                roles.version().get(),
+            )
+        },
+        |_| list_users(Some(0), Some(200)),
+    );
+    let (username, password) = (
+        NodeRef::<leptos::html::Input>::new(),
+        NodeRef::<leptos::html::Input>::new(),
+    );
+    let chosen = RwSignal::new(vec!["user".to_owned()]);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if let (Some(u), Some(p)) = (username.get(), password.get()) {
+            create.dispatch(CreateUser {
+                username: u.value(),
+                password: p.value(),
+                roles: chosen.get(),
+            });
+            p.set_value("");
+        }
+    };
+    let errors = move || {
+        [
+            create.value().get().and_then(Result::err),
+            disable.value().get().and_then(Result::err),
+            roles.value().get().and_then(Result::err),
+            reset.value().get().and_then(Result::err),
+        ]
+        .into_iter()
+        .flatten()
+        .map(|err| err.message)
+        .collect::<Vec<_>>()
+    };
+    view! {
+        <Title text="Users · Console"/>
+        <div class="space-y-6">
+            <Card title="Create a user">
+                <form on:submit=submit class="grid gap-3 sm:grid-cols-[1fr_1fr_auto_auto] sm:items-end">
+                    <div>
+                        <label for="new-username" class="mb-1 block text-sm font-medium">"Username"</label>
+                        <input id="new-username" node_ref=username required minlength="3" maxlength="64" class=INPUT autocomplete="off"/>
+                    </div>
+                    <div>
+                        <label for="new-password" class="mb-1 block text-sm font-medium">"Password"</label>
+                        <input id="new-password" node_ref=password type="password" required minlength="8" maxlength="256" class=INPUT autocomplete="new-password"/>
+                    </div>
+                    <fieldset class="flex gap-3 text-sm">
+                        <legend class="sr-only">"Roles"</legend>
+                        {ROLES.into_iter().map(|role| view! {
+                            <label class="flex items-center gap-1">
+                                <input type="checkbox" prop:checked=move || chosen.get().iter().any(|r| r == role)
+                                    on:change=move |_| chosen.update(|roles| {
+                                        if let Some(i) = roles.iter().position(|r| r == role) { roles.remove(i); } else { roles.push(role.to_owned()); }
+                                    })/>
+                                {role}
+                            </label>
+                        }).collect_view()}
+                    </fieldset>
+                    <button type="submit" class=BUTTON_PRIMARY disabled=move || create.pending().get()>"Create"</button>
+                </form>
+                {move || create.value().get().and_then(Result::ok).map(|user| view! {
+                    <p class="mt-2 text-sm text-emerald-700 dark:text-emerald-400" role="status">{format!("Created {}.", user.username)}</p>
+                })}
+            </Card>
+            {move || errors().into_iter().map(|message| view! { <ErrorNotice message/> }).collect_view()}
+            {move || reset.value().get().and_then(Result::ok).map(|cleared| view! {
+                <p class="text-sm" role="status">{format!("Lockout reset ({cleared} windows cleared).")}</p>
+            })}
+            <Card title="Users">
+                <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
+                    {move || Suspend::new(async move {
+                        match users.await {
+                            Ok(list) if list.users.is_empty() => view! { <Empty text="Users appear here once created."/> }.into_any(),
+                            Ok(list) => view! {
+                                <div class=SCROLL>
+                                    <table class=TABLE>
+                                        <thead><tr>
+                                            <th class=TH>"User"</th><th class=TH>"Roles"</th><th class=TH>"Status"</th>
+                                            <th class=TH>"Created"</th><th class=TH></th>
+                                        </tr></thead>
+                                        <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
+                                            {list.users.into_iter().map(|user| view! { <Row user disable roles reset/> }).collect_view()}
+                                        </tbody>
+                                    </table>
+                                </div>
+                            }.into_any(),
+                            Err(err) => view! { <ErrorNotice message=err.message/> }.into_any(),
+                        }
+                    })}
+                </Transition>
+            </Card>
+        </div>
+    }
+}
+
+#[component]
+fn Row(
+    user: UserView,
+    disable: ServerAction<SetUserDisabled>,
+    roles: ServerAction<SetUserRoles>,
+    reset: ServerAction<ResetLockout>,
+) -> impl IntoView {
+    let id = user.user_id.clone();
+    let disabled = user.disabled;
+    let current = user.roles.clone();
+    let username = user.username.clone();
+    view! {
+        <tr data-username=user.username.clone()>
+            <td class=TD><span class="font-medium">{user.username.clone()}</span></td>
+            <td class=TD>
+                <span class="flex flex-wrap gap-1">
+                    {ROLES.into_iter().map(|role| {
+                        let has = current.iter().any(|r| r == role);
+                        let (id, current) = (id.clone(), current.clone());
+                        view! {
+                            <button type="button"
+                                class=if has { "rounded-full bg-sky-600 px-2 py-0.5 text-xs text-white" } else { "rounded-full border border-slate-300 px-2 py-0.5 text-xs text-slate-500 dark:border-slate-700" }
+                                aria-pressed=has.to_string()
+                                title=if has { format!("Remove role {role}") } else { format!("Add role {role}") }
+                                on:click=move |_| {
+                                    let mut next: Vec<String> = current.iter().filter(|r| *r != role).cloned().collect();
+                                    if !has { next.push(role.to_owned()); }
+                                    roles.dispatch(SetUserRoles { user_id: id.clone(), roles: next });
+                                }>
+                                {role}
+                            </button>
+                        }
+                    }).collect_view()}
+                </span>
+            </td>
+            <td class=TD>{if disabled { "disabled" } else { "active" }}</td>
+            <td class=TD><RelativeTime at_ms=user.created_at_ms/></td>
+            <td class=format!("{TD} whitespace-nowrap")>
+                <button type="button" class=BUTTON
+                    on:click={let id = id.clone(); move |_| { disable.dispatch(SetUserDisabled { user_id: id.clone(), disabled: !disabled }); }}>
+                    {if disabled { "Enable" } else { "Disable" }}
+                </button>
+                " "
+                <button type="button" class=BUTTON
+                    on:click=move |_| { reset.dispatch(ResetLockout { username: username.clone() }); }>
+                    "Reset lockout"
+                </button>
+            </td>
+        </tr>
+    }
+}

@@ -1,0 +1,55 @@
+// Gatehouse's service worker: what makes the console installable as an
+// app and open without a network. It caches the app shell only (the wasm
+// bundle, its JavaScript, the stylesheet, icons, the manifest and an
+// offline page) and never API responses or rendered pages, which hold
+// live security data.
+const CACHE = "gatehouse-shell-v1";
+const SHELL = [
+  "/pkg/gatehouse.js",
+  "/pkg/gatehouse.wasm",
+  "/pkg/gatehouse.css",
+  "/icon.svg",
+  "/icon-192.png",
+  "/icon-512.png",
+  "/favicon.ico",
+  "/manifest.webmanifest",
+  "/offline.html",
+];
+
+self.addEventListener("install", (event) => {
+  event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(SHELL)).then(() => self.skipWaiting()));
+});
+
+self.addEventListener("activate", (event) => {
+  event.waitUntil(
+    caches
+      .keys()
+      .then((names) => Promise.all(names.filter((name) => name !== CACHE).map((name) => caches.delete(name))))
+      .then(() => self.clients.claim()),
+  );
+});
+
+self.addEventListener("fetch", (event) => {
+  const request = event.request;
+  const url = new URL(request.url);
+  if (request.method !== "GET" || url.origin !== self.location.origin || url.pathname.startsWith("/api/")) {
+    return; // the network, untouched
+  }
+  if (SHELL.includes(url.pathname)) {
+    // Network first, so a new release is picked up at once; the cached
+    // copy only when offline.
+    event.respondWith(
+      fetch(request)
+        .then((response) => {
+          if (response.ok) {
+            const copy = response.clone();
+            caches.open(CACHE).then((cache) => cache.put(request, copy));
+          }
+          return response;
+        })
+        .catch(() => caches.match(request)),
+    );
+  } else if (request.mode === "navigate") {
+    event.respondWith(fetch(request).catch(() => caches.match("/offline.html")));
+  }
+});
