@@ -41,6 +41,7 @@ bench: deps
 	cargo bench --bench locks
 	cargo bench --bench refresh
 	cargo bench --bench ratelimit
+	cargo bench --bench console
 
 serve:
 	GATEHOUSE_SITE_ROOT=$(CURDIR)/target/site $(GATEHOUSE_BIN)
