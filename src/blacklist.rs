@@ -193,22 +193,11 @@ impl Blacklist {
 
     /// Live entries, most recently revoked first.
     pub async fn list(&self, offset: u64, limit: u64) -> Result<EntryPage, StoreError> {
-        let now = crate::duration::epoch_ms();
-        let (total, members): (u64, Vec<String>) = redis::pipe()
-            .cmd("ZREMRANGEBYSCORE")
-            .arg(keys::blacklist_index())
-            .arg("-inf")
-            .arg(now)
-            .ignore()
-            .cmd("ZCARD")
-            .arg(keys::blacklist_index())
-            .cmd("ZRANGE")
-            .arg(keys::blacklist_index())
-            .arg(offset)
-            .arg(offset + limit.clamp(1, 500) - 1)
-            .arg("REV")
-            .query_async(&mut self.store.conn())
+        let (total, page) = self
+            .store
+            .live_index_page(&keys::blacklist_index(), offset, limit)
             .await?;
+        let members: Vec<String> = page.into_iter().map(|(member, _)| member).collect();
         let ids: Vec<(String, String)> = members
             .iter()
             .filter_map(|m| m.split_once(':'))

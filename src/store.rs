@@ -265,6 +265,43 @@ impl Store {
     }
 }
 
+impl Store {
+    /// One page of a sorted-set index scored by expiry time, for the
+    /// console: drops expired members, then returns the number of live ones
+    /// and `limit` (at most 500) members from `offset`, latest expiry
+    /// first, with their scores.
+    pub async fn live_index_page(
+        &self,
+        index: &str,
+        offset: u64,
+        limit: u64,
+    ) -> Result<(u64, Vec<(String, u64)>), StoreError> {
+        let (total, members): (u64, Vec<(String, f64)>) = redis::pipe()
+            .cmd("ZREMRANGEBYSCORE")
+            .arg(index)
+            .arg("-inf")
+            .arg(crate::duration::epoch_ms())
+            .ignore()
+            .cmd("ZCARD")
+            .arg(index)
+            .cmd("ZRANGE")
+            .arg(index)
+            .arg(offset)
+            .arg(offset + limit.clamp(1, 500) - 1)
+            .arg("REV")
+            .arg("WITHSCORES")
+            .query_async(&mut self.conn())
+            .await?;
+        Ok((
+            total,
+            members
+                .into_iter()
+                .map(|(m, score)| (m, score as u64))
+                .collect(),
+        ))
+    }
+}
+
 /// What [`Store::server_info`] found.
 #[derive(Clone, Debug)]
 pub struct ServerInfo {

@@ -1,12 +1,13 @@
--- Replaces a session's current access token (silent renewal). Concurrent
--- requests carrying the same token get the token the first one produced.
+-- Replaces a session's current access token (an API client's silent
+-- renewal). Concurrent requests carrying the same token get the token the
+-- first one produced. Expects tokens.lua above.
 -- KEYS[1] the session (hash)   KEYS[2] the user's session index
 -- KEYS[3] the result of renewing the presented token (string, grace TTL)
 -- ARGV[1] session id   ARGV[2] presented access token id
 -- ARGV[3] new access token id   ARGV[4] new access token expiry ms
--- ARGV[5] the new token, encrypted   ARGV[6] grace ms   ARGV[7] idle timeout ms
+-- ARGV[5] the new token, sealed   ARGV[6] grace ms   ARGV[7] idle timeout ms
 -- ARGV[8] this user's blacklist key prefix (same {u:<id>} slot)
--- Returns {1, replaced token's expiry} when renewed; {2, encrypted token}
+-- Returns {1, replaced token's expiry} when renewed; {2, sealed token}
 -- when another request already renewed; {4} when the presented token is
 -- not the session's current one (nothing to do); {0} when the session has
 -- ended.
@@ -14,28 +15,18 @@ local cached = redis.call('GET', KEYS[3])
 if cached then
   return { 2, cached }
 end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local s = redis.call('HMGET', KEYS[1], 'ajti', 'aexp', 'abs')
-if not s[1] or now >= tonumber(s[3]) then
-  redis.call('DEL', KEYS[1])
-  redis.call('ZREM', KEYS[2], ARGV[1])
+local now = now_ms()
+local s = live_session(KEYS[1], KEYS[2], ARGV[1], now, { 'ajti', 'aexp' })
+if not s then
   return { 0 }
 end
-if s[1] ~= ARGV[2] then
+local absolute, ajti, aexp = s[1], s[2], s[3]
+if ajti ~= ARGV[2] then
   return { 4 }
 end
 local grace = tonumber(ARGV[6])
 redis.call('HSET', KEYS[1], 'ajti', ARGV[3], 'aexp', ARGV[4], 'seen', now)
-local ttl = math.min(tonumber(ARGV[7]), tonumber(s[3]) - now)
-redis.call('PEXPIRE', KEYS[1], ttl)
-redis.call('ZADD', KEYS[2], 'XX', now + ttl, ARGV[1])
+slide(KEYS[1], KEYS[2], ARGV[1], ARGV[7], absolute, now)
 redis.call('SET', KEYS[3], ARGV[5], 'PX', grace)
-local remaining = tonumber(s[2]) - now
-if remaining > 0 then
-  local key = ARGV[8] .. s[1]
-  redis.call('HSET', key, 'sid', ARGV[1], 'reason', 'renewed', 'revoked', now,
-    'effective', now + grace, 'expires', s[2])
-  redis.call('PEXPIRE', key, remaining)
-end
-return { 1, s[2] }
+blacklist(ARGV[8], ajti, ARGV[1], 'renewed', now, now + grace, aexp)
+return { 1, aexp }

@@ -2,7 +2,7 @@
 -- silent renewal) that must be atomic. Callers presenting a token that was
 -- just rotated get the pair the first one produced; a refresh token
 -- presented after its rotation's grace window is reuse, and ends the
--- session.
+-- session. Expects tokens.lua above.
 -- KEYS[1] the session (hash)   KEYS[2] the user's session index
 -- KEYS[3] the result of rotating the presented token (string, grace TTL)
 -- ARGV[1] session id   ARGV[2] presented token id
@@ -21,49 +21,33 @@ local cached = redis.call('GET', KEYS[3])
 if cached then
   return { 2, cached }
 end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local s = redis.call('HMGET', KEYS[1], 'rjti', 'ajti', 'aexp', 'gen', 'abs')
-if not s[1] or now >= tonumber(s[5]) then
-  redis.call('DEL', KEYS[1])
-  redis.call('ZREM', KEYS[2], ARGV[1])
+local now = now_ms()
+local s = live_session(KEYS[1], KEYS[2], ARGV[1], now, { 'rjti', 'ajti', 'aexp', 'gen' })
+if not s then
   return { 0 }
 end
-
-local function blacklist(jti, expires, reason, effective)
-  local remaining = tonumber(expires) - now
-  if remaining > 0 then
-    local key = ARGV[9] .. jti
-    redis.call('HSET', key, 'sid', ARGV[1], 'reason', reason, 'revoked', now,
-      'effective', effective, 'expires', expires)
-    redis.call('PEXPIRE', key, remaining)
-  end
-end
+local absolute, rjti, ajti, aexp, gen = s[1], s[2], s[3], s[4], s[5]
 
 local refresh = ARGV[10] == 'r'
-local current = refresh and s[1] or s[2]
-if current ~= ARGV[2] then
+if (refresh and rjti or ajti) ~= ARGV[2] then
   if not refresh then
     return { 4 }
   end
-  blacklist(s[2], s[3], 'reuse_detected', now)
+  blacklist(ARGV[9], ajti, ARGV[1], 'reuse_detected', now, now, aexp)
   redis.call('DEL', KEYS[1])
   redis.call('ZREM', KEYS[2], ARGV[1])
-  return { 3, s[2], s[3] }
+  return { 3, ajti, aexp }
 end
 
-local generation = tonumber(s[4]) + 1
+local generation = tonumber(gen) + 1
 local grace = tonumber(ARGV[7])
 redis.call('HSET', KEYS[1], 'rjti', ARGV[3], 'ajti', ARGV[4], 'aexp', ARGV[5],
   'gen', generation, 'seen', now)
-local ttl = math.min(tonumber(ARGV[8]), tonumber(s[5]) - now)
-redis.call('PEXPIRE', KEYS[1], ttl)
-redis.call('ZADD', KEYS[2], 'XX', now + ttl, ARGV[1])
+slide(KEYS[1], KEYS[2], ARGV[1], ARGV[8], absolute, now)
 -- Both replaced tokens lead to the new pair during the grace window: a
 -- tab refreshing with the old refresh cookie while another tab's request
 -- renewed (or the reverse) gets the same result, not a reuse alarm.
 redis.call('SET', KEYS[3], ARGV[6], 'PX', grace)
-local other = refresh and s[2] or s[1]
-redis.call('SET', ARGV[11] .. other, ARGV[6], 'PX', grace)
-blacklist(s[2], s[3], 'rotated', now + grace)
-return { 1, generation, s[2], s[3] }
+redis.call('SET', ARGV[11] .. (refresh and ajti or rjti), ARGV[6], 'PX', grace)
+blacklist(ARGV[9], ajti, ARGV[1], 'rotated', now, now + grace, aexp)
+return { 1, generation, ajti, aexp }

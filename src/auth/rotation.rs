@@ -43,8 +43,11 @@ use crate::lock::{LockError, LockOptions};
 use crate::store::keys;
 use crate::token::AccessClaims;
 
-static ROTATE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("rotate.lua")));
-static RENEW: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("renew.lua")));
+const TOKENS_LUA: &str = include_str!("tokens.lua");
+static ROTATE: LazyLock<Script> =
+    LazyLock::new(|| Script::new(&format!("{TOKENS_LUA}{}", include_str!("rotate.lua"))));
+static RENEW: LazyLock<Script> =
+    LazyLock::new(|| Script::new(&format!("{TOKENS_LUA}{}", include_str!("renew.lua"))));
 
 /// How rotation behaves.
 #[derive(Clone, Debug)]

@@ -520,22 +520,9 @@ impl Limiter {
         offset: u64,
         limit: u64,
     ) -> Result<(u64, Vec<ActiveSubject>), LimitError> {
-        let now = crate::duration::epoch_ms();
-        let (total, members): (u64, Vec<(String, f64)>) = redis::pipe()
-            .cmd("ZREMRANGEBYSCORE")
-            .arg(keys::rate_limit_index())
-            .arg("-inf")
-            .arg(now)
-            .ignore()
-            .cmd("ZCARD")
-            .arg(keys::rate_limit_index())
-            .cmd("ZRANGE")
-            .arg(keys::rate_limit_index())
-            .arg(offset)
-            .arg(offset + limit.clamp(1, 500) - 1)
-            .arg("REV")
-            .arg("WITHSCORES")
-            .query_async(&mut self.store.conn())
+        let (total, members) = self
+            .store
+            .live_index_page(&keys::rate_limit_index(), offset, limit)
             .await?;
         let subjects = members
             .into_iter()

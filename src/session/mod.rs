@@ -345,22 +345,11 @@ impl Sessions {
         offset: u64,
         limit: u64,
     ) -> Result<(u64, Vec<Session>), SessionError> {
-        let now = crate::duration::epoch_ms();
-        let (total, members): (u64, Vec<String>) = redis::pipe()
-            .cmd("ZREMRANGEBYSCORE")
-            .arg(keys::all_sessions())
-            .arg("-inf")
-            .arg(now)
-            .ignore()
-            .cmd("ZCARD")
-            .arg(keys::all_sessions())
-            .cmd("ZRANGE")
-            .arg(keys::all_sessions())
-            .arg(offset)
-            .arg(offset + limit.clamp(1, 500) - 1)
-            .arg("REV")
-            .query_async(&mut self.store.conn())
+        let (total, page) = self
+            .store
+            .live_index_page(&keys::all_sessions(), offset, limit)
             .await?;
+        let members: Vec<String> = page.into_iter().map(|(member, _)| member).collect();
         let ids: Vec<(&str, &str)> = members.iter().filter_map(|m| m.split_once(':')).collect();
         if ids.is_empty() {
             return Ok((total, Vec::new()));
