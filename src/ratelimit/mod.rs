@@ -531,7 +531,7 @@ impl Limiter {
                     .ok()
                     .map(|subject| ActiveSubject {
                         subject,
-                        until_ms: until as u64,
+                        until_ms: until,
                     })
             })
             .collect();

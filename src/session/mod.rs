@@ -253,14 +253,26 @@ impl Sessions {
         if !keys::is_id(user_id) || !keys::is_id(session_id) {
             return Ok(None);
         }
-        let (fields, ttl): (HashMap<String, String>, i64) = redis::pipe()
-            .cmd("HGETALL")
-            .arg(keys::session(user_id, session_id))
-            .cmd("PTTL")
-            .arg(keys::session(user_id, session_id))
-            .query_async(&mut self.store.conn())
-            .await?;
-        self.parse(session_id, fields, ttl)
+        Ok(self.load(&[(user_id, session_id)]).await?.pop().flatten())
+    }
+
+    /// Reads sessions by (user id, session id) in one round trip; `None`
+    /// for those that ended.
+    async fn load(&self, ids: &[(&str, &str)]) -> Result<Vec<Option<Session>>, SessionError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for (user_id, session_id) in ids {
+            pipe.cmd("HGETALL").arg(keys::session(user_id, session_id));
+            pipe.cmd("PTTL").arg(keys::session(user_id, session_id));
+        }
+        let replies: Vec<(HashMap<String, String>, i64)> =
+            pipe.query_async(&mut self.store.conn()).await?;
+        ids.iter()
+            .zip(replies)
+            .map(|((_, session_id), (fields, ttl))| self.parse(session_id, fields, ttl))
+            .collect()
     }
 
     /// A user's live sessions, most recently used first.
@@ -276,22 +288,8 @@ impl Sessions {
             .arg("REV")
             .query_async(&mut self.store.conn())
             .await?;
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut pipe = redis::pipe();
-        for id in &ids {
-            pipe.cmd("HGETALL").arg(keys::session(user_id, id));
-            pipe.cmd("PTTL").arg(keys::session(user_id, id));
-        }
-        let replies: Vec<(HashMap<String, String>, i64)> =
-            pipe.query_async(&mut self.store.conn()).await?;
-        let mut sessions = Vec::with_capacity(ids.len());
-        for (id, (fields, ttl)) in ids.iter().zip(replies) {
-            if let Some(session) = self.parse(id, fields, ttl)? {
-                sessions.push(session);
-            }
-        }
+        let pairs: Vec<(&str, &str)> = ids.iter().map(|id| (user_id, id.as_str())).collect();
+        let mut sessions: Vec<Session> = self.load(&pairs).await?.into_iter().flatten().collect();
         sessions.sort_by_key(|s| std::cmp::Reverse(s.last_seen_at_ms));
         Ok(sessions)
     }
@@ -351,20 +349,10 @@ impl Sessions {
             .await?;
         let members: Vec<String> = page.into_iter().map(|(member, _)| member).collect();
         let ids: Vec<(&str, &str)> = members.iter().filter_map(|m| m.split_once(':')).collect();
-        if ids.is_empty() {
-            return Ok((total, Vec::new()));
-        }
-        let mut pipe = redis::pipe();
-        for (user, session) in &ids {
-            pipe.cmd("HGETALL").arg(keys::session(user, session));
-            pipe.cmd("PTTL").arg(keys::session(user, session));
-        }
-        let replies: Vec<(HashMap<String, String>, i64)> =
-            pipe.query_async(&mut self.store.conn()).await?;
         let mut sessions = Vec::with_capacity(ids.len());
         let mut dead = Vec::new();
-        for (&(user_id, session_id), (fields, ttl)) in ids.iter().zip(replies) {
-            match self.parse(session_id, fields, ttl)? {
+        for (&(user_id, session_id), loaded) in ids.iter().zip(self.load(&ids).await?) {
+            match loaded {
                 Some(session) => sessions.push(session),
                 None => dead.push(format!("{user_id}:{session_id}")),
             }
