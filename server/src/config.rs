@@ -167,7 +167,8 @@ pub struct Config {
     /// variable. Each is `name=…,key=ip|user|session|user+route|ip+username|key,
     /// algorithm=sliding-log|sliding-counter|gcra,limit=N,window=1m,burst=N,
     /// routes=/path|/prefix*|*,fail=open|closed,replay=false`.
-    /// Defaults: ip 3000/min (all routes), api-user 600/min burst 100
+    /// Defaults: ip 3000/min (all routes), api-user 600/min (sliding log)
+    /// and api-burst 600/min with bursts of 100 (GCRA)
     /// (/api/*), login-ip 20/min, login-lockout 5 failures/15 min per IP and
     /// username, refresh 30 rotations/min per session.
     #[arg(long = "rate-limit", env = "GATEHOUSE_RATE_LIMITS", value_delimiter = ';', value_parser = parse_policy)]

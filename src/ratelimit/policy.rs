@@ -265,13 +265,15 @@ impl Policy {
 
 /// The defaults: sign-in per IP 20/min and a lockout after 5 failed
 /// passwords per IP and username in 15 minutes; 30 refresh rotations per
-/// session per minute; the API per user 600/min with bursts of 100;
-/// everything per IP 3000/min.
+/// session per minute; the API per user 600/min, counted exactly by a
+/// sliding log (what the console draws as the user's request window) and
+/// smoothed by GCRA to bursts of 100; everything per IP 3000/min.
 #[allow(clippy::expect_used)] // fixed, tested strings
 pub fn default_policies() -> Vec<Policy> {
     [
         "name=ip,key=ip,algorithm=sliding-counter,limit=3000,window=1m,routes=*,fail=open",
-        "name=api-user,key=user,algorithm=gcra,limit=600,window=1m,burst=100,routes=/api/*,fail=open",
+        "name=api-user,key=user,algorithm=sliding-log,limit=600,window=1m,routes=/api/*,fail=open",
+        "name=api-burst,key=user,algorithm=gcra,limit=600,window=1m,burst=100,routes=/api/*,fail=open",
         "name=login-ip,key=ip,algorithm=sliding-log,limit=20,window=1m,routes=/api/v1/auth/login|/api/v1/ui/sign-in,fail=closed",
         "name=login-lockout,key=ip+username,algorithm=sliding-log,limit=5,window=15m,fail=closed",
         "name=refresh,key=session,algorithm=sliding-log,limit=30,window=1m,fail=open",

@@ -96,7 +96,7 @@ async fn a_protected_request_costs_exactly_one_redis_command() {
         .iter()
         .map(|o| o.policy.as_str())
         .collect();
-    assert_eq!(names, ["ip", "api-user"]);
+    assert_eq!(names, ["ip", "api-user", "api-burst"]);
 }
 
 #[tokio::test]
