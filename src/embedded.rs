@@ -41,6 +41,8 @@ pub struct EmbeddedOptions {
     pub port: Option<u16>,
     /// More `redis-server` arguments (e.g. `--cluster-enabled yes`).
     pub extra_args: Vec<String>,
+    /// A configuration file, passed first (needed by `--sentinel`).
+    pub config_file: Option<PathBuf>,
 }
 
 impl EmbeddedOptions {
@@ -52,6 +54,7 @@ impl EmbeddedOptions {
             persistent,
             port: None,
             extra_args: Vec::new(),
+            config_file: None,
         }
     }
 }
@@ -219,6 +222,9 @@ impl Drop for RedisServer {
 fn spawn(options: &EmbeddedOptions, port: u16) -> Result<Child, EmbeddedError> {
     let binary = options.binary.display().to_string();
     let mut command = Command::new(&options.binary);
+    if let Some(config) = &options.config_file {
+        command.arg(config);
+    }
     command
         .current_dir(&options.dir)
         .args(["--port", &port.to_string()])

@@ -1,7 +1,8 @@
 //! Which Redis this instance uses: the operator's, or a private one.
 //!
-//! With `--redis-url` or `--redis-cluster-nodes` Gatehouse connects to that
-//! Redis and leaves its lifecycle to the operator. With neither, it starts
+//! With `--redis-url`, `--redis-cluster-nodes` or `--redis-sentinels`
+//! Gatehouse connects to that Redis and leaves its lifecycle to the
+//! operator. With none of them, it starts
 //! an embedded `redis-server` with append-only persistence in the data
 //! directory, so users and sessions survive a restart, and stops it on
 //! shutdown.
@@ -41,6 +42,23 @@ impl Backend {
                 .collect();
             tracing::info!(nodes = ?nodes, "using the configured Redis Cluster");
             (Endpoint::Cluster(config.redis_cluster_nodes.clone()), None)
+        } else if !config.redis_sentinels.is_empty() {
+            let sentinels: Vec<_> = config
+                .redis_sentinels
+                .iter()
+                .map(|u| redact_url(u))
+                .collect();
+            tracing::info!(
+                sentinels = ?sentinels,
+                master = %config.redis_sentinel_master,
+                "using the primary Redis Sentinel names"
+            );
+            let endpoint = Endpoint::Sentinel {
+                sentinels: config.redis_sentinels.clone(),
+                master: config.redis_sentinel_master.clone(),
+                node: config.redis_sentinel_node_url.clone(),
+            };
+            (endpoint, None)
         } else {
             let mut options = EmbeddedOptions::new(config.data_dir(), true);
             options.binary = config.redis_server_bin.clone();
@@ -93,7 +111,10 @@ pub fn redact_url(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::redact_url;
+    use clap::Parser;
+    use gatehouse::testing::TestSentinel;
+
+    use super::*;
 
     #[test]
     fn passwords_never_reach_the_log() {
@@ -103,5 +124,37 @@ mod tests {
         );
         assert_eq!(redact_url("rediss://app:pw@db"), "rediss://***@db");
         assert_eq!(redact_url("redis://db:6379"), "redis://db:6379");
+    }
+
+    #[tokio::test]
+    async fn sentinel_flags_lead_to_the_primary() {
+        let setup = TestSentinel::start().await;
+        let sentinel = setup.sentinel.url();
+        let config = Config::try_parse_from([
+            "gatehouse",
+            "--redis-sentinels",
+            &sentinel,
+            "--redis-sentinel-master",
+            TestSentinel::MASTER,
+        ])
+        .unwrap();
+        let backend = Backend::start(&config).await.unwrap();
+        let _: () = redis::cmd("SET")
+            .arg("gh:test:via-sentinel")
+            .arg("yes")
+            .query_async(&mut backend.store.conn())
+            .await
+            .unwrap();
+        let mut primary = redis::Client::open(setup.primary.url())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap();
+        let value: String = redis::cmd("GET")
+            .arg("gh:test:via-sentinel")
+            .query_async(&mut primary)
+            .await
+            .unwrap();
+        assert_eq!(value, "yes");
     }
 }

@@ -20,20 +20,47 @@ pub struct Config {
     #[arg(long, env = "GATEHOUSE_ADDR", default_value = "127.0.0.1:3000")]
     pub addr: SocketAddr,
 
-    /// Redis to use (`redis://[user:password@]host:port[/db]`, `rediss://`
-    /// for TLS, `redis+unix:///path`). When neither this nor
-    /// --redis-cluster-nodes is set, Gatehouse starts a private
-    /// `redis-server` of its own.
+    /// Redis to use (`redis://[user:password@]host:port[/db]`,
+    /// `redis+unix:///path`). When none of this, --redis-cluster-nodes and
+    /// --redis-sentinels is set, Gatehouse starts a private `redis-server`
+    /// of its own.
     #[arg(
         long,
         env = "GATEHOUSE_REDIS_URL",
-        conflicts_with = "redis_cluster_nodes"
+        conflicts_with_all = ["redis_cluster_nodes", "redis_sentinels"]
     )]
     pub redis_url: Option<String>,
 
     /// Seed nodes of a Redis Cluster, comma-separated `redis://host:port` URLs.
-    #[arg(long, env = "GATEHOUSE_REDIS_CLUSTER_NODES", value_delimiter = ',')]
+    #[arg(
+        long,
+        env = "GATEHOUSE_REDIS_CLUSTER_NODES",
+        value_delimiter = ',',
+        conflicts_with = "redis_sentinels"
+    )]
     pub redis_cluster_nodes: Vec<String>,
+
+    /// Redis Sentinels, comma-separated `redis://[:password@]host:26379`
+    /// URLs: Gatehouse asks them for the primary and follows failovers.
+    #[arg(long, env = "GATEHOUSE_REDIS_SENTINELS", value_delimiter = ',')]
+    pub redis_sentinels: Vec<String>,
+
+    /// The name the sentinels monitor the primary under.
+    #[arg(
+        long,
+        env = "GATEHOUSE_REDIS_SENTINEL_MASTER",
+        default_value = "mymaster"
+    )]
+    pub redis_sentinel_master: String,
+
+    /// Credentials and database for the data nodes behind the sentinels,
+    /// as a URL whose host is ignored: `redis://user:password@primary/0`.
+    #[arg(
+        long,
+        env = "GATEHOUSE_REDIS_SENTINEL_NODE_URL",
+        requires = "redis_sentinels"
+    )]
+    pub redis_sentinel_node_url: Option<String>,
 
     /// Longest wait for any one Redis command before it counts as failed.
     #[arg(long, env = "GATEHOUSE_REDIS_TIMEOUT", default_value = "2s", value_parser = parse_duration)]
@@ -236,5 +263,20 @@ mod tests {
         let config = Config::try_parse_from(["gatehouse"]).unwrap();
         assert_eq!(config.addr.to_string(), "127.0.0.1:3000");
         assert!(config.redis_url.is_none());
+    }
+
+    #[test]
+    fn one_redis_topology_at_a_time() {
+        let both = Config::try_parse_from([
+            "gatehouse",
+            "--redis-url",
+            "redis://db",
+            "--redis-sentinels",
+            "redis://s1:26379",
+        ]);
+        assert!(both.is_err());
+        let node_alone =
+            Config::try_parse_from(["gatehouse", "--redis-sentinel-node-url", "redis://:pw@x/0"]);
+        assert!(node_alone.is_err());
     }
 }

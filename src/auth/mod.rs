@@ -488,11 +488,11 @@ mod tests {
     use crate::token::{Keyring, TokenConfig};
 
     pub(super) async fn auth_with(
-        redis: &TestRedis,
+        store: &Store,
         tokens: TokenConfig,
         rotation: RotationConfig,
     ) -> Auth {
-        let store = redis.store().await;
+        let store = store.clone();
         let tokens = Tokens::new(
             Keyring::from_secret(b"0123456789abcdef0123456789abcdef").unwrap(),
             tokens,
@@ -514,7 +514,12 @@ mod tests {
     }
 
     async fn auth(redis: &TestRedis) -> Auth {
-        auth_with(redis, TokenConfig::default(), RotationConfig::default()).await
+        auth_with(
+            &redis.store().await,
+            TokenConfig::default(),
+            RotationConfig::default(),
+        )
+        .await
     }
 
     pub(super) fn client() -> Client {
@@ -524,33 +529,68 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn login_authenticate_logout() {
-        let redis = TestRedis::start().await;
-        let auth = auth(&redis).await;
-        let user = auth
-            .users()
-            .create("grace", "hopper-1906", &[Role::User])
-            .await
-            .unwrap();
-        let login = auth.login("GRACE", "hopper-1906", &client()).await.unwrap();
-        assert_eq!(login.user.id, user.id);
-        let principal = auth.authenticate(&login.access.token).await.unwrap();
-        assert_eq!(principal.session_id, login.session_id);
-        assert_eq!(principal.username, "grace");
-        assert_eq!(principal.roles, vec![Role::User]);
-        let sessions = auth.sessions().list(&user.id).await.unwrap();
-        assert_eq!(sessions[0].device, "curl");
+    crate::both_topologies! {
+        async fn login_authenticate_logout(backend) {
+            let auth = auth_with(
+                &backend.store().await,
+                TokenConfig::default(),
+                RotationConfig::default(),
+            )
+            .await;
+            let user = auth
+                .users()
+                .create("grace", "hopper-1906", &[Role::User])
+                .await
+                .unwrap();
+            let login = auth.login("GRACE", "hopper-1906", &client()).await.unwrap();
+            assert_eq!(login.user.id, user.id);
+            let principal = auth.authenticate(&login.access.token).await.unwrap();
+            assert_eq!(principal.session_id, login.session_id);
+            assert_eq!(principal.username, "grace");
+            assert_eq!(principal.roles, vec![Role::User]);
+            let sessions = auth.sessions().list(&user.id).await.unwrap();
+            assert_eq!(sessions[0].device, "curl");
 
-        auth.logout(&principal).await.unwrap();
-        assert!(matches!(
-            auth.authenticate(&login.access.token).await,
-            Err(AuthError::TokenRevoked)
-        ));
-        let listed = auth.blacklist().list(0, 10).await.unwrap();
-        assert_eq!(listed.entries.len(), 1);
-        assert_eq!(listed.entries[0].jti, login.access.claims.jti);
-        assert_eq!(listed.entries[0].reason, "logout");
+            // The console's cross-user views, whose keys live in other slots.
+            let second = auth.users().create("hedy", "lamarr-1914", &[Role::User]).await.unwrap();
+            auth.login("hedy", "lamarr-1914", &client()).await.unwrap();
+            let (total, all) = auth.sessions().list_all(0, 10).await.unwrap();
+            assert_eq!(total, 2);
+            let mut owners: Vec<&str> = all.iter().map(|s| s.user_id.as_str()).collect();
+            owners.sort_unstable();
+            let mut expected = vec![user.id.as_str(), second.id.as_str()];
+            expected.sort_unstable();
+            assert_eq!(owners, expected);
+            assert_eq!(auth.sessions().counts().await.unwrap(), (2, 2));
+            let names = auth.users().usernames(&[&user.id, &second.id]).await.unwrap();
+            assert_eq!(names.len(), 2);
+
+            auth.logout(&principal).await.unwrap();
+            assert!(matches!(
+                auth.authenticate(&login.access.token).await,
+                Err(AuthError::TokenRevoked)
+            ));
+            let listed = auth.blacklist().list(0, 10).await.unwrap();
+            assert_eq!(listed.entries.len(), 1);
+            assert_eq!(listed.entries[0].jti, login.access.claims.jti);
+            assert_eq!(listed.entries[0].reason, "logout");
+            assert_eq!(auth.sessions().prune_index(0, 100).await.unwrap().1, 0);
+            let (left, _) = auth.sessions().list_all(0, 10).await.unwrap();
+            assert_eq!(left, 1, "only hedy's session is left");
+
+            // Events (a stream plus per-minute counters in other slots).
+            auth.events().flush().await;
+            let recent = auth
+                .events()
+                .recent(&crate::events::Filter::default(), 100, 1_000)
+                .await
+                .unwrap();
+            let kinds: Vec<&str> = recent.iter().map(|e| e.kind.as_str()).collect();
+            assert!(kinds.contains(&"login_succeeded") && kinds.contains(&"logout"), "{kinds:?}");
+            let series = auth.events().series(2).await.unwrap();
+            let logins: u64 = series.iter().map(|(_, counts)| counts.iter().sum::<u64>()).sum();
+            assert!(logins >= 2, "per-minute counters were written: {series:?}");
+        }
     }
 
     #[tokio::test]

@@ -30,8 +30,18 @@ async fn generation(auth: &Auth, user_id: &str, session_id: &str) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_hundred_concurrent_refreshes_on_two_instances_rotate_once() {
     let redis = TestRedis::start().await;
-    let a = auth_with(&redis, TokenConfig::default(), rotation(10_000)).await;
-    let b = auth_with(&redis, TokenConfig::default(), rotation(10_000)).await;
+    let a = auth_with(
+        &redis.store().await,
+        TokenConfig::default(),
+        rotation(10_000),
+    )
+    .await;
+    let b = auth_with(
+        &redis.store().await,
+        TokenConfig::default(),
+        rotation(10_000),
+    )
+    .await;
     a.users()
         .create("tab", "long enough", &[Role::User])
         .await
@@ -74,7 +84,7 @@ async fn a_hundred_concurrent_refreshes_on_two_instances_rotate_once() {
 #[tokio::test]
 async fn reuse_after_the_grace_window_revokes_the_session() {
     let redis = TestRedis::start().await;
-    let auth = auth_with(&redis, TokenConfig::default(), rotation(300)).await;
+    let auth = auth_with(&redis.store().await, TokenConfig::default(), rotation(300)).await;
     auth.users()
         .create("eve", "long enough", &[Role::User])
         .await
@@ -124,7 +134,7 @@ async fn reuse_after_the_grace_window_revokes_the_session() {
 #[tokio::test]
 async fn a_just_rotated_access_token_works_within_the_grace_period_only() {
     let redis = TestRedis::start().await;
-    let auth = auth_with(&redis, TokenConfig::default(), rotation(400)).await;
+    let auth = auth_with(&redis.store().await, TokenConfig::default(), rotation(400)).await;
     auth.users()
         .create("ivan", "long enough", &[Role::User])
         .await
@@ -150,7 +160,7 @@ async fn blacklist_entries_expire_with_their_tokens() {
         leeway: Duration::ZERO,
         ..TokenConfig::default()
     };
-    let auth = auth_with(&redis, tokens, rotation(0)).await;
+    let auth = auth_with(&redis.store().await, tokens, rotation(0)).await;
     auth.users()
         .create("judy", "long enough", &[Role::User])
         .await
@@ -172,7 +182,7 @@ async fn a_crashed_rotation_lock_holder_does_not_lose_the_session() {
         lock_wait: Duration::from_secs(5),
         ..RotationConfig::default()
     };
-    let auth = auth_with(&redis, TokenConfig::default(), config).await;
+    let auth = auth_with(&redis.store().await, TokenConfig::default(), config).await;
     auth.users()
         .create("kate", "long enough", &[Role::User])
         .await
@@ -205,7 +215,12 @@ async fn a_crashed_rotation_lock_holder_does_not_lose_the_session() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_silent_renewals_renew_once() {
     let redis = TestRedis::start().await;
-    let auth = auth_with(&redis, TokenConfig::default(), rotation(10_000)).await;
+    let auth = auth_with(
+        &redis.store().await,
+        TokenConfig::default(),
+        rotation(10_000),
+    )
+    .await;
     auth.users()
         .create("liam", "long enough", &[Role::User])
         .await
@@ -251,7 +266,7 @@ async fn only_the_current_access_token_renews_and_expired_ones_only_when_allowed
         leeway: Duration::ZERO,
         ..TokenConfig::default()
     };
-    let auth = auth_with(&redis, tokens, rotation(200)).await;
+    let auth = auth_with(&redis.store().await, tokens, rotation(200)).await;
     auth.users()
         .create("mia", "long enough", &[Role::User])
         .await
@@ -290,7 +305,12 @@ async fn only_the_current_access_token_renews_and_expired_ones_only_when_allowed
 #[tokio::test]
 async fn the_renewal_window_is_the_last_fifth_of_a_tokens_life() {
     let redis = TestRedis::start().await;
-    let auth = auth_with(&redis, TokenConfig::default(), RotationConfig::default()).await;
+    let auth = auth_with(
+        &redis.store().await,
+        TokenConfig::default(),
+        RotationConfig::default(),
+    )
+    .await;
     let principal = Principal {
         user_id: String::new(),
         username: String::new(),
@@ -310,7 +330,12 @@ async fn the_renewal_window_is_the_last_fifth_of_a_tokens_life() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_renewal_and_a_refresh_racing_on_one_session_agree() {
     let redis = TestRedis::start().await;
-    let auth = auth_with(&redis, TokenConfig::default(), rotation(10_000)).await;
+    let auth = auth_with(
+        &redis.store().await,
+        TokenConfig::default(),
+        rotation(10_000),
+    )
+    .await;
     auth.users()
         .create("nina", "long enough", &[Role::User])
         .await

@@ -2,21 +2,24 @@
 //!
 //! A [`Store`] is a cheap `Clone` handle shared by every request. It talks to
 //! one Redis server through a [`ConnectionManager`] (which reconnects in the
-//! background after Redis restarts) or to a Redis Cluster through the cluster
-//! client. Both sit behind one [`redis::aio::ConnectionLike`] so that scripts
-//! and commands are written once.
+//! background after Redis restarts), to the primary Redis Sentinel names
+//! (following failovers, see `sentinel`), or to a Redis Cluster through the
+//! cluster client. All sit behind one [`redis::aio::ConnectionLike`] so that
+//! scripts and commands are written once.
 //!
 //! Invariant: a call never waits longer than the configured timeouts. When
 //! Redis is gone, callers get [`StoreError::Unavailable`] quickly instead of
 //! hanging, which is what lets the server answer 503 rather than time out.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
+use redis::cluster_routing::Slot;
 use redis::{Cmd, Pipeline, RedisError, RedisFuture, Value};
+
+mod sentinel;
 
 /// Every Gatehouse key starts with this, so Gatehouse can share a Redis
 /// with other applications.
@@ -25,8 +28,8 @@ pub const PREFIX: &str = "gh";
 /// How to reach Redis.
 #[derive(Clone, Debug)]
 pub struct StoreConfig {
-    /// Where Redis is: one `redis://` (or `rediss://`, `redis+unix://`) URL,
-    /// or several for a Cluster.
+    /// Where Redis is: one `redis://` (or `redis+unix://`) URL, several
+    /// for a Cluster, or the sentinels that name the primary.
     pub endpoint: Endpoint,
     /// Longest wait for a TCP connection to Redis.
     pub connect_timeout: Duration,
@@ -41,6 +44,16 @@ pub enum Endpoint {
     Single(String),
     /// The seed nodes of a Redis Cluster.
     Cluster(Vec<String>),
+    /// A primary chosen by Redis Sentinel.
+    Sentinel {
+        /// Sentinel URLs (`redis://host:26379`).
+        sentinels: Vec<String>,
+        /// The name the sentinels monitor the primary under.
+        master: String,
+        /// A `redis://[user:password@]any/db` URL whose credentials and
+        /// database apply to the data nodes (the host part is ignored).
+        node: Option<String>,
+    },
 }
 
 impl StoreConfig {
@@ -101,10 +114,6 @@ impl From<RedisError> for StoreError {
 pub struct Store {
     conn: Connection,
     endpoint: Endpoint,
-    /// A node for connections that cannot be multiplexed (pub/sub,
-    /// blocking reads). In a Cluster any node will do: pub/sub messages
-    /// reach every node.
-    dedicated_url: Arc<str>,
     connect_timeout: Duration,
 }
 
@@ -114,6 +123,7 @@ enum Connection {
     Cluster(ClusterConnection),
     /// A connection of its own, for blocking reads.
     Dedicated(redis::aio::MultiplexedConnection),
+    Sentinel(sentinel::SentinelConnection),
 }
 
 impl std::fmt::Debug for Store {
@@ -121,6 +131,7 @@ impl std::fmt::Debug for Store {
         let kind = match self.conn {
             Connection::Single(_) | Connection::Dedicated(_) => "single",
             Connection::Cluster(_) => "cluster",
+            Connection::Sentinel(_) => "sentinel",
         };
         f.debug_struct("Store").field("topology", &kind).finish()
     }
@@ -132,15 +143,15 @@ impl Store {
     /// A single server is connected lazily: this returns at once even when
     /// Redis is down, and the connection is made (and later remade) in the
     /// background, so a Gatehouse instance can start before its Redis and
-    /// survive Redis restarts. A cluster needs its topology, so at least one
-    /// seed node must answer now.
+    /// survive Redis restarts. A cluster needs its topology, and Sentinel
+    /// must name the primary, so those must answer now.
     pub async fn connect(config: &StoreConfig) -> Result<Self, StoreError> {
-        let dedicated_url: Arc<str> = match &config.endpoint {
-            Endpoint::Single(url) => url.as_str().into(),
-            Endpoint::Cluster(nodes) => {
-                nodes.first().map(String::as_str).unwrap_or_default().into()
-            }
-        };
+        let manager_config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(config.connect_timeout))
+            .set_response_timeout(Some(config.response_timeout))
+            .set_number_of_retries(1)
+            .set_min_delay(Duration::from_millis(50))
+            .set_max_delay(Duration::from_millis(500));
         let conn = match &config.endpoint {
             Endpoint::Single(url) => {
                 let client =
@@ -148,15 +159,10 @@ impl Store {
                         url: url.clone(),
                         source,
                     })?;
-                let manager_config = ConnectionManagerConfig::new()
-                    .set_connection_timeout(Some(config.connect_timeout))
-                    .set_response_timeout(Some(config.response_timeout))
-                    .set_number_of_retries(1)
-                    .set_min_delay(Duration::from_millis(50))
-                    .set_max_delay(Duration::from_millis(500));
-                let manager = ConnectionManager::new_lazy_with_config(client, manager_config)
-                    .map_err(StoreError::from)?;
-                Connection::Single(manager)
+                Connection::Single(ConnectionManager::new_lazy_with_config(
+                    client,
+                    manager_config,
+                )?)
             }
             Endpoint::Cluster(nodes) => {
                 let client = ClusterClient::builder(nodes.iter().map(String::as_str))
@@ -169,44 +175,84 @@ impl Store {
                     })?;
                 Connection::Cluster(client.get_async_connection().await?)
             }
+            Endpoint::Sentinel {
+                sentinels,
+                master,
+                node,
+            } => {
+                let node = match node {
+                    Some(url) => Some(
+                        redis::IntoConnectionInfo::into_connection_info(url.as_str())
+                            .map_err(|source| StoreError::InvalidUrl {
+                                url: "(data node credentials)".to_owned(),
+                                source,
+                            })?
+                            .redis_settings()
+                            .clone(),
+                    ),
+                    None => None,
+                };
+                let sentinel = sentinel::Sentinel::connect(
+                    sentinels,
+                    master,
+                    node,
+                    manager_config,
+                    config.connect_timeout,
+                )
+                .await?;
+                Connection::Sentinel(sentinel::SentinelConnection(sentinel))
+            }
         };
         Ok(Self {
             conn,
             endpoint: config.endpoint.clone(),
-            dedicated_url,
             connect_timeout: config.connect_timeout,
+        })
+    }
+
+    /// A client for a node that takes connections of their own: the
+    /// server, the current Sentinel primary, or a Cluster's first seed
+    /// (pub/sub messages reach every node of a Cluster).
+    async fn node_client(&self) -> Result<redis::Client, StoreError> {
+        Ok(match (&self.endpoint, &self.conn) {
+            (_, Connection::Sentinel(sentinel)) => sentinel.0.primary().await?,
+            (Endpoint::Single(url), _) => redis::Client::open(url.as_str())?,
+            (Endpoint::Cluster(nodes), _) => {
+                redis::Client::open(nodes.first().map(String::as_str).unwrap_or_default())?
+            }
+            (Endpoint::Sentinel { .. }, _) => {
+                return Err(StoreError::Command(RedisError::from((
+                    redis::ErrorKind::Client,
+                    "a Sentinel endpoint without a Sentinel connection",
+                ))));
+            }
         })
     }
 
     /// A connection of its own with no response timeout, for blocking
     /// reads (`XREAD BLOCK`) that must not hold up the shared connection.
     pub async fn dedicated(&self) -> Result<impl ConnectionLike + Send + use<>, StoreError> {
-        let conn = match &self.endpoint {
-            Endpoint::Single(url) => {
-                let client = redis::Client::open(url.as_str())?;
-                let config = redis::AsyncConnectionConfig::new()
-                    .set_connection_timeout(Some(self.connect_timeout))
-                    .set_response_timeout(None);
-                Connection::Dedicated(
-                    client
-                        .get_multiplexed_async_connection_with_config(&config)
-                        .await?,
-                )
-            }
-            Endpoint::Cluster(nodes) => {
-                let client = ClusterClient::builder(nodes.iter().map(String::as_str))
-                    .connection_timeout(self.connect_timeout)
-                    .response_timeout(Duration::from_secs(3600))
-                    .build()?;
-                Connection::Cluster(client.get_async_connection().await?)
-            }
-        };
-        Ok(conn)
+        if let Endpoint::Cluster(nodes) = &self.endpoint {
+            let client = ClusterClient::builder(nodes.iter().map(String::as_str))
+                .connection_timeout(self.connect_timeout)
+                .response_timeout(Duration::from_secs(3600))
+                .build()?;
+            return Ok(Connection::Cluster(client.get_async_connection().await?));
+        }
+        let config = redis::AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(self.connect_timeout))
+            .set_response_timeout(None);
+        let client = self.node_client().await?;
+        Ok(Connection::Dedicated(
+            client
+                .get_multiplexed_async_connection_with_config(&config)
+                .await?,
+        ))
     }
 
     /// A new pub/sub connection of its own (not shared with commands).
     pub async fn pubsub(&self) -> Result<redis::aio::PubSub, StoreError> {
-        let client = redis::Client::open(self.dedicated_url.as_ref())?;
+        let client = self.node_client().await?;
         tokio::time::timeout(self.connect_timeout, client.get_async_pubsub())
             .await
             .map_err(|_| {
@@ -317,6 +363,7 @@ impl ConnectionLike for Connection {
             Connection::Single(c) => c.req_packed_command(cmd),
             Connection::Cluster(c) => c.req_packed_command(cmd),
             Connection::Dedicated(c) => c.req_packed_command(cmd),
+            Connection::Sentinel(c) => c.req_packed_command(cmd),
         }
     }
 
@@ -328,8 +375,12 @@ impl ConnectionLike for Connection {
     ) -> RedisFuture<'a, Vec<Value>> {
         match self {
             Connection::Single(c) => c.req_packed_commands(pipeline, offset, count),
+            Connection::Cluster(c) if !pipeline.is_transaction() => {
+                split_by_slot(c.clone(), pipeline, offset, count)
+            }
             Connection::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
             Connection::Dedicated(c) => c.req_packed_commands(pipeline, offset, count),
+            Connection::Sentinel(c) => c.req_packed_commands(pipeline, offset, count),
         }
     }
 
@@ -338,7 +389,78 @@ impl ConnectionLike for Connection {
             Connection::Single(c) => c.get_db(),
             Connection::Cluster(c) => c.get_db(),
             Connection::Dedicated(c) => c.get_db(),
+            Connection::Sentinel(c) => c.get_db(),
         }
+    }
+}
+
+/// Sends a plain (non-`MULTI`) pipeline to a Cluster one slot at a time.
+///
+/// A Cluster node refuses a pipeline whose keys live in different slots,
+/// and the cluster client refuses to send one. A plain pipeline is not
+/// atomic anyway (it only saves round trips), so its commands are grouped
+/// by slot, each group goes to its node as a pipeline of its own, all
+/// groups concurrently, and the replies are put back in command order.
+/// Callers write one pipeline and it works on both topologies; what must
+/// be atomic is a script or `MULTI`, whose keys share a hash tag.
+fn split_by_slot<'a>(
+    conn: ClusterConnection,
+    pipeline: &'a Pipeline,
+    offset: usize,
+    count: usize,
+) -> RedisFuture<'a, Vec<Value>> {
+    Box::pin(async move {
+        let mut groups: Vec<(Option<Slot>, Pipeline, Vec<usize>)> = Vec::new();
+        for (position, cmd) in pipeline.cmd_iter().enumerate() {
+            let slot = first_key_slot(cmd);
+            let group = match groups.iter_mut().position(|(s, _, _)| *s == slot) {
+                Some(i) => &mut groups[i],
+                None => {
+                    groups.push((slot, redis::pipe(), Vec::new()));
+                    let last = groups.len() - 1;
+                    &mut groups[last]
+                }
+            };
+            group.1.add_command(cmd.clone());
+            group.2.push(position);
+        }
+        if groups.len() == 1 {
+            let mut conn = conn;
+            return conn.req_packed_commands(pipeline, offset, count).await;
+        }
+        let sent = groups.iter().map(|(_, group, _)| {
+            let mut conn = conn.clone();
+            async move { conn.req_packed_commands(group, 0, group.len()).await }
+        });
+        let replies = futures_util::future::try_join_all(sent).await?;
+        let mut ordered: Vec<Option<Value>> = vec![None; pipeline.len()];
+        for ((_, _, positions), values) in groups.iter().zip(replies) {
+            for (&position, value) in positions.iter().zip(values) {
+                ordered[position] = Some(value);
+            }
+        }
+        ordered
+            .into_iter()
+            .skip(offset)
+            .take(count)
+            .map(|value| {
+                value.ok_or_else(|| {
+                    RedisError::from((
+                        redis::ErrorKind::Client,
+                        "a Cluster pipeline reply is missing",
+                    ))
+                })
+            })
+            .collect()
+    })
+}
+
+/// The slot of a command's first key (the first argument for every
+/// command Gatehouse pipelines), or `None` for a keyless command.
+fn first_key_slot(cmd: &Cmd) -> Option<Slot> {
+    match cmd.args_iter().nth(1)? {
+        redis::Arg::Simple(key) => Some(Slot::for_key(key)),
+        _ => None,
     }
 }
 
@@ -583,6 +705,48 @@ mod tests {
         let err = store.ping().await.unwrap_err();
         assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
         assert!(err.to_string().starts_with("Redis is unavailable"), "{err}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn through_sentinel_the_store_follows_a_failover() {
+        let setup = crate::testing::TestSentinel::start().await;
+        let store = setup.store().await;
+        let _: () = redis::cmd("SET")
+            .arg("gh:test:before")
+            .arg(1)
+            .query_async(&mut store.conn())
+            .await
+            .unwrap();
+        setup.fail_over().await;
+        // The demoted primary dropped our connection (or answers READONLY):
+        // at most the first command fails, and the store, having asked the
+        // sentinel again, writes the next one to the new primary.
+        let set_after = || async {
+            redis::cmd("SET")
+                .arg("gh:test:after")
+                .arg(2)
+                .query_async::<()>(&mut store.conn())
+                .await
+        };
+        if let Err(err) = set_after().await {
+            assert!(err.is_io_error() || err.is_connection_dropped(), "{err:?}");
+            set_after().await.unwrap();
+        }
+        let mut new_primary = redis::Client::open(setup.replica.url())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap();
+        let (before, after): (u32, u32) = redis::cmd("MGET")
+            .arg("gh:test:before")
+            .arg("gh:test:after")
+            .query_async(&mut new_primary)
+            .await
+            .unwrap();
+        assert_eq!((before, after), (1, 2));
+        // Connections of their own go to the new primary too.
+        let mut pubsub = store.pubsub().await.unwrap();
+        pubsub.subscribe("gh:test:channel").await.unwrap();
     }
 
     #[tokio::test]
