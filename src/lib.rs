@@ -14,13 +14,17 @@
 //! - [`token`]: access and refresh JWTs, key files, rotation, JWKS.
 //! - [`session`]: one Redis session per sign-in per device, with sliding
 //!   idle and absolute lifetimes enforced by TTLs.
-//! - [`auth`]: sign-in, one-round-trip request authentication (with rate
-//!   limits), refresh rotation and silent renewal, sign-out.
+//! - [`auth`]: the core value ([`auth::Auth`], built once, shared by an
+//!   `Arc` handle): sign-in, the admission decision for every request
+//!   (one Redis round trip: session, current roles, rate limits, replay),
+//!   refresh rotation and silent renewal, sign-out.
 //! - [`blacklist`]: access tokens revoked before they expire.
 //! - [`lock`]: distributed locks with owner tokens, a watchdog, fencing and
 //!   a registry.
 //! - [`ratelimit`]: sliding-log, sliding-counter and GCRA limits, checked
 //!   atomically per request.
+//! - [`route`]: which requests are admitted at all (probes and static
+//!   files are not), and forward-auth's own class.
 //! - [`events`]: the security event stream; [`instances`]: heartbeats.
 //! - [`duration`]: the duration syntax of all configuration.
 //! - [`random`]: unguessable ids and secrets from the OS CSPRNG.
@@ -42,6 +46,7 @@ pub mod lock;
 pub mod password;
 pub mod random;
 pub mod ratelimit;
+pub mod route;
 pub mod session;
 pub mod store;
 #[cfg(any(test, feature = "test-util"))]

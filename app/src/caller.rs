@@ -24,6 +24,17 @@ pub enum Authenticated {
     Rejected(ApiError),
 }
 
+impl From<gatehouse::auth::Caller> for Authenticated {
+    fn from(caller: gatehouse::auth::Caller) -> Self {
+        use gatehouse::auth::Caller;
+        match caller {
+            Caller::Anonymous => Authenticated::Anonymous,
+            Caller::Principal(principal) => Authenticated::Principal(principal),
+            Caller::Rejected(err) => Authenticated::Rejected(err.into()),
+        }
+    }
+}
+
 fn request() -> Option<http::request::Parts> {
     use_context::<http::request::Parts>()
 }

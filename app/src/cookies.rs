@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use gatehouse::auth::{Login, Rotated};
+use gatehouse::auth::{Login, Rotated, TokenSource};
 use http::HeaderMap;
 use http::header::{AUTHORIZATION, COOKIE, SET_COOKIE};
 use leptos::prelude::use_context;
@@ -28,13 +28,6 @@ pub struct CookiePolicy {
     /// lifetime), so an expired token can still be recognised and renewed.
     pub access_max_age: Duration,
     pub refresh_max_age: Duration,
-}
-
-/// Where a request's token came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TokenSource {
-    Bearer,
-    Cookie,
 }
 
 /// The access token of a request: the `Authorization: Bearer` header wins

@@ -339,6 +339,21 @@ impl From<gatehouse::auth::AuthError> for ApiError {
 }
 
 #[cfg(feature = "ssr")]
+impl From<gatehouse::auth::Refusal> for ApiError {
+    fn from(refusal: gatehouse::auth::Refusal) -> Self {
+        use gatehouse::auth::Refusal;
+        match refusal {
+            Refusal::RateLimited(outcome) => {
+                ApiError::rate_limited(&outcome.policy, outcome.retry_after_ms)
+            }
+            Refusal::Replayed(message) => ApiError::new(ErrorCode::ReplayedRequest, message),
+            Refusal::BadReplayHeaders(message) => ApiError::invalid_request(message),
+            Refusal::Unavailable => ApiError::unavailable(),
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
 impl From<gatehouse::user::UserError> for ApiError {
     fn from(err: gatehouse::user::UserError) -> Self {
         use gatehouse::user::UserError;

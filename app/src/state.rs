@@ -1,10 +1,13 @@
 //! What the server gives every page render and server function.
 //!
-//! [`AppState`] is one `Clone` struct (no globals): the server builds it at
-//! startup, axum passes it to plain routes as router state, and
-//! `leptos_axum` provides it as context to server functions. Server
-//! functions fetch it with [`current`].
+//! [`AppState`] is one `Arc` handle (no globals): the server builds the
+//! [`Shared`] state once at startup, axum passes the handle to plain routes
+//! as router state, and `leptos_axum` provides it as context to server
+//! functions, which fetch it with [`current`]. axum clones router state for
+//! every request, so a clone must be a reference-count bump, never a copy
+//! of the services or the Leptos options.
 
+use std::ops::Deref;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -18,19 +21,36 @@ use leptos::prelude::*;
 use crate::cookies::CookiePolicy;
 use crate::error::ApiError;
 
-/// Shared server state.
+/// The shared server state; see [`Shared`] for what it holds.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What every request can reach, built once.
+pub struct Shared {
     /// The Redis connection.
     pub store: Store,
-    /// Sign-in, sessions and tokens.
+    /// The Gatehouse core: sign-in, admission, sessions and tokens.
     pub auth: Auth,
     /// Distributed locks (the lock service, and Gatehouse's own).
     pub locks: Locks,
     /// How session cookies are set.
     pub cookies: CookiePolicy,
     /// Who this instance is.
-    pub instance: Arc<Instance>,
+    pub instance: Instance,
     /// Where the site's files are and how Leptos renders.
     pub leptos_options: LeptosOptions,
 }

@@ -1,7 +1,6 @@
 //! Building the application state from configuration: keys, the auth
 //! service, and the first admin.
 
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use gatehouse::Store;
@@ -15,7 +14,7 @@ use gatehouse::session::{SessionConfig, Sessions};
 use gatehouse::token::{KeyError, Keyring, TokenConfig, Tokens};
 use gatehouse::user::{Role, Users};
 use gatehouse_app::cookies::CookiePolicy;
-use gatehouse_app::state::{AppState, Instance};
+use gatehouse_app::state::{AppState, Instance, Shared};
 use leptos::config::LeptosOptions;
 
 use crate::config::Config;
@@ -105,7 +104,7 @@ pub async fn app_state(config: &Config, store: Store) -> Result<AppState, Startu
         .site_pkg_dir("pkg")
         .site_addr(config.addr)
         .build();
-    Ok(AppState {
+    Ok(AppState::new(Shared {
         locks,
         store,
         auth,
@@ -114,9 +113,9 @@ pub async fn app_state(config: &Config, store: Store) -> Result<AppState, Startu
             access_max_age: config.session_lifetime,
             refresh_max_age: config.refresh_ttl,
         },
-        instance: Arc::new(instance),
+        instance,
         leptos_options,
-    })
+    }))
 }
 
 async fn keyring(config: &Config, store: &Store) -> Result<Keyring, StartupError> {

@@ -15,12 +15,15 @@
 //!   callers race, and a rotated refresh token presented again ends the
 //!   session (see [`rotation`]).
 
+mod admission;
 mod request;
 mod rotation;
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
-pub use request::RequestInfo;
+pub use admission::{Admission, Caller, Credential, Facts, Refusal, TokenSource};
 pub use rotation::{Rotated, RotationConfig};
 
 use crate::blacklist::{Blacklist, Reason, Revocation};
@@ -156,9 +159,19 @@ pub struct AuthParts {
     pub rotation: RotationConfig,
 }
 
-/// Sign-in, authentication, rotation and sign-out. Cheap to clone.
+/// The Gatehouse core: sign-in, admission, rotation and sign-out, and
+/// the one instance of every service they use.
+///
+/// Built once at startup; what the server, its middleware and every
+/// server function hold is this handle, whose clone is one reference-count
+/// bump: no request ever copies the services or their configuration.
 #[derive(Clone, Debug)]
 pub struct Auth {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
     store: Store,
     users: Users,
     sessions: Sessions,
@@ -189,7 +202,7 @@ fn check_input(username: &str, password: &str) -> Result<(), AuthError> {
 
 impl Auth {
     pub fn new(parts: AuthParts) -> Self {
-        Self {
+        let inner = Inner {
             sealing_key: parts.tokens.keyring().derive_key("rotation results"),
             store: parts.store,
             users: parts.users,
@@ -200,35 +213,43 @@ impl Auth {
             limiter: parts.limiter,
             events: parts.events,
             rotation: parts.rotation,
+        };
+        Self {
+            inner: Arc::new(inner),
         }
     }
 
+    /// The Redis connection every service shares.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
     pub fn blacklist(&self) -> &Blacklist {
-        &self.blacklist
+        &self.inner.blacklist
     }
 
     pub fn locks(&self) -> &Locks {
-        &self.locks
+        &self.inner.locks
     }
 
     pub fn limiter(&self) -> &Limiter {
-        &self.limiter
+        &self.inner.limiter
     }
 
     pub fn events(&self) -> &Events {
-        &self.events
+        &self.inner.events
     }
 
     pub fn users(&self) -> &Users {
-        &self.users
+        &self.inner.users
     }
 
     pub fn sessions(&self) -> &Sessions {
-        &self.sessions
+        &self.inner.sessions
     }
 
     pub fn tokens(&self) -> &Tokens {
-        &self.tokens
+        &self.inner.tokens
     }
 
     /// Checks the password and starts a session with a fresh token pair.
@@ -245,12 +266,13 @@ impl Auth {
         let lockout = self.lockout(username, client);
         if let Some(check) = &lockout {
             let decision = self
+                .inner
                 .limiter
                 .check(std::slice::from_ref(check), false)
                 .await?;
             if let Some(rejected) = decision.rejection() {
                 let retry_after_ms = rejected.retry_after_ms.unwrap_or(rejected.reset_ms);
-                self.events.emit(
+                self.inner.events.emit(
                     Event::new("login_locked")
                         .username(username.trim())
                         .ip(&client.ip)
@@ -262,11 +284,12 @@ impl Auth {
         let user = match self.verify_password(username, password).await {
             Err(AuthError::InvalidCredentials) => {
                 if let Some(check) = &lockout {
-                    self.limiter
+                    self.inner
+                        .limiter
                         .check(std::slice::from_ref(check), true)
                         .await?;
                 }
-                self.events.emit(
+                self.inner.events.emit(
                     Event::new("login_failed")
                         .username(username.trim())
                         .ip(&client.ip)
@@ -278,10 +301,10 @@ impl Auth {
         };
         tracing::Span::current().record("user_id", user.id.as_str());
         if let Some(check) = &lockout {
-            self.limiter.reset(&check.subject).await?;
+            self.inner.limiter.reset(&check.subject).await?;
         }
         if user.disabled {
-            self.events.emit(
+            self.inner.events.emit(
                 Event::new("login_failed")
                     .user(&user.id)
                     .username(&user.username)
@@ -292,11 +315,13 @@ impl Auth {
         }
         let session_id = crate::random::hex::<16>();
         let roles = user.roles.iter().map(|r| r.as_str().to_owned()).collect();
-        let access = self
-            .tokens
-            .issue_access(&user.id, &user.username, &session_id, roles)?;
-        let refresh = self.tokens.issue_refresh(&user.id, &session_id, 0)?;
-        self.sessions
+        let access =
+            self.inner
+                .tokens
+                .issue_access(&user.id, &user.username, &session_id, roles)?;
+        let refresh = self.inner.tokens.issue_refresh(&user.id, &session_id, 0)?;
+        self.inner
+            .sessions
             .create(&NewSession {
                 id: &session_id,
                 user_id: &user.id,
@@ -310,7 +335,7 @@ impl Auth {
         tracing::info!(session_id = %session_id, "signed in");
         let device = crate::session::device::label(&client.user_agent);
         for kind in ["login_succeeded", "session_created"] {
-            self.events.emit(
+            self.inner.events.emit(
                 Event::new(kind)
                     .user(&user.id)
                     .username(&user.username)
@@ -330,8 +355,8 @@ impl Auth {
     /// The user, if `password` is theirs. Unknown users cost the same
     /// Argon2 work as wrong passwords.
     async fn verify_password(&self, username: &str, password: &str) -> Result<User, AuthError> {
-        let hasher = self.users.hasher();
-        let Some((user, hash)) = self.users.find_with_hash(username.trim()).await? else {
+        let hasher = self.inner.users.hasher();
+        let Some((user, hash)) = self.inner.users.find_with_hash(username.trim()).await? else {
             hasher.verify_dummy(password).await?;
             return Err(AuthError::InvalidCredentials);
         };
@@ -345,7 +370,8 @@ impl Auth {
     /// The lockout check for signing in to `username` from the client's
     /// address, if the lockout policy is configured.
     fn lockout(&self, username: &str, client: &Client) -> Option<Check<'_>> {
-        self.limiter
+        self.inner
+            .limiter
             .policy(crate::ratelimit::policy::LOGIN_LOCKOUT)
             .map(|policy| Check {
                 policy,
@@ -359,13 +385,12 @@ impl Auth {
 
     /// Validates an access token: signature and claims locally, then one
     /// Redis round trip to confirm the session is alive, the token is not
-    /// blacklisted, and to slide the idle timeout.
+    /// blacklisted and the user not disabled, to read the user's current
+    /// roles, and to slide the idle timeout. (Requests go through
+    /// [`Auth::admit`], which adds the rate limits to the same round trip.)
     pub async fn authenticate(&self, access_token: &str) -> Result<Principal, AuthError> {
-        let claims = self.tokens.verify_access(access_token)?;
-        self.sessions
-            .touch(&claims.sub, &claims.sid, &claims.jti)
-            .await?;
-        Ok(principal(claims))
+        let claims = self.inner.tokens.verify_access(access_token)?;
+        Ok(self.authenticate_limited(claims, &[], None).await?.0)
     }
 
     /// Ends the caller's session.
@@ -381,7 +406,7 @@ impl Auth {
         session_id: &str,
         reason: Reason,
     ) -> Result<Option<Ended>, AuthError> {
-        let ended = self.sessions.revoke(user_id, session_id).await?;
+        let ended = self.inner.sessions.revoke(user_id, session_id).await?;
         if let Some(ended) = &ended {
             self.blacklist_ended(user_id, std::slice::from_ref(ended), reason)
                 .await?;
@@ -390,7 +415,7 @@ impl Auth {
             } else {
                 "session_revoked"
             };
-            self.events.emit(
+            self.inner.events.emit(
                 Event::new(kind)
                     .user(user_id)
                     .session(session_id)
@@ -402,10 +427,10 @@ impl Auth {
 
     /// Ends all sessions of a user.
     pub async fn logout_all(&self, user_id: &str) -> Result<Vec<Ended>, AuthError> {
-        let ended = self.sessions.revoke_all(user_id, None).await?;
+        let ended = self.inner.sessions.revoke_all(user_id, None).await?;
         self.blacklist_ended(user_id, &ended, Reason::SessionRevoked)
             .await?;
-        self.events.emit(
+        self.inner.events.emit(
             Event::new("signed_out_everywhere")
                 .user(user_id)
                 .detail("sessions", ended.len()),
@@ -430,7 +455,7 @@ impl Auth {
                 grace: std::time::Duration::ZERO,
             })
             .collect();
-        Ok(self.blacklist.add(&revocations).await?)
+        Ok(self.inner.blacklist.add(&revocations).await?)
     }
 
     /// Disables (ending every session) or re-enables a user.
@@ -439,7 +464,7 @@ impl Auth {
         user_id: &str,
         disabled: bool,
     ) -> Result<Vec<Ended>, AuthError> {
-        self.users.set_disabled(user_id, disabled).await?;
+        self.inner.users.set_disabled(user_id, disabled).await?;
         if disabled {
             // Order matters: new sessions are refused first, so none can
             // slip in between this sweep and the flag.
@@ -456,10 +481,10 @@ impl Auth {
         password: &str,
         roles: &[Role],
     ) -> Result<Option<User>, AuthError> {
-        if self.users.find_with_hash(username).await?.is_some() {
+        if self.inner.users.find_with_hash(username).await?.is_some() {
             return Ok(None);
         }
-        match self.users.create(username, password, roles).await {
+        match self.inner.users.create(username, password, roles).await {
             Ok(user) => Ok(Some(user)),
             Err(UserError::UsernameTaken) => Ok(None),
             Err(err) => Err(err.into()),

@@ -1,94 +1,103 @@
-//! Authenticating a request and applying its rate limits in one round
-//! trip.
+//! The Redis part of admitting a request, in one round trip.
 //!
-//! A protected request needs three answers from Redis: is the session
-//! alive (and its idle timeout slid), is the token blacklisted, and do the
-//! rate limits allow it (and, with replay protection, was its nonce seen
-//! before). On one Redis server they come from one script that combines the
-//! session's `touch` function and the rate limiter's `check` function, so
-//! the whole guard costs a single round trip. A Redis Cluster cannot run
-//! one script across slots; there the parts run concurrently instead.
+//! A protected request needs four answers from Redis: is the session alive
+//! (and its idle timeout slid), is the token blacklisted, what may the user
+//! do *now* (roles and the disabled flag, never trusted from the token
+//! alone), and do the rate limits allow it (and, with replay protection,
+//! was its nonce seen before). On one Redis server they come from one
+//! script that combines the session's `touch` function and the rate
+//! limiter's `check` function. A Redis Cluster cannot run one script
+//! across slots; there the session part (with the nonce, which lives in
+//! the user's slot) and each policy run concurrently instead.
 
 use std::sync::LazyLock;
 
 use redis::Script;
 
-use super::{Auth, AuthError, Principal, principal};
-use crate::ratelimit::{Decision, Limiter};
+use super::{Auth, AuthError, Principal};
+use crate::ratelimit::{Check, Decision, Limiter};
+use crate::session::{SessionError, Touch, Touched};
 use crate::store::keys;
+use crate::token::AccessClaims;
+use crate::user::Role;
 
-static GUARD: LazyLock<Script> = LazyLock::new(|| {
+static ADMIT: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
-        "{}\n{}\nlocal t = touch(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2])\n\
+        "{}\n{}\nlocal t = touch(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], ARGV[1], ARGV[2])\n\
          if t[1] ~= 1 then return {{ t, {{}} }} end\n\
-         return {{ t, check(KEYS, 4, ARGV, 3) }}",
+         return {{ t, check(KEYS, 6, ARGV, 3) }}",
         crate::session::TOUCH_LUA,
         crate::ratelimit::LUA
     ))
 });
 
-/// What the guard knows about a request.
-#[derive(Clone, Copy, Debug)]
-pub struct RequestInfo<'a> {
-    pub path: &'a str,
-    pub ip: &'a str,
-    /// A replay-protection nonce to remember (already checked for format
-    /// and timestamp).
-    pub nonce: Option<&'a str>,
-}
-
 impl Auth {
-    /// Validates an access token and applies the rate limits guarding the
-    /// request, in one Redis round trip. A session that ended or a revoked
-    /// token is an error; a rate-limited or replayed request is a
-    /// [`Decision`] that does not allow it.
-    pub async fn authenticate_limited(
+    /// Confirms the token's session in Redis and applies `checks` (plus a
+    /// replay `nonce`), in one round trip on one server. The principal
+    /// carries the user's roles as Redis has them now. A session that
+    /// ended, a revoked token or a disabled user is an error; a
+    /// rate-limited or replayed request is a [`Decision`] that does not
+    /// allow it.
+    pub(super) async fn authenticate_limited(
         &self,
-        token: &str,
-        request: &RequestInfo<'_>,
+        claims: AccessClaims,
+        checks: &[Check<'_>],
+        nonce: Option<&str>,
     ) -> Result<(Principal, Decision), AuthError> {
-        let claims = self.tokens.verify_access(token)?;
-        let checks =
-            self.limiter
-                .checks_for(request.path, request.ip, Some((&claims.sub, &claims.sid)));
-        let nonce_key = request
-            .nonce
-            .map(|nonce| keys::replay_nonce(&claims.sub, nonce));
-        if self.store.is_cluster() {
+        let nonce_key = nonce.map(|nonce| keys::replay_nonce(&claims.sub, nonce));
+        let (touched, decision) = if self.inner.store.is_cluster() {
             let (touched, decision) = tokio::join!(
-                self.sessions.touch(&claims.sub, &claims.sid, &claims.jti),
-                self.cluster_limits(&checks, nonce_key)
+                self.inner
+                    .sessions
+                    .touch(&claims.sub, &claims.sid, &claims.jti),
+                self.cluster_limits(checks, nonce_key)
             );
-            touched?;
-            return Ok((principal(claims), decision?));
-        }
-        let invocation = self.limiter.invocation(&checks, true, nonce_key);
-        let mut call = GUARD.prepare_invoke();
-        call.key(keys::session(&claims.sub, &claims.sid))
-            .key(keys::user_sessions(&claims.sub))
-            .key(keys::blacklisted(&claims.sub, &claims.jti))
-            .arg(&claims.sid)
-            .arg(
-                u64::try_from(self.sessions.config().idle_timeout.as_millis()).unwrap_or(u64::MAX),
-            );
-        for key in &invocation.keys {
-            call.key(key);
-        }
-        for arg in &invocation.args {
-            call.arg(arg);
-        }
-        let (touched, limits): (Vec<i64>, Vec<i64>) =
-            call.invoke_async(&mut self.store.conn()).await?;
-        match touched.first() {
-            Some(1) => Ok((principal(claims), Limiter::decision(&checks, &limits)?)),
-            Some(2) => Err(AuthError::TokenRevoked),
-            _ => Err(AuthError::SessionEnded),
+            (touched.map_err(ended_if_disabled)?, decision?)
+        } else {
+            let invocation = self.inner.limiter.invocation(checks, true, nonce_key);
+            let mut call = ADMIT.prepare_invoke();
+            call.key(keys::session(&claims.sub, &claims.sid))
+                .key(keys::user_sessions(&claims.sub))
+                .key(keys::blacklisted(&claims.sub, &claims.jti))
+                .key(keys::user_roles(&claims.sub))
+                .key(keys::user_disabled(&claims.sub))
+                .arg(&claims.sid)
+                .arg(
+                    u64::try_from(self.inner.sessions.config().idle_timeout.as_millis())
+                        .unwrap_or(u64::MAX),
+                );
+            for key in &invocation.keys {
+                call.key(key);
+            }
+            for arg in &invocation.args {
+                call.arg(arg);
+            }
+            let (touch, limits): (Touch, Vec<i64>) =
+                call.invoke_async(&mut self.inner.store.conn()).await?;
+            let touched = touch.into_result().map_err(ended_if_disabled)?;
+            (touched, Limiter::decision(checks, &limits)?)
+        };
+        let roles = self.current_roles(&claims.sub, touched).await?;
+        Ok((principal_with_roles(claims, roles), decision))
+    }
+
+    /// The roles `touch` read, or, for a user whose roles key predates
+    /// it, the record's roles (copied into the key for next time).
+    async fn current_roles(&self, user_id: &str, touched: Touched) -> Result<Vec<Role>, AuthError> {
+        match touched.roles {
+            Some(roles) => Ok(roles.split(',').filter_map(Role::parse).collect()),
+            None => self
+                .inner
+                .users
+                .sync_roles(user_id)
+                .await?
+                .ok_or(AuthError::SessionEnded),
         }
     }
 
     async fn cluster_limits(
         &self,
-        checks: &[crate::ratelimit::Check<'_>],
+        checks: &[Check<'_>],
         nonce_key: Option<String>,
     ) -> Result<Decision, AuthError> {
         if let Some(nonce_key) = nonce_key {
@@ -101,7 +110,7 @@ impl Auth {
                     u64::try_from((2 * crate::ratelimit::REPLAY_WINDOW).as_millis())
                         .unwrap_or(u64::MAX),
                 )
-                .query_async(&mut self.store.conn())
+                .query_async(&mut self.inner.store.conn())
                 .await?;
             if fresh.is_none() {
                 return Ok(Decision {
@@ -110,9 +119,29 @@ impl Auth {
                 });
             }
         }
-        Ok(self.limiter.check(checks, true).await?)
+        Ok(self.inner.limiter.check(checks, true).await?)
     }
 }
 
-#[cfg(test)]
-mod tests;
+/// A disabled user's requests are unauthenticated (401), like those of a
+/// session that ended: disabling ends every session anyway, and this holds
+/// even for a request that races the sweep.
+fn ended_if_disabled(err: SessionError) -> AuthError {
+    match err {
+        SessionError::UserDisabled => AuthError::SessionEnded,
+        other => other.into(),
+    }
+}
+
+/// The caller described by a verified token, with the roles Redis holds.
+pub(super) fn principal_with_roles(claims: AccessClaims, roles: Vec<Role>) -> Principal {
+    Principal {
+        user_id: claims.sub,
+        username: claims.name,
+        session_id: claims.sid,
+        roles,
+        token_id: claims.jti,
+        token_issued_at: claims.iat,
+        token_expires_at: claims.exp,
+    }
+}

@@ -103,7 +103,7 @@ fn kind_name(presented: &Presented<'_>) -> &'static str {
     match presented {
         Presented::Refresh(_) => "refresh",
         Presented::Access(_) => "renewal",
-        Presented::AccessOnly(_) => "api_renewal",
+        Presented::AccessOnly(..) => "api_renewal",
     }
 }
 
@@ -113,29 +113,30 @@ enum Presented<'a> {
     Refresh(&'a crate::token::RefreshClaims),
     /// A browser's access token: rotate the session.
     Access(&'a AccessClaims),
-    /// An API client's access token: replace just the access token.
-    AccessOnly(&'a AccessClaims),
+    /// An API client's access token: replace just the access token,
+    /// issuing it with these (current) roles.
+    AccessOnly(&'a AccessClaims, &'a [crate::user::Role]),
 }
 
 impl Presented<'_> {
     fn user_id(&self) -> &str {
         match self {
             Presented::Refresh(c) => &c.sub,
-            Presented::Access(c) | Presented::AccessOnly(c) => &c.sub,
+            Presented::Access(c) | Presented::AccessOnly(c, _) => &c.sub,
         }
     }
 
     fn session_id(&self) -> &str {
         match self {
             Presented::Refresh(c) => &c.sid,
-            Presented::Access(c) | Presented::AccessOnly(c) => &c.sid,
+            Presented::Access(c) | Presented::AccessOnly(c, _) => &c.sid,
         }
     }
 
     fn jti(&self) -> &str {
         match self {
             Presented::Refresh(c) => &c.jti,
-            Presented::Access(c) | Presented::AccessOnly(c) => &c.jti,
+            Presented::Access(c) | Presented::AccessOnly(c, _) => &c.jti,
         }
     }
 }
@@ -148,7 +149,7 @@ impl Auth {
         refresh_token: &str,
         client: &Client,
     ) -> Result<Rotated, AuthError> {
-        let claims = self.tokens.verify_refresh(refresh_token)?;
+        let claims = self.inner.tokens.verify_refresh(refresh_token)?;
         tracing::Span::current().record("session_id", claims.sid.as_str());
         self.rotate_locked(Presented::Refresh(&claims), client)
             .await?
@@ -169,9 +170,9 @@ impl Auth {
         client: &Client,
     ) -> Result<Option<Rotated>, AuthError> {
         let claims = if allow_expired {
-            self.tokens.verify_access_expired(access_token)?
+            self.inner.tokens.verify_access_expired(access_token)?
         } else {
-            self.tokens.verify_access(access_token)?
+            self.inner.tokens.verify_access(access_token)?
         };
         tracing::Span::current().record("session_id", claims.sid.as_str());
         self.rotate_locked(Presented::Access(&claims), client).await
@@ -187,13 +188,13 @@ impl Auth {
     ) -> Result<Option<Rotated>, AuthError> {
         let lock = format!("refresh/{}", presented.session_id());
         let options = self.lock_options(presented.session_id());
-        let deadline = tokio::time::Instant::now() + self.rotation.lock_wait;
-        let mut releases = self.locks.releases();
+        let deadline = tokio::time::Instant::now() + self.inner.rotation.lock_wait;
+        let mut releases = self.inner.locks.releases();
         loop {
             if let Some(done) = self.stored(presented.user_id(), presented.jti()).await? {
                 return self.unseal(&done).map(Some);
             }
-            match self.locks.acquire_lease(&lock, &options).await {
+            match self.inner.locks.acquire_lease(&lock, &options).await {
                 Ok(lease) => {
                     let result = self.rotate(&presented, client).await;
                     self.release_lock(&lock, &lease.owner).await;
@@ -215,12 +216,12 @@ impl Auth {
         presented: &Presented<'_>,
         client: &Client,
     ) -> Result<Option<Rotated>, AuthError> {
-        if let Presented::AccessOnly(claims) = presented {
-            return self.rotate_access(claims).await;
+        if let Presented::AccessOnly(claims, roles) = presented {
+            return self.rotate_access(claims, roles).await;
         }
         let (user_id, session_id) = (presented.user_id(), presented.session_id());
         // Roles come from the user record: a role change applies at the next rotation.
-        let Some(user) = self.users.get(user_id).await? else {
+        let Some(user) = self.inner.users.get(user_id).await? else {
             return Err(AuthError::SessionEnded);
         };
         if user.disabled {
@@ -234,8 +235,8 @@ impl Auth {
         }
         let generation = match presented {
             Presented::Refresh(claims) => claims.generation + 1,
-            Presented::Access(_) | Presented::AccessOnly(_) => {
-                match self.sessions.get(user_id, session_id).await? {
+            Presented::Access(_) | Presented::AccessOnly(..) => {
+                match self.inner.sessions.get(user_id, session_id).await? {
                     Some(session) => session.generation + 1,
                     None => return Err(AuthError::SessionEnded),
                 }
@@ -244,9 +245,11 @@ impl Auth {
         self.limit_rotation(&user.id, session_id).await?;
         let roles = user.roles.iter().map(|r| r.as_str().to_owned()).collect();
         let access = self
+            .inner
             .tokens
             .issue_access(&user.id, &user.username, session_id, roles)?;
         let refresh = self
+            .inner
             .tokens
             .issue_refresh(&user.id, session_id, generation)?;
         let sealed = self.seal(&Stored {
@@ -255,7 +258,7 @@ impl Auth {
         })?;
         let kind = match presented {
             Presented::Refresh(_) => "r",
-            Presented::Access(_) | Presented::AccessOnly(_) => "a",
+            Presented::Access(_) | Presented::AccessOnly(..) => "a",
         };
         let reply: Vec<String> = ROTATE
             .key(keys::session(&user.id, session_id))
@@ -267,16 +270,17 @@ impl Auth {
             .arg(&access.claims.jti)
             .arg(access.claims.exp * 1000)
             .arg(sealed)
-            .arg(millis(self.rotation.grace))
-            .arg(millis(self.sessions.config().idle_timeout))
+            .arg(millis(self.inner.rotation.grace))
+            .arg(millis(self.inner.sessions.config().idle_timeout))
             .arg(keys::blacklist_prefix(&user.id))
             .arg(kind)
             .arg(keys::rotation_result_prefix(&user.id))
-            .invoke_async(&mut self.store.conn())
+            .invoke_async(&mut self.inner.store.conn())
             .await?;
         match reply.as_slice() {
             [code, generation, old_jti, old_exp] if code == "1" => {
-                self.blacklist
+                self.inner
+                    .blacklist
                     .index(
                         &user.id,
                         session_id,
@@ -286,7 +290,7 @@ impl Auth {
                     )
                     .await?;
                 tracing::info!(generation = %generation, "session tokens rotated");
-                self.events.emit(
+                self.inner.events.emit(
                     Event::new("refresh_rotated")
                         .user(&user.id)
                         .username(&user.username)
@@ -305,7 +309,8 @@ impl Auth {
             }
             [code, sealed] if code == "2" => self.unseal(sealed).map(Some),
             [code, revoked_jti, revoked_exp] if code == "3" => {
-                self.blacklist
+                self.inner
+                    .blacklist
                     .index(
                         &user.id,
                         session_id,
@@ -321,7 +326,7 @@ impl Auth {
                     user_agent = %client.user_agent,
                     "security: refresh token reuse detected; session revoked"
                 );
-                self.events.emit(
+                self.inner.events.emit(
                     Event::new("refresh_reuse_detected")
                         .user(&user.id)
                         .username(&user.username)
@@ -342,27 +347,36 @@ impl Auth {
             .token_expires_at
             .saturating_sub(principal.token_issued_at);
         let left = principal.token_expires_at.saturating_sub(now_secs);
-        (left as f64) < self.rotation.renew_window * lifetime as f64
+        (left as f64) < self.inner.rotation.renew_window * lifetime as f64
     }
 
     /// Silent renewal for an API client: replaces only the access token
-    /// (its refresh token stays valid). `None` when the token is not the
-    /// session's current one.
+    /// (its refresh token stays valid), issuing it with `roles`, the
+    /// user's *current* roles as admission read them (never the old
+    /// token's). `None` when the token is not the session's current one.
     #[tracing::instrument(skip_all, fields(session_id), err(level = "info"))]
-    pub async fn renew_access(&self, access_token: &str) -> Result<Option<Rotated>, AuthError> {
-        let claims = self.tokens.verify_access(access_token)?;
+    pub async fn renew_access(
+        &self,
+        access_token: &str,
+        roles: &[crate::user::Role],
+    ) -> Result<Option<Rotated>, AuthError> {
+        let claims = self.inner.tokens.verify_access(access_token)?;
         tracing::Span::current().record("session_id", claims.sid.as_str());
-        self.rotate_locked(Presented::AccessOnly(&claims), &Client::default())
+        self.rotate_locked(Presented::AccessOnly(&claims, roles), &Client::default())
             .await
     }
 
-    async fn rotate_access(&self, claims: &AccessClaims) -> Result<Option<Rotated>, AuthError> {
+    async fn rotate_access(
+        &self,
+        claims: &AccessClaims,
+        roles: &[crate::user::Role],
+    ) -> Result<Option<Rotated>, AuthError> {
         self.limit_rotation(&claims.sub, &claims.sid).await?;
-        let access = self.tokens.issue_access(
+        let access = self.inner.tokens.issue_access(
             &claims.sub,
             &claims.name,
             &claims.sid,
-            claims.roles.clone(),
+            roles.iter().map(|r| r.as_str().to_owned()).collect(),
         )?;
         let sealed = self.seal(&Stored {
             access: access.token.clone(),
@@ -377,14 +391,15 @@ impl Auth {
             .arg(&access.claims.jti)
             .arg(access.claims.exp * 1000)
             .arg(sealed)
-            .arg(millis(self.rotation.grace))
-            .arg(millis(self.sessions.config().idle_timeout))
+            .arg(millis(self.inner.rotation.grace))
+            .arg(millis(self.inner.sessions.config().idle_timeout))
             .arg(keys::blacklist_prefix(&claims.sub))
-            .invoke_async(&mut self.store.conn())
+            .invoke_async(&mut self.inner.store.conn())
             .await?;
         match reply.as_slice() {
             [code, old_exp] if code == "1" => {
-                self.blacklist
+                self.inner
+                    .blacklist
                     .index(
                         &claims.sub,
                         &claims.sid,
@@ -394,7 +409,7 @@ impl Auth {
                     )
                     .await?;
                 tracing::info!("access token renewed");
-                self.events.emit(
+                self.inner.events.emit(
                     Event::new("token_renewed")
                         .user(&claims.sub)
                         .session(&claims.sid),
@@ -416,7 +431,7 @@ impl Auth {
     /// The per-session rotation limit (policy `refresh`). Callers served a
     /// stored result never get here: only real rotations count.
     async fn limit_rotation(&self, user_id: &str, session_id: &str) -> Result<(), AuthError> {
-        let Some(policy) = self.limiter.policy(crate::ratelimit::policy::REFRESH) else {
+        let Some(policy) = self.inner.limiter.policy(crate::ratelimit::policy::REFRESH) else {
             return Ok(());
         };
         let check = crate::ratelimit::Check {
@@ -427,7 +442,12 @@ impl Auth {
             },
             cost: 1,
         };
-        match self.limiter.check(std::slice::from_ref(&check), true).await {
+        match self
+            .inner
+            .limiter
+            .check(std::slice::from_ref(&check), true)
+            .await
+        {
             Ok(decision) => match decision.rejection() {
                 Some(rejected) => Err(AuthError::RateLimited(rejected.clone())),
                 None => Ok(()),
@@ -444,7 +464,7 @@ impl Auth {
     /// watching for the winner's result.
     pub(super) fn lock_options(&self, session_id: &str) -> LockOptions {
         LockOptions {
-            ttl: self.rotation.lock_ttl,
+            ttl: self.inner.rotation.lock_ttl,
             wait: Duration::ZERO,
             label: format!("refresh of session {session_id}"),
             holder: None,
@@ -453,7 +473,7 @@ impl Auth {
     }
 
     async fn release_lock(&self, lock: &str, owner: &str) {
-        if let Err(err) = self.locks.release(lock, owner).await {
+        if let Err(err) = self.inner.locks.release(lock, owner).await {
             tracing::warn!(lock, error = %err, "rotation lock not released; it expires by itself");
         }
     }
@@ -462,7 +482,7 @@ impl Auth {
     async fn stored(&self, user_id: &str, jti: &str) -> Result<Option<String>, AuthError> {
         Ok(redis::cmd("GET")
             .arg(keys::rotation_result(user_id, jti))
-            .query_async(&mut self.store.conn())
+            .query_async(&mut self.inner.store.conn())
             .await
             .map_err(crate::store::StoreError::from)?)
     }
@@ -471,7 +491,7 @@ impl Auth {
         let plaintext =
             serde_json::to_vec(stored).map_err(|e| AuthError::Corrupt(e.to_string()))?;
         let nonce = crate::random::bytes::<12>();
-        let cipher = ChaCha20Poly1305::new(Key::from_slice(&self.sealing_key));
+        let cipher = ChaCha20Poly1305::new(Key::from_slice(&self.inner.sealing_key));
         let ciphertext = cipher
             .encrypt(Nonce::from_slice(&nonce), plaintext.as_slice())
             .map_err(|_| AuthError::Corrupt("sealing failed".to_owned()))?;
@@ -488,14 +508,14 @@ impl Auth {
             ));
         }
         let (nonce, ciphertext) = bytes.split_at(12);
-        let cipher = ChaCha20Poly1305::new(Key::from_slice(&self.sealing_key));
+        let cipher = ChaCha20Poly1305::new(Key::from_slice(&self.inner.sealing_key));
         let plaintext = cipher
             .decrypt(Nonce::from_slice(nonce), ciphertext)
             .map_err(|_| AuthError::Corrupt("stored rotation does not unseal".to_owned()))?;
         let stored: Stored =
             serde_json::from_slice(&plaintext).map_err(|e| AuthError::Corrupt(e.to_string()))?;
-        let access = self.tokens.verify_access(&stored.access)?;
-        self.events.emit(
+        let access = self.inner.tokens.verify_access(&stored.access)?;
+        self.inner.events.emit(
             Event::new("refresh_coalesced")
                 .user(&access.sub)
                 .session(&access.sid),

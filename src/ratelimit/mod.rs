@@ -28,6 +28,7 @@ use sha2::{Digest, Sha256};
 
 pub use policy::{Algorithm, FailMode, KeyKind, Policy, PolicyError, default_policies, merge};
 
+use crate::route::RouteClass;
 use crate::store::{Store, StoreError, keys};
 
 /// The Lua functions, for scripts that combine them with others.
@@ -238,12 +239,26 @@ impl Limiter {
         self.policies.iter().find(|p| p.name == name)
     }
 
-    /// The route policies that apply to a request for `path` from `ip`,
-    /// by `user` (user id, session id) if signed in.
-    pub fn checks_for(&self, path: &str, ip: &str, user: Option<(&str, &str)>) -> Vec<Check<'_>> {
+    /// The route policies that apply to a request for `path` (of class
+    /// `route`) from `ip`, by `user` (user id, session id) if signed in.
+    ///
+    /// Forward-auth is asked by a proxy on behalf of every request of
+    /// every user, all from the proxy's address: only policies naming its
+    /// path exactly apply to it (by default `verify`), never the
+    /// wildcard per-address and API policies.
+    pub fn checks_for(
+        &self,
+        route: RouteClass,
+        path: &str,
+        ip: &str,
+        user: Option<(&str, &str)>,
+    ) -> Vec<Check<'_>> {
         self.policies
             .iter()
-            .filter(|p| p.guards(path))
+            .filter(|p| match route {
+                RouteClass::Verify => p.names(path),
+                _ => p.guards(path),
+            })
             .filter_map(|policy| {
                 let subject = match (policy.key, user) {
                     (KeyKind::Ip, _) => Subject::Ip { ip: ip.to_owned() },

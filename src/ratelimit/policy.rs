@@ -243,6 +243,11 @@ impl Policy {
             })
     }
 
+    /// Whether this policy lists `path` itself (not through a wildcard).
+    pub fn names(&self, path: &str) -> bool {
+        self.routes.iter().any(|route| route == path)
+    }
+
     /// The policy as a line that [`Policy::parse`] reads back.
     pub fn to_spec(&self) -> String {
         format!(
@@ -267,7 +272,9 @@ impl Policy {
 /// passwords per IP and username in 15 minutes; 30 refresh rotations per
 /// session per minute; the API per user 600/min, counted exactly by a
 /// sliding log (what the console draws as the user's request window) and
-/// smoothed by GCRA to bursts of 100; everything per IP 3000/min.
+/// smoothed by GCRA to bursts of 100; everything per IP 3000/min; and
+/// forward-auth, which a proxy asks for every request of a page, 6000/min
+/// per user with bursts of 1000, on its own budget.
 #[allow(clippy::expect_used)] // fixed, tested strings
 pub fn default_policies() -> Vec<Policy> {
     [
@@ -277,6 +284,7 @@ pub fn default_policies() -> Vec<Policy> {
         "name=login-ip,key=ip,algorithm=sliding-log,limit=20,window=1m,routes=/api/v1/auth/login|/api/v1/ui/sign-in,fail=closed",
         "name=login-lockout,key=ip+username,algorithm=sliding-log,limit=5,window=15m,fail=closed",
         "name=refresh,key=session,algorithm=sliding-log,limit=30,window=1m,fail=open",
+        "name=verify,key=user,algorithm=gcra,limit=6000,window=1m,burst=1000,routes=/api/v1/auth/verify,fail=open",
     ]
     .into_iter()
     .map(|spec| Policy::parse(spec).expect("default policies parse"))

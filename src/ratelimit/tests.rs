@@ -137,7 +137,12 @@ async fn a_request_rejected_by_one_policy_spends_nothing_of_another() {
     let limiter = Limiter::new(redis.store().await, vec![per_ip, per_user]);
     let mut admitted = 0;
     for _ in 0..5 {
-        let checks = limiter.checks_for("/api/x", "10.1.1.1", Some(("u1", "s1")));
+        let checks = limiter.checks_for(
+            crate::route::RouteClass::Ordinary,
+            "/api/x",
+            "10.1.1.1",
+            Some(("u1", "s1")),
+        );
         assert_eq!(checks.len(), 2);
         let decision = limiter.check(&checks, true).await.unwrap();
         if decision.allowed() {
@@ -164,7 +169,12 @@ async fn windows_show_request_times_and_reset_unblocks() {
         user_id: "u42".into(),
     };
     for _ in 0..4 {
-        let checks = limiter.checks_for("/api", "10.0.0.1", Some(("u42", "s")));
+        let checks = limiter.checks_for(
+            crate::route::RouteClass::Ordinary,
+            "/api",
+            "10.0.0.1",
+            Some(("u42", "s")),
+        );
         limiter.check(&checks, true).await.unwrap();
     }
     let windows = limiter.windows(&user).await.unwrap();
@@ -179,7 +189,12 @@ async fn windows_show_request_times_and_reset_unblocks() {
     assert_eq!(active[0].subject, user);
 
     assert_eq!(limiter.reset(&user).await.unwrap(), 1);
-    let checks = limiter.checks_for("/api", "10.0.0.1", Some(("u42", "s")));
+    let checks = limiter.checks_for(
+        crate::route::RouteClass::Ordinary,
+        "/api",
+        "10.0.0.1",
+        Some(("u42", "s")),
+    );
     assert!(limiter.check(&checks, true).await.unwrap().allowed());
 }
 

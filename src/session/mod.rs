@@ -34,7 +34,7 @@ static CREATE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("cre
 pub(crate) const TOUCH_LUA: &str = include_str!("touch.lua");
 static TOUCH: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
-        "{TOUCH_LUA}\nreturn touch(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2])"
+        "{TOUCH_LUA}\nreturn touch(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], ARGV[1], ARGV[2])"
     ))
 });
 static REVOKE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("revoke.lua")));
@@ -101,10 +101,67 @@ pub struct Created {
 }
 
 /// A session that was just used.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Touched {
     pub generation: u64,
     pub now_ms: u64,
+    /// The user's current roles (comma-separated), read in the same
+    /// script; `None` for a user whose roles key predates this field.
+    pub roles: Option<String>,
+}
+
+/// The reply of the `touch` function (see touch.lua), decoded strictly: a
+/// reply of any other shape is an error naming the script, never a
+/// default.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Touch {
+    Alive(Touched),
+    Ended,
+    Revoked,
+    Disabled,
+}
+
+impl Touch {
+    pub(crate) fn into_result(self) -> Result<Touched, SessionError> {
+        match self {
+            Touch::Alive(touched) => Ok(touched),
+            Touch::Ended => Err(SessionError::Ended),
+            Touch::Revoked => Err(SessionError::TokenRevoked),
+            Touch::Disabled => Err(SessionError::UserDisabled),
+        }
+    }
+}
+
+impl redis::FromRedisValue for Touch {
+    fn from_redis_value(value: redis::Value) -> Result<Self, redis::ParsingError> {
+        use redis::Value;
+        let bad = |what: &str| redis::ParsingError::from(format!("touch.lua replied {what}"));
+        let Value::Array(items) = value else {
+            return Err(bad("with something other than an array"));
+        };
+        let int = |value: Option<&Value>| match value {
+            Some(Value::Int(n)) => u64::try_from(*n).ok(),
+            _ => None,
+        };
+        match (int(items.first()), items.len()) {
+            (Some(1), 3 | 4) => Ok(Touch::Alive(Touched {
+                generation: int(items.get(1)).ok_or_else(|| bad("without a generation"))?,
+                now_ms: int(items.get(2)).ok_or_else(|| bad("without a time"))?,
+                roles: match items.get(3) {
+                    None | Some(Value::Nil) => None,
+                    Some(Value::BulkString(bytes)) => Some(
+                        String::from_utf8(bytes.clone())
+                            .map_err(|_| bad("roles that are not UTF-8"))?,
+                    ),
+                    Some(_) => return Err(bad("roles that are not a string")),
+                },
+            })),
+            (Some(0), 1) => Ok(Touch::Ended),
+            (Some(2), 1) => Ok(Touch::Revoked),
+            (Some(3), 1) => Ok(Touch::Disabled),
+            _ => Err(bad(&format!("{items:?}"))),
+        }
+    }
 }
 
 /// A session that was ended, with its current access token (for the
@@ -218,30 +275,26 @@ impl Sessions {
         Ok(created)
     }
 
-    /// Confirms the session is alive and the access token `jti` not
-    /// revoked, and slides the idle timeout. One round trip.
+    /// Confirms the session is alive, the access token `jti` not revoked
+    /// and the user not disabled, reads the user's current roles, and
+    /// slides the idle timeout. One round trip.
     pub async fn touch(
         &self,
         user_id: &str,
         session_id: &str,
         jti: &str,
     ) -> Result<Touched, SessionError> {
-        let reply: Vec<u64> = TOUCH
+        let reply: Touch = TOUCH
             .key(keys::session(user_id, session_id))
             .key(keys::user_sessions(user_id))
             .key(keys::blacklisted(user_id, jti))
+            .key(keys::user_roles(user_id))
+            .key(keys::user_disabled(user_id))
             .arg(session_id)
             .arg(millis(self.config.idle_timeout))
             .invoke_async(&mut self.store.conn())
             .await?;
-        match reply.as_slice() {
-            [1, generation, now_ms] => Ok(Touched {
-                generation: *generation,
-                now_ms: *now_ms,
-            }),
-            [2] => Err(SessionError::TokenRevoked),
-            _ => Err(SessionError::Ended),
-        }
+        reply.into_result()
     }
 
     /// One session of a user, if alive.

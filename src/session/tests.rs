@@ -90,7 +90,9 @@ async fn created_sessions_are_listed_touched_and_revoked() {
     assert_eq!(one.generation, 0);
     assert!(one.idle_expires_at_ms <= one.absolute_expires_at_ms);
 
-    tokio::time::sleep(Duration::from_millis(5)).await;
+    // A use is recorded at most once a second (a tenth of the idle
+    // timeout when that is shorter), so wait past that step.
+    tokio::time::sleep(Duration::from_millis(1_050)).await;
     let touched = sessions.touch(&user, &first, "a").await.unwrap();
     assert_eq!(
         sessions.list(&user).await.unwrap()[0].id,

@@ -499,6 +499,14 @@ pub mod keys {
         format!("{PREFIX}:{{users}}:index")
     }
 
+    /// The user's roles, comma-separated, in the user's own slot so that
+    /// admission reads them in the same script as the session: a role
+    /// change applies to the very next request. The user record keeps a
+    /// copy for display.
+    pub fn user_roles(user_id: &str) -> String {
+        format!("{PREFIX}:{{u:{user_id}}}:roles")
+    }
+
     /// Present while the user is disabled; checked when sessions are made.
     pub fn user_disabled(user_id: &str) -> String {
         format!("{PREFIX}:{{u:{user_id}}}:disabled")

@@ -242,6 +242,7 @@ impl Users {
         if created == 0 {
             return Err(UserError::UsernameTaken);
         }
+        self.write_roles(&id, &roles_text).await?;
         tracing::info!(user_id = %id, roles = %roles_text, "user created");
         Ok(User {
             id,
@@ -346,7 +347,32 @@ impl Users {
     #[tracing::instrument(skip_all, fields(user_id = %user_id), err)]
     pub async fn set_roles(&self, user_id: &str, roles: &[Role]) -> Result<(), UserError> {
         let roles = roles_to_string(roles)?;
-        self.update(user_id, &[("roles", roles)]).await
+        self.update(user_id, &[("roles", roles.clone())]).await?;
+        // The copy admission reads: from here on, every request of every
+        // session of this user carries the new roles.
+        self.write_roles(user_id, &roles).await
+    }
+
+    /// The roles key admission reads (see [`keys::user_roles`]).
+    async fn write_roles(&self, user_id: &str, roles: &str) -> Result<(), UserError> {
+        let _: () = redis::cmd("SET")
+            .arg(keys::user_roles(user_id))
+            .arg(roles)
+            .query_async(&mut self.store.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Copies a user's roles from the record into the key admission reads,
+    /// for users created before that key existed. `None` when the user
+    /// does not exist.
+    pub(crate) async fn sync_roles(&self, user_id: &str) -> Result<Option<Vec<Role>>, UserError> {
+        let Some(user) = self.get(user_id).await? else {
+            return Ok(None);
+        };
+        self.write_roles(user_id, &roles_to_string(&user.roles)?)
+            .await?;
+        Ok(Some(user.roles))
     }
 
     /// Sets or clears the disabled flag. New sessions are refused from the

@@ -230,7 +230,9 @@ async fn concurrent_silent_renewals_renew_once() {
     for _ in 0..20 {
         let auth = auth.clone();
         let token = login.access.token.clone();
-        tasks.push(tokio::spawn(async move { auth.renew_access(&token).await }));
+        tasks.push(tokio::spawn(async move {
+            auth.renew_access(&token, &[Role::User]).await
+        }));
     }
     let mut tokens = HashSet::new();
     let mut fresh = 0;

@@ -1,0 +1,372 @@
+//! Admission: everything Gatehouse decides about one request, decided
+//! here and nowhere else.
+//!
+//! An adapter (the axum middleware, or another embedding) turns a request
+//! into [`Facts`] (path, client, credential and where it came from, replay
+//! headers) and the [`Admission`] back into a response. In between,
+//! [`Auth::admit`] verifies the token, runs the one Redis script (session,
+//! blacklist, current roles and disabled flag, every rate-limit policy
+//! that applies, the replay nonce), picks the fail mode when Redis cannot
+//! be asked, and decides renewal. Because the decision is one function, a
+//! rule (renewal carries the user's *current* roles; forward-auth never
+//! renews and spends only its own policy) holds for every adapter alike,
+//! and the decision table is tested without HTTP.
+
+use super::{Auth, AuthError, Client, Principal, Rotated};
+use crate::events::Event;
+use crate::ratelimit::{Check, Decision, Limiter, Outcome, REPLAY_WINDOW};
+use crate::route::RouteClass;
+use crate::token::TokenError;
+
+/// Where a request's access token came from; renewed tokens go back the
+/// same way (cookies for browsers, `X-New-*` headers for programs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenSource {
+    Bearer,
+    Cookie,
+}
+
+/// The access token a request presented.
+#[derive(Clone, Copy, Debug)]
+pub struct Credential<'a> {
+    pub token: &'a str,
+    pub source: TokenSource,
+}
+
+/// What the adapter knows about a request.
+#[derive(Clone, Copy, Debug)]
+pub struct Facts<'a> {
+    pub path: &'a str,
+    pub route: RouteClass,
+    /// Not GET, HEAD or OPTIONS.
+    pub state_changing: bool,
+    pub client: &'a Client,
+    pub credential: Option<Credential<'a>>,
+    /// `X-Request-Nonce` and `X-Request-Timestamp`, as sent.
+    pub nonce: Option<&'a str>,
+    pub timestamp: Option<&'a str>,
+    /// The adapter's clock, in seconds since the epoch.
+    pub now_secs: u64,
+}
+
+/// Who is calling, as far as admission could tell.
+#[derive(Debug)]
+pub enum Caller {
+    /// No token was presented.
+    Anonymous,
+    /// A valid token of a live session, with the user's current roles.
+    Principal(Principal),
+    /// A token was presented and rejected, or could not be checked (Redis
+    /// unreachable: [`AuthError::Store`]).
+    Rejected(AuthError),
+}
+
+/// Why a request is refused before it reaches its handler.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// A rate-limit policy refused it.
+    RateLimited(Outcome),
+    /// Its replay nonce was seen before, or its timestamp is too far off.
+    Replayed(&'static str),
+    /// Replay protection applies and its headers are missing or malformed.
+    BadReplayHeaders(&'static str),
+    /// Redis cannot be asked and a policy that applies fails closed.
+    Unavailable,
+}
+
+/// The decision about one request.
+#[derive(Debug)]
+pub struct Admission {
+    pub caller: Caller,
+    /// `Some`: answer with this refusal instead of running the handler.
+    pub refusal: Option<Refusal>,
+    /// The policies checked, for `RateLimit` headers.
+    pub limits: Decision,
+    /// New tokens to hand back, and how (the way the old one came).
+    pub renewal: Option<(Rotated, TokenSource)>,
+    /// The presented cookie holds a dead token: delete it, so the browser
+    /// stops sending it. (Expired cookie tokens are kept for renewal.)
+    pub clear_cookies: bool,
+    /// Forward-auth only: the token is in its renewal window and expires
+    /// in this many seconds; the client should refresh it.
+    pub expires_in_secs: Option<u64>,
+}
+
+impl Admission {
+    fn new(caller: Caller, limits: Decision) -> Self {
+        Self {
+            caller,
+            refusal: None,
+            limits,
+            renewal: None,
+            clear_cookies: false,
+            expires_in_secs: None,
+        }
+    }
+
+    fn refused(refusal: Refusal) -> Self {
+        Self {
+            refusal: Some(refusal),
+            ..Self::new(Caller::Anonymous, Decision::default())
+        }
+    }
+}
+
+impl Auth {
+    /// Decides what happens to a request (see the module docs). Never
+    /// fails: Redis being unreachable is part of the decision (fail-closed
+    /// policies refuse with [`Refusal::Unavailable`]; otherwise the caller
+    /// is [`Caller::Rejected`] with the store error, so protected handlers
+    /// answer 503 and public ones still work).
+    #[tracing::instrument(skip_all, fields(path = facts.path), level = "debug")]
+    pub async fn admit(&self, facts: &Facts<'_>) -> Admission {
+        let nonce = match self.replay_nonce(facts) {
+            Ok(nonce) => nonce,
+            Err(refusal) => return Admission::refused(refusal),
+        };
+        let Some(credential) = facts.credential else {
+            return self.anonymous(facts, Caller::Anonymous).await;
+        };
+        let claims = match self.inner.tokens.verify_access(credential.token) {
+            Ok(claims) => claims,
+            Err(TokenError::Expired) if credential.source == TokenSource::Cookie => {
+                return self.renew_expired(facts, credential).await;
+            }
+            Err(err) => return self.rejected(facts, credential, err.into()).await,
+        };
+        let checks = self.inner.limiter.checks_for(
+            facts.route,
+            facts.path,
+            &facts.client.ip,
+            Some((&claims.sub, &claims.sid)),
+        );
+        match self
+            .authenticate_limited(claims, &checks, nonce.as_deref())
+            .await
+        {
+            Ok((principal, limits)) => self.admitted(facts, credential, principal, limits).await,
+            Err(err @ AuthError::Store(_)) => {
+                let refusal = Limiter::fails_closed(&checks).then_some(Refusal::Unavailable);
+                tracing::warn!(error = %err, fail_closed = refusal.is_some(), "cannot admit: Redis unavailable");
+                Admission {
+                    refusal,
+                    ..Admission::new(Caller::Rejected(err), Decision::default())
+                }
+            }
+            Err(err) => self.rejected(facts, credential, err).await,
+        }
+    }
+
+    /// A live session whose limits were checked: refuse, or go on (and
+    /// renew a token near its end, except for forward-auth).
+    async fn admitted(
+        &self,
+        facts: &Facts<'_>,
+        credential: Credential<'_>,
+        principal: Principal,
+        limits: Decision,
+    ) -> Admission {
+        if let Some(refusal) = self.limits_refusal(facts, Some(&principal), &limits) {
+            return Admission {
+                refusal: Some(refusal),
+                ..Admission::new(Caller::Principal(principal), limits)
+            };
+        }
+        let renewing = self.wants_renewal(&principal, facts.now_secs);
+        if facts.route == RouteClass::Verify {
+            let expires_in_secs =
+                renewing.then(|| principal.token_expires_at.saturating_sub(facts.now_secs));
+            return Admission {
+                expires_in_secs,
+                ..Admission::new(Caller::Principal(principal), limits)
+            };
+        }
+        let renewed = if renewing {
+            self.renew(credential, facts.client, &principal).await
+        } else {
+            None
+        };
+        match renewed {
+            Some(rotated) => Admission {
+                renewal: Some((rotated.clone(), credential.source)),
+                ..Admission::new(Caller::Principal(rotated.principal), limits)
+            },
+            None => Admission::new(Caller::Principal(principal), limits),
+        }
+    }
+
+    /// Silent renewal during a request; a failure leaves the current
+    /// token in use.
+    async fn renew(
+        &self,
+        credential: Credential<'_>,
+        client: &Client,
+        principal: &Principal,
+    ) -> Option<Rotated> {
+        let result = match credential.source {
+            TokenSource::Cookie => self.renew_session(credential.token, false, client).await,
+            TokenSource::Bearer => self.renew_access(credential.token, &principal.roles).await,
+        };
+        result.unwrap_or_else(|err| {
+            tracing::warn!(session_id = %principal.session_id, error = %err, "silent renewal failed; the current token stays in use");
+            None
+        })
+    }
+
+    /// A browser's expired access token: the session, not the token,
+    /// decides how long a browser stays signed in, so rotate if the
+    /// session lives, then apply the limits as the renewed caller.
+    async fn renew_expired(&self, facts: &Facts<'_>, credential: Credential<'_>) -> Admission {
+        let rotated = match self
+            .renew_session(credential.token, true, facts.client)
+            .await
+        {
+            Ok(Some(rotated)) => rotated,
+            Ok(None) | Err(_) => {
+                let expired = AuthError::Token(TokenError::Expired);
+                return self.rejected(facts, credential, expired).await;
+            }
+        };
+        let principal = &rotated.principal;
+        let checks = self.inner.limiter.checks_for(
+            facts.route,
+            facts.path,
+            &facts.client.ip,
+            Some((&principal.user_id, &principal.session_id)),
+        );
+        let (limits, refusal) = self.limits_or_fail_mode(&checks).await;
+        let refusal = refusal.or_else(|| self.limits_refusal(facts, Some(principal), &limits));
+        Admission {
+            refusal,
+            renewal: Some((rotated.clone(), credential.source)),
+            ..Admission::new(Caller::Principal(rotated.principal), limits)
+        }
+    }
+
+    /// A rejected token: the request goes on unauthenticated, counted per
+    /// address like any anonymous request (so garbage tokens are
+    /// throttled too).
+    async fn rejected(
+        &self,
+        facts: &Facts<'_>,
+        credential: Credential<'_>,
+        err: AuthError,
+    ) -> Admission {
+        let dead = matches!(
+            err,
+            AuthError::Token(TokenError::Invalid(_))
+                | AuthError::TokenRevoked
+                | AuthError::SessionEnded
+        );
+        let mut admission = self.anonymous(facts, Caller::Rejected(err)).await;
+        admission.clear_cookies = dead && credential.source == TokenSource::Cookie;
+        admission
+    }
+
+    async fn anonymous(&self, facts: &Facts<'_>, caller: Caller) -> Admission {
+        let checks = self
+            .inner
+            .limiter
+            .checks_for(facts.route, facts.path, &facts.client.ip, None);
+        let (limits, refusal) = self.limits_or_fail_mode(&checks).await;
+        let refusal = refusal.or_else(|| self.limits_refusal(facts, None, &limits));
+        Admission {
+            refusal,
+            ..Admission::new(caller, limits)
+        }
+    }
+
+    /// Applies `checks`; if Redis cannot be asked, refuses when a policy
+    /// fails closed, else lets the request through with a warning.
+    async fn limits_or_fail_mode(&self, checks: &[Check<'_>]) -> (Decision, Option<Refusal>) {
+        match self.inner.limiter.check(checks, true).await {
+            Ok(decision) => (decision, None),
+            Err(err) if Limiter::fails_closed(checks) => {
+                tracing::warn!(error = %err, "rate limits unavailable; refusing (fail-closed policy)");
+                (Decision::default(), Some(Refusal::Unavailable))
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "rate limits unavailable; allowing (fail-open policies)");
+                (Decision::default(), None)
+            }
+        }
+    }
+
+    /// A replayed or rate-limited request's refusal (recorded as an event).
+    fn limits_refusal(
+        &self,
+        facts: &Facts<'_>,
+        principal: Option<&Principal>,
+        limits: &Decision,
+    ) -> Option<Refusal> {
+        if limits.replayed {
+            return Some(Refusal::Replayed(
+                "This X-Request-Nonce was used before. Send each request with a new nonce.",
+            ));
+        }
+        let rejected = limits.rejection()?;
+        tracing::info!(policy = %rejected.policy, ip = %facts.client.ip, path = facts.path, "rate limited");
+        let mut event = Event::new("rate_limited")
+            .ip(&facts.client.ip)
+            .detail("policy", &rejected.policy)
+            .detail("path", facts.path);
+        if let Some(principal) = principal {
+            event = event
+                .user(&principal.user_id)
+                .username(&principal.username)
+                .session(&principal.session_id);
+        }
+        self.inner.events.emit(event);
+        Some(Refusal::RateLimited(rejected.clone()))
+    }
+
+    /// Replay protection for state-changing requests from programs (bearer
+    /// tokens) on paths whose policy requires it: a fresh UUID nonce and a
+    /// timestamp within ±300 s. The nonce is remembered by the same script
+    /// that admits the request.
+    fn replay_nonce(&self, facts: &Facts<'_>) -> Result<Option<String>, Refusal> {
+        let program = matches!(
+            facts.credential,
+            Some(Credential {
+                source: TokenSource::Bearer,
+                ..
+            })
+        );
+        if !(facts.state_changing
+            && program
+            && self.inner.limiter.requires_replay_protection(facts.path))
+        {
+            return Ok(None);
+        }
+        let (Some(nonce), Some(timestamp)) = (facts.nonce, facts.timestamp) else {
+            return Err(Refusal::BadReplayHeaders(
+                "This endpoint requires replay protection: send X-Request-Nonce (a new UUID) and \
+                 X-Request-Timestamp (Unix seconds) with every request.",
+            ));
+        };
+        if !is_uuid(nonce) {
+            return Err(Refusal::BadReplayHeaders("X-Request-Nonce must be a UUID."));
+        }
+        let timestamp: u64 = timestamp
+            .trim()
+            .parse()
+            .map_err(|_| Refusal::BadReplayHeaders("X-Request-Timestamp must be Unix seconds."))?;
+        if facts.now_secs.abs_diff(timestamp) > REPLAY_WINDOW.as_secs() {
+            return Err(Refusal::Replayed(
+                "X-Request-Timestamp is more than 300 s away from the server's clock.",
+            ));
+        }
+        Ok(Some(nonce.to_ascii_lowercase()))
+    }
+}
+
+fn is_uuid(text: &str) -> bool {
+    text.len() == 36
+        && text.char_indices().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => c == '-',
+            _ => c.is_ascii_hexdigit(),
+        })
+}
+
+#[cfg(test)]
+mod tests;

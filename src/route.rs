@@ -1,0 +1,78 @@
+//! What kind of request a path is, decided once for every adapter.
+//!
+//! Admission costs a Redis round trip, so only requests that need it pay
+//! for it: probes and static files never touch Redis or a rate limit (a
+//! load balancer's health check must not fail because Redis is slow, and a
+//! page's twenty bundle files must not spend twenty units of the user's
+//! API budget). Forward-auth is its own class because a reverse proxy asks
+//! it on behalf of every request of every user: it is counted against its
+//! own policy only and never renews tokens the proxy would throw away.
+
+/// The path forward-auth answers on.
+pub const VERIFY_PATH: &str = "/api/v1/auth/verify";
+
+/// How Gatehouse treats a request, by its path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RouteClass {
+    /// Bundle files, icons, the manifest: served without admission.
+    Static,
+    /// `/health`: the process is up; no Redis, no limits.
+    Health,
+    /// `/ready`: pings Redis by definition, but is not admitted.
+    Ready,
+    /// Forward-auth (`/api/v1/auth/verify`): verified and counted against
+    /// the policies naming this path exactly; never renewed.
+    Verify,
+    /// Everything else: pages, server functions, the JSON API.
+    Ordinary,
+}
+
+impl RouteClass {
+    /// The class of `path`.
+    pub fn of(path: &str) -> Self {
+        match path {
+            "/health" => RouteClass::Health,
+            "/ready" => RouteClass::Ready,
+            VERIFY_PATH => RouteClass::Verify,
+            _ if is_static(path) => RouteClass::Static,
+            _ => RouteClass::Ordinary,
+        }
+    }
+
+    /// Whether requests of this class go through admission at all.
+    pub fn is_admitted(self) -> bool {
+        matches!(self, RouteClass::Verify | RouteClass::Ordinary)
+    }
+}
+
+/// Bundle files (`/pkg/...`) and any path whose last segment has a dot.
+fn is_static(path: &str) -> bool {
+    path.starts_with("/pkg/")
+        || path
+            .rsplit('/')
+            .next()
+            .is_some_and(|last| last.contains('.'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RouteClass;
+
+    #[test]
+    fn paths_fall_into_classes() {
+        for (path, class) in [
+            ("/health", RouteClass::Health),
+            ("/ready", RouteClass::Ready),
+            ("/api/v1/auth/verify", RouteClass::Verify),
+            ("/pkg/gatehouse.wasm", RouteClass::Static),
+            ("/favicon.ico", RouteClass::Static),
+            ("/account", RouteClass::Ordinary),
+            ("/api/v1/auth/me", RouteClass::Ordinary),
+            ("/api/v1/auth/verify/x", RouteClass::Ordinary),
+        ] {
+            assert_eq!(RouteClass::of(path), class, "{path}");
+        }
+        assert!(!RouteClass::Health.is_admitted() && !RouteClass::Static.is_admitted());
+        assert!(RouteClass::Verify.is_admitted() && RouteClass::Ordinary.is_admitted());
+    }
+}
