@@ -5,7 +5,7 @@
 use axum::Router;
 use axum::body::Body;
 use clap::Parser;
-use gatehouse::testing::TestRedis;
+use gatehouse::testing::{TestBackend, TestRedis};
 use gatehouse::user::Role;
 use gatehouse_app::state::AppState;
 use gatehouse_server::config::Config;
@@ -24,10 +24,28 @@ pub struct TestApp {
 /// A router against `redis`, with extra command-line arguments.
 pub async fn app(redis: &TestRedis, extra_args: &[&str]) -> TestApp {
     let url = redis.url();
-    let mut args = vec!["gatehouse", "--redis-url", &url, "--initial-admin", "false"];
+    build(&["--redis-url", &url], redis.store().await, extra_args).await
+}
+
+/// A router against a Redis of either topology (a Cluster is configured
+/// with `--redis-cluster-nodes`, as an operator would).
+pub async fn app_on(backend: &TestBackend, extra_args: &[&str]) -> TestApp {
+    let target = match backend {
+        TestBackend::Single(redis) => vec!["--redis-url".to_owned(), redis.url()],
+        TestBackend::Cluster(cluster) => {
+            vec!["--redis-cluster-nodes".to_owned(), cluster.urls().join(",")]
+        }
+    };
+    let target: Vec<&str> = target.iter().map(String::as_str).collect();
+    build(&target, backend.store().await, extra_args).await
+}
+
+async fn build(target: &[&str], store: gatehouse::Store, extra_args: &[&str]) -> TestApp {
+    let mut args = vec!["gatehouse", "--initial-admin", "false"];
+    args.extend_from_slice(target);
     args.extend_from_slice(extra_args);
     let config = Config::try_parse_from(args).unwrap();
-    let state = gatehouse_server::startup::app_state(&config, redis.store().await)
+    let state = gatehouse_server::startup::app_state(&config, store)
         .await
         .unwrap();
     TestApp {
