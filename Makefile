@@ -1,7 +1,7 @@
 # Gatehouse: the two commands.
 #
 #   make run    install what is missing, build (release) and serve on http://127.0.0.1:3000
-#   make test   install what is missing, run every check and suite, print "N passed, N failed"
+#   make test   install what is missing, run every check and suite, print "N passed, N failed, N skipped"
 #
 # Both are idempotent: tools already installed at the right version are
 # left alone. Build output lives outside the clone (CARGO_TARGET_DIR) so
@@ -37,7 +37,9 @@ build:
 	cargo leptos build --release
 
 # Benchmarks: each binary prints Markdown tables (the README quotes them).
-bench: deps
+# The HTTP benchmark loads the release binary with wrk.
+bench: deps build
+	GATEHOUSE_BIN=$(GATEHOUSE_BIN) cargo bench -p gatehouse-server --bench http
 	cargo bench --bench locks
 	cargo bench --bench refresh
 	cargo bench --bench ratelimit
@@ -60,6 +62,7 @@ deps: .deps-debian .deps-rust .deps-npm
 	command -v node >/dev/null         || missing="$$missing nodejs"; \
 	command -v npm >/dev/null          || missing="$$missing npm"; \
 	command -v cc >/dev/null           || missing="$$missing build-essential"; \
+	command -v wrk >/dev/null          || missing="$$missing wrk"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  export DEBIAN_FRONTEND=noninteractive; \

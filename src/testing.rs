@@ -210,7 +210,7 @@ impl TestBackend {
 /// `<name>::cluster` on a real local Redis Cluster. The body receives the
 /// [`TestBackend`] under the given name.
 ///
-/// ```ignore
+/// ```text
 /// both_topologies! {
 ///     async fn sign_in_works(backend) { let store = backend.store().await; ... }
 /// }
