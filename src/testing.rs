@@ -164,6 +164,24 @@ impl TestCluster {
     }
 }
 
+/// Calls per command name since the server started, from `INFO
+/// commandstats`. Commands a script runs count under their own names
+/// too, so tests compare script calls against everything else.
+pub async fn command_calls(store: &Store) -> std::collections::HashMap<String, u64> {
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(&mut store.conn())
+        .await
+        .expect("INFO commandstats");
+    info.lines()
+        .filter_map(|line| {
+            let (name, stats) = line.strip_prefix("cmdstat_")?.split_once(':')?;
+            let calls = stats.split(',').find_map(|s| s.strip_prefix("calls="))?;
+            Some((name.to_owned(), calls.parse().ok()?))
+        })
+        .collect()
+}
+
 /// Which Redis deployment a test runs against.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Topology {

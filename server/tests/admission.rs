@@ -79,27 +79,11 @@ gatehouse::both_topologies! {
     }
 }
 
-/// Calls per command name, from `INFO commandstats`.
-async fn command_calls(redis: &TestRedis) -> std::collections::HashMap<String, u64> {
-    let info: String = redis::cmd("INFO")
-        .arg("commandstats")
-        .query_async(&mut redis.store().await.conn())
-        .await
-        .unwrap();
-    info.lines()
-        .filter_map(|line| {
-            let (name, stats) = line.strip_prefix("cmdstat_")?.split_once(':')?;
-            let calls = stats.split(',').find_map(|s| s.strip_prefix("calls="))?;
-            Some((name.to_owned(), calls.parse().ok()?))
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn probes_and_static_files_touch_no_redis() {
     let redis = TestRedis::start().await;
     let app = app(&redis, &[]).await;
-    let before = command_calls(&redis).await;
+    let before = gatehouse::testing::command_calls(&redis.store().await).await;
     for path in ["/health", "/health", "/favicon.ico", "/pkg/gatehouse.js"] {
         let response = app.send(get(path)).await;
         assert!(
@@ -107,7 +91,7 @@ async fn probes_and_static_files_touch_no_redis() {
             "{path} was rate limited"
         );
     }
-    let after = command_calls(&redis).await;
+    let after = gatehouse::testing::command_calls(&redis.store().await).await;
     // Only background work (the console's stream reader, heartbeats, the
     // lock-release subscription) may have run meanwhile; admission would
     // show as a script call.

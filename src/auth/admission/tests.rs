@@ -39,24 +39,6 @@ async fn auth_with_tokens(store: &Store, policies: &[&str], tokens: TokenConfig)
     })
 }
 
-/// Top-level commands by name, from `INFO commandstats` (commands a
-/// script runs are counted under their own names too, so this compares
-/// script calls against everything else).
-async fn command_calls(redis: &TestRedis) -> std::collections::HashMap<String, u64> {
-    let info: String = redis::cmd("INFO")
-        .arg("commandstats")
-        .query_async(&mut redis.store().await.conn())
-        .await
-        .unwrap();
-    info.lines()
-        .filter_map(|line| {
-            let (name, stats) = line.strip_prefix("cmdstat_")?.split_once(':')?;
-            let calls = stats.split(',').find_map(|s| s.strip_prefix("calls="))?;
-            Some((name.to_owned(), calls.parse().ok()?))
-        })
-        .collect()
-}
-
 fn now_secs() -> u64 {
     crate::duration::epoch_ms() / 1000
 }
@@ -106,9 +88,9 @@ async fn a_protected_request_costs_exactly_one_redis_command() {
     // Warm up: the first call loads the script.
     auth.admit(&facts(ME, &client, bearer)).await;
 
-    let before = command_calls(&redis).await;
+    let before = crate::testing::command_calls(&redis.store().await).await;
     let admission = auth.admit(&facts(ME, &client, bearer)).await;
-    let after = command_calls(&redis).await;
+    let after = crate::testing::command_calls(&redis.store().await).await;
     let delta = |name: &str| after.get(name).unwrap_or(&0) - before.get(name).unwrap_or(&0);
     assert_eq!(delta("evalsha"), 1, "one script call");
     assert_eq!(
