@@ -39,7 +39,7 @@ build:
 # Benchmarks: each binary prints Markdown tables (the README quotes them).
 # The HTTP benchmark loads the release binary with wrk.
 bench: deps build
-	GATEHOUSE_BIN=$(GATEHOUSE_BIN) cargo bench -p gatehouse-server --bench http
+	GATEHOUSE_BIN=$(GATEHOUSE_BIN) cargo run --release --locked -p gatehouse-http-bench
 	cargo bench --bench locks
 	cargo bench --bench refresh
 	cargo bench --bench ratelimit

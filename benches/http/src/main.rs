@@ -16,7 +16,8 @@
 //! refused: the benchmark measures admitted requests.
 //!
 //! `BENCH_SMOKE=1` runs everything once for one second (`make test` does,
-//! so the benchmark cannot rot).
+//! so the benchmark cannot rot). Run it with `cargo run --release -p
+//! gatehouse-http-bench` (`make bench` does, after `make build`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // benchmark code
 
 use std::io::Write;
@@ -27,7 +28,7 @@ use gatehouse::embedded::{EmbeddedOptions, RedisServer};
 use support::table;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-#[path = "../../benches/support/mod.rs"]
+#[path = "../../support/mod.rs"]
 mod support;
 
 const REFERENCE_ENV: &str = "GH_BENCH_REFERENCE";
@@ -115,7 +116,7 @@ async fn run() {
 
     let gatehouse_port = free_port();
     let reference_port = free_port();
-    let site_root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/site");
+    let site_root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/site");
     let gatehouse = Command::new(&binary)
         .args(["--addr", &format!("127.0.0.1:{gatehouse_port}")])
         .args(["--redis-url", &redis.url()])
@@ -146,22 +147,29 @@ async fn run() {
     wait_listening(reference_port).await;
     wait_ok(gatehouse_port, "/ready").await;
 
-    let login = raw(
-        gatehouse_port,
-        &format!(
-            "POST /api/v1/auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
-             Content-Length: {}\r\nConnection: close\r\n\r\n{}",
-            login_body().len(),
-            login_body()
-        ),
-    )
-    .await;
-    let token = login
-        .split("\"access_token\":\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .unwrap_or_else(|| panic!("sign-in failed: {login}"))
-        .to_owned();
+    // The configured admin is created in the background at startup.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let token = loop {
+        let login = raw(
+            gatehouse_port,
+            &format!(
+                "POST /api/v1/auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+                 Content-Length: {}\r\nConnection: close\r\n\r\n{}",
+                login_body().len(),
+                login_body()
+            ),
+        )
+        .await;
+        if let Some(token) = login
+            .split("\"access_token\":\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+        {
+            break token.to_owned();
+        }
+        assert!(Instant::now() < deadline, "sign-in failed: {login}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
 
     let reference_url = format!("http://127.0.0.1:{reference_port}");
     let gatehouse_url = format!("http://127.0.0.1:{gatehouse_port}");
