@@ -6,14 +6,18 @@
 //!
 //! Invariants:
 //! - hashing never runs on an async worker thread: each one takes ~20 ms
-//!   of CPU and 19 MiB, so it goes to `spawn_blocking`, and a semaphore caps
-//!   how many run at once (a login flood cannot exhaust memory);
+//!   of CPU and 19 MiB, so it runs on the hasher's own threads, as many as
+//!   the configured concurrency (a login flood cannot exhaust memory);
+//! - those threads run at the lowest scheduling priority (nice 19), so a
+//!   storm of sign-ins uses the CPU that requests leave idle instead of
+//!   delaying them: `/health` and protected requests keep their latency
+//!   (measured by the HTTP benchmark's sign-in storm);
 //! - a login for an unknown user verifies against a dummy hash with the
 //!   same parameters ([`Hasher::verify_dummy`]), so it costs the same time
 //!   as a wrong password and reveals nothing about which usernames exist.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -26,8 +30,10 @@ pub enum PasswordError {
     Hash(String),
     #[error("the stored password hash is malformed: {0}")]
     StoredHash(String),
-    #[error("the password hashing task failed: {0}")]
-    Task(#[from] tokio::task::JoinError),
+    #[error("the password hashing threads could not be started: {0}")]
+    Threads(#[from] std::io::Error),
+    #[error("the password hashing thread stopped before it answered")]
+    Stopped,
 }
 
 /// Hashes and verifies passwords. Cheap to clone.
@@ -38,8 +44,49 @@ pub struct Hasher {
 
 struct Inner {
     permits: Semaphore,
+    /// Work for the hashing threads; they end when this is dropped.
+    jobs: mpsc::Sender<Job>,
     dummy_hash: String,
     verifications: AtomicU64,
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Starts `count` hashing threads at the lowest priority, taking jobs
+/// from one queue until its sender is dropped.
+fn start_threads(count: usize) -> Result<mpsc::Sender<Job>, PasswordError> {
+    let (jobs, queue) = mpsc::channel::<Job>();
+    let queue = Arc::new(Mutex::new(queue));
+    for i in 0..count {
+        let queue = queue.clone();
+        std::thread::Builder::new()
+            .name(format!("argon2-{i}"))
+            .spawn(move || {
+                lower_priority();
+                loop {
+                    let job = match queue.lock() {
+                        Ok(queue) => queue.recv(),
+                        Err(_) => return,
+                    };
+                    match job {
+                        Ok(job) => job(),
+                        Err(_) => return,
+                    }
+                }
+            })?;
+    }
+    Ok(jobs)
+}
+
+/// nice 19 for the calling thread (on Linux, `setpriority` with
+/// `PRIO_PROCESS` and 0 applies to the calling thread only).
+#[allow(unsafe_code)]
+fn lower_priority() {
+    // SAFETY: setpriority takes plain integers and touches no memory of ours.
+    let failed = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 19) } != 0;
+    if failed {
+        tracing::warn!("could not lower the priority of a password hashing thread");
+    }
 }
 
 impl std::fmt::Debug for Hasher {
@@ -67,15 +114,17 @@ fn verify_blocking(password: &[u8], stored: &str) -> Result<bool, PasswordError>
 }
 
 impl Hasher {
-    /// A hasher running at most `concurrency` hashes at once. Computes the
-    /// dummy hash now (one hash, on a blocking thread).
+    /// A hasher running at most `concurrency` hashes at once, on as many
+    /// threads of its own. Computes the dummy hash now.
     pub async fn new(concurrency: usize) -> Result<Self, PasswordError> {
+        let concurrency = concurrency.max(1);
+        let jobs = start_threads(concurrency)?;
         let secret = crate::random::hex::<16>();
-        let dummy_hash =
-            tokio::task::spawn_blocking(move || hash_blocking(secret.as_bytes())).await??;
+        let dummy_hash = run(&jobs, move || hash_blocking(secret.as_bytes())).await??;
         Ok(Self {
             inner: Arc::new(Inner {
-                permits: Semaphore::new(concurrency.max(1)),
+                permits: Semaphore::new(concurrency),
+                jobs,
                 dummy_hash,
                 verifications: AtomicU64::new(0),
             }),
@@ -86,7 +135,7 @@ impl Hasher {
     pub async fn hash(&self, password: &str) -> Result<String, PasswordError> {
         let password = password.as_bytes().to_vec();
         let _permit = self.inner.permits.acquire().await;
-        tokio::task::spawn_blocking(move || hash_blocking(&password)).await?
+        run(&self.inner.jobs, move || hash_blocking(&password)).await?
     }
 
     /// Whether `password` matches the stored hash.
@@ -95,7 +144,10 @@ impl Hasher {
         let stored = stored.to_owned();
         let _permit = self.inner.permits.acquire().await;
         self.inner.verifications.fetch_add(1, Ordering::Relaxed);
-        tokio::task::spawn_blocking(move || verify_blocking(&password, &stored)).await?
+        run(&self.inner.jobs, move || {
+            verify_blocking(&password, &stored)
+        })
+        .await?
     }
 
     /// Spends exactly the work of a failed [`Hasher::verify`], for logins
@@ -112,9 +164,41 @@ impl Hasher {
     }
 }
 
+/// Runs `work` on a hashing thread and waits for its answer.
+async fn run<T: Send + 'static>(
+    jobs: &mpsc::Sender<Job>,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, PasswordError> {
+    let (done, answer) = tokio::sync::oneshot::channel();
+    jobs.send(Box::new(move || {
+        let _ = done.send(work());
+    }))
+    .map_err(|_| PasswordError::Stopped)?;
+    answer.await.map_err(|_| PasswordError::Stopped)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn hashing_threads_run_at_the_lowest_priority() {
+        let hasher = Hasher::new(1).await.unwrap();
+        let nice = run(&hasher.inner.jobs, || {
+            std::fs::read_to_string("/proc/thread-self/stat").unwrap()
+        })
+        .await
+        .unwrap();
+        // Field 19 of stat is the nice value; the name (field 2) may hold spaces.
+        let after_name = nice.rsplit_once(')').unwrap().1;
+        let nice: i32 = after_name
+            .split_whitespace()
+            .nth(16)
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(nice, 19);
+    }
 
     #[tokio::test]
     async fn hashes_are_argon2id_with_owasp_parameters_and_verify() {

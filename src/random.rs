@@ -28,8 +28,26 @@ pub fn hex<const N: usize>() -> String {
         })
 }
 
+/// A string no other call, in this process or any other, returns: a
+/// random per-process prefix and a counter. For values that must only be
+/// unique, not unguessable (sliding-log entries), without a system call
+/// per request.
+pub fn unique() -> String {
+    static PREFIX: std::sync::LazyLock<String> = std::sync::LazyLock::new(hex::<8>);
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{}{n:x}", *PREFIX)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn unique_values_differ() {
+        let (a, b) = (super::unique(), super::unique());
+        assert_ne!(a, b);
+        assert_eq!(a[..16], b[..16], "one prefix per process");
+    }
+
     #[test]
     fn hex_ids_have_the_right_length_and_differ() {
         let a = super::hex::<16>();

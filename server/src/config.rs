@@ -209,8 +209,9 @@ pub struct Config {
     )]
     pub event_stream_max_len: u64,
 
-    /// Argon2 hashes computed at once (each takes 19 MiB for ~20 ms).
-    /// Default: twice the number of CPUs.
+    /// Argon2 hashes computed at once (each takes 19 MiB for ~20 ms), on
+    /// as many threads at the lowest priority. Default: the number of CPUs
+    /// (more threads than CPUs add no throughput to CPU-bound hashing).
     #[arg(long, env = "GATEHOUSE_HASH_CONCURRENCY")]
     pub hash_concurrency: Option<usize>,
 }

@@ -61,14 +61,17 @@ pub fn app(state: AppState, settings: HttpSettings, hub: EventHub) -> Router {
         .route("/ready", get(health::ready))
         .route("/api/v1/auth/verify", get(forward_auth::verify))
         .route("/.well-known/jwks.json", get(forward_auth::jwks))
-        .route("/api/v1/admin/events/stream", get(live::stream))
+        // Only the stream needs the hub: other requests carry no copy of it.
+        .route(
+            "/api/v1/admin/events/stream",
+            get(live::stream).layer(axum::Extension(hub)),
+        )
         .leptos_routes(&state, routes, move || shell(leptos_options.clone()))
         // Server functions are registered at their exact paths above; any
         // other API path is a JSON 404, not an HTML page.
         .route("/api/{*path}", any(api_not_found))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         // Innermost first: each `Router::layer` call wraps what came before.
-        .layer(axum::Extension(hub))
         .layer(axum::middleware::from_fn_with_state(guard, guard::guard))
         .layer(RequestBodyLimitLayer::new(settings.body_limit))
         .layer(TimeoutLayer::with_status_code(

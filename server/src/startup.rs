@@ -55,7 +55,7 @@ pub async fn app_state(config: &Config, store: Store) -> Result<AppState, Startu
         .unwrap_or_else(default_instance_id);
     let concurrency = config
         .hash_concurrency
-        .unwrap_or_else(|| 2 * std::thread::available_parallelism().map_or(1, usize::from));
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
     let users = Users::new(store.clone(), Hasher::new(concurrency).await?);
     let sessions = Sessions::new(
         store.clone(),

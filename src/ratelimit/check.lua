@@ -28,34 +28,37 @@ local function check(keys, k, argv, a)
     end
   end
 
-  local function run(i, do_commit)
+  local function run(i)
     local p = first_policy + (i - 1) * 5
     return algorithms[argv[p]](keys[k + i - 1], now, tonumber(argv[p + 1]), tonumber(argv[p + 2]),
-      tonumber(argv[p + 3]), tonumber(argv[p + 4]), do_commit, suffix)
+      tonumber(argv[p + 3]), tonumber(argv[p + 4]), suffix)
   end
 
-  local results = {}
-  if n == 1 then
-    -- One policy cannot leak into another: decide and count in one pass.
-    results[1] = run(1, commit)
-  else
-    local all = true
-    for i = 1, n do
-      results[i] = run(i, false)
-      if results[i][1] == 0 then
-        all = false
-      end
+  -- Each policy is read once; only if all allow is the request counted
+  -- against every one of them (no budget leaks from a refused request).
+  local results, writes = {}, {}
+  local all = true
+  for i = 1, n do
+    results[i], writes[i] = run(i)
+    if results[i][1] == 0 then
+      all = false
     end
-    if all and commit then
-      for i = 1, n do
-        results[i] = run(i, true)
-      end
+  end
+  if all and commit then
+    for i = 1, n do
+      writes[i]()
     end
   end
   -- Rejected or not, these subjects have live windows: keep them listed.
+  -- The index is advisory, so its score moves at most once a second.
   if commit and index_key then
     for j = 0, m - 1 do
-      redis.call('ZADD', index_key, now + tonumber(argv[a + 6 + 2 * j]), argv[a + 5 + 2 * j])
+      local member = argv[a + 5 + 2 * j]
+      local until_ms = now + tonumber(argv[a + 6 + 2 * j])
+      local listed = redis.call('ZSCORE', index_key, member)
+      if not listed or tonumber(listed) < until_ms - 1000 then
+        redis.call('ZADD', index_key, until_ms, member)
+      end
     end
   end
   local out = { 0 }

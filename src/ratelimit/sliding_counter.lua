@@ -1,9 +1,10 @@
 -- Sliding-window counter: two fixed buckets, the previous one weighted
 -- by how much of it still overlaps the sliding window. O(1) memory (one
 -- small hash per key), for high-volume keys such as per-IP limits.
--- sliding_counter(key, now ms, limit, window ms, burst (unused), cost, commit)
--- Returns {allowed 0/1, limit, remaining, reset ms, retry-after ms}.
-local function sliding_counter(key, now, limit, window, _, cost, commit)
+-- sliding_counter(key, now ms, limit, window ms, burst (unused), cost)
+-- Returns {allowed 0/1, limit, remaining, reset ms, retry-after ms} and a
+-- function that counts the request (see sliding_log).
+local function sliding_counter(key, now, limit, window, _, cost)
   local bucket = math.floor(now / window)
   local into = now - bucket * window
   local current = tonumber(redis.call('HGET', key, bucket) or '0')
@@ -27,11 +28,14 @@ local function sliding_counter(key, now, limit, window, _, cost, commit)
       retry = reset
     end
   end
-  if allowed and commit and cost > 0 then
-    redis.call('HINCRBY', key, bucket, cost)
-    redis.call('HDEL', key, bucket - 2)
-    redis.call('PEXPIRE', key, 2 * window)
-    estimate = estimate + cost
+  local result = { allowed and 1 or 0, limit, math.max(0, math.floor(limit - estimate)), reset, retry }
+  local function write()
+    if cost > 0 then
+      redis.call('HINCRBY', key, bucket, cost)
+      redis.call('HDEL', key, bucket - 2)
+      redis.call('PEXPIRE', key, 2 * window)
+      result[3] = math.max(0, math.floor(limit - estimate - cost))
+    end
   end
-  return { allowed and 1 or 0, limit, math.max(0, math.floor(limit - estimate)), reset, retry }
+  return result, write
 end

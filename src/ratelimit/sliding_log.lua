@@ -1,10 +1,12 @@
 -- Sliding-window log: exact. The key is a sorted set of request
 -- timestamps; each call drops those older than the window and counts the
 -- rest. Its contents are what the console draws as a request window.
--- sliding_log(key, now ms, limit, window ms, burst (unused), cost, commit,
+-- sliding_log(key, now ms, limit, window ms, burst (unused), cost,
 --             unique member suffix)
--- Returns {allowed 0/1, limit, remaining, reset ms, retry-after ms}.
-local function sliding_log(key, now, limit, window, _, cost, commit, suffix)
+-- Returns {allowed 0/1, limit, remaining, reset ms, retry-after ms} and a
+-- function that counts the request (updating `remaining`); the caller
+-- calls it only when every policy allows the request.
+local function sliding_log(key, now, limit, window, _, cost, suffix)
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
   local count = redis.call('ZCARD', key)
   local allowed = count + cost <= limit
@@ -19,17 +21,22 @@ local function sliding_log(key, now, limit, window, _, cost, commit, suffix)
       retry = math.max(1, tonumber(entry[2]) + window - now)
     end
   end
-  if allowed and commit and cost > 0 then
-    for i = 1, cost do
-      redis.call('ZADD', key, now, now .. ':' .. suffix .. ':' .. i)
-    end
-    redis.call('PEXPIRE', key, window)
-    count = count + cost
-  end
-  local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+  -- The oldest entry stays the oldest after counting (new ones are newer);
+  -- with none, the window frees a full window from now.
   local reset = window
-  if #oldest > 0 then
+  if count > 0 then
+    local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
     reset = tonumber(oldest[2]) + window - now
   end
-  return { allowed and 1 or 0, limit, math.max(0, limit - count), reset, retry }
+  local result = { allowed and 1 or 0, limit, math.max(0, limit - count), reset, retry }
+  local function write()
+    if cost > 0 then
+      for i = 1, cost do
+        redis.call('ZADD', key, now, now .. ':' .. suffix .. ':' .. i)
+      end
+      redis.call('PEXPIRE', key, window)
+      result[3] = math.max(0, limit - count - cost)
+    end
+  end
+  return result, write
 end
