@@ -374,6 +374,36 @@ mod tests {
     use super::*;
     use crate::testing::TestRedis;
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_blocking_read_on_a_frozen_redis_fails_in_bounded_time() {
+        let redis = TestRedis::start().await;
+        let store = crate::Store::connect(&crate::StoreConfig {
+            response_timeout: Duration::from_millis(300),
+            ..crate::StoreConfig::single(redis.url())
+        })
+        .await
+        .unwrap();
+        let block = Duration::from_millis(200);
+        let mut conn = store.dedicated(block).await.unwrap();
+        // Answers while Redis runs: nothing new within the block.
+        assert!(
+            Events::tail(&mut conn, "$", block)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        redis.freeze();
+        let started = std::time::Instant::now();
+        let read = Events::tail(&mut conn, "$", block).await;
+        let took = started.elapsed();
+        redis.thaw();
+        assert!(
+            matches!(read, Err(StoreError::Unavailable(_))),
+            "a frozen Redis must fail the read: {read:?}"
+        );
+        assert!(took < Duration::from_secs(1), "took {took:?}");
+    }
+
     #[tokio::test]
     async fn events_are_written_read_back_filtered_and_counted() {
         let redis = TestRedis::start().await;

@@ -56,6 +56,32 @@ impl TestRedis {
         }
     }
 
+    /// Freezes the server with `SIGSTOP`: it keeps every connection open
+    /// but answers nothing, like a Redis in a long fork, a swap storm or
+    /// behind a partition (the failure operators meet most).
+    pub fn freeze(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Lets a frozen server run again (`SIGCONT`).
+    pub fn thaw(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let pid = self
+            .server
+            .as_ref()
+            .expect("the test Redis is running")
+            .pid();
+        let status = std::process::Command::new("kill")
+            .arg(signal)
+            .arg(pid.to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill {signal} {pid} failed");
+    }
+
     /// Starts the server again on the same port.
     pub async fn restart(&mut self) {
         self.stop().await;

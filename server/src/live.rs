@@ -76,7 +76,7 @@ async fn tail(store: Store, events: Events, sender: broadcast::Sender<Arc<Event>
         }
     };
     loop {
-        let mut conn = match store.dedicated().await {
+        let mut conn = match store.dedicated(BLOCK).await {
             Ok(conn) => conn,
             Err(err) => {
                 tracing::warn!(error = %err, "event hub cannot connect; retrying");

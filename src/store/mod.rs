@@ -115,6 +115,7 @@ pub struct Store {
     conn: Connection,
     endpoint: Endpoint,
     connect_timeout: Duration,
+    response_timeout: Duration,
 }
 
 #[derive(Clone)]
@@ -207,6 +208,7 @@ impl Store {
             conn,
             endpoint: config.endpoint.clone(),
             connect_timeout: config.connect_timeout,
+            response_timeout: config.response_timeout,
         })
     }
 
@@ -229,19 +231,27 @@ impl Store {
         })
     }
 
-    /// A connection of its own with no response timeout, for blocking
-    /// reads (`XREAD BLOCK`) that must not hold up the shared connection.
-    pub async fn dedicated(&self) -> Result<impl ConnectionLike + Send + use<>, StoreError> {
+    /// A connection of its own for blocking reads (`XREAD BLOCK`) that
+    /// must not hold up the shared connection. Its commands may wait for
+    /// `block` (the longest block its caller asks for) plus the usual
+    /// response timeout, and no longer: a Redis that stops answering (a
+    /// long fork, a frozen process, a partition) fails the read in bounded
+    /// time, so the caller reconnects instead of waiting forever.
+    pub async fn dedicated(
+        &self,
+        block: Duration,
+    ) -> Result<impl ConnectionLike + Send + use<>, StoreError> {
+        let response_timeout = block + self.response_timeout;
         if let Endpoint::Cluster(nodes) = &self.endpoint {
             let client = ClusterClient::builder(nodes.iter().map(String::as_str))
                 .connection_timeout(self.connect_timeout)
-                .response_timeout(Duration::from_secs(3600))
+                .response_timeout(response_timeout)
                 .build()?;
             return Ok(Connection::Cluster(client.get_async_connection().await?));
         }
         let config = redis::AsyncConnectionConfig::new()
             .set_connection_timeout(Some(self.connect_timeout))
-            .set_response_timeout(None);
+            .set_response_timeout(Some(response_timeout));
         let client = self.node_client().await?;
         Ok(Connection::Dedicated(
             client

@@ -24,7 +24,7 @@ pub struct TestApp {
 /// A router against `redis`, with extra command-line arguments.
 pub async fn app(redis: &TestRedis, extra_args: &[&str]) -> TestApp {
     let url = redis.url();
-    build(&["--redis-url", &url], redis.store().await, extra_args).await
+    build(&["--redis-url", &url], extra_args).await
 }
 
 /// A router against a Redis of either topology (a Cluster is configured
@@ -37,14 +37,20 @@ pub async fn app_on(backend: &TestBackend, extra_args: &[&str]) -> TestApp {
         }
     };
     let target: Vec<&str> = target.iter().map(String::as_str).collect();
-    build(&target, backend.store().await, extra_args).await
+    build(&target, extra_args).await
 }
 
-async fn build(target: &[&str], store: gatehouse::Store, extra_args: &[&str]) -> TestApp {
+/// Connects exactly as `main` does (so `--redis-timeout` and the other
+/// Redis options apply), then builds the state and the router.
+async fn build(target: &[&str], extra_args: &[&str]) -> TestApp {
     let mut args = vec!["gatehouse", "--initial-admin", "false"];
     args.extend_from_slice(target);
     args.extend_from_slice(extra_args);
     let config = Config::try_parse_from(args).unwrap();
+    let store = gatehouse_server::backend::Backend::start(&config)
+        .await
+        .unwrap()
+        .store;
     let state = gatehouse_server::startup::app_state(&config, store)
         .await
         .unwrap();

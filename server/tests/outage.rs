@@ -1,0 +1,83 @@
+//! A Redis that stops answering (frozen with `SIGSTOP`, connections left
+//! open): every request that needs Redis answers 503 within the configured
+//! timeout plus a second, none hangs, no revoked token is accepted, and
+//! service resumes by itself within two seconds of Redis answering again.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failure
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use gatehouse::testing::TestRedis;
+use gatehouse::user::Role;
+use support::{app, post_bearer};
+
+const TIMEOUT: Duration = Duration::from_millis(500);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_redis_is_a_fast_503_and_service_resumes_without_a_restart() {
+    let redis = TestRedis::start().await;
+    let app = app(&redis, &["--redis-timeout", "500ms"]).await;
+    app.user("ann", "correct horse", &[Role::User]).await;
+    let valid = app.token("ann", "correct horse").await;
+    let revoked = app.token("ann", "correct horse").await;
+    let out = app.send(post_bearer("/api/v1/auth/logout", &revoked)).await;
+    assert_eq!(out.status(), 200);
+    assert_eq!(
+        app.send(post_bearer("/api/v1/auth/me", &valid))
+            .await
+            .status(),
+        200
+    );
+
+    redis.freeze();
+    let mut requests = Vec::new();
+    for i in 0..20 {
+        let token = if i % 2 == 0 { &valid } else { &revoked };
+        let (router, request) = (app.router.clone(), post_bearer("/api/v1/auth/me", token));
+        requests.push(tokio::spawn(async move {
+            let started = Instant::now();
+            let response = tower::ServiceExt::oneshot(router, request).await.unwrap();
+            (response.status().as_u16(), started.elapsed())
+        }));
+    }
+    for request in requests {
+        let (status, took) = tokio::time::timeout(TIMEOUT + Duration::from_secs(3), request)
+            .await
+            .expect("a request hung on the frozen Redis")
+            .unwrap();
+        assert_eq!(
+            status, 503,
+            "with Redis frozen, every protected request is a 503"
+        );
+        assert!(
+            took <= TIMEOUT + Duration::from_secs(1),
+            "answered after {took:?}"
+        );
+    }
+    // Frozen longer than the timeout in total before it comes back.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+
+    redis.thaw();
+    let thawed = Instant::now();
+    loop {
+        let status = app
+            .send(post_bearer("/api/v1/auth/me", &valid))
+            .await
+            .status();
+        if status == 200 {
+            break;
+        }
+        assert_eq!(status, 503);
+        assert!(
+            thawed.elapsed() < Duration::from_secs(2),
+            "service did not resume within 2 s of Redis answering"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let status = app
+        .send(post_bearer("/api/v1/auth/me", &revoked))
+        .await
+        .status();
+    assert_eq!(status, 401, "the revoked token stays revoked");
+}
