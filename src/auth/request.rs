@@ -25,7 +25,7 @@ static ADMIT: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
         "{}\n{}\nlocal t = touch(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], ARGV[1], ARGV[2])\n\
          if t[1] ~= 1 then return {{ t, {{}} }} end\n\
-         return {{ t, check(KEYS, 6, ARGV, 3) }}",
+         return {{ t, check(KEYS, 6, ARGV, 3, t[3]) }}",
         crate::session::TOUCH_LUA,
         crate::ratelimit::LUA
     ))

@@ -1,7 +1,7 @@
 -- Checks a request against several policies at once: nothing is counted
 -- unless every policy allows it (no budget leaks from a request another
 -- policy rejected). Expects sliding_log, sliding_counter and gcra above.
--- check(KEYS, first key, ARGV, first arg):
+-- check(KEYS, first key, ARGV, first arg, now ms or nil to read TIME):
 --   keys from `first key`: one per policy, then the subject index (when
 --   index members are given), then the replay nonce key (optional).
 --   args from `first arg`: commit ('1'/'0'), unique suffix, policy count n,
@@ -10,10 +10,12 @@
 --   window ms, burst, cost.
 -- Returns {replayed 0/1, then per policy: allowed, limit, remaining,
 -- reset ms, retry-after ms}.
-local function check(keys, k, argv, a)
+local function check(keys, k, argv, a, now)
   local algorithms = { log = sliding_log, counter = sliding_counter, gcra = gcra }
-  local t = redis.call('TIME')
-  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  if not now then
+    local t = redis.call('TIME')
+    now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  end
   local commit = argv[a] == '1'
   local suffix = argv[a + 1]
   local n = tonumber(argv[a + 2])

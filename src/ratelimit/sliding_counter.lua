@@ -7,8 +7,9 @@
 local function sliding_counter(key, now, limit, window, _, cost)
   local bucket = math.floor(now / window)
   local into = now - bucket * window
-  local current = tonumber(redis.call('HGET', key, bucket) or '0')
-  local previous = tonumber(redis.call('HGET', key, bucket - 1) or '0')
+  local counts = redis.call('HMGET', key, bucket, bucket - 1)
+  local current = tonumber(counts[1] or '0')
+  local previous = tonumber(counts[2] or '0')
   local estimate = previous * (window - into) / window + current
   local allowed = estimate + cost <= limit
   local reset = window - into
@@ -31,9 +32,14 @@ local function sliding_counter(key, now, limit, window, _, cost)
   local result = { allowed and 1 or 0, limit, math.max(0, math.floor(limit - estimate)), reset, retry }
   local function write()
     if cost > 0 then
-      redis.call('HINCRBY', key, bucket, cost)
-      redis.call('HDEL', key, bucket - 2)
-      redis.call('PEXPIRE', key, 2 * window)
+      -- The first count of a bucket drops the one before the previous and
+      -- sets the TTL to two windows from now, which outlives the bucket and
+      -- the next one (where it is the weighted previous): later counts in
+      -- the same bucket need neither.
+      if redis.call('HINCRBY', key, bucket, cost) == cost then
+        redis.call('HDEL', key, bucket - 2)
+        redis.call('PEXPIRE', key, 2 * window)
+      end
       result[3] = math.max(0, math.floor(limit - estimate - cost))
     end
   end

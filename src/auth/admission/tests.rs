@@ -239,6 +239,15 @@ crate::both_topologies! {
             )
         };
         assert!(auth.admit(&post).await.refusal.is_none());
+        let nonce_ttl: i64 = redis::cmd("PTTL")
+            .arg(crate::store::keys::replay_nonce(&login.user.id, post.nonce.unwrap()))
+            .query_async(&mut backend.store().await.conn())
+            .await
+            .unwrap();
+        assert!(
+            nonce_ttl > 0 && nonce_ttl <= 600_000,
+            "a nonce is remembered for twice the replay window, no longer: {nonce_ttl}"
+        );
         assert!(matches!(auth.admit(&post).await.refusal, Some(Refusal::Replayed(_))));
         let bare = Facts { nonce: None, ..post };
         assert!(matches!(auth.admit(&bare).await.refusal, Some(Refusal::BadReplayHeaders(_))));
