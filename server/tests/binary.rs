@@ -184,16 +184,34 @@ fn help_lists_every_option_with_its_environment_variable() {
         .arg("--help")
         .output()
         .unwrap();
+    assert!(output.status.success(), "--help failed: {output:?}");
     let help = String::from_utf8_lossy(&output.stdout);
-    for variable in [
-        "GATEHOUSE_ADDR",
-        "GATEHOUSE_REDIS_URL",
-        "GATEHOUSE_DATA_DIR",
-        "GATEHOUSE_LOG_FORMAT",
-    ] {
+    // Every option the configuration defines, read from clap itself, so a
+    // new option without an environment variable (or missing from --help)
+    // fails here.
+    let command = <gatehouse_server::config::Config as clap::CommandFactory>::command();
+    let mut checked = 0;
+    for arg in command.get_arguments() {
+        let Some(long) = arg.get_long() else {
+            continue;
+        };
+        if matches!(long, "help" | "version") {
+            continue;
+        }
         assert!(
-            help.contains(variable),
+            help.contains(&format!("--{long}")),
+            "--help does not list --{long}"
+        );
+        let variable = arg
+            .get_env()
+            .unwrap_or_else(|| panic!("--{long} has no environment variable"));
+        let variable = variable.to_string_lossy();
+        assert!(variable.starts_with("GATEHOUSE_"), "--{long}: {variable}");
+        assert!(
+            help.contains(variable.as_ref()),
             "--help does not mention {variable}:\n{help}"
         );
+        checked += 1;
     }
+    assert!(checked >= 30, "only {checked} options found");
 }

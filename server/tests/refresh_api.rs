@@ -44,10 +44,13 @@ async fn a_hundred_refreshes_over_two_instances_rotate_once_and_all_succeed() {
     let mut pairs = HashSet::new();
     for task in tasks {
         let pair = task.await.unwrap();
-        pairs.insert((
-            pair["access_token"].to_string(),
-            pair["refresh_token"].to_string(),
-        ));
+        let token = |name: &str| {
+            pair[name]
+                .as_str()
+                .unwrap_or_else(|| panic!("no {name} in {pair}"))
+                .to_owned()
+        };
+        pairs.insert((token("access_token"), token("refresh_token")));
     }
     assert_eq!(pairs.len(), 1, "all 100 callers got the same pair");
 

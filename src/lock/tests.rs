@@ -164,12 +164,12 @@ async fn the_watchdog_keeps_a_live_holders_lock_and_stops_on_release() {
     // Released: free at once, and nothing extends the old hold any more.
     let lease = locks.acquire_lease("door", &options(200, 0)).await.unwrap();
     tokio::time::sleep(Duration::from_millis(400)).await;
-    assert!(
+    assert!(matches!(
         locks
             .extend("door", &lease.owner, Duration::from_secs(1))
-            .await
-            .is_err()
-    );
+            .await,
+        Err(LockError::NotHeld)
+    ));
 }
 
 #[tokio::test]

@@ -254,33 +254,71 @@ async fn the_index_stays_consistent_under_concurrent_logins_and_logouts() {
     let store = redis.store().await;
     let sessions = sessions(store.clone(), 60_000, 600_000, 1000);
     let user = id();
+    // 100 concurrent sign-ins, every other one signed out again at once:
+    // exactly the other half is left, and the index lists exactly those.
     let mut tasks = Vec::new();
     for i in 0..100 {
         let sessions = sessions.clone();
         let user = user.clone();
         tasks.push(tokio::spawn(async move {
             let sid = start(&sessions, &user).await;
-            sessions.touch(&user, &sid, "a").await.ok();
+            sessions.touch(&user, &sid, "a").await.unwrap();
             if i % 2 == 0 {
-                sessions.revoke(&user, &sid).await.unwrap();
-            }
-            if i % 25 == 0 {
-                sessions.revoke_all(&user, None).await.unwrap();
+                assert!(sessions.revoke(&user, &sid).await.unwrap().is_some());
+                None
+            } else {
+                Some(sid)
             }
         }));
     }
+    let mut kept = BTreeSet::new();
     for task in tasks {
-        task.await.unwrap();
+        kept.extend(task.await.unwrap());
     }
-    let existing = assert_index_consistent(&store, &user).await;
-    let listed: BTreeSet<String> = sessions
-        .list(&user)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|s| s.id)
+    assert_eq!(kept.len(), 50);
+    let listed = |sessions: Sessions| {
+        let user = user.clone();
+        async move {
+            sessions
+                .list(&user)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|s| s.id)
+                .collect::<BTreeSet<String>>()
+        }
+    };
+    assert_eq!(assert_index_consistent(&store, &user).await, kept);
+    assert_eq!(listed(sessions.clone()).await, kept);
+
+    // Sign out everywhere but one, racing 20 new sign-ins: the one kept
+    // survives, every other old session ends, and the index still lists
+    // exactly the live sessions.
+    let survivor = kept.iter().next().unwrap().clone();
+    let mut tasks = Vec::new();
+    for i in 0..24 {
+        let (sessions, user, survivor) = (sessions.clone(), user.clone(), survivor.clone());
+        tasks.push(tokio::spawn(async move {
+            if i % 6 == 0 {
+                sessions.revoke_all(&user, Some(&survivor)).await.unwrap();
+                None
+            } else {
+                Some(start(&sessions, &user).await)
+            }
+        }));
+    }
+    let mut new = BTreeSet::new();
+    for task in tasks {
+        new.extend(task.await.unwrap());
+    }
+    let live = assert_index_consistent(&store, &user).await;
+    assert!(live.contains(&survivor), "the kept session was ended");
+    let old_left: Vec<&String> = live
+        .iter()
+        .filter(|sid| **sid != survivor && !new.contains(*sid))
         .collect();
-    assert_eq!(listed, existing);
+    assert!(old_left.is_empty(), "old sessions survived: {old_left:?}");
+    assert_eq!(listed(sessions.clone()).await, live);
 }
 
 #[tokio::test]

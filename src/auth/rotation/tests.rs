@@ -102,8 +102,12 @@ async fn reuse_after_the_grace_window_revokes_the_session() {
         auth.refresh(&login.refresh.token, &client()).await,
         Err(AuthError::RefreshReused)
     ));
-    // All of the session's tokens are dead.
-    assert!(auth.authenticate(&rotated.access_token).await.is_err());
+    // All of the session's tokens are dead: the current access token is
+    // blacklisted at once (not after a grace period).
+    assert!(matches!(
+        auth.authenticate(&rotated.access_token).await,
+        Err(AuthError::TokenRevoked)
+    ));
     assert!(matches!(
         auth.refresh(rotated.refresh_token.as_deref().unwrap(), &client())
             .await,
