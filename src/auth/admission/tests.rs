@@ -39,6 +39,60 @@ async fn auth_with_tokens(store: &Store, policies: &[&str], tokens: TokenConfig)
     })
 }
 
+/// A `MONITOR` connection: what clients (not scripts) send to Redis.
+struct Monitor {
+    lines: tokio::io::Lines<tokio::io::BufReader<tokio::net::TcpStream>>,
+    url: String,
+}
+
+impl Monitor {
+    async fn start(url: &str) -> Self {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+        let address = url.trim_start_matches("redis://");
+        let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+        stream.write_all(b"MONITOR\r\n").await.unwrap();
+        let mut lines = tokio::io::BufReader::new(stream).lines();
+        assert_eq!(lines.next_line().await.unwrap().unwrap(), "+OK");
+        Self {
+            lines,
+            url: url.to_owned(),
+        }
+    }
+
+    /// Lower-cased names of the commands clients sent since `start`, up to
+    /// a marker this sends now (so nothing is cut off by timing).
+    async fn client_commands(&mut self) -> Vec<String> {
+        use tokio::io::AsyncBufReadExt;
+        let marker = "gh-monitor-marker";
+        let mut conn = redis::Client::open(self.url.as_str())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap();
+        let _: String = redis::cmd("ECHO")
+            .arg(marker)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let mut commands = Vec::new();
+        while let Some(line) = self.lines.next_line().await.unwrap() {
+            if line.contains(marker) {
+                return commands;
+            }
+            // `+<time> [<db> <client address>|lua] "<command>" ...`
+            let Some((client, rest)) = line.split_once("] ") else {
+                continue;
+            };
+            if client.ends_with("lua") {
+                continue;
+            }
+            let name = rest.split('"').nth(1).unwrap_or_default().to_lowercase();
+            commands.push(name);
+        }
+        panic!("MONITOR ended before the marker");
+    }
+}
+
 fn now_secs() -> u64 {
     crate::duration::epoch_ms() / 1000
 }
@@ -88,9 +142,14 @@ async fn a_protected_request_costs_exactly_one_redis_command() {
     // Warm up: the first call loads the script.
     auth.admit(&facts(ME, &client, bearer)).await;
 
+    let mut monitor = Monitor::start(&redis.url()).await;
     let before = crate::testing::command_calls(&redis.store().await).await;
     let admission = auth.admit(&facts(ME, &client, bearer)).await;
     let after = crate::testing::command_calls(&redis.store().await).await;
+    // Every command a client sent (not a script), in order, from MONITOR:
+    // the INFO before, the one script call, the INFO after; nothing else.
+    let sent = monitor.client_commands().await;
+    assert_eq!(sent, ["info", "evalsha", "info"], "commands sent: {sent:?}");
     let delta = |name: &str| after.get(name).unwrap_or(&0) - before.get(name).unwrap_or(&0);
     assert_eq!(delta("evalsha"), 1, "one script call");
     assert_eq!(
