@@ -433,6 +433,45 @@ async fn cross_origin_state_changes_are_refused() {
 }
 
 #[tokio::test]
+async fn a_cross_site_post_with_the_victim_s_cookie_changes_nothing() {
+    let redis = TestRedis::start().await;
+    let app = app(&redis, &[]).await;
+    app.user("vic", "correct horse", &[Role::User]).await;
+    let token = app.token("vic", "correct horse").await;
+    let cookie = format!("gh_access={token}");
+    // A browser marks a forged request cross-site even when it sends no
+    // Origin; and one that does send Origin names the other site.
+    let forged = [
+        Request::post("/api/v1/auth/logout-all")
+            .header(header::HOST, "gatehouse.example")
+            .header("sec-fetch-site", "cross-site")
+            .header(header::COOKIE, &cookie)
+            .body(Body::empty())
+            .unwrap(),
+        Request::post("/api/v1/auth/logout-all")
+            .header(header::HOST, "gatehouse.example")
+            .header(header::ORIGIN, "https://evil.example")
+            .header(header::COOKIE, &cookie)
+            .body(Body::empty())
+            .unwrap(),
+    ];
+    for request in forged {
+        expect_error(app.send(request).await, 403, "cross_origin").await;
+    }
+    // The session is untouched.
+    let me = app.send(post_bearer("/api/v1/auth/me", &token)).await;
+    assert_eq!(me.status(), 200);
+    let same_site = Request::post("/api/v1/auth/me")
+        .header(header::HOST, "gatehouse.example")
+        .header("sec-fetch-site", "same-origin")
+        .header(header::ORIGIN, "https://gatehouse.example")
+        .header(header::COOKIE, &cookie)
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(app.send(same_site).await.status(), 200);
+}
+
+#[tokio::test]
 async fn expired_tokens_say_so() {
     let redis = TestRedis::start().await;
     let app = app(&redis, &["--access-ttl", "1s", "--jwt-leeway", "0s"]).await;
