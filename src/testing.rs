@@ -261,7 +261,8 @@ impl TestBackend {
 /// ```
 #[macro_export]
 macro_rules! both_topologies {
-    ($(async fn $name:ident($backend:ident) $body:block)*) => {$(
+    ($($(#[$meta:meta])* async fn $name:ident($backend:ident) $body:block)*) => {$(
+        $(#[$meta])*
         mod $name {
             #[allow(unused_imports)]
             use super::*;

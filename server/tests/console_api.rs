@@ -6,12 +6,11 @@ mod support;
 use std::time::Duration;
 
 use axum::body::Body;
-use gatehouse::testing::TestRedis;
 use gatehouse::user::Role;
 use http::{Request, header};
 use http_body_util::BodyExt;
 use serde_json::json;
-use support::{app, expect_error, json, post_bearer, post_json_bearer};
+use support::{app_on, expect_error, json, post_bearer, post_json_bearer};
 
 fn stream_request(token: &str, last_event_id: Option<&str>) -> Request<Body> {
     let mut builder = Request::get("/api/v1/admin/events/stream")
@@ -40,250 +39,250 @@ async fn read_until(body: &mut Body, needle: &str) -> String {
     seen
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_event_on_one_instance_reaches_a_console_on_another() {
-    let redis = TestRedis::start().await;
-    let a = app(&redis, &["--instance-id", "gh-a"]).await;
-    let b = app(&redis, &["--instance-id", "gh-b"]).await;
-    a.user("root", "admin password", &[Role::Admin]).await;
-    a.user("walt", "long enough", &[Role::User]).await;
-    let admin = b.token("root", "admin password").await;
-    // Let B's hub start tailing.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+gatehouse::both_topologies! {
+    async fn an_event_on_one_instance_reaches_a_console_on_another(backend) {
+        let a = app_on(&backend, &["--instance-id", "gh-a"]).await;
+        let b = app_on(&backend, &["--instance-id", "gh-b"]).await;
+        a.user("root", "admin password", &[Role::Admin]).await;
+        a.user("walt", "long enough", &[Role::User]).await;
+        let admin = b.token("root", "admin password").await;
+        // Let B's hub start tailing.
+        tokio::time::sleep(Duration::from_millis(300)).await;
 
-    let response = b.send(stream_request(&admin, None)).await;
-    assert_eq!(response.status(), 200);
-    assert_eq!(
-        response.headers()[header::CONTENT_TYPE],
-        "text/event-stream"
-    );
-    let mut body = response.into_body();
-    a.login("walt", "long enough").await;
-    let seen = read_until(&mut body, "event: session_created").await;
-    assert!(seen.contains("\"instance\":\"gh-a\""), "{seen}");
-    assert!(seen.contains("\"username\":\"walt\""));
-    assert!(seen.contains("id: "), "each event carries its stream id");
-}
-
-#[tokio::test]
-async fn a_reconnecting_console_gets_what_it_missed() {
-    let redis = TestRedis::start().await;
-    let app = app(&redis, &[]).await;
-    app.user("root", "admin password", &[Role::Admin]).await;
-    app.user("xena", "long enough", &[Role::User]).await;
-    let admin = app.token("root", "admin password").await;
-    let events = app.state.auth.events();
-    events.flush().await;
-    let since = events.last_id().await.unwrap();
-    let token = app.token("xena", "long enough").await;
-    app.send(post_bearer("/api/v1/auth/logout", &token)).await;
-    events.flush().await;
-
-    let mut body = app
-        .send(stream_request(&admin, Some(&since)))
-        .await
-        .into_body();
-    let seen = read_until(&mut body, "event: logout").await;
-    assert!(seen.contains("event: login_succeeded"), "{seen}");
-    assert!(seen.contains("event: token_blacklisted"), "{seen}");
-}
-
-#[tokio::test]
-async fn the_stream_and_every_admin_function_refuse_non_admins() {
-    let redis = TestRedis::start().await;
-    let app = app(&redis, &[]).await;
-    app.user("yuri", "long enough", &[Role::User]).await;
-    let user = app.token("yuri", "long enough").await;
-    expect_error(
-        app.send(stream_request(&user, None)).await,
-        403,
-        "forbidden",
-    )
-    .await;
-    let anonymous = Request::get("/api/v1/admin/events/stream")
-        .body(Body::empty())
-        .unwrap();
-    expect_error(app.send(anonymous).await, 401, "unauthenticated").await;
-    for (path, body) in [
-        ("/api/v1/admin/overview", None),
-        ("/api/v1/admin/sessions/list", Some(json!({}))),
-        (
-            "/api/v1/admin/sessions/revoke",
-            Some(json!({"user_id": "a", "session_id": "b"})),
-        ),
-        (
-            "/api/v1/admin/sessions/revoke-all",
-            Some(json!({"user_id": "a"})),
-        ),
-        ("/api/v1/admin/events/recent", Some(json!({}))),
-        ("/api/v1/admin/locks/demo", None),
-        ("/api/v1/admin/locks/list", None),
-        (
-            "/api/v1/admin/locks/force-release",
-            Some(json!({"name": "x"})),
-        ),
-        ("/api/v1/admin/users/list", Some(json!({}))),
-        (
-            "/api/v1/admin/users/create",
-            Some(json!({"username": "abc", "password": "long enough", "roles": ["user"]})),
-        ),
-        (
-            "/api/v1/admin/users/set-disabled",
-            Some(json!({"user_id": "a", "disabled": true})),
-        ),
-        (
-            "/api/v1/admin/users/set-roles",
-            Some(json!({"user_id": "a", "roles": ["admin"]})),
-        ),
-        (
-            "/api/v1/admin/users/reset-lockout",
-            Some(json!({"username": "a"})),
-        ),
-        ("/api/v1/admin/blacklist/list", Some(json!({}))),
-        ("/api/v1/admin/ratelimit/active", Some(json!({}))),
-        (
-            "/api/v1/admin/ratelimit/windows",
-            Some(json!({"subject": {"kind": "ip", "ip": "1.2.3.4"}})),
-        ),
-        (
-            "/api/v1/admin/ratelimit/reset",
-            Some(json!({"subject": {"kind": "ip", "ip": "1.2.3.4"}})),
-        ),
-    ] {
-        let request = match body {
-            Some(body) => post_json_bearer(path, &user, &body),
-            None => post_bearer(path, &user),
-        };
-        let response = app.send(request).await;
-        assert_eq!(response.status(), 403, "{path}");
+        let response = b.send(stream_request(&admin, None)).await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            response.headers()[header::CONTENT_TYPE],
+            "text/event-stream"
+        );
+        let mut body = response.into_body();
+        a.login("walt", "long enough").await;
+        let seen = read_until(&mut body, "event: session_created").await;
+        assert!(seen.contains("\"instance\":\"gh-a\""), "{seen}");
+        assert!(seen.contains("\"username\":\"walt\""));
+        assert!(seen.contains("id: "), "each event carries its stream id");
     }
 }
 
-#[tokio::test]
-async fn admins_see_counts_sessions_users_and_events() {
-    let redis = TestRedis::start().await;
-    let app = app(&redis, &["--instance-id", "gh-console"]).await;
-    app.user("root", "admin password", &[Role::Admin, Role::User])
-        .await;
-    app.user("zoe", "long enough", &[Role::User]).await;
-    let admin = app.token("root", "admin password").await;
-    let zoe = app.login("zoe", "long enough").await;
-    gatehouse::instances::heartbeat(
-        &app.state.store,
-        &gatehouse::instances::InstanceInfo {
-            id: "gh-console".into(),
-            version: "0.1.0".into(),
-            started_at_ms: 1,
-            last_seen_ms: 0,
-        },
-    )
-    .await
-    .unwrap();
-    app.state.auth.events().flush().await;
+gatehouse::both_topologies! {
+    async fn a_reconnecting_console_gets_what_it_missed(backend) {
+        let app = app_on(&backend, &[]).await;
+        app.user("root", "admin password", &[Role::Admin]).await;
+        app.user("xena", "long enough", &[Role::User]).await;
+        let admin = app.token("root", "admin password").await;
+        let events = app.state.auth.events();
+        events.flush().await;
+        let since = events.last_id().await.unwrap();
+        let token = app.token("xena", "long enough").await;
+        app.send(post_bearer("/api/v1/auth/logout", &token)).await;
+        events.flush().await;
 
-    let overview = json(
-        app.send(post_bearer("/api/v1/admin/overview", &admin))
+        let mut body = app
+            .send(stream_request(&admin, Some(&since)))
+            .await
+            .into_body();
+        let seen = read_until(&mut body, "event: logout").await;
+        assert!(seen.contains("event: login_succeeded"), "{seen}");
+        assert!(seen.contains("event: token_blacklisted"), "{seen}");
+    }
+}
+
+gatehouse::both_topologies! {
+    async fn the_stream_and_every_admin_function_refuse_non_admins(backend) {
+        let app = app_on(&backend, &[]).await;
+        app.user("yuri", "long enough", &[Role::User]).await;
+        let user = app.token("yuri", "long enough").await;
+        expect_error(
+            app.send(stream_request(&user, None)).await,
+            403,
+            "forbidden",
+        )
+        .await;
+        let anonymous = Request::get("/api/v1/admin/events/stream")
+            .body(Body::empty())
+            .unwrap();
+        expect_error(app.send(anonymous).await, 401, "unauthenticated").await;
+        for (path, body) in [
+            ("/api/v1/admin/overview", None),
+            ("/api/v1/admin/sessions/list", Some(json!({}))),
+            (
+                "/api/v1/admin/sessions/revoke",
+                Some(json!({"user_id": "a", "session_id": "b"})),
+            ),
+            (
+                "/api/v1/admin/sessions/revoke-all",
+                Some(json!({"user_id": "a"})),
+            ),
+            ("/api/v1/admin/events/recent", Some(json!({}))),
+            ("/api/v1/admin/locks/demo", None),
+            ("/api/v1/admin/locks/list", None),
+            (
+                "/api/v1/admin/locks/force-release",
+                Some(json!({"name": "x"})),
+            ),
+            ("/api/v1/admin/users/list", Some(json!({}))),
+            (
+                "/api/v1/admin/users/create",
+                Some(json!({"username": "abc", "password": "long enough", "roles": ["user"]})),
+            ),
+            (
+                "/api/v1/admin/users/set-disabled",
+                Some(json!({"user_id": "a", "disabled": true})),
+            ),
+            (
+                "/api/v1/admin/users/set-roles",
+                Some(json!({"user_id": "a", "roles": ["admin"]})),
+            ),
+            (
+                "/api/v1/admin/users/reset-lockout",
+                Some(json!({"username": "a"})),
+            ),
+            ("/api/v1/admin/blacklist/list", Some(json!({}))),
+            ("/api/v1/admin/ratelimit/active", Some(json!({}))),
+            (
+                "/api/v1/admin/ratelimit/windows",
+                Some(json!({"subject": {"kind": "ip", "ip": "1.2.3.4"}})),
+            ),
+            (
+                "/api/v1/admin/ratelimit/reset",
+                Some(json!({"subject": {"kind": "ip", "ip": "1.2.3.4"}})),
+            ),
+        ] {
+            let request = match body {
+                Some(body) => post_json_bearer(path, &user, &body),
+                None => post_bearer(path, &user),
+            };
+            let response = app.send(request).await;
+            assert_eq!(response.status(), 403, "{path}");
+        }
+    }
+}
+
+gatehouse::both_topologies! {
+    async fn admins_see_counts_sessions_users_and_events(backend) {
+        let app = app_on(&backend, &["--instance-id", "gh-console"]).await;
+        app.user("root", "admin password", &[Role::Admin, Role::User])
+            .await;
+        app.user("zoe", "long enough", &[Role::User]).await;
+        let admin = app.token("root", "admin password").await;
+        let zoe = app.login("zoe", "long enough").await;
+        gatehouse::instances::heartbeat(
+            &app.state.store,
+            &gatehouse::instances::InstanceInfo {
+                id: "gh-console".into(),
+                version: "0.1.0".into(),
+                started_at_ms: 1,
+                last_seen_ms: 0,
+            },
+        )
+        .await
+        .unwrap();
+        app.state.auth.events().flush().await;
+
+        let overview = json(
+            app.send(post_bearer("/api/v1/admin/overview", &admin))
+                .await,
+        )
+        .await;
+        assert_eq!(overview["active_sessions"], 2);
+        assert_eq!(overview["active_users"], 2);
+        let series = overview["series"].as_array().unwrap();
+        assert_eq!(series.len(), 30);
+        // The two sign-ins fall in the last minute, or straddle the last two
+        // when a minute began between them.
+        let logins: u64 = series[28..]
+            .iter()
+            .map(|minute| minute["logins"].as_u64().unwrap())
+            .sum();
+        assert_eq!(logins, 2, "{series:?}");
+        assert_eq!(overview["instances"][0]["id"], "gh-console");
+
+        let page = json(
+            app.send(post_json_bearer(
+                "/api/v1/admin/sessions/list",
+                &admin,
+                &json!({"limit": 10}),
+            ))
             .await,
-    )
-    .await;
-    assert_eq!(overview["active_sessions"], 2);
-    assert_eq!(overview["active_users"], 2);
-    let series = overview["series"].as_array().unwrap();
-    assert_eq!(series.len(), 30);
-    // The two sign-ins fall in the last minute, or straddle the last two
-    // when a minute began between them.
-    let logins: u64 = series[28..]
-        .iter()
-        .map(|minute| minute["logins"].as_u64().unwrap())
-        .sum();
-    assert_eq!(logins, 2, "{series:?}");
-    assert_eq!(overview["instances"][0]["id"], "gh-console");
+        )
+        .await;
+        assert_eq!(page["total"], 2);
+        assert_eq!(page["sessions"][0]["username"], "zoe", "newest first");
+        let found = json(
+            app.send(post_json_bearer(
+                "/api/v1/admin/sessions/list",
+                &admin,
+                &json!({"query": "ZOE"}),
+            ))
+            .await,
+        )
+        .await;
+        assert_eq!(found["sessions"].as_array().unwrap().len(), 1);
 
-    let page = json(
-        app.send(post_json_bearer(
-            "/api/v1/admin/sessions/list",
-            &admin,
-            &json!({"limit": 10}),
-        ))
-        .await,
-    )
-    .await;
-    assert_eq!(page["total"], 2);
-    assert_eq!(page["sessions"][0]["username"], "zoe", "newest first");
-    let found = json(
-        app.send(post_json_bearer(
-            "/api/v1/admin/sessions/list",
-            &admin,
-            &json!({"query": "ZOE"}),
-        ))
-        .await,
-    )
-    .await;
-    assert_eq!(found["sessions"].as_array().unwrap().len(), 1);
+        let user_id = found["sessions"][0]["user_id"].as_str().unwrap();
+        let revoked = app
+            .send(post_json_bearer(
+                "/api/v1/admin/sessions/revoke",
+                &admin,
+                &json!({"user_id": user_id, "session_id": zoe["session_id"]}),
+            ))
+            .await;
+        assert_eq!(revoked.status(), 200);
+        expect_error(
+            app.send(post_bearer(
+                "/api/v1/auth/me",
+                zoe["access_token"].as_str().unwrap(),
+            ))
+            .await,
+            401,
+            "token_revoked",
+        )
+        .await;
 
-    let user_id = found["sessions"][0]["user_id"].as_str().unwrap();
-    let revoked = app
-        .send(post_json_bearer(
-            "/api/v1/admin/sessions/revoke",
+        let users = json(
+            app.send(post_json_bearer(
+                "/api/v1/admin/users/list",
+                &admin,
+                &json!({}),
+            ))
+            .await,
+        )
+        .await;
+        assert_eq!(users["total"], 2);
+        app.send(post_json_bearer(
+            "/api/v1/admin/users/set-disabled",
             &admin,
-            &json!({"user_id": user_id, "session_id": zoe["session_id"]}),
+            &json!({"user_id": user_id, "disabled": true}),
         ))
         .await;
-    assert_eq!(revoked.status(), 200);
-    expect_error(
-        app.send(post_bearer(
-            "/api/v1/auth/me",
-            zoe["access_token"].as_str().unwrap(),
-        ))
-        .await,
-        401,
-        "token_revoked",
-    )
-    .await;
+        expect_error(
+            app.send(support::post_json(
+                "/api/v1/auth/login",
+                &json!({"username": "zoe", "password": "long enough"}),
+            ))
+            .await,
+            403,
+            "account_disabled",
+        )
+        .await;
 
-    let users = json(
-        app.send(post_json_bearer(
-            "/api/v1/admin/users/list",
-            &admin,
-            &json!({}),
-        ))
-        .await,
-    )
-    .await;
-    assert_eq!(users["total"], 2);
-    app.send(post_json_bearer(
-        "/api/v1/admin/users/set-disabled",
-        &admin,
-        &json!({"user_id": user_id, "disabled": true}),
-    ))
-    .await;
-    expect_error(
-        app.send(support::post_json(
-            "/api/v1/auth/login",
-            &json!({"username": "zoe", "password": "long enough"}),
-        ))
-        .await,
-        403,
-        "account_disabled",
-    )
-    .await;
-
-    app.state.auth.events().flush().await;
-    let events = json(
-        app.send(post_json_bearer(
-            "/api/v1/admin/events/recent",
-            &admin,
-            &json!({"kind": "admin_"}),
-        ))
-        .await,
-    )
-    .await;
-    let kinds: Vec<&str> = events["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["kind"].as_str().unwrap())
-        .collect();
-    assert_eq!(kinds, ["admin_session_revoked"]);
-    assert_eq!(events["events"][0]["details"]["by"], "root");
+        app.state.auth.events().flush().await;
+        let events = json(
+            app.send(post_json_bearer(
+                "/api/v1/admin/events/recent",
+                &admin,
+                &json!({"kind": "admin_"}),
+            ))
+            .await,
+        )
+        .await;
+        let kinds: Vec<&str> = events["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["kind"].as_str().unwrap())
+            .collect();
+        assert_eq!(kinds, ["admin_session_revoked"]);
+        assert_eq!(events["events"][0]["details"]["by"], "root");
+    }
 }

@@ -9,106 +9,104 @@ use gatehouse::testing::TestRedis;
 use gatehouse::user::Role;
 use http::{Request, header};
 use serde_json::json;
-use support::{app, expect_error, get, json, post_bearer, post_json, post_json_bearer};
+use support::{app, app_on, expect_error, get, json, post_bearer, post_json, post_json_bearer};
 
-#[tokio::test]
-async fn limited_responses_carry_ratelimit_headers() {
-    let redis = TestRedis::start().await;
-    let app = app(&redis, &[]).await;
-    let response = app.send(get("/api/v1/status")).await;
-    assert_eq!(response.status(), 200);
-    let policy = response.headers()["ratelimit-policy"].to_str().unwrap();
-    let current = response.headers()["ratelimit"].to_str().unwrap();
-    assert_eq!(policy, "\"ip\";q=3000;w=60");
-    assert!(current.starts_with("\"ip\";r=2999;t="), "{current}");
+gatehouse::both_topologies! {
+    async fn limited_responses_carry_ratelimit_headers(backend) {
+        let app = app_on(&backend, &[]).await;
+        let response = app.send(get("/api/v1/status")).await;
+        assert_eq!(response.status(), 200);
+        let policy = response.headers()["ratelimit-policy"].to_str().unwrap();
+        let current = response.headers()["ratelimit"].to_str().unwrap();
+        assert_eq!(policy, "\"ip\";q=3000;w=60");
+        assert!(current.starts_with("\"ip\";r=2999;t="), "{current}");
+    }
 }
 
-#[tokio::test]
-async fn hammering_the_api_gets_429_with_retry_after_and_the_policy() {
-    let redis = TestRedis::start().await;
-    let app = app(
-        &redis,
-        &[
-            "--rate-limit",
-            "name=api-user,key=user,algorithm=sliding-log,limit=3,window=1m,routes=/api/*",
-        ],
-    )
-    .await;
-    app.user("hammer", "long enough", &[Role::User]).await;
-    let token = app.token("hammer", "long enough").await;
-    for _ in 0..3 {
-        assert_eq!(
-            app.send(post_bearer("/api/v1/auth/me", &token))
-                .await
-                .status(),
-            200
-        );
-    }
-    let response = app.send(post_bearer("/api/v1/auth/me", &token)).await;
-    let retry_after: u64 = response.headers()[header::RETRY_AFTER]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert!((1..=60).contains(&retry_after));
-    assert!(
-        response.headers()["ratelimit"]
+gatehouse::both_topologies! {
+    async fn hammering_the_api_gets_429_with_retry_after_and_the_policy(backend) {
+        let app = app_on(&backend,
+            &[
+                "--rate-limit",
+                "name=api-user,key=user,algorithm=sliding-log,limit=3,window=1m,routes=/api/*",
+            ],
+        )
+        .await;
+        app.user("hammer", "long enough", &[Role::User]).await;
+        let token = app.token("hammer", "long enough").await;
+        for _ in 0..3 {
+            assert_eq!(
+                app.send(post_bearer("/api/v1/auth/me", &token))
+                    .await
+                    .status(),
+                200
+            );
+        }
+        let response = app.send(post_bearer("/api/v1/auth/me", &token)).await;
+        let retry_after: u64 = response.headers()[header::RETRY_AFTER]
             .to_str()
             .unwrap()
-            .contains("\"api-user\";r=0")
-    );
-    assert_eq!(response.status(), 429);
-    let body = json(response).await;
-    assert_eq!(body["error"], "rate_limited");
-    assert_eq!(body["policy"], "api-user");
-    assert!(body["retry_after_ms"].as_u64().unwrap() > 0);
+            .parse()
+            .unwrap();
+        assert!((1..=60).contains(&retry_after));
+        assert!(
+            response.headers()["ratelimit"]
+                .to_str()
+                .unwrap()
+                .contains("\"api-user\";r=0")
+        );
+        assert_eq!(response.status(), 429);
+        let body = json(response).await;
+        assert_eq!(body["error"], "rate_limited");
+        assert_eq!(body["policy"], "api-user");
+        assert!(body["retry_after_ms"].as_u64().unwrap() > 0);
+    }
 }
 
-#[tokio::test]
-async fn five_bad_passwords_lock_the_account_for_that_address() {
-    let redis = TestRedis::start().await;
-    let app = app(&redis, &[]).await;
-    app.user("victim", "the right password", &[Role::User])
-        .await;
-    let attempt = |password: &str| {
-        post_json(
-            "/api/v1/auth/login",
-            &json!({"username": "victim", "password": password}),
-        )
-    };
-    for _ in 0..5 {
-        expect_error(app.send(attempt("guess")).await, 401, "invalid_credentials").await;
+gatehouse::both_topologies! {
+    async fn five_bad_passwords_lock_the_account_for_that_address(backend) {
+        let app = app_on(&backend, &[]).await;
+        app.user("victim", "the right password", &[Role::User])
+            .await;
+        let attempt = |password: &str| {
+            post_json(
+                "/api/v1/auth/login",
+                &json!({"username": "victim", "password": password}),
+            )
+        };
+        for _ in 0..5 {
+            expect_error(app.send(attempt("guess")).await, 401, "invalid_credentials").await;
+        }
+        let response = app.send(attempt("the right password")).await;
+        assert!(response.headers().contains_key(header::RETRY_AFTER));
+        let message = expect_error(response, 429, "login_locked").await;
+        assert!(message.contains("Try again in"), "{message}");
     }
-    let response = app.send(attempt("the right password")).await;
-    assert!(response.headers().contains_key(header::RETRY_AFTER));
-    let message = expect_error(response, 429, "login_locked").await;
-    assert!(message.contains("Try again in"), "{message}");
 }
 
-#[tokio::test]
-async fn sign_in_attempts_per_address_are_limited() {
-    let redis = TestRedis::start().await;
-    let app = app(
-        &redis,
-        &[
-            "--rate-limit",
-            "name=login-ip,key=ip,limit=3,window=1m,routes=/api/v1/auth/login,fail=closed",
-        ],
-    )
-    .await;
-    for i in 0..3 {
-        let body = json!({"username": format!("nobody{i}"), "password": "x"});
-        expect_error(
-            app.send(post_json("/api/v1/auth/login", &body)).await,
-            401,
-            "invalid_credentials",
+gatehouse::both_topologies! {
+    async fn sign_in_attempts_per_address_are_limited(backend) {
+        let app = app_on(&backend,
+            &[
+                "--rate-limit",
+                "name=login-ip,key=ip,limit=3,window=1m,routes=/api/v1/auth/login,fail=closed",
+            ],
         )
         .await;
+        for i in 0..3 {
+            let body = json!({"username": format!("nobody{i}"), "password": "x"});
+            expect_error(
+                app.send(post_json("/api/v1/auth/login", &body)).await,
+                401,
+                "invalid_credentials",
+            )
+            .await;
+        }
+        let body = json!({"username": "nobody", "password": "x"});
+        let response = app.send(post_json("/api/v1/auth/login", &body)).await;
+        assert_eq!(response.status(), 429);
+        assert_eq!(json(response).await["policy"], "login-ip");
     }
-    let body = json!({"username": "nobody", "password": "x"});
-    let response = app.send(post_json("/api/v1/auth/login", &body)).await;
-    assert_eq!(response.status(), 429);
-    assert_eq!(json(response).await["policy"], "login-ip");
 }
 
 fn replay_request(token: &str, nonce: Option<&str>, timestamp: Option<u64>) -> Request<Body> {
@@ -124,49 +122,48 @@ fn replay_request(token: &str, nonce: Option<&str>, timestamp: Option<u64>) -> R
     builder.body(Body::from(r#"{"name":"replayed"}"#)).unwrap()
 }
 
-#[tokio::test]
-async fn replayed_requests_are_refused_where_a_policy_requires_nonces() {
-    let redis = TestRedis::start().await;
-    let app = app(
-        &redis,
-        &[
-            "--rate-limit",
-            "name=locks,key=user,limit=100,window=1m,routes=/api/v1/locks/*,replay=true",
-        ],
-    )
-    .await;
-    app.user("svc", "service password", &[Role::Service]).await;
-    let token = app.token("svc", "service password").await;
-    let now = gatehouse::duration::epoch_ms() / 1000;
-    let nonce = "0b3a9a64-2a3c-4d51-9d61-3a2f5b9f7c10";
+gatehouse::both_topologies! {
+    async fn replayed_requests_are_refused_where_a_policy_requires_nonces(backend) {
+        let app = app_on(&backend,
+            &[
+                "--rate-limit",
+                "name=locks,key=user,limit=100,window=1m,routes=/api/v1/locks/*,replay=true",
+            ],
+        )
+        .await;
+        app.user("svc", "service password", &[Role::Service]).await;
+        let token = app.token("svc", "service password").await;
+        let now = gatehouse::duration::epoch_ms() / 1000;
+        let nonce = "0b3a9a64-2a3c-4d51-9d61-3a2f5b9f7c10";
 
-    expect_error(
-        app.send(replay_request(&token, None, None)).await,
-        400,
-        "invalid_request",
-    )
-    .await;
-    assert_eq!(
-        app.send(replay_request(&token, Some(nonce), Some(now)))
-            .await
-            .status(),
-        200
-    );
-    expect_error(
-        app.send(replay_request(&token, Some(nonce), Some(now)))
-            .await,
-        409,
-        "replayed_request",
-    )
-    .await;
-    let fresh = "7d0c3f7e-5b7a-4e8e-9a2b-1c4d5e6f7a8b";
-    expect_error(
-        app.send(replay_request(&token, Some(fresh), Some(now - 600)))
-            .await,
-        409,
-        "replayed_request",
-    )
-    .await;
+        expect_error(
+            app.send(replay_request(&token, None, None)).await,
+            400,
+            "invalid_request",
+        )
+        .await;
+        assert_eq!(
+            app.send(replay_request(&token, Some(nonce), Some(now)))
+                .await
+                .status(),
+            200
+        );
+        expect_error(
+            app.send(replay_request(&token, Some(nonce), Some(now)))
+                .await,
+            409,
+            "replayed_request",
+        )
+        .await;
+        let fresh = "7d0c3f7e-5b7a-4e8e-9a2b-1c4d5e6f7a8b";
+        expect_error(
+            app.send(replay_request(&token, Some(fresh), Some(now - 600)))
+                .await,
+            409,
+            "replayed_request",
+        )
+        .await;
+    }
 }
 
 #[tokio::test]
@@ -188,140 +185,138 @@ async fn with_redis_down_fail_open_policies_allow_and_fail_closed_ones_refuse() 
     .await;
 }
 
-#[tokio::test]
-async fn services_ask_before_expensive_work() {
-    let redis = TestRedis::start().await;
-    let app = app(
-        &redis,
-        &["--rate-limit", "name=exports,key=key,limit=3,window=1m"],
-    )
-    .await;
-    app.user("svc", "service password", &[Role::Service]).await;
-    app.user("plain", "user password", &[Role::User]).await;
-    let svc = app.token("svc", "service password").await;
-    let plain = app.token("plain", "user password").await;
+gatehouse::both_topologies! {
+    async fn services_ask_before_expensive_work(backend) {
+        let app = app_on(&backend,
+            &["--rate-limit", "name=exports,key=key,limit=3,window=1m"],
+        )
+        .await;
+        app.user("svc", "service password", &[Role::Service]).await;
+        app.user("plain", "user password", &[Role::User]).await;
+        let svc = app.token("svc", "service password").await;
+        let plain = app.token("plain", "user password").await;
 
-    let ask = |cost: u64| json!({"policy": "exports", "key": "customer-9", "cost": cost});
-    let answer = json(
-        app.send(post_json_bearer("/api/v1/ratelimit/check", &svc, &ask(2)))
+        let ask = |cost: u64| json!({"policy": "exports", "key": "customer-9", "cost": cost});
+        let answer = json(
+            app.send(post_json_bearer("/api/v1/ratelimit/check", &svc, &ask(2)))
+                .await,
+        )
+        .await;
+        assert_eq!(
+            answer,
+            json!({"allowed": true, "limit": 3, "remaining": 1, "reset_ms": 60000, "retry_after_ms": 0})
+        );
+        let answer = json(
+            app.send(post_json_bearer("/api/v1/ratelimit/check", &svc, &ask(2)))
+                .await,
+        )
+        .await;
+        assert_eq!(answer["allowed"], false);
+        assert!(answer["retry_after_ms"].as_u64().unwrap() > 0);
+        expect_error(
+            app.send(post_json_bearer(
+                "/api/v1/ratelimit/check",
+                &svc,
+                &json!({"policy": "nope", "key": "k"}),
+            ))
             .await,
-    )
-    .await;
-    assert_eq!(
-        answer,
-        json!({"allowed": true, "limit": 3, "remaining": 1, "reset_ms": 60000, "retry_after_ms": 0})
-    );
-    let answer = json(
-        app.send(post_json_bearer("/api/v1/ratelimit/check", &svc, &ask(2)))
-            .await,
-    )
-    .await;
-    assert_eq!(answer["allowed"], false);
-    assert!(answer["retry_after_ms"].as_u64().unwrap() > 0);
-    expect_error(
-        app.send(post_json_bearer(
-            "/api/v1/ratelimit/check",
-            &svc,
-            &json!({"policy": "nope", "key": "k"}),
-        ))
-        .await,
-        422,
-        "validation_failed",
-    )
-    .await;
-    expect_error(
-        app.send(post_json_bearer("/api/v1/ratelimit/check", &plain, &ask(1)))
-            .await,
-        403,
-        "forbidden",
-    )
-    .await;
+            422,
+            "validation_failed",
+        )
+        .await;
+        expect_error(
+            app.send(post_json_bearer("/api/v1/ratelimit/check", &plain, &ask(1)))
+                .await,
+            403,
+            "forbidden",
+        )
+        .await;
+    }
 }
 
-#[tokio::test]
-async fn admins_see_and_reset_a_users_request_window() {
-    let redis = TestRedis::start().await;
-    let app = app(
-        &redis,
-        &[
-            "--rate-limit",
-            "name=api-user,key=user,algorithm=sliding-log,limit=5,window=1m,routes=/api/*",
-        ],
-    )
-    .await;
-    app.user("root", "admin password", &[Role::Admin]).await;
-    app.user("busy", "long enough", &[Role::User]).await;
-    let busy = app.login("busy", "long enough").await;
-    let busy_token = busy["access_token"].as_str().unwrap();
-    for _ in 0..6 {
-        app.send(post_bearer("/api/v1/auth/me", busy_token)).await;
-    }
-    let admin = app.token("root", "admin password").await;
-    let active = json(
-        app.send(post_json_bearer(
-            "/api/v1/admin/ratelimit/active",
-            &admin,
-            &json!({}),
-        ))
-        .await,
-    )
-    .await;
-    let user_id = app
-        .state
-        .auth
-        .tokens()
-        .verify_access(busy_token)
-        .unwrap()
-        .sub;
-    let subject = json!({"kind": "user", "user_id": user_id});
-    assert!(
-        active["subjects"]
+gatehouse::both_topologies! {
+    async fn admins_see_and_reset_a_users_request_window(backend) {
+        let app = app_on(&backend,
+            &[
+                "--rate-limit",
+                "name=api-user,key=user,algorithm=sliding-log,limit=5,window=1m,routes=/api/*",
+            ],
+        )
+        .await;
+        app.user("root", "admin password", &[Role::Admin]).await;
+        app.user("busy", "long enough", &[Role::User]).await;
+        let busy = app.login("busy", "long enough").await;
+        let busy_token = busy["access_token"].as_str().unwrap();
+        for _ in 0..6 {
+            app.send(post_bearer("/api/v1/auth/me", busy_token)).await;
+        }
+        let admin = app.token("root", "admin password").await;
+        let active = json(
+            app.send(post_json_bearer(
+                "/api/v1/admin/ratelimit/active",
+                &admin,
+                &json!({}),
+            ))
+            .await,
+        )
+        .await;
+        let user_id = app
+            .state
+            .auth
+            .tokens()
+            .verify_access(busy_token)
+            .unwrap()
+            .sub;
+        let subject = json!({"kind": "user", "user_id": user_id});
+        assert!(
+            active["subjects"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|s| s["subject"] == subject),
+            "{active}"
+        );
+
+        let report = json(
+            app.send(post_json_bearer(
+                "/api/v1/admin/ratelimit/windows",
+                &admin,
+                &json!({"subject": subject}),
+            ))
+            .await,
+        )
+        .await;
+        let window = report["windows"]
             .as_array()
             .unwrap()
             .iter()
-            .any(|s| s["subject"] == subject),
-        "{active}"
-    );
+            .find(|w| w["policy"] == "api-user")
+            .unwrap();
+        assert_eq!(window["algorithm"], "sliding-log");
+        assert_eq!(window["used"], 5);
+        assert_eq!(window["requests_ms"].as_array().unwrap().len(), 5);
 
-    let report = json(
-        app.send(post_json_bearer(
-            "/api/v1/admin/ratelimit/windows",
-            &admin,
-            &json!({"subject": subject}),
-        ))
-        .await,
-    )
-    .await;
-    let window = report["windows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|w| w["policy"] == "api-user")
-        .unwrap();
-    assert_eq!(window["algorithm"], "sliding-log");
-    assert_eq!(window["used"], 5);
-    assert_eq!(window["requests_ms"].as_array().unwrap().len(), 5);
-
-    expect_error(
-        app.send(post_bearer("/api/v1/auth/me", busy_token)).await,
-        429,
-        "rate_limited",
-    )
-    .await;
-    let reset = json(
-        app.send(post_json_bearer(
-            "/api/v1/admin/ratelimit/reset",
-            &admin,
-            &json!({"subject": subject}),
-        ))
-        .await,
-    )
-    .await;
-    assert_eq!(reset["windows_cleared"], 2, "api-user and api-burst");
-    assert_eq!(
-        app.send(post_bearer("/api/v1/auth/me", busy_token))
-            .await
-            .status(),
-        200
-    );
+        expect_error(
+            app.send(post_bearer("/api/v1/auth/me", busy_token)).await,
+            429,
+            "rate_limited",
+        )
+        .await;
+        let reset = json(
+            app.send(post_json_bearer(
+                "/api/v1/admin/ratelimit/reset",
+                &admin,
+                &json!({"subject": subject}),
+            ))
+            .await,
+        )
+        .await;
+        assert_eq!(reset["windows_cleared"], 2, "api-user and api-burst");
+        assert_eq!(
+            app.send(post_bearer("/api/v1/auth/me", busy_token))
+                .await
+                .status(),
+            200
+        );
+    }
 }
