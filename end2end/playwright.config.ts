@@ -37,11 +37,19 @@ function freePort(): string {
 if (!process.env.GATEHOUSE_E2E_SHORT_PORT) {
   process.env.GATEHOUSE_E2E_SHORT_PORT = freePort();
 }
+if (!process.env.GATEHOUSE_E2E_CLUSTER_PORT) {
+  process.env.GATEHOUSE_E2E_CLUSTER_PORT = freePort();
+  process.env.GATEHOUSE_E2E_CLUSTER_NODES = [freePort(), freePort(), freePort()].join(",");
+  process.env.GATEHOUSE_E2E_CLUSTER_DATA = fs.mkdtempSync(path.join(os.tmpdir(), "gh-e2e-cluster-"));
+}
 const port = process.env.GATEHOUSE_E2E_PORT;
 const dataDir = process.env.GATEHOUSE_E2E_DATA;
 /** A second instance whose access tokens live 5 s, for renewal tests. */
 const shortPort = process.env.GATEHOUSE_E2E_SHORT_PORT;
 export const shortTtlURL = `http://127.0.0.1:${shortPort}`;
+/** A third instance on a private three-node Redis Cluster. */
+const clusterPort = process.env.GATEHOUSE_E2E_CLUSTER_PORT;
+const clusterURL = `http://127.0.0.1:${clusterPort}`;
 
 // The admin the tests use; its password file lives in the throwaway data dir.
 export const admin = { username: "e2e-admin", password: "e2e-admin-password" };
@@ -59,11 +67,13 @@ export function gatehouseBinary(): string {
   return path.join(metadata.target_directory, "release", "gatehouse");
 }
 
-/** A Gatehouse instance with its own embedded Redis and the test admin. */
-function gatehouse(port: string, dataDir: string, extra: string[]) {
+/** A Gatehouse instance with its own embedded Redis (or, with `prefix`,
+ * what the prefix starts) and the test admin. */
+function gatehouse(port: string, dataDir: string, extra: string[], prefix: string[] = []) {
   const url = `http://127.0.0.1:${port}`;
   return {
     command: [
+      ...prefix,
       `"${gatehouseBinary()}"`,
       `--addr 127.0.0.1:${port}`,
       `--data-dir "${dataDir}"`,
@@ -115,8 +125,25 @@ export default defineConfig({
     screenshot: "only-on-failure",
     trace: "retain-on-failure",
   },
+  projects: [
+    { name: "single", use: { baseURL } },
+    {
+      // Sign-in and the live console again, on a real Redis Cluster (the
+      // tests that start servers of their own, or take screenshots, once).
+      name: "cluster",
+      use: { baseURL: clusterURL },
+      testMatch: [/auth\.spec\.ts/, /console\.spec\.ts/],
+      grepInvert: /live indicator goes grey|390 px/,
+    },
+  ],
   webServer: [
     gatehouse(port!, dataDir!, []),
+    gatehouse(clusterPort!, process.env.GATEHOUSE_E2E_CLUSTER_DATA!, [], [
+      "bash",
+      `"${path.join(root, "end2end", "cluster.sh")}"`,
+      `"${process.env.GATEHOUSE_E2E_CLUSTER_DATA}"`,
+      process.env.GATEHOUSE_E2E_CLUSTER_NODES!,
+    ]),
     gatehouse(shortPort!, process.env.GATEHOUSE_E2E_SHORT_DATA!, [
       "--access-ttl 5s",
       `--rate-limit "name=login-lockout,key=ip+username,limit=5,window=10s,fail=closed"`,
