@@ -62,7 +62,6 @@ impl Monitor {
     /// Lower-cased names of the commands clients sent since `start`, up to
     /// a marker this sends now (so nothing is cut off by timing).
     async fn client_commands(&mut self) -> Vec<String> {
-        use tokio::io::AsyncBufReadExt;
         let marker = "gh-monitor-marker";
         let mut conn = redis::Client::open(self.url.as_str())
             .unwrap()
