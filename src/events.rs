@@ -149,6 +149,43 @@ impl std::fmt::Debug for Command {
     }
 }
 
+/// How often, and how long apart, a batch is sent again when Redis
+/// refused it (about 6 s in all, so a restart of Redis loses nothing).
+const RETRIES: [Duration; 5] = [
+    Duration::from_millis(100),
+    Duration::from_millis(400),
+    Duration::from_millis(1_000),
+    Duration::from_millis(2_000),
+    Duration::from_millis(2_500),
+];
+
+/// Writes one batch. A batch whose connection was refused or dropped is
+/// sent again a few times: refused, Redis never saw it; dropped, it may
+/// have run, and then its events are recorded twice, a rare duplicate
+/// preferred to a lost audit event. A timeout is not retried: a frozen
+/// Redis still runs the batch when it wakes, so sending it again would
+/// duplicate every event.
+async fn send(store: &Store, pipe: &redis::Pipeline) {
+    let mut waits = RETRIES.iter();
+    loop {
+        let err = match pipe.query_async::<()>(&mut store.conn()).await {
+            Ok(()) => return,
+            Err(err) => err,
+        };
+        let never_sent = err.is_connection_refusal() || err.is_connection_dropped();
+        match waits.next() {
+            Some(wait) if never_sent => {
+                tracing::debug!(error = %err, "security events not written yet; retrying");
+                tokio::time::sleep(*wait).await;
+            }
+            _ => {
+                tracing::warn!(error = %err, "security events could not be written and were dropped");
+                return;
+            }
+        }
+    }
+}
+
 impl Events {
     /// An event stream for this process, known as `instance`, capped at
     /// about `max_len` events. Must be called inside a Tokio runtime.
@@ -360,8 +397,8 @@ async fn write(store: Store, mut commands: mpsc::Receiver<Command>, max_len: u64
                 Command::Flush(done) => flushes.push(done),
             }
         }
-        if any && let Err(err) = pipe.query_async::<()>(&mut store.conn()).await {
-            tracing::warn!(error = %err, "security events could not be written and were dropped");
+        if any {
+            send(&store, &pipe).await;
         }
         for done in flushes {
             let _ = done.send(());
@@ -373,6 +410,22 @@ async fn write(store: Store, mut commands: mpsc::Receiver<Command>, max_len: u64
 mod tests {
     use super::*;
     use crate::testing::TestRedis;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn events_emitted_while_redis_restarts_are_not_lost() {
+        let mut redis = TestRedis::start().await;
+        let events = Events::new(redis.store().await, "gh-a", 1000);
+        redis.stop().await;
+        for i in 0..3 {
+            events.emit(Event::new("login_succeeded").detail("i", i));
+        }
+        // Redis comes back while the writer is still retrying.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        redis.restart().await;
+        events.flush().await;
+        let written = events.recent(&Filter::default(), 10, 10).await.unwrap();
+        assert_eq!(written.len(), 3, "{written:?}");
+    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_blocking_read_on_a_frozen_redis_fails_in_bounded_time() {
