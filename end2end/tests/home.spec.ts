@@ -49,15 +49,19 @@ test("the app is installable: a manifest, icons and a service worker that never 
   expect(parsed.icons.some((i: { sizes: string }) => i.sizes === "512x512")).toBe(true);
 
   await page.evaluate(() => navigator.serviceWorker.ready);
+  // The worker takes control of this very page (clients.claim), not only of later loads.
+  await page.waitForFunction(() => navigator.serviceWorker.controller !== null);
   await page.getByRole("button", { name: "Check again" }).click();
-  await page.waitForTimeout(500);
-  const cached = await page.evaluate(async () => {
-    const keys: string[] = [];
-    for (const name of await caches.keys()) {
-      for (const request of await (await caches.open(name)).keys()) keys.push(new URL(request.url).pathname);
-    }
-    return keys;
-  });
-  expect(cached).toContain("/pkg/gatehouse.wasm");
+  const cachedPaths = () =>
+    page.evaluate(async () => {
+      const keys: string[] = [];
+      for (const name of await caches.keys()) {
+        for (const request of await (await caches.open(name)).keys()) keys.push(new URL(request.url).pathname);
+      }
+      return keys;
+    });
+  // Wait for the state (the shell cached), not for a fixed time.
+  await expect.poll(cachedPaths).toContain("/pkg/gatehouse.wasm");
+  const cached = await cachedPaths();
   expect(cached.some((path) => path.startsWith("/api/"))).toBe(false);
 });
