@@ -224,3 +224,44 @@ test("the live indicator goes grey when the server goes away and recovers on its
     server.kill("SIGTERM");
   }
 });
+
+test("the events page shows a sign-in as it happens", async ({ page, browser, baseURL }) => {
+  await signIn(page, admin.username, admin.password);
+  await openConsole(page, "/console/events");
+  const username = uniqueName("eventful");
+  await createUser(baseURL!, username, password);
+  const phone = await newDevice(browser, baseURL!);
+  await signIn(await phone.newPage(), username, password);
+  // No reload: the row arrives over the live stream.
+  await expect(
+    page.getByTestId("events").locator("li[data-kind='login_succeeded']").filter({ hasText: username }),
+  ).toBeVisible({ timeout: 10_000 });
+  await phone.close();
+});
+
+test("an admin grants a role and disables an account from the users page; the user feels each at once", async ({ page, browser, baseURL }) => {
+  const username = uniqueName("managed");
+  await createUser(baseURL!, username, password);
+  const laptop = await newDevice(browser, baseURL!);
+  const user = await laptop.newPage();
+  await signIn(user, username, password);
+  expect((await user.request.post("/api/v1/admin/users/list", { data: {} })).status()).toBe(403);
+
+  await signIn(page, admin.username, admin.password);
+  await openConsole(page, "/console/users");
+  const row = page.locator(`tr[data-username='${username}']`);
+  await row.getByRole("button", { name: "admin" }).click();
+  await expect(row.getByRole("button", { name: "admin" })).toHaveAttribute("aria-pressed", "true");
+  // The same session, the same token: the new role applies to its next request.
+  expect((await user.request.post("/api/v1/admin/users/list", { data: {} })).status()).toBe(200);
+
+  await row.getByRole("button", { name: "Disable" }).click();
+  await expect(row.getByRole("cell", { name: "disabled" })).toBeVisible();
+  await user.goto("/account");
+  await expect(user).toHaveURL(/\/login/);
+
+  await row.getByRole("button", { name: "Enable" }).click();
+  await expect(row.getByRole("cell", { name: "active" })).toBeVisible();
+  await signIn(user, username, password);
+  await laptop.close();
+});
