@@ -10,34 +10,9 @@ use gatehouse::user::Role;
 use http::{Request, header};
 use http_body_util::BodyExt;
 use serde_json::json;
-use support::{app_on, expect_error, json, post_bearer, post_json_bearer};
-
-fn stream_request(token: &str, last_event_id: Option<&str>) -> Request<Body> {
-    let mut builder = Request::get("/api/v1/admin/events/stream")
-        .header(header::AUTHORIZATION, format!("Bearer {token}"));
-    if let Some(id) = last_event_id {
-        builder = builder.header("last-event-id", id);
-    }
-    builder.body(Body::empty()).unwrap()
-}
-
-/// Reads the SSE body until `needle` appears (or 10 s pass).
-async fn read_until(body: &mut Body, needle: &str) -> String {
-    let mut seen = String::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !seen.contains(needle) {
-        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        let frame = tokio::time::timeout(left, body.frame())
-            .await
-            .unwrap_or_else(|_| panic!("no `{needle}` in the stream; got:\n{seen}"))
-            .expect("stream open")
-            .unwrap();
-        if let Ok(data) = frame.into_data() {
-            seen.push_str(&String::from_utf8_lossy(&data));
-        }
-    }
-    seen
-}
+use support::{
+    app_on, expect_error, json, post_bearer, post_json_bearer, read_until, stream_request,
+};
 
 gatehouse::both_topologies! {
     async fn an_event_on_one_instance_reaches_a_console_on_another(backend) {

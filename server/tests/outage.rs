@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use gatehouse::testing::TestRedis;
 use gatehouse::user::Role;
-use support::{app, post_bearer};
+use support::{app, post_bearer, read_until, stream_request};
 
 const TIMEOUT: Duration = Duration::from_millis(500);
 
@@ -80,4 +80,23 @@ async fn a_frozen_redis_is_a_fast_503_and_service_resumes_without_a_restart() {
         .await
         .status();
     assert_eq!(status, 401, "the revoked token stays revoked");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_console_gets_what_happened_while_redis_was_frozen() {
+    let redis = TestRedis::start().await;
+    let app = app(&redis, &["--redis-timeout", "500ms"]).await;
+    app.user("root", "admin password", &[Role::Admin]).await;
+    let admin = app.token("root", "admin password").await;
+    let mut body = app.send(stream_request(&admin, None)).await.into_body();
+    redis.freeze();
+    app.state.auth.events().emit(
+        gatehouse::events::Event::new("lock_force_released").detail("marker", "during-the-freeze"),
+    );
+    // Longer than the stream reader's bounded wait (5 s block + 0.5 s), so
+    // it fails, reconnects and reads on from the last event it had.
+    tokio::time::sleep(Duration::from_millis(6_500)).await;
+    redis.thaw();
+    let seen = read_until(&mut body, "during-the-freeze").await;
+    assert!(seen.contains("event: lock_force_released"), "{seen}");
 }

@@ -2,6 +2,8 @@
 //! over a throwaway Redis.
 #![allow(dead_code)] // each test binary uses a different subset
 
+use std::time::Duration;
+
 use axum::Router;
 use axum::body::Body;
 use clap::Parser;
@@ -160,4 +162,32 @@ pub async fn expect_error(response: Response<Body>, status: u16, code: &str) -> 
     let body = json(response).await;
     assert_eq!(body["error"], code, "{body}");
     body["message"].as_str().unwrap().to_owned()
+}
+
+/// A request for the console's live event stream.
+pub fn stream_request(token: &str, last_event_id: Option<&str>) -> Request<Body> {
+    let mut builder = Request::get("/api/v1/admin/events/stream")
+        .header(header::AUTHORIZATION, format!("Bearer {token}"));
+    if let Some(id) = last_event_id {
+        builder = builder.header("last-event-id", id);
+    }
+    builder.body(Body::empty()).unwrap()
+}
+
+/// Reads the SSE body until `needle` appears (or 10 s pass).
+pub async fn read_until(body: &mut Body, needle: &str) -> String {
+    let mut seen = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !seen.contains(needle) {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let frame = tokio::time::timeout(left, body.frame())
+            .await
+            .unwrap_or_else(|_| panic!("no `{needle}` in the stream; got:\n{seen}"))
+            .expect("stream open")
+            .unwrap();
+        if let Ok(data) = frame.into_data() {
+            seen.push_str(&String::from_utf8_lossy(&data));
+        }
+    }
+    seen
 }
