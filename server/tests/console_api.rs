@@ -8,7 +8,6 @@ use std::time::Duration;
 use axum::body::Body;
 use gatehouse::user::Role;
 use http::{Request, header};
-use http_body_util::BodyExt;
 use serde_json::json;
 use support::{
     app_on, expect_error, json, post_bearer, post_json_bearer, read_until, stream_request,
