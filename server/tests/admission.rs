@@ -9,7 +9,7 @@ use gatehouse::testing::TestRedis;
 use gatehouse::user::Role;
 use http::Request;
 use serde_json::json;
-use support::{app, app_on, expect_error, get, json, post_bearer, post_json_bearer};
+use support::{app, app_on, expect_error, get, json, post_bearer, post_json, post_json_bearer};
 
 fn get_bearer(path: &str, token: &str) -> Request<axum::body::Body> {
     Request::get(path)
@@ -19,6 +19,55 @@ fn get_bearer(path: &str, token: &str) -> Request<axum::body::Body> {
 }
 
 gatehouse::both_topologies! {
+    async fn admins_set_roles_and_end_lockouts_over_the_api(backend) {
+        let app = app_on(
+            &backend,
+            &["--rate-limit", "name=login-lockout,key=ip+username,limit=2,window=1m,fail=closed"],
+        )
+        .await;
+        app.user("root", "correct horse", &[Role::Admin, Role::User]).await;
+        app.user("cara", "battery staple", &[Role::User]).await;
+        let admin = app.token("root", "correct horse").await;
+        let cara_token = app.token("cara", "battery staple").await;
+        let cara = app.state.auth.users().find("cara").await.unwrap().unwrap();
+        let root = app.state.auth.users().find("root").await.unwrap().unwrap();
+
+        let set = |user_id: &str, roles: serde_json::Value| {
+            post_json_bearer(
+                "/api/v1/admin/users/set-roles",
+                &admin,
+                &json!({"user_id": user_id, "roles": roles}),
+            )
+        };
+        assert_eq!(app.send(set(&cara.id, json!(["user", "service"]))).await.status(), 200);
+        let me = json(app.send(post_bearer("/api/v1/auth/me", &cara_token)).await).await;
+        assert_eq!(me["roles"], json!(["service", "user"]), "{me}");
+        expect_error(app.send(set(&root.id, json!(["user"]))).await, 422, "validation_failed").await;
+        let refused = app.send(set(&cara.id, json!(["emperor"]))).await;
+        assert!(refused.status().is_client_error(), "{}", refused.status());
+
+        // Two wrong passwords lock cara out from this address, even with
+        // the right one; an admin ends the lockout.
+        for _ in 0..2 {
+            let wrong = app
+                .send(post_json("/api/v1/auth/login", &json!({"username": "cara", "password": "wrong"})))
+                .await;
+            expect_error(wrong, 401, "invalid_credentials").await;
+        }
+        let login = json!({"username": "cara", "password": "battery staple"});
+        expect_error(app.send(post_json("/api/v1/auth/login", &login)).await, 429, "login_locked").await;
+        let reset = app
+            .send(post_json_bearer(
+                "/api/v1/admin/users/reset-lockout",
+                &admin,
+                &json!({"username": "CARA"}),
+            ))
+            .await;
+        assert_eq!(reset.status(), 200);
+        assert!(json(reset).await.as_u64().unwrap() >= 1);
+        assert_eq!(app.send(post_json("/api/v1/auth/login", &login)).await.status(), 200);
+    }
+
     async fn sign_in_works_and_a_demoted_admin_is_refused_at_once(backend) {
         let app = app_on(&backend, &[]).await;
         app.user("root", "correct horse", &[Role::Admin, Role::User]).await;

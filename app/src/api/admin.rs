@@ -93,7 +93,7 @@ pub async fn set_user_disabled(user_id: String, disabled: bool) -> Result<u64, A
 }
 
 /// `POST /api/v1/admin/users/set-roles` `{"user_id","roles"}`: takes
-/// effect at the user's next token (at most one access-token lifetime).
+/// effect at the user's next request (admission reads roles fresh).
 #[server(prefix = "/api/v1", endpoint = "admin/users/set-roles", input = Json)]
 pub async fn set_user_roles(user_id: String, roles: Vec<String>) -> Result<(), ApiError> {
     let state = crate::state::current()?;
