@@ -14,6 +14,10 @@ use crate::store::{Store, StoreConfig};
 pub struct TestRedis {
     server: Option<RedisServer>,
     port: u16,
+    /// While the server is stopped, a socket bound to its port but not
+    /// listening: connections are refused (Redis is down), and no other
+    /// test's server can take the port before [`TestRedis::restart`].
+    reserved: Option<socket2::Socket>,
     dir: tempfile::TempDir,
 }
 
@@ -32,6 +36,7 @@ impl TestRedis {
         Self {
             server: Some(server),
             port,
+            reserved: None,
             dir,
         }
     }
@@ -48,11 +53,12 @@ impl TestRedis {
             .expect("connect to the test Redis")
     }
 
-    /// Stops the server (simulating an outage); the port stays reserved
-    /// for [`TestRedis::restart`] by convention only.
+    /// Stops the server (simulating an outage). The port stays reserved
+    /// for [`TestRedis::restart`], refusing connections meanwhile.
     pub async fn stop(&mut self) {
         if let Some(server) = self.server.take() {
             server.shutdown().await.expect("stop the test Redis");
+            self.reserved = Some(reserve(self.port));
         }
     }
 
@@ -85,6 +91,9 @@ impl TestRedis {
     /// Starts the server again on the same port.
     pub async fn restart(&mut self) {
         self.stop().await;
+        // Released just before the server binds it: a window of
+        // microseconds instead of the whole outage.
+        self.reserved = None;
         let mut options = EmbeddedOptions::new(self.dir.path(), false);
         options.port = Some(self.port);
         self.server = Some(
@@ -93,6 +102,19 @@ impl TestRedis {
                 .expect("restart the test Redis on its old port"),
         );
     }
+}
+
+/// Binds `port` on loopback without listening. The server's last
+/// connections may linger in TIME_WAIT, so the address is reused.
+fn reserve(port: u16) -> socket2::Socket {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("create a socket");
+    socket.set_reuse_address(true).expect("SO_REUSEADDR");
+    let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    socket
+        .bind(&address.into())
+        .expect("reserve the stopped test Redis's port");
+    socket
 }
 
 /// A private three-node Redis Cluster for one test (no replicas), made
