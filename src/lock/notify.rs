@@ -33,24 +33,20 @@ impl Notifier {
             let channel = keys::lock_released_channel();
             let mut retry = Duration::from_millis(100);
             loop {
-                match store.pubsub().await {
+                match store.subscribe(&channel).await {
                     Ok(mut pubsub) => {
-                        if let Err(err) = pubsub.subscribe(&channel).await {
-                            tracing::warn!(error = %err, "cannot subscribe to lock releases");
-                        } else {
-                            retry = Duration::from_millis(100);
-                            let mut messages = pubsub.on_message();
-                            while let Some(message) = messages.next().await {
-                                if let Ok(name) = message.get_payload::<String>() {
-                                    // No receivers is fine: nobody is waiting.
-                                    let _ = sender.send(name.into());
-                                }
+                        retry = Duration::from_millis(100);
+                        let mut messages = pubsub.on_message();
+                        while let Some(message) = messages.next().await {
+                            if let Ok(name) = message.get_payload::<String>() {
+                                // No receivers is fine: nobody is waiting.
+                                let _ = sender.send(name.into());
                             }
-                            tracing::debug!("lock release subscription ended; reconnecting");
                         }
+                        tracing::debug!("lock release subscription ended; reconnecting");
                     }
                     Err(err) => {
-                        tracing::debug!(error = %err, "lock release listener cannot connect")
+                        tracing::debug!(error = %err, "cannot subscribe to lock releases")
                     }
                 }
                 tokio::time::sleep(retry).await;

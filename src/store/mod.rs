@@ -260,18 +260,22 @@ impl Store {
         ))
     }
 
-    /// A new pub/sub connection of its own (not shared with commands).
-    pub async fn pubsub(&self) -> Result<redis::aio::PubSub, StoreError> {
+    /// A new pub/sub connection of its own (not shared with commands),
+    /// subscribed to `channel`. Connecting and subscribing are bounded by
+    /// the connect and response timeouts, so a frozen Redis cannot hold a
+    /// listener up; once subscribed, a silent Redis only means no messages.
+    pub async fn subscribe(&self, channel: &str) -> Result<redis::aio::PubSub, StoreError> {
+        let timed_out = |what: &'static str| {
+            StoreError::Unavailable(RedisError::from((redis::ErrorKind::Io, what)))
+        };
         let client = self.node_client().await?;
-        tokio::time::timeout(self.connect_timeout, client.get_async_pubsub())
+        let mut pubsub = tokio::time::timeout(self.connect_timeout, client.get_async_pubsub())
             .await
-            .map_err(|_| {
-                StoreError::Unavailable(RedisError::from((
-                    redis::ErrorKind::Io,
-                    "timed out connecting for pub/sub",
-                )))
-            })?
-            .map_err(StoreError::from)
+            .map_err(|_| timed_out("timed out connecting for pub/sub"))??;
+        tokio::time::timeout(self.response_timeout, pubsub.subscribe(channel))
+            .await
+            .map_err(|_| timed_out("timed out subscribing"))??;
+        Ok(pubsub)
     }
 
     /// Whether this store talks to a Redis Cluster.
@@ -763,8 +767,7 @@ mod tests {
             .unwrap();
         assert_eq!((before, after), (1, 2));
         // Connections of their own go to the new primary too.
-        let mut pubsub = store.pubsub().await.unwrap();
-        pubsub.subscribe("gh:test:channel").await.unwrap();
+        store.subscribe("gh:test:channel").await.unwrap();
     }
 
     #[tokio::test]
