@@ -261,14 +261,17 @@ impl Auth {
         client: &Client,
     ) -> Result<Login, AuthError> {
         check_input(username, password)?;
-        // Brute-force protection: too many failures for this username from
-        // this address lock it out here, before any password is checked.
+        // Brute-force protection, exact under concurrency: the attempt is
+        // counted against the lockout window atomically (one script checks
+        // and counts) *before* the password is verified, so however many
+        // guesses race, at most the policy's limit reach Argon2. A correct
+        // password clears the window.
         let lockout = self.lockout(username, client);
         if let Some(check) = &lockout {
             let decision = self
                 .inner
                 .limiter
-                .check(std::slice::from_ref(check), false)
+                .check(std::slice::from_ref(check), true)
                 .await?;
             if let Some(rejected) = decision.rejection() {
                 let retry_after_ms = rejected.retry_after_ms.unwrap_or(rejected.reset_ms);
@@ -283,12 +286,7 @@ impl Auth {
         }
         let user = match self.verify_password(username, password).await {
             Err(AuthError::InvalidCredentials) => {
-                if let Some(check) = &lockout {
-                    self.inner
-                        .limiter
-                        .check(std::slice::from_ref(check), true)
-                        .await?;
-                }
+                // Already counted by the reservation above.
                 self.inner.events.emit(
                     Event::new("login_failed")
                         .username(username.trim())

@@ -498,3 +498,38 @@ async fn only_real_rotations_count_against_the_refresh_limit() {
     };
     assert_eq!(outcome.policy, "refresh");
 }
+
+crate::both_topologies! {
+    async fn concurrent_wrong_passwords_reach_verification_at_most_the_limit(backend) {
+        let store = backend.store().await;
+        let policy = ["name=login-lockout,key=ip+username,limit=5,window=15m,fail=closed"];
+        // Two instances sharing Redis, each with its own hasher.
+        let (a, b) = (auth(&store, &policy).await, auth(&store, &policy).await);
+        a.users().create("target", "the right password", &[Role::User]).await.unwrap();
+        for (round, attempts) in [(0, 40), (1, 200)] {
+            if round > 0 {
+                a.limiter().reset_lockouts("target").await.unwrap();
+            }
+            let before = a.users().hasher().verifications() + b.users().hasher().verifications();
+            let mut tasks = Vec::new();
+            for i in 0..attempts {
+                let auth = if i % 2 == 0 { a.clone() } else { b.clone() };
+                tasks.push(tokio::spawn(async move {
+                    auth.login("target", &format!("wrong {i}"), &client()).await
+                }));
+            }
+            let mut locked = 0;
+            for task in tasks {
+                match task.await.unwrap() {
+                    Err(AuthError::InvalidCredentials) => {}
+                    Err(AuthError::LoginLocked { .. }) => locked += 1,
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+            let verified =
+                a.users().hasher().verifications() + b.users().hasher().verifications() - before;
+            assert!(verified <= 5, "{verified} of {attempts} guesses reached Argon2");
+            assert_eq!(verified + locked, attempts);
+        }
+    }
+}
