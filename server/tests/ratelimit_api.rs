@@ -240,6 +240,11 @@ gatehouse::both_topologies! {
             &[
                 "--rate-limit",
                 "name=api-user,key=user,algorithm=sliding-log,limit=5,window=1m,routes=/api/*",
+                // A slow GCRA rate, so its window (six minutes a request)
+                // cannot drain away before the reset below, however busy
+                // the machine.
+                "--rate-limit",
+                "name=api-burst,key=user,algorithm=gcra,limit=10,window=1h,burst=100,routes=/api/*",
             ],
         )
         .await;
