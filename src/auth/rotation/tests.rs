@@ -138,7 +138,12 @@ async fn reuse_after_the_grace_window_revokes_the_session() {
 #[tokio::test]
 async fn a_just_rotated_access_token_works_within_the_grace_period_only() {
     let redis = TestRedis::start().await;
-    let auth = auth_with(&redis.store().await, TokenConfig::default(), rotation(400)).await;
+    let auth = auth_with(
+        &redis.store().await,
+        TokenConfig::default(),
+        rotation(2_000),
+    )
+    .await;
     auth.users()
         .create("ivan", "long enough", &[Role::User])
         .await
@@ -149,7 +154,7 @@ async fn a_just_rotated_access_token_works_within_the_grace_period_only() {
         auth.authenticate(&login.access.token).await.is_ok(),
         "in flight: still accepted"
     );
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
     assert!(matches!(
         auth.authenticate(&login.access.token).await,
         Err(AuthError::TokenRevoked)
