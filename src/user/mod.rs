@@ -415,115 +415,114 @@ impl Users {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::TestRedis;
 
-    async fn users(redis: &TestRedis) -> Users {
-        Users::new(redis.store().await, Hasher::new(4).await.unwrap())
+    async fn users(backend: &crate::testing::TestBackend) -> Users {
+        Users::new(backend.store().await, Hasher::new(4).await.unwrap())
     }
 
-    #[tokio::test]
-    async fn create_get_find_and_list() {
-        let redis = TestRedis::start().await;
-        let users = users(&redis).await;
-        let alice = users
-            .create("Alice", "long enough", &[Role::User])
-            .await
-            .unwrap();
-        let bob = users
-            .create(
-                "bob",
-                "long enough",
-                &[Role::Admin, Role::User, Role::Admin],
-            )
-            .await
-            .unwrap();
-        assert_eq!(bob.roles, vec![Role::Admin, Role::User]);
-        assert_eq!(users.get(&alice.id).await.unwrap().unwrap(), alice);
-        let (found, hash) = users.find_with_hash("ALICE").await.unwrap().unwrap();
-        assert_eq!(found.id, alice.id);
-        assert!(hash.starts_with("$argon2id$"));
-        assert!(users.find_with_hash("carol").await.unwrap().is_none());
+    crate::both_topologies! {
+        async fn create_get_find_and_list(backend) {
+            let users = users(&backend).await;
+            let alice = users
+                .create("Alice", "long enough", &[Role::User])
+                .await
+                .unwrap();
+            let bob = users
+                .create(
+                    "bob",
+                    "long enough",
+                    &[Role::Admin, Role::User, Role::Admin],
+                )
+                .await
+                .unwrap();
+            assert_eq!(bob.roles, vec![Role::Admin, Role::User]);
+            assert_eq!(users.get(&alice.id).await.unwrap().unwrap(), alice);
+            let (found, hash) = users.find_with_hash("ALICE").await.unwrap().unwrap();
+            assert_eq!(found.id, alice.id);
+            assert!(hash.starts_with("$argon2id$"));
+            assert!(users.find_with_hash("carol").await.unwrap().is_none());
 
-        let page = users.list(0, 1).await.unwrap();
-        assert_eq!(page.total, 2);
-        assert_eq!(page.users, vec![alice.clone()]);
-        assert_eq!(users.list(1, 10).await.unwrap().users[0].id, bob.id);
-    }
-
-    #[tokio::test]
-    async fn usernames_are_unique_case_insensitively_even_under_races() {
-        let redis = TestRedis::start().await;
-        let users = users(&redis).await;
-        let attempts = (0..20).map(|i| {
-            let users = users.clone();
-            let name = if i % 2 == 0 { "Dave" } else { "dave" };
-            tokio::spawn(async move { users.create(name, "long enough", &[Role::User]).await })
-        });
-        let mut created = 0;
-        for attempt in attempts {
-            match attempt.await.unwrap() {
-                Ok(_) => created += 1,
-                Err(UserError::UsernameTaken) => {}
-                Err(other) => panic!("{other}"),
-            }
+            let page = users.list(0, 1).await.unwrap();
+            assert_eq!(page.total, 2);
+            assert_eq!(page.users, vec![alice.clone()]);
+            assert_eq!(users.list(1, 10).await.unwrap().users[0].id, bob.id);
         }
-        assert_eq!(created, 1);
-        assert_eq!(users.list(0, 100).await.unwrap().total, 1);
     }
 
-    #[tokio::test]
-    async fn bad_input_is_rejected_before_any_work() {
-        let redis = TestRedis::start().await;
-        let users = users(&redis).await;
-        for name in ["", "ab", "has space", "x{y}", &"a".repeat(65)] {
+    crate::both_topologies! {
+        async fn usernames_are_unique_case_insensitively_even_under_races(backend) {
+            let users = users(&backend).await;
+            let attempts = (0..20).map(|i| {
+                let users = users.clone();
+                let name = if i % 2 == 0 { "Dave" } else { "dave" };
+                tokio::spawn(async move { users.create(name, "long enough", &[Role::User]).await })
+            });
+            let mut created = 0;
+            for attempt in attempts {
+                match attempt.await.unwrap() {
+                    Ok(_) => created += 1,
+                    Err(UserError::UsernameTaken) => {}
+                    Err(other) => panic!("{other}"),
+                }
+            }
+            assert_eq!(created, 1);
+            assert_eq!(users.list(0, 100).await.unwrap().total, 1);
+        }
+    }
+
+    crate::both_topologies! {
+        async fn bad_input_is_rejected_before_any_work(backend) {
+            let users = users(&backend).await;
+            for name in ["", "ab", "has space", "x{y}", &"a".repeat(65)] {
+                assert!(matches!(
+                    users.create(name, "long enough", &[Role::User]).await,
+                    Err(UserError::InvalidUsername(_))
+                ));
+            }
             assert!(matches!(
-                users.create(name, "long enough", &[Role::User]).await,
-                Err(UserError::InvalidUsername(_))
+                users.create("erin", "short", &[Role::User]).await,
+                Err(UserError::InvalidPassword(_))
+            ));
+            assert!(matches!(
+                users.create("erin", &"p".repeat(257), &[Role::User]).await,
+                Err(UserError::InvalidPassword(_))
+            ));
+            assert!(matches!(
+                users.create("erin", "long enough", &[]).await,
+                Err(UserError::InvalidRoles(_))
             ));
         }
-        assert!(matches!(
-            users.create("erin", "short", &[Role::User]).await,
-            Err(UserError::InvalidPassword(_))
-        ));
-        assert!(matches!(
-            users.create("erin", &"p".repeat(257), &[Role::User]).await,
-            Err(UserError::InvalidPassword(_))
-        ));
-        assert!(matches!(
-            users.create("erin", "long enough", &[]).await,
-            Err(UserError::InvalidRoles(_))
-        ));
     }
 
-    #[tokio::test]
-    async fn updates_change_only_existing_users() {
-        let redis = TestRedis::start().await;
-        let users = users(&redis).await;
-        let frank = users
-            .create("frank", "long enough", &[Role::User])
-            .await
-            .unwrap();
-        users.set_roles(&frank.id, &[Role::Service]).await.unwrap();
-        users.set_disabled(&frank.id, true).await.unwrap();
-        users
-            .change_password(&frank.id, "another long one")
-            .await
-            .unwrap();
-        let (updated, hash) = users.find_with_hash("frank").await.unwrap().unwrap();
-        assert_eq!(updated.roles, vec![Role::Service]);
-        assert!(updated.disabled);
-        assert!(
-            users
-                .hasher()
-                .verify("another long one", &hash)
+    crate::both_topologies! {
+        async fn updates_change_only_existing_users(backend) {
+            let users = users(&backend).await;
+            let frank = users
+                .create("frank", "long enough", &[Role::User])
                 .await
-                .unwrap()
-        );
-        let missing = "0".repeat(32);
-        assert!(matches!(
-            users.set_disabled(&missing, true).await,
-            Err(UserError::NotFound)
-        ));
-        assert!(users.get("not-an-id").await.unwrap().is_none());
+                .unwrap();
+            users.set_roles(&frank.id, &[Role::Service]).await.unwrap();
+            users.set_disabled(&frank.id, true).await.unwrap();
+            users
+                .change_password(&frank.id, "another long one")
+                .await
+                .unwrap();
+            let (updated, hash) = users.find_with_hash("frank").await.unwrap().unwrap();
+            assert_eq!(updated.roles, vec![Role::Service]);
+            assert!(updated.disabled);
+            assert!(
+                users
+                    .hasher()
+                    .verify("another long one", &hash)
+                    .await
+                    .unwrap()
+            );
+            let missing = "0".repeat(32);
+            assert!(matches!(
+                users.set_disabled(&missing, true).await,
+                Err(UserError::NotFound)
+            ));
+            assert!(users.get("not-an-id").await.unwrap().is_none());
+        }
     }
 }
