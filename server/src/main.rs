@@ -49,7 +49,7 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let instance_id = state.instance.id.clone();
     let bootstrap = startup::bootstrap_admin(&config, state.auth.clone())?;
     let hub = EventHub::start(state.store.clone(), state.auth.events().clone());
-    let upkeep = upkeep::start(&state);
+    let upkeep = upkeep::start(&state, upkeep::Intervals::default());
     let app = router::app(state, HttpSettings::from(&config), hub.clone());
 
     let listener = match tokio::net::TcpListener::bind(config.addr).await {

@@ -8,8 +8,21 @@ use gatehouse::instances::{self, InstanceInfo};
 use gatehouse_app::state::AppState;
 use tokio::task::JoinHandle;
 
-const HEARTBEAT: Duration = Duration::from_secs(5);
-const PRUNE: Duration = Duration::from_secs(30);
+/// How often each chore runs.
+#[derive(Clone, Copy, Debug)]
+pub struct Intervals {
+    pub heartbeat: Duration,
+    pub prune: Duration,
+}
+
+impl Default for Intervals {
+    fn default() -> Self {
+        Self {
+            heartbeat: Duration::from_secs(5),
+            prune: Duration::from_secs(30),
+        }
+    }
+}
 
 /// The chores; stopped when dropped.
 pub struct Upkeep {
@@ -25,7 +38,7 @@ impl Drop for Upkeep {
 }
 
 /// Starts the chores for this instance.
-pub fn start(state: &AppState) -> Upkeep {
+pub fn start(state: &AppState, every: Intervals) -> Upkeep {
     let heartbeat = {
         let store = state.store.clone();
         let info = InstanceInfo {
@@ -43,7 +56,7 @@ pub fn start(state: &AppState) -> Upkeep {
                 if let Err(err) = instances::heartbeat(&store, &info).await {
                     tracing::debug!(error = %err, "heartbeat not written");
                 }
-                tokio::time::sleep(HEARTBEAT).await;
+                tokio::time::sleep(every.heartbeat).await;
             }
         })
     };
@@ -51,7 +64,7 @@ pub fn start(state: &AppState) -> Upkeep {
         let sessions = state.auth.sessions().clone();
         tokio::spawn(async move {
             loop {
-                tokio::time::sleep(PRUNE).await;
+                tokio::time::sleep(every.prune).await;
                 let mut cursor = 0;
                 loop {
                     match sessions.prune_index(cursor, 1_000).await {

@@ -1,0 +1,89 @@
+//! The background chores of an instance, run with short intervals on a
+//! real Redis: the heartbeat keeps the instance listed, and pruning drops
+//! sessions that ended without a sign-out from the console's index.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failure
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use gatehouse::testing::TestRedis;
+use gatehouse::user::Role;
+use gatehouse_server::upkeep::{self, Intervals};
+use support::app;
+
+/// Polls `check` until it holds, for at most 10 s.
+async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !check().await {
+        assert!(Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heartbeats_list_the_instance_and_pruning_drops_ended_sessions() {
+    let redis = TestRedis::start().await;
+    let app = app(&redis, &["--instance-id", "gh-upkeep"]).await;
+    app.user("uma", "correct horse", &[Role::User]).await;
+    app.login("uma", "correct horse").await;
+    let auth = &app.state.auth;
+    let (total, sessions) = auth.sessions().list_all(0, 10).await.unwrap();
+    assert_eq!(total, 1);
+    // The session ends behind Gatehouse's back (as an idle timeout does):
+    // its key is gone, its index entry is not.
+    let _: () = redis::cmd("DEL")
+        .arg(gatehouse::store::keys::session(
+            &sessions[0].user_id,
+            &sessions[0].id,
+        ))
+        .query_async(&mut app.state.store.conn())
+        .await
+        .unwrap();
+    let counted = || async { auth.sessions().counts().await.unwrap().0 };
+    assert_eq!(counted().await, 1, "the index still counts it");
+
+    let chores = upkeep::start(
+        &app.state,
+        Intervals {
+            heartbeat: Duration::from_millis(50),
+            prune: Duration::from_millis(50),
+        },
+    );
+    let store = app.state.store.clone();
+    eventually("the instance is listed", || {
+        let store = store.clone();
+        async move {
+            gatehouse::instances::list(&store)
+                .await
+                .unwrap()
+                .iter()
+                .any(|i| i.id == "gh-upkeep")
+        }
+    })
+    .await;
+    let seen = |store: gatehouse::Store| async move {
+        gatehouse::instances::list(&store)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|i| i.id == "gh-upkeep")
+            .unwrap()
+            .last_seen_ms
+    };
+    let first = seen(store.clone()).await;
+    eventually("the heartbeat moves on", || {
+        let store = store.clone();
+        async move { seen(store).await > first }
+    })
+    .await;
+    eventually("the ended session leaves the index", || async {
+        counted().await == 0
+    })
+    .await;
+    drop(chores);
+}
