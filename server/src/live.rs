@@ -155,20 +155,37 @@ pub async fn stream(
         .map(|e| stream_id(&e.id))
         .or_else(|| last_seen.as_deref().map(stream_id))
         .unwrap_or((0, 0));
+    // A full page of backlog: send it and end with a short retry, so the
+    // client comes back at once for the next page (a console far behind
+    // pages through what it missed instead of skipping it).
+    let more_backlog = backlog.len() >= BACKLOG;
     let backlog =
         futures_util::stream::iter(backlog.into_iter().map(|e| Ok::<_, Infallible>(sse(&e))));
-    let live = futures_util::stream::unfold(live, |mut live| async move {
-        loop {
-            match live.recv().await {
-                Ok(event) => return Some((event, live)),
-                // A slow client missed some; it keeps going (the console
-                // refetches its views on reconnects anyway).
-                Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                Err(broadcast::error::RecvError::Closed) => return None,
+    if more_backlog {
+        let page = backlog.chain(futures_util::stream::once(async { Ok(resume()) }));
+        return Sse::new(until_closed(page, hub.closed.clone())).into_response();
+    }
+    let live = futures_util::stream::unfold(Some(live), |live| async move {
+        let mut live = live?;
+        match live.recv().await {
+            Ok(event) => Some((Some(event), Some(live))),
+            // A client too slow to keep up would silently miss events: end
+            // its stream with a short retry instead. The browser reconnects
+            // with `Last-Event-ID` and gets what it missed from Redis.
+            Err(broadcast::error::RecvError::Lagged(missed)) => {
+                tracing::info!(
+                    missed,
+                    "a console fell behind; ending its stream so it resumes"
+                );
+                Some((None, None))
             }
+            Err(broadcast::error::RecvError::Closed) => None,
         }
     })
     .filter_map(move |event| {
+        let Some(event) = event else {
+            return std::future::ready(Some(Ok::<_, Infallible>(resume())));
+        };
         let id = stream_id(&event.id);
         let fresh = id > newest;
         if fresh {
@@ -184,6 +201,15 @@ pub async fn stream(
                 .text("heartbeat"),
         )
         .into_response()
+}
+
+/// The last message of a stream that ends so that its client resumes
+/// from its last event at once (SSE `retry`, in place of the browser's
+/// default of a few seconds).
+fn resume() -> SseEvent {
+    SseEvent::default()
+        .retry(Duration::from_millis(250))
+        .comment("resume from your last event")
 }
 
 /// Ends `stream` when the hub closes.

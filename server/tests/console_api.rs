@@ -260,3 +260,89 @@ gatehouse::both_topologies! {
         assert_eq!(events["events"][0]["details"]["by"], "root");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_console_too_slow_to_keep_up_is_made_to_resume_and_loses_nothing() {
+    let redis = gatehouse::testing::TestRedis::start().await;
+    let app = support::app(&redis, &[]).await;
+    app.user("root", "admin password", &[Role::Admin]).await;
+    let admin = app.token("root", "admin password").await;
+    let events = app.state.auth.events();
+    events.flush().await;
+    let before = events.last_id().await.unwrap();
+    let mut body = app.send(stream_request(&admin, None)).await.into_body();
+    // Not read while 6 000 events go by: more than the hub keeps for one
+    // subscriber (4 096).
+    for i in 0..6_000 {
+        events.emit(gatehouse::events::Event::new("rate_limited").detail("i", i));
+    }
+    events.flush().await;
+    // The hub reads them from Redis in milliseconds; give it ample time.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut seen = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match tokio::time::timeout(left, http_body_util::BodyExt::frame(&mut body))
+            .await
+            .expect("a lagging stream must end, not go on with a gap")
+        {
+            Some(frame) => {
+                if let Ok(data) = frame.unwrap().into_data() {
+                    seen.push_str(&String::from_utf8_lossy(&data));
+                }
+            }
+            None => break,
+        }
+    }
+    // It resumes from the last event it got, page by page, and nothing is
+    // missing.
+    let ids = |text: &str| -> Option<String> {
+        text.lines()
+            .rev()
+            .find_map(|line| line.strip_prefix("id: "))
+            .map(str::to_owned)
+    };
+    let mut last = ids(&seen).unwrap_or(before);
+    let mut rest = String::new();
+    while !rest.contains("\"i\":\"5999\"") {
+        let mut resumed = app
+            .send(stream_request(&admin, Some(&last)))
+            .await
+            .into_body();
+        let mut page = String::new();
+        while let Some(frame) = tokio::time::timeout(
+            Duration::from_secs(10),
+            http_body_util::BodyExt::frame(&mut resumed),
+        )
+        .await
+        .expect("a backlog page ends, or brings the last event")
+        {
+            if let Ok(data) = frame.unwrap().into_data() {
+                page.push_str(&String::from_utf8_lossy(&data));
+            }
+            if page.contains("\"i\":\"5999\"") {
+                break;
+            }
+        }
+        assert!(
+            page.contains("retry: 250") || page.contains("\"i\":\"5999\""),
+            "{page}"
+        );
+        last = ids(&page).expect("a page brings events");
+        rest.push_str(&page);
+    }
+    let numbers = |text: &str| -> Vec<u64> {
+        text.split("\"i\":\"")
+            .skip(1)
+            .filter_map(|rest| rest.split('"').next()?.parse().ok())
+            .collect()
+    };
+    let mut all = numbers(&seen);
+    all.extend(numbers(&rest));
+    assert_eq!(
+        all,
+        (0..6_000).collect::<Vec<u64>>(),
+        "every event, once, in order"
+    );
+}
