@@ -141,6 +141,8 @@ pub struct Events {
     store: Store,
     instance: Arc<str>,
     queue: mpsc::Sender<Command>,
+    /// Events dropped because the queue was full (Redis too slow or gone).
+    dropped: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl std::fmt::Debug for Command {
@@ -196,6 +198,7 @@ impl Events {
             store,
             instance: instance.into(),
             queue,
+            dropped: Arc::default(),
         }
     }
 
@@ -204,8 +207,16 @@ impl Events {
     pub fn emit(&self, mut event: Event) {
         event.instance = self.instance.to_string();
         if let Err(err) = self.queue.try_send(Command::Emit(event)) {
+            self.dropped
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             tracing::warn!(error = %err, "security event dropped: the event queue is full or closed");
         }
+    }
+
+    /// How many events were dropped because the queue was full (Redis too
+    /// slow or unreachable for longer than the queue lasts).
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Waits until every event emitted before this call has been written
@@ -410,6 +421,30 @@ async fn write(store: Store, mut commands: mpsc::Receiver<Command>, max_len: u64
 mod tests {
     use super::*;
     use crate::testing::TestRedis;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_queue_drops_and_counts_new_events_and_never_blocks() {
+        let redis = TestRedis::start().await;
+        let events = Events::new(redis.store().await, "gh-a", 100_000);
+        redis.freeze();
+        let started = std::time::Instant::now();
+        let offered = QUEUE + 2 * BATCH + 1_000;
+        for i in 0..offered {
+            events.emit(Event::new("rate_limited").detail("i", i));
+        }
+        let took = started.elapsed();
+        redis.thaw();
+        assert!(
+            took < Duration::from_secs(2),
+            "emitting blocked for {took:?}"
+        );
+        // The queue holds QUEUE; the writer has at most one batch in hand.
+        let dropped = events.dropped();
+        assert!(
+            (1_000..=(2 * BATCH + 1_000) as u64).contains(&dropped),
+            "dropped {dropped} of {offered}"
+        );
+    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn events_emitted_while_redis_restarts_are_not_lost() {
