@@ -89,7 +89,7 @@ impl Subject {
     }
 
     /// The Redis key of this subject's window under `policy`.
-    fn key(&self, policy: &str) -> String {
+    pub(crate) fn key(&self, policy: &str) -> String {
         match self {
             Subject::Ip { ip } => keys::rate_limit(&format!("ip:{}", key_safe(ip)), policy, ""),
             Subject::User { user_id } => {

@@ -464,6 +464,38 @@ async fn five_failed_passwords_lock_the_pair_out_even_for_the_right_password() {
     auth.login("rob", "long enough", &client()).await.unwrap();
 }
 
+#[tokio::test]
+async fn the_refresh_limit_fails_open_or_closed_as_configured() {
+    for fail in ["open", "closed"] {
+        let redis = TestRedis::start().await;
+        let store = redis.store().await;
+        let spec = format!("name=refresh,key=session,limit=30,window=1m,fail={fail}");
+        let auth = auth(&store, &[&spec]).await;
+        let login = signed_in(&auth, "rex", &[Role::User]).await;
+        // A key of the wrong type breaks the limiter's script while the
+        // rest of Redis (session, lock, rotation) keeps working.
+        let window = crate::ratelimit::Subject::Session {
+            user_id: login.user.id.clone(),
+            session_id: login.session_id.clone(),
+        }
+        .key("refresh");
+        let _: () = redis::cmd("SET")
+            .arg(&window)
+            .arg("not a window")
+            .query_async(&mut store.conn())
+            .await
+            .unwrap();
+        let refreshed = auth.refresh(&login.refresh.token, &client()).await;
+        match fail {
+            "open" => assert!(refreshed.is_ok(), "fail-open refreshes: {refreshed:?}"),
+            _ => assert!(
+                matches!(refreshed, Err(AuthError::Store(_))),
+                "fail-closed refuses: {refreshed:?}"
+            ),
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn only_real_rotations_count_against_the_refresh_limit() {
     let redis = TestRedis::start().await;
