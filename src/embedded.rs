@@ -282,17 +282,23 @@ async fn answers_as(url: &str, pid: u32) -> bool {
     let Ok(client) = redis::Client::open(url) else {
         return false;
     };
+    // `INFO` answers while Redis is still loading its append-only file;
+    // commands do not (they fail with LOADING). Ready means: our process,
+    // not loading (a sentinel has no persistence section at all).
     let attempt = async {
         let mut conn = client.get_multiplexed_async_connection().await?;
         redis::cmd("INFO")
             .arg("server")
+            .arg("persistence")
             .query_async::<String>(&mut conn)
             .await
     };
     let expected = format!("process_id:{pid}");
     matches!(
         tokio::time::timeout(Duration::from_millis(500), attempt).await,
-        Ok(Ok(info)) if info.lines().any(|line| line.trim() == expected)
+        Ok(Ok(info))
+            if info.lines().any(|line| line.trim() == expected)
+                && !info.lines().any(|line| line.trim() == "loading:1")
     )
 }
 

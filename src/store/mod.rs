@@ -95,7 +95,21 @@ pub enum StoreError {
 
 impl From<RedisError> for StoreError {
     fn from(err: RedisError) -> Self {
-        if err.is_io_error()
+        // A Redis that is loading its data, failing over, or whose Cluster
+        // is reconfiguring cannot answer *now*: that is unavailability (a
+        // 503 the client may retry), not a failed command (a 500).
+        let busy = matches!(
+            err.kind(),
+            redis::ErrorKind::Server(
+                redis::ServerErrorKind::BusyLoading
+                    | redis::ServerErrorKind::TryAgain
+                    | redis::ServerErrorKind::ClusterDown
+                    | redis::ServerErrorKind::MasterDown
+                    | redis::ServerErrorKind::ReadOnly
+            )
+        );
+        if busy
+            || err.is_io_error()
             || err.is_timeout()
             || err.is_connection_dropped()
             || err.is_connection_refusal()
@@ -768,6 +782,35 @@ mod tests {
         assert_eq!((before, after), (1, 2));
         // Connections of their own go to the new primary too.
         store.subscribe("gh:test:channel").await.unwrap();
+    }
+
+    #[test]
+    fn a_redis_that_cannot_answer_now_is_unavailable_not_failed() {
+        for (kind, text) in [
+            (
+                redis::ServerErrorKind::BusyLoading,
+                "Redis is loading the dataset in memory",
+            ),
+            (
+                redis::ServerErrorKind::MasterDown,
+                "link with MASTER is down",
+            ),
+            (
+                redis::ServerErrorKind::ReadOnly,
+                "You can't write against a read only replica.",
+            ),
+        ] {
+            let err = StoreError::from(RedisError::from((redis::ErrorKind::Server(kind), text)));
+            assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+        }
+        let wrong_type = StoreError::from(RedisError::from((
+            redis::ErrorKind::Server(redis::ServerErrorKind::ExecAbort),
+            "not that",
+        )));
+        assert!(
+            matches!(wrong_type, StoreError::Command(_)),
+            "{wrong_type:?}"
+        );
     }
 
     #[tokio::test]
