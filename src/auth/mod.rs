@@ -185,6 +185,13 @@ struct Inner {
     sealing_key: [u8; 32],
 }
 
+/// What a password check found (never told to the client as such).
+enum Verified {
+    Match(User),
+    WrongPassword(User),
+    UnknownUser,
+}
+
 fn check_input(username: &str, password: &str) -> Result<(), AuthError> {
     if username.trim().is_empty() {
         return Err(AuthError::InvalidInput("the username is empty"));
@@ -284,18 +291,30 @@ impl Auth {
                 return Err(AuthError::LoginLocked { retry_after_ms });
             }
         }
-        let user = match self.verify_password(username, password).await {
-            Err(AuthError::InvalidCredentials) => {
-                // Already counted by the reservation above.
+        let user = match self.verify_password(username, password).await? {
+            Verified::Match(user) => user,
+            // Already counted by the reservation above. The client learns
+            // nothing either way; the event says which it was, but never
+            // records a username that matches no account (people type
+            // passwords into the username field).
+            Verified::WrongPassword(user) => {
                 self.inner.events.emit(
                     Event::new("login_failed")
-                        .username(username.trim())
+                        .user(&user.id)
+                        .username(&user.username)
                         .ip(&client.ip)
                         .detail("reason", "invalid_credentials"),
                 );
                 return Err(AuthError::InvalidCredentials);
             }
-            other => other?,
+            Verified::UnknownUser => {
+                self.inner.events.emit(
+                    Event::new("login_failed")
+                        .ip(&client.ip)
+                        .detail("reason", "unknown_user"),
+                );
+                return Err(AuthError::InvalidCredentials);
+            }
         };
         tracing::Span::current().record("user_id", user.id.as_str());
         if let Some(check) = &lockout {
@@ -350,18 +369,18 @@ impl Auth {
         })
     }
 
-    /// The user, if `password` is theirs. Unknown users cost the same
+    /// Whether `password` is the user's. Unknown users cost the same
     /// Argon2 work as wrong passwords.
-    async fn verify_password(&self, username: &str, password: &str) -> Result<User, AuthError> {
+    async fn verify_password(&self, username: &str, password: &str) -> Result<Verified, AuthError> {
         let hasher = self.inner.users.hasher();
         let Some((user, hash)) = self.inner.users.find_with_hash(username.trim()).await? else {
             hasher.verify_dummy(password).await?;
-            return Err(AuthError::InvalidCredentials);
+            return Ok(Verified::UnknownUser);
         };
         if hasher.verify(password, &hash).await? {
-            Ok(user)
+            Ok(Verified::Match(user))
         } else {
-            Err(AuthError::InvalidCredentials)
+            Ok(Verified::WrongPassword(user))
         }
     }
 
@@ -648,6 +667,45 @@ mod tests {
         assert!(matches!(unknown, AuthError::InvalidCredentials));
         assert!(matches!(wrong, AuthError::InvalidCredentials));
         assert_eq!(unknown.to_string(), wrong.to_string());
+    }
+
+    #[tokio::test]
+    async fn a_failed_sign_in_for_no_such_user_never_records_what_was_typed() {
+        let redis = TestRedis::start().await;
+        let auth = auth(&redis).await;
+        auth.users()
+            .create("erin", "long enough", &[Role::User])
+            .await
+            .unwrap();
+        // A password typed into the username field, and a wrong password.
+        let typed = "hunter2-my-secret";
+        auth.login(typed, "whatever", &client()).await.unwrap_err();
+        auth.login("erin", "not it", &client()).await.unwrap_err();
+        auth.events().flush().await;
+        let failed = auth
+            .events()
+            .recent(
+                &crate::events::Filter {
+                    kind: Some("login_failed".into()),
+                    ..Default::default()
+                },
+                10,
+                100,
+            )
+            .await
+            .unwrap();
+        assert_eq!(failed.len(), 2);
+        let stored = serde_json::to_string(&failed).unwrap();
+        assert!(
+            !stored.contains(typed),
+            "the typed username was stored: {stored}"
+        );
+        let reasons: Vec<&str> = failed
+            .iter()
+            .map(|e| e.details["reason"].as_str())
+            .collect();
+        assert_eq!(reasons, ["invalid_credentials", "unknown_user"]);
+        assert_eq!(failed[0].username.as_deref(), Some("erin"));
     }
 
     #[tokio::test]
