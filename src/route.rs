@@ -10,6 +10,8 @@
 
 /// The path forward-auth answers on.
 pub const VERIFY_PATH: &str = "/api/v1/auth/verify";
+/// Every path under this is for admins only.
+pub const ADMIN_PREFIX: &str = "/api/v1/admin/";
 
 /// How Gatehouse treats a request, by its path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,6 +25,10 @@ pub enum RouteClass {
     /// Forward-auth (`/api/v1/auth/verify`): verified and counted against
     /// the policies naming this path exactly; never renewed.
     Verify,
+    /// `/api/v1/admin/*`: admitted only for callers with the admin role,
+    /// before any handler reads the body (a non-admin never learns what
+    /// an admin request should look like).
+    Admin,
     /// Everything else: pages, server functions, the JSON API.
     Ordinary,
 }
@@ -34,6 +40,7 @@ impl RouteClass {
             "/health" => RouteClass::Health,
             "/ready" => RouteClass::Ready,
             VERIFY_PATH => RouteClass::Verify,
+            _ if path.starts_with(ADMIN_PREFIX) => RouteClass::Admin,
             _ if is_static(path) => RouteClass::Static,
             _ => RouteClass::Ordinary,
         }
@@ -41,7 +48,10 @@ impl RouteClass {
 
     /// Whether requests of this class go through admission at all.
     pub fn is_admitted(self) -> bool {
-        matches!(self, RouteClass::Verify | RouteClass::Ordinary)
+        matches!(
+            self,
+            RouteClass::Verify | RouteClass::Admin | RouteClass::Ordinary
+        )
     }
 }
 
@@ -69,6 +79,9 @@ mod tests {
             ("/account", RouteClass::Ordinary),
             ("/api/v1/auth/me", RouteClass::Ordinary),
             ("/api/v1/auth/verify/x", RouteClass::Ordinary),
+            ("/api/v1/admin/users/create", RouteClass::Admin),
+            ("/api/v1/admin/events/stream", RouteClass::Admin),
+            ("/api/v1/administer", RouteClass::Ordinary),
         ] {
             assert_eq!(RouteClass::of(path), class, "{path}");
         }

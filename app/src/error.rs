@@ -349,6 +349,8 @@ impl From<gatehouse::auth::Refusal> for ApiError {
             Refusal::Replayed(message) => ApiError::new(ErrorCode::ReplayedRequest, message),
             Refusal::BadReplayHeaders(message) => ApiError::invalid_request(message),
             Refusal::Unavailable => ApiError::unavailable(),
+            Refusal::Unauthenticated => ApiError::unauthenticated(),
+            Refusal::Forbidden => ApiError::forbidden(),
         }
     }
 }

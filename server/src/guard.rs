@@ -24,7 +24,7 @@ use std::net::SocketAddr;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use gatehouse::auth::{Admission, Auth, Client, Credential, Facts, TokenSource};
+use gatehouse::auth::{Admission, Auth, Caller, Client, Credential, Facts, Refusal, TokenSource};
 use gatehouse::ratelimit::Decision;
 use gatehouse::route::RouteClass;
 use gatehouse_app::caller::Authenticated;
@@ -81,7 +81,12 @@ pub async fn guard(State(guard): State<Guard>, request: Request, next: Next) -> 
         expires_in_secs,
     } = guard.auth.admit(&facts).await;
     if let Some(refusal) = refusal {
-        let mut response = HttpError(refusal.into()).into_response();
+        let error = match (refusal, caller) {
+            // The caller's own rejection says best why (expired, revoked...).
+            (Refusal::Unauthenticated, Caller::Rejected(err)) => err.into(),
+            (refusal, _) => refusal.into(),
+        };
+        let mut response = HttpError(error).into_response();
         add_limit_headers(response.headers_mut(), &limits);
         return response;
     }

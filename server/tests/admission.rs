@@ -19,6 +19,24 @@ fn get_bearer(path: &str, token: &str) -> Request<axum::body::Body> {
 }
 
 gatehouse::both_topologies! {
+    async fn admin_routes_check_the_role_before_they_read_the_body(backend) {
+        let app = app_on(&backend, &[]).await;
+        app.user("root", "correct horse", &[Role::Admin, Role::User]).await;
+        app.user("dan", "battery staple", &[Role::User]).await;
+        let (admin, user) = (
+            app.token("root", "correct horse").await,
+            app.token("dan", "battery staple").await,
+        );
+        let malformed = json!({"username": 7});
+        let create = |token: &str| post_json_bearer("/api/v1/admin/users/create", token, &malformed);
+        expect_error(app.send(create(&user)).await, 403, "forbidden").await;
+        let anonymous = post_json("/api/v1/admin/users/create", &malformed);
+        expect_error(app.send(anonymous).await, 401, "unauthenticated").await;
+        expect_error(app.send(create("not-a-token")).await, 401, "token_invalid").await;
+        let answered = app.send(create(&admin)).await;
+        assert_eq!(answered.status(), 400, "an admin is told what is wrong with the body");
+    }
+
     async fn admins_set_roles_and_end_lockouts_over_the_api(backend) {
         let app = app_on(
             &backend,

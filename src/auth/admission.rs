@@ -17,6 +17,7 @@ use crate::events::Event;
 use crate::ratelimit::{Check, Decision, Limiter, Outcome, REPLAY_WINDOW};
 use crate::route::RouteClass;
 use crate::token::TokenError;
+use crate::user::Role;
 
 /// Where a request's access token came from; renewed tokens go back the
 /// same way (cookies for browsers, `X-New-*` headers for programs).
@@ -72,6 +73,11 @@ pub enum Refusal {
     BadReplayHeaders(&'static str),
     /// Redis cannot be asked and a policy that applies fails closed.
     Unavailable,
+    /// An admin route, and the caller presented no valid token (the
+    /// caller's rejection, if any, says why).
+    Unauthenticated,
+    /// An admin route, and the caller is not an admin.
+    Forbidden,
 }
 
 /// The decision about one request.
@@ -120,6 +126,20 @@ impl Auth {
     /// answer 503 and public ones still work).
     #[tracing::instrument(skip_all, fields(path = facts.path), level = "debug")]
     pub async fn admit(&self, facts: &Facts<'_>) -> Admission {
+        let mut admission = self.admit_caller(facts).await;
+        if facts.route == RouteClass::Admin && admission.refusal.is_none() {
+            admission.refusal = match &admission.caller {
+                Caller::Principal(principal) if principal.has_role(Role::Admin) => None,
+                Caller::Principal(_) => Some(Refusal::Forbidden),
+                // Redis unreachable: the handler answers 503 as everywhere.
+                Caller::Rejected(AuthError::Store(_)) => None,
+                Caller::Anonymous | Caller::Rejected(_) => Some(Refusal::Unauthenticated),
+            };
+        }
+        admission
+    }
+
+    async fn admit_caller(&self, facts: &Facts<'_>) -> Admission {
         let nonce = match self.replay_nonce(facts) {
             Ok(nonce) => nonce,
             Err(refusal) => return Admission::refused(refusal),
