@@ -109,6 +109,43 @@ gatehouse::both_topologies! {
     }
 }
 
+/// A form post to the login page's target, from `ip` (via a trusted
+/// `X-Forwarded-For`).
+fn form_sign_in(ip: &str, username: &str) -> Request<Body> {
+    Request::post("/api/v1/ui/sign-in")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header("x-forwarded-for", ip)
+        .body(Body::from(format!(
+            "username={username}&password=wrong&next=%2Faccount"
+        )))
+        .unwrap()
+}
+
+gatehouse::both_topologies! {
+    async fn the_login_form_is_limited_per_address_too(backend) {
+        let app = app_on(
+            &backend,
+            &[
+                "--trust-forwarded-for",
+                "true",
+                "--rate-limit",
+                "name=login-ip,key=ip,limit=3,window=1m,routes=/api/v1/auth/login|/api/v1/ui/sign-in,fail=closed",
+            ],
+        )
+        .await;
+        for i in 0..3 {
+            let response = app.send(form_sign_in("198.51.100.7", &format!("nobody{i}"))).await;
+            assert_ne!(response.status(), 429, "attempt {i} is within the limit");
+        }
+        let limited = app.send(form_sign_in("198.51.100.7", "nobody")).await;
+        assert_eq!(limited.status(), 429);
+        assert_eq!(json(limited).await["policy"], "login-ip");
+        // Another address is not held up by this one.
+        let elsewhere = app.send(form_sign_in("203.0.113.9", "nobody")).await;
+        assert_ne!(elsewhere.status(), 429);
+    }
+}
+
 fn replay_request(token: &str, nonce: Option<&str>, timestamp: Option<u64>) -> Request<Body> {
     let mut builder = Request::post("/api/v1/locks/acquire")
         .header(header::CONTENT_TYPE, "application/json")
