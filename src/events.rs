@@ -492,59 +492,59 @@ mod tests {
         assert!(took < Duration::from_secs(1), "took {took:?}");
     }
 
-    #[tokio::test]
-    async fn events_are_written_read_back_filtered_and_counted() {
-        let redis = TestRedis::start().await;
-        let events = Events::new(redis.store().await, "gh-a", 1000);
-        events.emit(
-            Event::new("login_failed")
-                .username("Alice")
-                .ip("192.0.2.1")
-                .detail("reason", "invalid_credentials"),
-        );
-        events.emit(
-            Event::new("login_succeeded")
-                .user("u1")
-                .username("alice")
-                .session("s1")
-                .ip("192.0.2.1"),
-        );
-        events.emit(Event::new("lock_acquired").detail("lock", "jobs/nightly"));
-        events.flush().await;
+    crate::both_topologies! {
+        async fn events_are_written_read_back_filtered_and_counted(backend) {
+            let events = Events::new(backend.store().await, "gh-a", 1000);
+            events.emit(
+                Event::new("login_failed")
+                    .username("Alice")
+                    .ip("192.0.2.1")
+                    .detail("reason", "invalid_credentials"),
+            );
+            events.emit(
+                Event::new("login_succeeded")
+                    .user("u1")
+                    .username("alice")
+                    .session("s1")
+                    .ip("192.0.2.1"),
+            );
+            events.emit(Event::new("lock_acquired").detail("lock", "jobs/nightly"));
+            events.flush().await;
 
-        let all = events.recent(&Filter::default(), 10, 100).await.unwrap();
-        assert_eq!(all.len(), 3);
-        assert_eq!(all[0].kind, "lock_acquired", "newest first");
-        assert_eq!(all[2].details["reason"], "invalid_credentials");
-        assert!(all.iter().all(|e| e.instance == "gh-a" && !e.id.is_empty()));
+            let all = events.recent(&Filter::default(), 10, 100).await.unwrap();
+            assert_eq!(all.len(), 3);
+            assert_eq!(all[0].kind, "lock_acquired", "newest first");
+            assert_eq!(all[2].details["reason"], "invalid_credentials");
+            assert!(all.iter().all(|e| e.instance == "gh-a" && !e.id.is_empty()));
 
-        let logins = Filter {
-            kind: Some("login".into()),
-            user: Some("alice".into()),
-            ..Filter::default()
-        };
-        assert_eq!(events.recent(&logins, 10, 100).await.unwrap().len(), 2);
-        let by_ip = Filter {
-            ip: Some("192.0.2.1".into()),
-            ..Filter::default()
-        };
-        assert_eq!(events.recent(&by_ip, 1, 100).await.unwrap().len(), 1);
+            let logins = Filter {
+                kind: Some("login".into()),
+                user: Some("alice".into()),
+                ..Filter::default()
+            };
+            assert_eq!(events.recent(&logins, 10, 100).await.unwrap().len(), 2);
+            let by_ip = Filter {
+                ip: Some("192.0.2.1".into()),
+                ..Filter::default()
+            };
+            assert_eq!(events.recent(&by_ip, 1, 100).await.unwrap().len(), 1);
 
-        let after = events.after(&all[2].id, 10).await.unwrap();
-        assert_eq!(
-            after.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(),
-            ["login_succeeded", "lock_acquired"]
-        );
+            let after = events.after(&all[2].id, 10).await.unwrap();
+            assert_eq!(
+                after.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(),
+                ["login_succeeded", "lock_acquired"]
+            );
 
-        let series = events.series(5).await.unwrap();
-        assert_eq!(series.len(), 5);
-        let totals = series.iter().fold([0; 4], |mut acc, (_, row)| {
-            for (a, r) in acc.iter_mut().zip(row) {
-                *a += r;
-            }
-            acc
-        });
-        assert_eq!(totals, [1, 1, 0, 0]);
+            let series = events.series(5).await.unwrap();
+            assert_eq!(series.len(), 5);
+            let totals = series.iter().fold([0; 4], |mut acc, (_, row)| {
+                for (a, r) in acc.iter_mut().zip(row) {
+                    *a += r;
+                }
+                acc
+            });
+            assert_eq!(totals, [1, 1, 0, 0]);
+        }
     }
 
     #[tokio::test]
@@ -570,27 +570,27 @@ mod tests {
         assert_eq!(seen[0].instance, "gh-a");
     }
 
-    #[tokio::test]
-    async fn the_stream_is_capped() {
-        let redis = TestRedis::start().await;
-        let events = Events::new(redis.store().await, "gh-a", 100);
-        for i in 0..1_000 {
-            events.emit(Event::new("rate_limited").detail("i", i));
+    crate::both_topologies! {
+        async fn the_stream_is_capped(backend) {
+            let events = Events::new(backend.store().await, "gh-a", 100);
+            for i in 0..1_000 {
+                events.emit(Event::new("rate_limited").detail("i", i));
+            }
+            events.flush().await;
+            let len: u64 = redis::cmd("XLEN")
+                .arg(keys::events())
+                .query_async(&mut backend.store().await.conn())
+                .await
+                .unwrap();
+            // Trimming is approximate (whole radix-tree nodes), never below the cap.
+            assert!((100..400).contains(&len), "stream holds {len} events");
+            // What is kept is the newest, and nothing was lost on the way.
+            let newest = events.recent(&Filter::default(), 100, 100).await.unwrap();
+            let numbers: Vec<u64> = newest
+                .iter()
+                .map(|e| e.details["i"].parse().unwrap())
+                .collect();
+            assert_eq!(numbers, (900..1_000).rev().collect::<Vec<u64>>());
         }
-        events.flush().await;
-        let len: u64 = redis::cmd("XLEN")
-            .arg(keys::events())
-            .query_async(&mut redis.store().await.conn())
-            .await
-            .unwrap();
-        // Trimming is approximate (whole radix-tree nodes), never below the cap.
-        assert!((100..400).contains(&len), "stream holds {len} events");
-        // What is kept is the newest, and nothing was lost on the way.
-        let newest = events.recent(&Filter::default(), 100, 100).await.unwrap();
-        let numbers: Vec<u64> = newest
-            .iter()
-            .map(|e| e.details["i"].parse().unwrap())
-            .collect();
-        assert_eq!(numbers, (900..1_000).rev().collect::<Vec<u64>>());
     }
 }

@@ -263,6 +263,41 @@ impl TestBackend {
         }
     }
 
+    /// Every key matching `pattern`, from every node (`SCAN` on a Cluster
+    /// client visits only one node).
+    pub async fn scan(&self, pattern: &str) -> Vec<String> {
+        let urls = match self {
+            TestBackend::Single(redis) => vec![redis.url()],
+            TestBackend::Cluster(cluster) => cluster.urls(),
+        };
+        let mut found = Vec::new();
+        for url in urls {
+            let mut conn = redis::Client::open(url)
+                .expect("node URL")
+                .get_multiplexed_async_connection()
+                .await
+                .expect("connect to a node");
+            let mut cursor = 0u64;
+            loop {
+                let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+                    .arg(cursor)
+                    .arg("MATCH")
+                    .arg(pattern)
+                    .arg("COUNT")
+                    .arg(1000)
+                    .query_async(&mut conn)
+                    .await
+                    .expect("SCAN");
+                found.extend(batch);
+                if next == 0 {
+                    break;
+                }
+                cursor = next;
+            }
+        }
+        found
+    }
+
     /// Which topology this is.
     pub fn topology(&self) -> Topology {
         match self {
