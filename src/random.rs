@@ -28,21 +28,11 @@ pub fn hex<const N: usize>() -> String {
         })
 }
 
-/// A string no other call, in this process or any other, returns: a
-/// random per-process prefix and a counter. For values that must only be
-/// unique, not unguessable (sliding-log entries), without a system call
-/// per request.
-pub fn unique() -> String {
-    static PREFIX: std::sync::LazyLock<String> = std::sync::LazyLock::new(hex::<8>);
-    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    format!("{}{n:x}", *PREFIX)
-}
-
 /// 128 bits as 32 hex digits from a per-thread generator seeded once
 /// from the OS (wyrand): for ids that must not collide or reveal how many
-/// requests a process served, but are not secrets (request ids), without
-/// a system call per request. Never use it for tokens or keys.
+/// requests a process served, but are not secrets (request ids,
+/// sliding-log entries), without a system call per request. Never use it
+/// for tokens or keys.
 pub fn fast_hex() -> String {
     use std::cell::Cell;
     thread_local! {
@@ -67,13 +57,6 @@ mod tests {
             (0..10_000).map(|_| super::fast_hex()).collect();
         assert_eq!(ids.len(), 10_000);
         assert!(ids.iter().all(|id| id.len() == 32));
-    }
-
-    #[test]
-    fn unique_values_differ() {
-        let (a, b) = (super::unique(), super::unique());
-        assert_ne!(a, b);
-        assert_eq!(a[..16], b[..16], "one prefix per process");
     }
 
     #[test]

@@ -50,7 +50,11 @@ pub async fn guard(State(guard): State<Guard>, request: Request, next: Next) -> 
     if !route.is_admitted() {
         return next.run(request).await;
     }
-    if let Err(err) = same_origin(&request) {
+    let state_changing = !matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
+    if state_changing && let Err(err) = same_origin(request.headers()) {
         return err.into_response();
     }
     // The facts borrow the head while admission awaits; the body (not
@@ -62,7 +66,7 @@ pub async fn guard(State(guard): State<Guard>, request: Request, next: Next) -> 
     let facts = Facts {
         path: parts.uri.path(),
         route,
-        state_changing: !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS),
+        state_changing,
         client: &client,
         credential: token.as_ref().map(|(token, source)| Credential {
             token,
@@ -170,14 +174,7 @@ fn append_cookies(headers: &mut HeaderMap, cookies: &[String]) {
 /// State-changing requests must come from this site. Browsers always send
 /// `Origin` on cross-origin POSTs; programs without one are not browsers
 /// and carry no ambient cookies worth forging.
-fn same_origin(request: &Request) -> Result<(), HttpError> {
-    if matches!(
-        *request.method(),
-        Method::GET | Method::HEAD | Method::OPTIONS
-    ) {
-        return Ok(());
-    }
-    let headers = request.headers();
+fn same_origin(headers: &HeaderMap) -> Result<(), HttpError> {
     if headers
         .get("sec-fetch-site")
         .is_some_and(|site| site.as_bytes() == b"cross-site")

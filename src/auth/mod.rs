@@ -509,12 +509,21 @@ impl Auth {
     }
 }
 
+/// The caller a token Gatehouse has just issued describes: its roles are
+/// the current ones, read when it was issued.
 fn principal(claims: AccessClaims) -> Principal {
+    let roles = claims.roles.iter().filter_map(|r| Role::parse(r)).collect();
+    principal_with_roles(claims, roles)
+}
+
+/// The caller a verified token describes, with `roles` (as Redis holds
+/// them now, never trusted from an older token).
+fn principal_with_roles(claims: AccessClaims, roles: Vec<Role>) -> Principal {
     Principal {
         user_id: claims.sub,
         username: claims.name,
         session_id: claims.sid,
-        roles: claims.roles.iter().filter_map(|r| Role::parse(r)).collect(),
+        roles,
         token_id: claims.jti,
         token_issued_at: claims.iat,
         token_expires_at: claims.exp,

@@ -14,7 +14,7 @@ use std::sync::LazyLock;
 
 use redis::Script;
 
-use super::{Auth, AuthError, Principal};
+use super::{Auth, AuthError, Principal, principal_with_roles};
 use crate::ratelimit::{Check, Decision, Limiter};
 use crate::session::{SessionError, Touch, Touched};
 use crate::store::keys;
@@ -85,7 +85,7 @@ impl Auth {
     /// it, the record's roles (copied into the key for next time).
     async fn current_roles(&self, user_id: &str, touched: Touched) -> Result<Vec<Role>, AuthError> {
         match touched.roles {
-            Some(roles) => Ok(roles.split(',').filter_map(Role::parse).collect()),
+            Some(roles) => Ok(crate::user::roles_from_string(&roles)),
             None => self
                 .inner
                 .users
@@ -130,18 +130,5 @@ fn ended_if_disabled(err: SessionError) -> AuthError {
     match err {
         SessionError::UserDisabled => AuthError::SessionEnded,
         other => other.into(),
-    }
-}
-
-/// The caller described by a verified token, with the roles Redis holds.
-pub(super) fn principal_with_roles(claims: AccessClaims, roles: Vec<Role>) -> Principal {
-    Principal {
-        user_id: claims.sub,
-        username: claims.name,
-        session_id: claims.sid,
-        roles,
-        token_id: claims.jti,
-        token_issued_at: claims.iat,
-        token_expires_at: claims.exp,
     }
 }

@@ -323,7 +323,7 @@ impl Limiter {
         }
         let mut args = vec![
             if commit { "1" } else { "0" }.to_owned(),
-            crate::random::unique(),
+            crate::random::fast_hex(),
             checks.len().to_string(),
             members.len().to_string(),
             millis(2 * REPLAY_WINDOW).to_string(),

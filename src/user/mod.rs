@@ -159,6 +159,12 @@ fn roles_to_string(roles: &[Role]) -> Result<String, UserError> {
     Ok(names.join(","))
 }
 
+/// The roles in the stored form [`roles_to_string`] writes (unknown names
+/// are skipped).
+pub(crate) fn roles_from_string(text: &str) -> Vec<Role> {
+    text.split(',').filter_map(Role::parse).collect()
+}
+
 fn user_from_fields(mut fields: HashMap<String, String>) -> Result<(User, String), UserError> {
     let mut take = |name: &str| {
         fields
@@ -172,7 +178,7 @@ fn user_from_fields(mut fields: HashMap<String, String>) -> Result<(User, String
     let id = take("id")?;
     let username = take("name")?;
     let hash = take("hash")?;
-    let roles = take("roles")?.split(',').filter_map(Role::parse).collect();
+    let roles = roles_from_string(&take("roles")?);
     let disabled = take("disabled")? == "1";
     let created_at_ms = number(take("created")?)?;
     let updated_at_ms = number(take("updated")?)?;
@@ -247,7 +253,7 @@ impl Users {
         Ok(User {
             id,
             username: username.to_owned(),
-            roles: roles_text.split(',').filter_map(Role::parse).collect(),
+            roles: roles_from_string(&roles_text),
             disabled: false,
             created_at_ms: created,
             updated_at_ms: created,
