@@ -207,10 +207,13 @@ impl Auth {
             None
         };
         match renewed {
-            Some(rotated) => Admission {
-                renewal: Some((rotated.clone(), credential.source)),
-                ..Admission::new(Caller::Principal(rotated.principal), limits)
-            },
+            Some(rotated) => {
+                let caller = Caller::Principal(rotated.principal.clone());
+                Admission {
+                    renewal: Some((rotated, credential.source)),
+                    ..Admission::new(caller, limits)
+                }
+            }
             None => Admission::new(Caller::Principal(principal), limits),
         }
     }
@@ -256,10 +259,11 @@ impl Auth {
         );
         let (limits, refusal) = self.limits_or_fail_mode(&checks).await;
         let refusal = refusal.or_else(|| self.limits_refusal(facts, Some(principal), &limits));
+        let caller = Caller::Principal(rotated.principal.clone());
         Admission {
             refusal,
-            renewal: Some((rotated.clone(), credential.source)),
-            ..Admission::new(Caller::Principal(rotated.principal), limits)
+            renewal: Some((rotated, credential.source)),
+            ..Admission::new(caller, limits)
         }
     }
 

@@ -438,9 +438,13 @@ fn split_by_slot<'a>(
     count: usize,
 ) -> RedisFuture<'a, Vec<Value>> {
     Box::pin(async move {
+        let slots: Vec<Option<Slot>> = pipeline.cmd_iter().map(first_key_slot).collect();
+        if slots.windows(2).all(|pair| pair[0] == pair[1]) {
+            let mut conn = conn;
+            return conn.req_packed_commands(pipeline, offset, count).await;
+        }
         let mut groups: Vec<(Option<Slot>, Pipeline, Vec<usize>)> = Vec::new();
-        for (position, cmd) in pipeline.cmd_iter().enumerate() {
-            let slot = first_key_slot(cmd);
+        for (position, (cmd, slot)) in pipeline.cmd_iter().zip(slots).enumerate() {
             let group = match groups.iter_mut().position(|(s, _, _)| *s == slot) {
                 Some(i) => &mut groups[i],
                 None => {
@@ -451,10 +455,6 @@ fn split_by_slot<'a>(
             };
             group.1.add_command(cmd.clone());
             group.2.push(position);
-        }
-        if groups.len() == 1 {
-            let mut conn = conn;
-            return conn.req_packed_commands(pipeline, offset, count).await;
         }
         let sent = groups.iter().map(|(_, group, _)| {
             let mut conn = conn.clone();
