@@ -4,6 +4,7 @@
 //! [`app`] builds the whole router from state, with no socket, so `main`
 //! and the tests serve exactly the same thing.
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use axum::Router;
@@ -13,7 +14,7 @@ use axum::routing::{any, get};
 use gatehouse_app::state::AppState;
 use gatehouse_app::{ApiError, App, ErrorCode, shell};
 use http::{HeaderValue, Request, StatusCode, header};
-use leptos_axum::{LeptosRoutes, generate_route_list};
+use leptos_axum::{AxumRouteListing, LeptosRoutes, generate_route_list};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
@@ -48,9 +49,16 @@ impl From<&crate::config::Config> for HttpSettings {
     }
 }
 
+/// The app's pages, listed once per process. Listing them renders the app
+/// with resource loading suppressed by a process-wide flag, and a page
+/// resource first polled while that flag is up never resolves (leptos
+/// issue #4773): listing again while another router serves pages would
+/// hang that page until the request timeout.
+static ROUTES: LazyLock<Vec<AxumRouteListing>> = LazyLock::new(|| generate_route_list(App));
+
 /// The complete router.
 pub fn app(state: AppState, settings: HttpSettings, hub: EventHub) -> Router {
-    let routes = generate_route_list(App);
+    let routes = ROUTES.clone();
     let leptos_options = state.leptos_options.clone();
     let guard = Guard {
         auth: state.auth.clone(),

@@ -107,6 +107,33 @@ async fn home_page_is_rendered_on_the_server_with_a_nonce_csp() {
     assert!(!csp.contains("unsafe-inline"));
 }
 
+/// Tests (and any embedding program) build several routers in one process;
+/// building one must not stall the pages another is serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_render_while_other_routers_are_built() {
+    let redis = std::sync::Arc::new(TestRedis::start().await);
+    let serving = app(&redis, &[]).await;
+    let building = {
+        let redis = redis.clone();
+        tokio::spawn(async move {
+            for _ in 0..15 {
+                drop(app(&redis, &[]).await);
+            }
+        })
+    };
+    while !building.is_finished() {
+        let page = tokio::time::timeout(Duration::from_secs(5), async {
+            let response = serving.send(get("/")).await;
+            assert_eq!(response.status(), StatusCode::OK);
+            text(response).await
+        })
+        .await
+        .expect("the page stalled while another router was built");
+        assert!(page.contains("Instance status"));
+    }
+    building.await.unwrap();
+}
+
 #[tokio::test]
 async fn unknown_page_is_a_404_page_and_unknown_api_is_json() {
     let redis = TestRedis::start().await;
