@@ -5,7 +5,10 @@
 //! that only Gatehouse accepts, to mint new pairs. Both carry `sub` (user
 //! id), `sid` (session id), `jti`, `iat`, `nbf`, `exp`, `iss`, `aud` and a
 //! `token_use` claim (`access` or `refresh`) so one can never stand in for
-//! the other; the header carries `kid`.
+//! the other; the header carries `kid`. A service verifying access tokens
+//! with the JWKS checks `aud` but knows nothing of `token_use`, so refresh
+//! tokens also carry their own audience (`<audience>:refresh`) and header
+//! type (`refresh+jwt`): no access-token verifier accepts one.
 //!
 //! Verification is strict and local (no Redis): the header must name a
 //! known `kid` and use exactly that key's algorithm (no `alg: none`, no
@@ -117,7 +120,12 @@ pub enum TokenError {
 pub struct Tokens {
     keyring: Keyring,
     config: TokenConfig,
+    /// `aud` of refresh tokens: never the access tokens' audience.
+    refresh_audience: String,
 }
+
+/// JWT header `typ` of refresh tokens.
+const REFRESH_TYP: &str = "refresh+jwt";
 
 fn now_secs() -> u64 {
     SystemTime::now()
@@ -128,7 +136,12 @@ fn now_secs() -> u64 {
 
 impl Tokens {
     pub fn new(keyring: Keyring, config: TokenConfig) -> Self {
-        Self { keyring, config }
+        let refresh_audience = format!("{}:refresh", config.audience);
+        Self {
+            keyring,
+            config,
+            refresh_audience,
+        }
     }
 
     pub fn config(&self) -> &TokenConfig {
@@ -184,18 +197,18 @@ impl Tokens {
             nbf: now,
             exp: now + self.config.refresh_ttl.as_secs(),
             iss: self.config.issuer.clone(),
-            aud: self.config.audience.clone(),
+            aud: self.refresh_audience.clone(),
             token_use: TokenUse::Refresh,
         };
         Ok(Issued {
-            token: self.sign(&claims)?,
+            token: self.sign_typed(&claims, Some(REFRESH_TYP))?,
             claims,
         })
     }
 
     /// Verifies an access token's signature and claims (no Redis).
     pub fn verify_access(&self, token: &str) -> Result<AccessClaims, TokenError> {
-        let claims: AccessClaims = self.verify(token)?;
+        let claims: AccessClaims = self.verify_inner(token, true, &[&self.config.audience])?;
         if claims.token_use != TokenUse::Access {
             return Err(TokenError::Invalid("not an access token"));
         }
@@ -206,16 +219,23 @@ impl Tokens {
     /// it after its `exp`: for renewing the current token of a live session
     /// (the caller must check that it is).
     pub fn verify_access_expired(&self, token: &str) -> Result<AccessClaims, TokenError> {
-        let claims: AccessClaims = self.verify_inner(token, false)?;
+        let claims: AccessClaims = self.verify_inner(token, false, &[&self.config.audience])?;
         if claims.token_use != TokenUse::Access {
             return Err(TokenError::Invalid("not an access token"));
         }
         Ok(claims)
     }
 
-    /// Verifies a refresh token's signature and claims (no Redis).
+    /// Verifies a refresh token's signature and claims (no Redis). Refresh
+    /// tokens issued before they had their own audience carry the access
+    /// audience; `token_use` still tells them apart here, and they are
+    /// accepted until they expire so that upgrading signs no one out.
     pub fn verify_refresh(&self, token: &str) -> Result<RefreshClaims, TokenError> {
-        let claims: RefreshClaims = self.verify(token)?;
+        let claims: RefreshClaims = self.verify_inner(
+            token,
+            true,
+            &[&self.refresh_audience, &self.config.audience],
+        )?;
         if claims.token_use != TokenUse::Refresh {
             return Err(TokenError::Invalid("not a refresh token"));
         }
@@ -223,21 +243,30 @@ impl Tokens {
     }
 
     fn sign<C: Serialize>(&self, claims: &C) -> Result<String, TokenError> {
+        self.sign_typed(claims, None)
+    }
+
+    /// Signs with the header `typ` set to `typ` (default `JWT`).
+    fn sign_typed<C: Serialize>(
+        &self,
+        claims: &C,
+        typ: Option<&str>,
+    ) -> Result<String, TokenError> {
         let key = &self.keyring.signing;
         let mut header = Header::new(key.alg);
         header.kid = Some(key.kid.clone());
+        if let Some(typ) = typ {
+            header.typ = Some(typ.to_owned());
+        }
         jsonwebtoken::encode(&header, claims, &key.encoding)
             .map_err(|e| TokenError::Signing(e.to_string()))
-    }
-
-    fn verify<C: DeserializeOwned>(&self, token: &str) -> Result<C, TokenError> {
-        self.verify_inner(token, true)
     }
 
     fn verify_inner<C: DeserializeOwned>(
         &self,
         token: &str,
         check_expiry: bool,
+        audiences: &[&str],
     ) -> Result<C, TokenError> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(TokenError::Invalid("too long"));
@@ -257,7 +286,7 @@ impl Tokens {
         }
         let mut validation = Validation::new(key.alg);
         validation.set_issuer(&[&self.config.issuer]);
-        validation.set_audience(&[&self.config.audience]);
+        validation.set_audience(audiences);
         validation.set_required_spec_claims(&["exp", "nbf", "iat", "iss", "aud", "sub"]);
         validation.validate_nbf = true;
         validation.validate_exp = check_expiry;

@@ -56,6 +56,36 @@ fn refresh_and_access_tokens_are_not_interchangeable() {
     ));
 }
 
+/// A service verifying access tokens with the JWKS checks the signature,
+/// issuer and audience, and knows nothing of `token_use`: it must still
+/// refuse a refresh token.
+#[test]
+fn a_generic_access_token_verifier_refuses_refresh_tokens() {
+    let tokens = hs_tokens(SECRET);
+    let refresh = tokens.issue_refresh("u1", "s1", 1).unwrap();
+    let header = jsonwebtoken::decode_header(&refresh.token).unwrap();
+    assert_eq!(header.typ.as_deref(), Some("refresh+jwt"));
+    assert_eq!(refresh.claims.aud, "gatehouse:refresh");
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    validation.set_issuer(&["gatehouse"]);
+    validation.set_audience(&["gatehouse"]);
+    let key = jsonwebtoken::DecodingKey::from_secret(SECRET);
+    let verdict = jsonwebtoken::decode::<serde_json::Value>(&refresh.token, &key, &validation);
+    assert!(
+        verdict.is_err(),
+        "an access-token verifier accepted a refresh token"
+    );
+    let access = tokens.issue_access("u1", "alice", "s1", vec![]).unwrap();
+    assert!(jsonwebtoken::decode::<serde_json::Value>(&access.token, &key, &validation).is_ok());
+
+    // Refresh tokens from before the change still refresh until they expire.
+    let mut legacy = refresh.claims.clone();
+    legacy.aud = "gatehouse".to_owned();
+    let legacy = tokens.sign(&legacy).unwrap();
+    assert_eq!(tokens.verify_refresh(&legacy).unwrap().sid, "s1");
+    assert!(tokens.verify_access(&legacy).is_err());
+}
+
 #[test]
 fn tampered_tokens_are_rejected() {
     let tokens = hs_tokens(SECRET);
