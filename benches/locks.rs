@@ -19,6 +19,7 @@ fn options(wait: Duration) -> LockOptions {
         label: "bench".into(),
         holder: None,
         watchdog: false,
+        fencing: true,
     }
 }
 

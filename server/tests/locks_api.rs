@@ -140,6 +140,25 @@ gatehouse::both_topologies! {
             )
             .await;
         }
+        // Gatehouse's own locks (a session's refresh lock) are out of reach,
+        // even of an admin's global names.
+        app.user("root", "admin password", &[Role::Admin]).await;
+        let root = app.token("root", "admin password").await;
+        let login = app.login("svc", "service password").await;
+        let internal = format!("gatehouse:refresh/{}", login["session_id"].as_str().unwrap());
+        for (token, global) in [(&root, true), (&svc, false)] {
+            expect_error(
+                app.send(post_json_bearer(
+                    "/api/v1/locks/acquire",
+                    token,
+                    &json!({"name": internal, "global": global}),
+                ))
+                .await,
+                422,
+                "validation_failed",
+            )
+            .await;
+        }
         expect_error(
             app.send(post_json_bearer(
                 "/api/v1/locks/acquire",

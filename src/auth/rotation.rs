@@ -6,7 +6,7 @@
 //! callers as replaying a used refresh token.
 //!
 //! The solution has three parts:
-//! - a per-session distributed lock (`refresh/<session id>`) serialises
+//! - a per-session distributed lock (`gatehouse:refresh/<session id>`) serialises
 //!   rotations, so the tokens are signed once;
 //! - the rotation itself is one Lua script that checks the presented token
 //!   against the session, advances the generation, blacklists the replaced
@@ -186,7 +186,7 @@ impl Auth {
         presented: Presented<'_>,
         client: &Client,
     ) -> Result<Option<Rotated>, AuthError> {
-        let lock = format!("refresh/{}", presented.session_id());
+        let lock = lock_name(presented.session_id());
         let options = self.lock_options(presented.session_id());
         let deadline = tokio::time::Instant::now() + self.inner.rotation.lock_wait;
         let mut releases = self.inner.locks.releases();
@@ -469,6 +469,8 @@ impl Auth {
             label: format!("refresh of session {session_id}"),
             holder: None,
             watchdog: false,
+            // The lock only coalesces rotations; the script decides.
+            fencing: false,
         }
     }
 
@@ -528,6 +530,12 @@ impl Auth {
             coalesced: true,
         })
     }
+}
+
+/// The per-session lock that serialises rotations: an internal name, out of
+/// reach of the lock API.
+pub(super) fn lock_name(session_id: &str) -> String {
+    format!("{}refresh/{session_id}", crate::lock::INTERNAL_PREFIX)
 }
 
 #[cfg(test)]

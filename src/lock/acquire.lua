@@ -7,6 +7,7 @@
 -- ARGV[3] holder id for reentrancy ('' = not reentrant)
 -- ARGV[4] TTL ms      ARGV[5] label   ARGV[6] instance id
 -- ARGV[7] waiter id ('' = not waiting)   ARGV[8] waiter's deadline (ms since epoch)
+-- ARGV[9] '1' to count a fencing token, '0' for none (token 0, no counter)
 -- Returns {1, owner, fencing token, ttl ms, hold count} when acquired,
 -- {0, '', 0, ms until the current hold expires, 0} when busy.
 local t = redis.call('TIME')
@@ -24,7 +25,10 @@ local function acquired(owner, fence, count)
 end
 
 if not current[1] then
-  local fence = redis.call('INCR', KEYS[2])
+  local fence = 0
+  if ARGV[9] == '1' then
+    fence = redis.call('INCR', KEYS[2])
+  end
   redis.call('HSET', KEYS[1], 'owner', ARGV[2], 'holder', ARGV[3], 'count', 1,
     'label', ARGV[5], 'instance', ARGV[6], 'acquired', now, 'fence', fence, 'ttl', ttl)
   return acquired(ARGV[2], fence, 1)

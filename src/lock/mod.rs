@@ -78,6 +78,10 @@ pub struct LockOptions {
     pub holder: Option<String>,
     /// Keep extending the TTL while the guard lives.
     pub watchdog: bool,
+    /// Count a fencing token for this acquisition. Its counter outlives
+    /// the lock (tokens only grow), so locks that protect no external
+    /// resource (Gatehouse's own, one per session) skip it and get token 0.
+    pub fencing: bool,
 }
 
 impl Default for LockOptions {
@@ -88,9 +92,15 @@ impl Default for LockOptions {
             label: String::new(),
             holder: None,
             watchdog: true,
+            fencing: true,
         }
     }
 }
+
+/// Names of Gatehouse's own locks start with this; the lock API refuses
+/// it in names it is given, so no service can take or collide with one.
+/// (Service names are `<username>/<name>`, and usernames cannot hold `:`.)
+pub const INTERNAL_PREFIX: &str = "gatehouse:";
 
 /// A hold on a lock.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -99,7 +109,8 @@ pub struct Lease {
     /// The owner token: the only way to extend or release this hold. A
     /// secret: never log or display it.
     pub owner: String,
-    /// Strictly increasing per lock name; pass it to the resource.
+    /// Strictly increasing per lock name; pass it to the resource (0 when
+    /// acquired without [`LockOptions::fencing`]).
     pub fencing_token: u64,
     /// The TTL now set on the lock.
     pub ttl: Duration,
@@ -276,6 +287,7 @@ impl Locks {
                 .arg(self.instance.as_ref())
                 .arg(&waiter)
                 .arg(deadline_ms)
+                .arg(u8::from(options.fencing))
                 .invoke_async(&mut self.store.conn())
                 .await?;
             let (acquired, owner, fencing_token, ttl_ms, hold_count): (i64, String, u64, i64, u64) =

@@ -15,6 +15,7 @@ fn options(ttl_ms: u64, wait_ms: u64) -> LockOptions {
         label: "test".to_owned(),
         holder: None,
         watchdog: false,
+        fencing: true,
     }
 }
 

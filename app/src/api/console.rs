@@ -277,6 +277,8 @@ pub async fn demo_lock() -> Result<LockLease, ApiError> {
                 label: format!("demo by {}", admin.username),
                 holder: None,
                 watchdog: false,
+                // A random name each time: a counter per demo would pile up.
+                fencing: false,
             },
         )
         .await?;

@@ -97,6 +97,7 @@ pub async fn acquire_lock(
         label,
         holder: None,
         watchdog: false,
+        fencing: true,
     };
     let lease = state.locks.acquire_lease(&name, &options).await?;
     Ok(ssr::lease(lease))
@@ -192,6 +193,15 @@ mod ssr {
 
     /// `<username>/<name>`, or `name` for an admin asking for a global lock.
     pub fn full_name(caller: &Principal, name: &str, global: bool) -> Result<String, ApiError> {
+        if name.starts_with(gatehouse::lock::INTERNAL_PREFIX) {
+            return Err(ApiError::new(
+                crate::ErrorCode::ValidationFailed,
+                format!(
+                    "Lock names starting with `{}` are Gatehouse's own; choose another name.",
+                    gatehouse::lock::INTERNAL_PREFIX
+                ),
+            ));
+        }
         if global {
             if caller.has_role(Role::Admin) {
                 return Ok(name.to_owned());

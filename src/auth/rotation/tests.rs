@@ -77,6 +77,8 @@ crate::both_topologies! {
             b.refresh(&refresh, &client()).await.is_ok(),
             "the new refresh token works"
         );
+        // The rotation lock counts no fencing tokens: nothing outlives it.
+        assert_eq!(backend.scan("gh:*:fence:*").await, Vec::<String>::new());
     }
 }
 
@@ -199,7 +201,7 @@ crate::both_topologies! {
         let crashed = auth
             .locks()
             .acquire_lease(
-                &format!("refresh/{}", login.session_id),
+                &super::lock_name(&login.session_id),
                 &auth.lock_options(&login.session_id),
             )
             .await
