@@ -292,6 +292,39 @@ gatehouse::both_topologies! {
         .await;
         let list = json(app.send(post_bearer("/api/v1/sessions/list", token)).await).await;
         assert_eq!(list["sessions"].as_array().unwrap().len(), 1);
+
+        // Ending the current session is a revoke like any other: its
+        // token is blacklisted and both endings are recorded as events.
+        let body = json!({"session_id": first["session_id"]});
+        let response = app
+            .send(post_json_bearer("/api/v1/sessions/revoke", token, &body))
+            .await;
+        assert_eq!(json(response).await["revoked"], true);
+        let blacklisted = app.state.auth.blacklist().list(0, 100).await.unwrap();
+        for login in [&first, &second] {
+            let sid = login["session_id"].as_str().unwrap();
+            assert!(
+                blacklisted.entries.iter().any(|e| e.session_id == sid),
+                "the token of session {sid} is not blacklisted"
+            );
+        }
+        app.state.auth.events().flush().await;
+        let events = app
+            .state
+            .auth
+            .events()
+            .recent(&gatehouse::events::Filter::default(), 100, 1000)
+            .await
+            .unwrap();
+        for login in [&first, &second] {
+            let sid = login["session_id"].as_str();
+            assert!(
+                events
+                    .iter()
+                    .any(|e| e.kind == "session_revoked" && e.session_id.as_deref() == sid),
+                "no session_revoked event for {sid:?}"
+            );
+        }
     }
 }
 

@@ -66,10 +66,15 @@ pub async fn list_sessions() -> Result<SessionList, ApiError> {
 pub async fn revoke_session(session_id: String) -> Result<Revoked, ApiError> {
     let state = crate::state::current()?;
     let principal = crate::caller::principal()?;
+    // Through `Auth`, like every other ending: the token is blacklisted and
+    // the event recorded, whichever session (the current one too) it is.
     if state
         .auth
-        .sessions()
-        .revoke(&principal.user_id, &session_id)
+        .revoke_session(
+            &principal.user_id,
+            &session_id,
+            gatehouse::blacklist::Reason::SessionRevoked,
+        )
         .await?
         .is_none()
     {
