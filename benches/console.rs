@@ -54,6 +54,7 @@ async fn main() {
                         refresh_jti: "r",
                         access_jti: "a",
                         access_expires_at_ms: 0,
+                        must_change_password: false,
                     })
                     .await
                     .unwrap();

@@ -12,6 +12,30 @@
 pub const VERIFY_PATH: &str = "/api/v1/auth/verify";
 /// Every path under this is for admins only.
 pub const ADMIN_PREFIX: &str = "/api/v1/admin/";
+/// Where a signed-in user changes their password.
+pub const PASSWORD_PATH: &str = "/api/v1/auth/password";
+/// The page with the change-password form.
+pub const ACCOUNT_PAGE: &str = "/account";
+
+/// Whether a user who must change the password first may use `path`:
+/// the change itself, the page for it, who-am-I, refreshing tokens and
+/// signing out. Everything else (the console, the JSON API, forward-auth)
+/// waits until the password is changed.
+pub fn open_during_password_change(path: &str) -> bool {
+    matches!(
+        path,
+        PASSWORD_PATH
+            | ACCOUNT_PAGE
+            | "/"
+            | "/login"
+            | "/api/v1/auth/me"
+            | "/api/v1/auth/session"
+            | "/api/v1/auth/refresh"
+            | "/api/v1/auth/logout"
+            | "/api/v1/auth/logout-all"
+            | "/api/v1/status"
+    )
+}
 
 /// How Gatehouse treats a request, by its path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,6 +110,9 @@ mod tests {
             assert_eq!(RouteClass::of(path), class, "{path}");
         }
         assert!(!RouteClass::Health.is_admitted() && !RouteClass::Static.is_admitted());
+        assert!(super::open_during_password_change("/api/v1/auth/password"));
+        assert!(!super::open_during_password_change("/api/v1/auth/verify"));
+        assert!(!super::open_during_password_change("/console"));
         assert!(RouteClass::Verify.is_admitted() && RouteClass::Ordinary.is_admitted());
     }
 }

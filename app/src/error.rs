@@ -34,6 +34,9 @@ pub enum ErrorCode {
     AccountDisabled,
     /// The caller lacks the role this needs.
     Forbidden,
+    /// The caller must change the password (`POST /api/v1/auth/password`)
+    /// before doing anything else.
+    PasswordChangeRequired,
     /// The thing already exists (e.g. a taken username).
     Conflict,
     /// The lock stayed busy for the whole wait.
@@ -70,7 +73,10 @@ impl ErrorCode {
             | ErrorCode::TokenExpired
             | ErrorCode::TokenInvalid
             | ErrorCode::TokenRevoked => 401,
-            ErrorCode::AccountDisabled | ErrorCode::Forbidden | ErrorCode::CrossOrigin => 403,
+            ErrorCode::AccountDisabled
+            | ErrorCode::Forbidden
+            | ErrorCode::PasswordChangeRequired
+            | ErrorCode::CrossOrigin => 403,
             ErrorCode::Conflict
             | ErrorCode::LockBusy
             | ErrorCode::LockNotHeld
@@ -351,6 +357,11 @@ impl From<gatehouse::auth::Refusal> for ApiError {
             Refusal::Unavailable => ApiError::unavailable(),
             Refusal::Unauthenticated => ApiError::unauthenticated(),
             Refusal::Forbidden => ApiError::forbidden(),
+            Refusal::PasswordChangeRequired => ApiError::new(
+                ErrorCode::PasswordChangeRequired,
+                "Choose a new password first: POST /api/v1/auth/password \
+                 {\"current_password\",\"new_password\"}, or the form on /account.",
+            ),
         }
     }
 }

@@ -10,7 +10,8 @@
 //!    trip: who the caller is (with current roles), rate limits and their
 //!    fail mode, replay protection, silent renewal;
 //! 4. turns the [`Admission`] back into HTTP: a refusal becomes its JSON
-//!    error (429, 409, 400, 503), the caller goes into the request's
+//!    error (429, 409, 400, 403, 503), or, for a page a user with a pending
+//!    password change may not see yet, a redirect to the form; the caller goes into the request's
 //!    extensions for server functions and routes (`gatehouse_app::caller`),
 //!    renewed tokens become cookies (browsers) or `X-New-Access-Token` /
 //!    `X-New-Expires-In` headers (programs), and every checked policy
@@ -85,6 +86,9 @@ pub async fn guard(State(guard): State<Guard>, request: Request, next: Next) -> 
         expires_in_secs,
     } = guard.auth.admit(&facts).await;
     if let Some(refusal) = refusal {
+        if refusal == Refusal::PasswordChangeRequired && !parts.uri.path().starts_with("/api/") {
+            return axum::response::Redirect::to(gatehouse::route::ACCOUNT_PAGE).into_response();
+        }
         let error = match (refusal, caller) {
             // The caller's own rejection says best why (expired, revoked...).
             (Refusal::Unauthenticated, Caller::Rejected(err)) => err.into(),

@@ -219,11 +219,15 @@ async fn ensure_initial_admin(auth: &Auth) -> Result<(), gatehouse::auth::AuthEr
         .await?
     {
         // Printed once, on purpose: this is the only way into a fresh
-        // install. Change it from the console, or configure
-        // --admin-user/--admin-password-file instead.
+        // install; the admin must choose a new password on first sign-in
+        // (or configure --admin-user/--admin-password-file instead).
+        auth.users()
+            .set_must_change_password(&created.id, true)
+            .await?;
         tracing::warn!(
             user_id = %created.id,
-            "first run: created user `admin` with password `{password}` (shown only this once)"
+            "first run: created user `admin` with password `{password}` (shown only this once; \
+             you will be asked to choose a new one when you sign in)"
         );
     }
     Ok(())

@@ -18,7 +18,7 @@ gatehouse::both_topologies! {
         let a = app_on(&backend, &["--instance-id", "gh-a"]).await;
         let b = app_on(&backend, &["--instance-id", "gh-b"]).await;
         a.user("root", "admin password", &[Role::Admin]).await;
-        a.user("walt", "long enough", &[Role::User]).await;
+        a.user("walt", "long enough, really", &[Role::User]).await;
         let admin = b.token("root", "admin password").await;
         // Let B's hub start tailing.
         tokio::time::sleep(Duration::from_millis(300)).await;
@@ -30,7 +30,7 @@ gatehouse::both_topologies! {
             "text/event-stream"
         );
         let mut body = response.into_body();
-        a.login("walt", "long enough").await;
+        a.login("walt", "long enough, really").await;
         let seen = read_until(&mut body, "event: session_created").await;
         assert!(seen.contains("\"instance\":\"gh-a\""), "{seen}");
         assert!(seen.contains("\"username\":\"walt\""));
@@ -42,12 +42,12 @@ gatehouse::both_topologies! {
     async fn a_reconnecting_console_gets_what_it_missed(backend) {
         let app = app_on(&backend, &[]).await;
         app.user("root", "admin password", &[Role::Admin]).await;
-        app.user("xena", "long enough", &[Role::User]).await;
+        app.user("xena", "long enough, really", &[Role::User]).await;
         let admin = app.token("root", "admin password").await;
         let events = app.state.auth.events();
         events.flush().await;
         let since = events.last_id().await.unwrap();
-        let token = app.token("xena", "long enough").await;
+        let token = app.token("xena", "long enough, really").await;
         app.send(post_bearer("/api/v1/auth/logout", &token)).await;
         events.flush().await;
 
@@ -64,8 +64,8 @@ gatehouse::both_topologies! {
 gatehouse::both_topologies! {
     async fn the_stream_and_every_admin_function_refuse_non_admins(backend) {
         let app = app_on(&backend, &[]).await;
-        app.user("yuri", "long enough", &[Role::User]).await;
-        let user = app.token("yuri", "long enough").await;
+        app.user("yuri", "long enough, really", &[Role::User]).await;
+        let user = app.token("yuri", "long enough, really").await;
         expect_error(
             app.send(stream_request(&user, None)).await,
             403,
@@ -97,7 +97,7 @@ gatehouse::both_topologies! {
             ("/api/v1/admin/users/list", Some(json!({}))),
             (
                 "/api/v1/admin/users/create",
-                Some(json!({"username": "abc", "password": "long enough", "roles": ["user"]})),
+                Some(json!({"username": "abc", "password": "long enough, really", "roles": ["user"]})),
             ),
             (
                 "/api/v1/admin/users/set-disabled",
@@ -137,9 +137,9 @@ gatehouse::both_topologies! {
         let app = app_on(&backend, &["--instance-id", "gh-console"]).await;
         app.user("root", "admin password", &[Role::Admin, Role::User])
             .await;
-        app.user("zoe", "long enough", &[Role::User]).await;
+        app.user("zoe", "long enough, really", &[Role::User]).await;
         let admin = app.token("root", "admin password").await;
-        let zoe = app.login("zoe", "long enough").await;
+        let zoe = app.login("zoe", "long enough, really").await;
         gatehouse::instances::heartbeat(
             &app.state.store,
             &gatehouse::instances::InstanceInfo {
@@ -232,7 +232,7 @@ gatehouse::both_topologies! {
         expect_error(
             app.send(support::post_json(
                 "/api/v1/auth/login",
-                &json!({"username": "zoe", "password": "long enough"}),
+                &json!({"username": "zoe", "password": "long enough, really"}),
             ))
             .await,
             403,

@@ -32,8 +32,8 @@ gatehouse::both_topologies! {
             ],
         )
         .await;
-        app.user("hammer", "long enough", &[Role::User]).await;
-        let token = app.token("hammer", "long enough").await;
+        app.user("hammer", "long enough, really", &[Role::User]).await;
+        let token = app.token("hammer", "long enough, really").await;
         for _ in 0..3 {
             assert_eq!(
                 app.send(post_bearer("/api/v1/auth/me", &token))
@@ -286,8 +286,8 @@ gatehouse::both_topologies! {
         )
         .await;
         app.user("root", "admin password", &[Role::Admin]).await;
-        app.user("busy", "long enough", &[Role::User]).await;
-        let busy = app.login("busy", "long enough").await;
+        app.user("busy", "long enough, really", &[Role::User]).await;
+        let busy = app.login("busy", "long enough, really").await;
         let busy_token = busy["access_token"].as_str().unwrap();
         for _ in 0..6 {
             app.send(post_bearer("/api/v1/auth/me", busy_token)).await;

@@ -17,8 +17,8 @@ gatehouse::both_topologies! {
     async fn a_hundred_refreshes_over_two_instances_rotate_once_and_all_succeed(backend) {
         let one = app_on(&backend, &["--instance-id", "gh-1"]).await;
         let two = app_on(&backend, &["--instance-id", "gh-2"]).await;
-        one.user("tabs", "long enough", &[Role::User]).await;
-        let login = one.login("tabs", "long enough").await;
+        one.user("tabs", "long enough, really", &[Role::User]).await;
+        let login = one.login("tabs", "long enough, really").await;
         let body = json!({"refresh_token": login["refresh_token"]});
 
         let mut tasks = Vec::new();
@@ -83,8 +83,8 @@ gatehouse::both_topologies! {
 gatehouse::both_topologies! {
     async fn the_refresh_cookie_works_and_reuse_after_the_grace_window_ends_the_session(backend) {
         let app = app_on(&backend, &["--refresh-grace", "300ms"]).await;
-        app.user("olga", "long enough", &[Role::User]).await;
-        let login = app.login("olga", "long enough").await;
+        app.user("olga", "long enough, really", &[Role::User]).await;
+        let login = app.login("olga", "long enough, really").await;
         let old_refresh = login["refresh_token"].as_str().unwrap();
 
         let request = Request::post("/api/v1/auth/refresh")
@@ -138,8 +138,8 @@ gatehouse::both_topologies! {
     async fn api_clients_get_a_new_access_token_in_headers_near_expiry(backend) {
         // A 10 s token with a 95 % renewal window: renewed after half a second.
         let app = app_on(&backend, &["--access-ttl", "10s", "--renew-window", "0.95"]).await;
-        app.user("pat", "long enough", &[Role::User]).await;
-        let login = app.login("pat", "long enough").await;
+        app.user("pat", "long enough, really", &[Role::User]).await;
+        let login = app.login("pat", "long enough, really").await;
         let token = login["access_token"].as_str().unwrap();
         tokio::time::sleep(Duration::from_millis(1_100)).await;
         let response = app.send(post_bearer("/api/v1/auth/me", token)).await;
@@ -170,8 +170,8 @@ gatehouse::both_topologies! {
 gatehouse::both_topologies! {
     async fn a_browser_with_an_expired_access_cookie_is_renewed_not_signed_out(backend) {
         let app = app_on(&backend, &["--access-ttl", "1s", "--jwt-leeway", "0s"]).await;
-        app.user("quinn", "long enough", &[Role::User]).await;
-        let login = app.login("quinn", "long enough").await;
+        app.user("quinn", "long enough, really", &[Role::User]).await;
+        let login = app.login("quinn", "long enough, really").await;
         let token = login["access_token"].as_str().unwrap();
         tokio::time::sleep(Duration::from_millis(2_100)).await;
 
@@ -204,13 +204,13 @@ gatehouse::both_topologies! {
     async fn admins_list_the_blacklist(backend) {
         let app = app_on(&backend, &[]).await;
         app.user("root", "admin password", &[Role::Admin]).await;
-        app.user("rita", "long enough", &[Role::User]).await;
+        app.user("rita", "long enough, really", &[Role::User]).await;
         let admin = app.token("root", "admin password").await;
-        let login = app.login("rita", "long enough").await;
+        let login = app.login("rita", "long enough, really").await;
         let token = login["access_token"].as_str().unwrap();
         app.send(post_bearer("/api/v1/auth/logout", token)).await;
 
-        let rita = app.token("rita", "long enough").await;
+        let rita = app.token("rita", "long enough, really").await;
         let mut request = post_json("/api/v1/admin/blacklist/list", &json!({}));
         request.headers_mut().insert(
             header::AUTHORIZATION,

@@ -78,6 +78,9 @@ pub enum Refusal {
     Unauthenticated,
     /// An admin route, and the caller is not an admin.
     Forbidden,
+    /// The caller must change the password before anything but
+    /// [`crate::route::open_during_password_change`] paths.
+    PasswordChangeRequired,
 }
 
 /// The decision about one request.
@@ -186,7 +189,10 @@ impl Auth {
         principal: Principal,
         limits: Decision,
     ) -> Admission {
-        if let Some(refusal) = self.limits_refusal(facts, Some(&principal), &limits) {
+        if let Some(refusal) = self
+            .limits_refusal(facts, Some(&principal), &limits)
+            .or_else(|| password_change_refusal(facts, &principal))
+        {
             return Admission {
                 refusal: Some(refusal),
                 ..Admission::new(Caller::Principal(principal), limits)
@@ -250,20 +256,36 @@ impl Auth {
                 return self.rejected(facts, credential, expired).await;
             }
         };
-        let principal = &rotated.principal;
+        // The new token goes through the same one round trip as any other
+        // (session, current roles, pending password change, limits).
         let checks = self.inner.limiter.checks_for(
             facts.route,
             facts.path,
             &facts.client.ip,
-            Some((&principal.user_id, &principal.session_id)),
+            Some((&rotated.principal.user_id, &rotated.principal.session_id)),
         );
-        let (limits, refusal) = self.limits_or_fail_mode(&checks).await;
-        let refusal = refusal.or_else(|| self.limits_refusal(facts, Some(principal), &limits));
-        let caller = Caller::Principal(rotated.principal.clone());
-        Admission {
-            refusal,
-            renewal: Some((rotated, credential.source)),
-            ..Admission::new(caller, limits)
+        let renewal = Some((rotated.clone(), credential.source));
+        match self
+            .authenticate_limited(rotated.access.clone(), &checks, None)
+            .await
+        {
+            Ok((principal, limits)) => Admission {
+                refusal: self
+                    .limits_refusal(facts, Some(&principal), &limits)
+                    .or_else(|| password_change_refusal(facts, &principal)),
+                renewal,
+                ..Admission::new(Caller::Principal(principal), limits)
+            },
+            Err(err @ AuthError::Store(_)) => {
+                let refusal = Limiter::fails_closed(&checks).then_some(Refusal::Unavailable);
+                tracing::warn!(error = %err, fail_closed = refusal.is_some(), "cannot admit a renewed token: Redis unavailable");
+                Admission {
+                    refusal,
+                    renewal,
+                    ..Admission::new(Caller::Rejected(err), Decision::default())
+                }
+            }
+            Err(err) => self.rejected(facts, credential, err).await,
         }
     }
 
@@ -390,6 +412,12 @@ fn is_uuid(text: &str) -> bool {
             8 | 13 | 18 | 23 => c == '-',
             _ => c.is_ascii_hexdigit(),
         })
+}
+
+/// A user who must change the password may only do that (and sign out).
+fn password_change_refusal(facts: &Facts<'_>, principal: &Principal) -> Option<Refusal> {
+    (principal.must_change_password && !crate::route::open_during_password_change(facts.path))
+        .then_some(Refusal::PasswordChangeRequired)
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@
 //!   session (see [`rotation`]).
 
 mod admission;
+mod password;
 mod request;
 mod rotation;
 
@@ -34,6 +35,7 @@ use crate::ratelimit::{Check, LimitError, Limiter, Outcome, Subject};
 use crate::session::{Ended, NewSession, SessionError, Sessions};
 use crate::store::{Store, StoreError};
 use crate::token::{AccessClaims, Issued, RefreshClaims, TokenError, Tokens};
+use crate::user::policy::MAX_PASSWORD_BYTES;
 use crate::user::{MAX_INPUT_BYTES, Role, User, UserError, Users};
 
 /// Who is signing in, from where.
@@ -64,6 +66,9 @@ pub struct Principal {
     pub token_id: String,
     pub token_issued_at: u64,
     pub token_expires_at: u64,
+    /// The session's user must change the password before doing anything
+    /// else (read with the session; admission refuses everything else).
+    pub must_change_password: bool,
 }
 
 impl Principal {
@@ -199,9 +204,14 @@ fn check_input(username: &str, password: &str) -> Result<(), AuthError> {
     if password.is_empty() {
         return Err(AuthError::InvalidInput("the password is empty"));
     }
-    if username.len() > MAX_INPUT_BYTES || password.len() > MAX_INPUT_BYTES {
+    if username.len() > MAX_INPUT_BYTES {
         return Err(AuthError::InvalidInput(
-            "the username or password is longer than 256 bytes",
+            "the username is longer than 256 bytes",
+        ));
+    }
+    if password.len() > MAX_PASSWORD_BYTES {
+        return Err(AuthError::InvalidInput(
+            "the password is longer than 1024 characters",
         ));
     }
     Ok(())
@@ -273,24 +283,7 @@ impl Auth {
         // and counts) *before* the password is verified, so however many
         // guesses race, at most the policy's limit reach Argon2. A correct
         // password clears the window.
-        let lockout = self.lockout(username, client);
-        if let Some(check) = &lockout {
-            let decision = self
-                .inner
-                .limiter
-                .check(std::slice::from_ref(check), true)
-                .await?;
-            if let Some(rejected) = decision.rejection() {
-                let retry_after_ms = rejected.retry_after_ms.unwrap_or(rejected.reset_ms);
-                self.inner.events.emit(
-                    Event::new("login_locked")
-                        .username(username.trim())
-                        .ip(&client.ip)
-                        .detail("retry_after_ms", retry_after_ms),
-                );
-                return Err(AuthError::LoginLocked { retry_after_ms });
-            }
-        }
+        self.reserve_attempt(username, client).await?;
         let user = match self.verify_password(username, password).await? {
             Verified::Match(user) => user,
             // Already counted by the reservation above. The client learns
@@ -317,9 +310,7 @@ impl Auth {
             }
         };
         tracing::Span::current().record("user_id", user.id.as_str());
-        if let Some(check) = &lockout {
-            self.inner.limiter.reset(&check.subject).await?;
-        }
+        self.clear_attempts(username, client).await?;
         if user.disabled {
             self.inner.events.emit(
                 Event::new("login_failed")
@@ -347,6 +338,7 @@ impl Auth {
                 refresh_jti: &refresh.claims.jti,
                 access_jti: &access.claims.jti,
                 access_expires_at_ms: access.claims.exp * 1000,
+                must_change_password: user.must_change_password,
             })
             .await?;
         tracing::info!(session_id = %session_id, "signed in");
@@ -382,6 +374,40 @@ impl Auth {
         } else {
             Ok(Verified::WrongPassword(user))
         }
+    }
+
+    /// Counts a password guess for `username` from the client's address
+    /// against the lockout policy (if configured), refusing it when the
+    /// window is full. Checking and counting is one script, so however
+    /// many guesses race, at most the policy's limit get through.
+    async fn reserve_attempt(&self, username: &str, client: &Client) -> Result<(), AuthError> {
+        let Some(check) = self.lockout(username, client) else {
+            return Ok(());
+        };
+        let decision = self
+            .inner
+            .limiter
+            .check(std::slice::from_ref(&check), true)
+            .await?;
+        if let Some(rejected) = decision.rejection() {
+            let retry_after_ms = rejected.retry_after_ms.unwrap_or(rejected.reset_ms);
+            self.inner.events.emit(
+                Event::new("login_locked")
+                    .username(username.trim())
+                    .ip(&client.ip)
+                    .detail("retry_after_ms", retry_after_ms),
+            );
+            return Err(AuthError::LoginLocked { retry_after_ms });
+        }
+        Ok(())
+    }
+
+    /// A right password clears the guesses counted for it.
+    async fn clear_attempts(&self, username: &str, client: &Client) -> Result<(), AuthError> {
+        if let Some(check) = self.lockout(username, client) {
+            self.inner.limiter.reset(&check.subject).await?;
+        }
+        Ok(())
     }
 
     /// The lockout check for signing in to `username` from the client's
@@ -513,12 +539,17 @@ impl Auth {
 /// the current ones, read when it was issued.
 fn principal(claims: AccessClaims) -> Principal {
     let roles = claims.roles.iter().filter_map(|r| Role::parse(r)).collect();
-    principal_with_roles(claims, roles)
+    principal_with_roles(claims, roles, false)
 }
 
-/// The caller a verified token describes, with `roles` (as Redis holds
-/// them now, never trusted from an older token).
-fn principal_with_roles(claims: AccessClaims, roles: Vec<Role>) -> Principal {
+/// The caller a verified token describes, with `roles` and the pending
+/// password change as Redis holds them now (never trusted from an older
+/// token).
+fn principal_with_roles(
+    claims: AccessClaims,
+    roles: Vec<Role>,
+    must_change_password: bool,
+) -> Principal {
     Principal {
         user_id: claims.sub,
         username: claims.name,
@@ -527,6 +558,7 @@ fn principal_with_roles(claims: AccessClaims, roles: Vec<Role>) -> Principal {
         token_id: claims.jti,
         token_issued_at: claims.iat,
         token_expires_at: claims.exp,
+        must_change_password,
     }
 }
 
@@ -590,10 +622,10 @@ mod tests {
             .await;
             let user = auth
                 .users()
-                .create("grace", "hopper-1906", &[Role::User])
+                .create("grace", "grace hopper 1906", &[Role::User])
                 .await
                 .unwrap();
-            let login = auth.login("GRACE", "hopper-1906", &client()).await.unwrap();
+            let login = auth.login("GRACE", "grace hopper 1906", &client()).await.unwrap();
             assert_eq!(login.user.id, user.id);
             let principal = auth.authenticate(&login.access.token).await.unwrap();
             assert_eq!(principal.session_id, login.session_id);
@@ -603,8 +635,8 @@ mod tests {
             assert_eq!(sessions[0].device, "curl");
 
             // The console's cross-user views, whose keys live in other slots.
-            let second = auth.users().create("hedy", "lamarr-1914", &[Role::User]).await.unwrap();
-            auth.login("hedy", "lamarr-1914", &client()).await.unwrap();
+            let second = auth.users().create("hedy", "hedy lamarr 1914", &[Role::User]).await.unwrap();
+            auth.login("hedy", "hedy lamarr 1914", &client()).await.unwrap();
             let (total, all) = auth.sessions().list_all(0, 10).await.unwrap();
             assert_eq!(total, 2);
             let mut owners: Vec<&str> = all.iter().map(|s| s.user_id.as_str()).collect();
@@ -683,7 +715,7 @@ mod tests {
         let redis = TestRedis::start().await;
         let auth = auth(&redis).await;
         auth.users()
-            .create("erin", "long enough", &[Role::User])
+            .create("erin", "long enough, really", &[Role::User])
             .await
             .unwrap();
         // A password typed into the username field, and a wrong password.
@@ -723,11 +755,11 @@ mod tests {
         let auth = auth(&redis).await;
         let user = auth
             .users()
-            .create("mallory", "long enough", &[Role::User])
+            .create("mallory", "long enough, really", &[Role::User])
             .await
             .unwrap();
         let login = auth
-            .login("mallory", "long enough", &client())
+            .login("mallory", "long enough, really", &client())
             .await
             .unwrap();
         let ended = auth.set_disabled(&user.id, true).await.unwrap();
@@ -741,11 +773,12 @@ mod tests {
             Err(AuthError::InvalidCredentials)
         ));
         assert!(matches!(
-            auth.login("mallory", "long enough", &client()).await,
+            auth.login("mallory", "long enough, really", &client())
+                .await,
             Err(AuthError::AccountDisabled)
         ));
         auth.set_disabled(&user.id, false).await.unwrap();
-        auth.login("mallory", "long enough", &client())
+        auth.login("mallory", "long enough, really", &client())
             .await
             .unwrap();
     }
@@ -760,7 +793,8 @@ mod tests {
             ("  ", "x"),
             ("a", ""),
             (&"u".repeat(257) as &str, "x"),
-            ("a", &"p".repeat(257)),
+            // Longer than any acceptable password (1024 four-byte characters).
+            ("a", &"p".repeat(4097)),
         ] {
             assert!(matches!(
                 auth.login(username, password, &client()).await,
@@ -775,10 +809,13 @@ mod tests {
         let redis = TestRedis::start().await;
         let auth = auth(&redis).await;
         auth.users()
-            .create("ken", "long enough", &[Role::User])
+            .create("ken", "long enough, really", &[Role::User])
             .await
             .unwrap();
-        let login = auth.login("ken", "long enough", &client()).await.unwrap();
+        let login = auth
+            .login("ken", "long enough, really", &client())
+            .await
+            .unwrap();
         assert!(matches!(
             auth.authenticate(&login.refresh.token).await,
             Err(AuthError::Token(TokenError::Invalid(_)))
@@ -811,10 +848,13 @@ mod tests {
         let mut redis = TestRedis::start().await;
         let auth = auth(&redis).await;
         auth.users()
-            .create("linus", "long enough", &[Role::User])
+            .create("linus", "long enough, really", &[Role::User])
             .await
             .unwrap();
-        let login = auth.login("linus", "long enough", &client()).await.unwrap();
+        let login = auth
+            .login("linus", "long enough, really", &client())
+            .await
+            .unwrap();
         redis.stop().await;
         assert!(matches!(
             auth.authenticate(&login.access.token).await,

@@ -77,8 +77,12 @@ impl Auth {
             let touched = touch.into_result().map_err(ended_if_disabled)?;
             (touched, Limiter::decision(checks, &limits)?)
         };
+        let must_change_password = touched.must_change_password;
         let roles = self.current_roles(&claims.sub, touched).await?;
-        Ok((principal_with_roles(claims, roles), decision))
+        Ok((
+            principal_with_roles(claims, roles, must_change_password),
+            decision,
+        ))
     }
 
     /// The roles `touch` read, or, for a user whose roles key predates

@@ -10,6 +10,7 @@
 -- ARGV[10] session key prefix of this user (evicted sessions are
 --          deleted by id; the keys share KEYS[2]'s {u:<id>} slot)
 -- ARGV[11] the access token's expiry (ms since the epoch)
+-- ARGV[12] '1' if the user must change the password first, else '0'
 -- Returns {created ms, absolute expiry ms, evicted count}, or {-1} when
 -- the user is disabled.
 if redis.call('EXISTS', KEYS[3]) == 1 then
@@ -34,7 +35,8 @@ end
 local ttl = math.min(idle, absolute)
 redis.call('HSET', KEYS[1],
   'uid', ARGV[2], 'created', now, 'seen', now, 'ip', ARGV[3], 'dev', ARGV[4],
-  'gen', 0, 'rjti', ARGV[5], 'ajti', ARGV[6], 'aexp', ARGV[11], 'abs', now + absolute)
+  'gen', 0, 'rjti', ARGV[5], 'ajti', ARGV[6], 'aexp', ARGV[11], 'abs', now + absolute,
+  'pw', ARGV[12])
 redis.call('PEXPIRE', KEYS[1], ttl)
 redis.call('ZADD', KEYS[2], now + ttl, ARGV[1])
 if redis.call('PTTL', KEYS[2]) < absolute then

@@ -89,6 +89,8 @@ pub struct NewSession<'a> {
     pub access_jti: &'a str,
     /// The access token's expiry (ms since the epoch).
     pub access_expires_at_ms: u64,
+    /// The user must change the password before doing anything else.
+    pub must_change_password: bool,
 }
 
 /// A session that was just created.
@@ -105,6 +107,9 @@ pub struct Created {
 pub struct Touched {
     pub generation: u64,
     pub now_ms: u64,
+    /// The session was opened by a user who must change the password
+    /// before doing anything else, and has not yet.
+    pub must_change_password: bool,
     /// The user's current roles (comma-separated), read in the same
     /// script; `None` for a user whose roles key predates this field.
     pub roles: Option<String>,
@@ -144,10 +149,14 @@ impl redis::FromRedisValue for Touch {
             _ => None,
         };
         match (int(items.first()), items.len()) {
-            (Some(1), 3 | 4) => Ok(Touch::Alive(Touched {
+            (Some(1), 4 | 5) => Ok(Touch::Alive(Touched {
                 generation: int(items.get(1)).ok_or_else(|| bad("without a generation"))?,
                 now_ms: int(items.get(2)).ok_or_else(|| bad("without a time"))?,
-                roles: match items.get(3) {
+                must_change_password: match int(items.get(3)) {
+                    Some(flag @ (0 | 1)) => flag == 1,
+                    _ => return Err(bad("without a password-change flag")),
+                },
+                roles: match items.get(4) {
                     None | Some(Value::Nil) => None,
                     Some(Value::BulkString(bytes)) => Some(
                         String::from_utf8(bytes.clone())
@@ -233,6 +242,7 @@ impl Sessions {
             .arg(self.config.max_per_user.max(1))
             .arg(keys::session_prefix(new.user_id))
             .arg(new.access_expires_at_ms)
+            .arg(u8::from(new.must_change_password))
             .invoke_async(&mut self.store.conn())
             .await?;
         let created = match reply.as_slice() {
@@ -479,6 +489,22 @@ impl Sessions {
                 .await?;
         }
         Ok((next, dead.len() as u64))
+    }
+
+    /// The user of this session has changed the password it was opened
+    /// with a pending change for: the session may do everything again.
+    /// (Never creates the session if it has just ended.)
+    pub async fn clear_password_change(
+        &self,
+        user_id: &str,
+        session_id: &str,
+    ) -> Result<(), SessionError> {
+        let _: () = redis::cmd("HDEL")
+            .arg(keys::session(user_id, session_id))
+            .arg("pw")
+            .query_async(&mut self.store.conn())
+            .await?;
+        Ok(())
     }
 
     /// Ends all of a user's sessions except `keep` (if given).

@@ -32,6 +32,7 @@ async fn start(sessions: &Sessions, user: &str) -> String {
             refresh_jti: "r",
             access_jti: &format!("a-{sid}"),
             access_expires_at_ms: 4_000_000_000_000,
+            must_change_password: false,
         })
         .await
         .unwrap();
@@ -178,6 +179,7 @@ crate::both_topologies! {
                 refresh_jti: "r",
                 access_jti: "a",
                 access_expires_at_ms: 0,
+                must_change_password: false,
             })
             .await;
         assert!(matches!(result, Err(SessionError::UserDisabled)));

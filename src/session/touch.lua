@@ -6,7 +6,8 @@
 -- touch(session key, user's session index key, blacklist key of the
 --       presented access token, the user's roles key, the user's disabled
 --       marker, session id, idle timeout ms)
--- Returns {1, refresh generation, now ms, roles or nil} when valid (roles
+-- Returns {1, refresh generation, now ms, 1 if the user must change the
+-- password before anything else (else 0), roles or nil} when valid (roles
 -- are nil for a user whose roles key predates it); {0} when the session
 -- has ended (revoked, idle too long, past its absolute lifetime); {2}
 -- when the token is blacklisted and its grace period is over; {3} when
@@ -27,7 +28,7 @@ local function touch(session, index, blacklisted, roles, disabled, sid, idle)
   if redis.call('EXISTS', disabled) == 1 then
     return { 3 }
   end
-  local fields = redis.call('HMGET', session, 'abs', 'gen', 'seen')
+  local fields = redis.call('HMGET', session, 'abs', 'gen', 'seen', 'pw')
   if not fields[1] then
     redis.call('ZREM', index, sid)
     return { 0 }
@@ -45,5 +46,9 @@ local function touch(session, index, blacklisted, roles, disabled, sid, idle)
     redis.call('PEXPIRE', session, ttl)
     redis.call('ZADD', index, 'XX', now + ttl, sid)
   end
-  return { 1, tonumber(fields[2]), now, redis.call('GET', roles) }
+  local must_change = 0
+  if fields[4] == '1' then
+    must_change = 1
+  end
+  return { 1, tonumber(fields[2]), now, must_change, redis.call('GET', roles) }
 end

@@ -6,10 +6,15 @@
 //! "Alice" and "alice" are the same name. Listing pages through a sorted
 //! index (never `KEYS`).
 //!
-//! Passwords are stored only as Argon2id hashes ([`crate::password`]). The
+//! Passwords are stored only as Argon2id hashes ([`crate::password`]);
+//! which new passwords are acceptable is [`policy`]'s decision. The
 //! "disabled" flag lives in the record for display and, authoritatively, as
 //! a marker key in the user's own `{u:<id>}` slot, where the session
-//! scripts check it atomically.
+//! scripts check it atomically. "Must change the password" lives in the
+//! record and is copied into each session the user opens (it is only ever
+//! set together with ending every session), where admission reads it.
+
+pub mod policy;
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -25,11 +30,10 @@ static FIND: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("find.
 static PAGE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("page.lua")));
 static UPDATE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("update.lua")));
 
-/// Longest accepted username or password input, in bytes. Longer input is
-/// rejected before any work is done (Argon2 on megabytes is a DoS vector).
+/// Longest accepted username input, in bytes (passwords: see
+/// [`policy::MAX_PASSWORD_BYTES`]). Longer input is rejected before any
+/// work is done.
 pub const MAX_INPUT_BYTES: usize = 256;
-/// Shortest password accepted for new accounts (NIST SP 800-63B).
-pub const MIN_PASSWORD_CHARS: usize = 8;
 
 /// What a user may do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -69,6 +73,10 @@ pub struct User {
     pub username: String,
     pub roles: Vec<Role>,
     pub disabled: bool,
+    /// The user must choose a new password before doing anything else
+    /// (after an admin reset, or for the generated first-run admin).
+    #[serde(default)]
+    pub must_change_password: bool,
     pub created_at_ms: u64,
     pub updated_at_ms: u64,
 }
@@ -93,7 +101,7 @@ pub enum UserError {
     #[error("invalid username: {0}")]
     InvalidUsername(String),
     #[error("invalid password: {0}")]
-    InvalidPassword(String),
+    InvalidPassword(#[from] policy::Rejected),
     #[error("invalid roles: {0}")]
     InvalidRoles(String),
     #[error("the username is already taken")]
@@ -134,21 +142,6 @@ pub fn validate_username(username: &str) -> Result<(), UserError> {
     Ok(())
 }
 
-/// Checks a new password: at least 8 characters, at most 256 bytes.
-pub fn validate_password(password: &str) -> Result<(), UserError> {
-    if password.chars().count() < MIN_PASSWORD_CHARS {
-        return Err(UserError::InvalidPassword(format!(
-            "use at least {MIN_PASSWORD_CHARS} characters"
-        )));
-    }
-    if password.len() > MAX_INPUT_BYTES {
-        return Err(UserError::InvalidPassword(format!(
-            "use at most {MAX_INPUT_BYTES} bytes"
-        )));
-    }
-    Ok(())
-}
-
 fn roles_to_string(roles: &[Role]) -> Result<String, UserError> {
     if roles.is_empty() {
         return Err(UserError::InvalidRoles("give at least one role".to_owned()));
@@ -180,6 +173,8 @@ fn user_from_fields(mut fields: HashMap<String, String>) -> Result<(User, String
     let hash = take("hash")?;
     let roles = roles_from_string(&take("roles")?);
     let disabled = take("disabled")? == "1";
+    // Records from before the flag existed have no field: not required.
+    let must_change_password = take("mustchange").is_ok_and(|flag| flag == "1");
     let created_at_ms = number(take("created")?)?;
     let updated_at_ms = number(take("updated")?)?;
     Ok((
@@ -188,11 +183,17 @@ fn user_from_fields(mut fields: HashMap<String, String>) -> Result<(User, String
             username,
             roles,
             disabled,
+            must_change_password,
             created_at_ms,
             updated_at_ms,
         },
         hash,
     ))
+}
+
+/// A boolean as the record stores it.
+fn flag(on: bool) -> &'static str {
+    if on { "1" } else { "0" }
 }
 
 fn fields_from_pairs(pairs: Vec<String>) -> HashMap<String, String> {
@@ -230,7 +231,7 @@ impl Users {
         roles: &[Role],
     ) -> Result<User, UserError> {
         validate_username(username)?;
-        validate_password(password)?;
+        policy::check(password, username)?;
         let roles_text = roles_to_string(roles)?;
         let hash = self.hasher.hash(password).await?;
         let id = crate::random::hex::<16>();
@@ -255,6 +256,7 @@ impl Users {
             username: username.to_owned(),
             roles: roles_from_string(&roles_text),
             disabled: false,
+            must_change_password: false,
             created_at_ms: created,
             updated_at_ms: created,
         })
@@ -341,12 +343,35 @@ impl Users {
         Ok(UserPage { total, users })
     }
 
-    /// Replaces the password.
-    #[tracing::instrument(skip_all, fields(user_id = %user_id), err)]
-    pub async fn change_password(&self, user_id: &str, password: &str) -> Result<(), UserError> {
-        validate_password(password)?;
+    /// Replaces the password of `user` (checked against [`policy`]) and
+    /// sets whether it must be changed again before anything else. Ending
+    /// the user's sessions is the caller's next step (see
+    /// `Auth::change_password` and `Auth::reset_password`).
+    #[tracing::instrument(skip_all, fields(user_id = %user.id, must_change), err)]
+    pub async fn set_password(
+        &self,
+        user: &User,
+        password: &str,
+        must_change: bool,
+    ) -> Result<(), UserError> {
+        policy::check(password, &user.username)?;
         let hash = self.hasher.hash(password).await?;
-        self.update(user_id, &[("hash", hash)]).await
+        self.update(
+            &user.id,
+            &[("hash", hash), ("mustchange", flag(must_change).to_owned())],
+        )
+        .await
+    }
+
+    /// Sets whether the user must choose a new password before doing
+    /// anything else; takes effect for sessions opened afterwards.
+    pub async fn set_must_change_password(
+        &self,
+        user_id: &str,
+        must_change: bool,
+    ) -> Result<(), UserError> {
+        self.update(user_id, &[("mustchange", flag(must_change).to_owned())])
+            .await
     }
 
     /// Replaces the roles.
@@ -386,8 +411,7 @@ impl Users {
     /// (see `Auth::set_disabled`).
     #[tracing::instrument(skip_all, fields(user_id = %user_id, disabled), err)]
     pub async fn set_disabled(&self, user_id: &str, disabled: bool) -> Result<(), UserError> {
-        let flag = if disabled { "1" } else { "0" };
-        self.update(user_id, &[("disabled", flag.to_owned())])
+        self.update(user_id, &[("disabled", flag(disabled).to_owned())])
             .await?;
         let cmd = if disabled {
             let mut cmd = redis::cmd("SET");
@@ -430,13 +454,13 @@ mod tests {
         async fn create_get_find_and_list(backend) {
             let users = users(&backend).await;
             let alice = users
-                .create("Alice", "long enough", &[Role::User])
+                .create("Alice", "long enough, really", &[Role::User])
                 .await
                 .unwrap();
             let bob = users
                 .create(
                     "bob",
-                    "long enough",
+                    "long enough, really",
                     &[Role::Admin, Role::User, Role::Admin],
                 )
                 .await
@@ -461,7 +485,7 @@ mod tests {
             let attempts = (0..20).map(|i| {
                 let users = users.clone();
                 let name = if i % 2 == 0 { "Dave" } else { "dave" };
-                tokio::spawn(async move { users.create(name, "long enough", &[Role::User]).await })
+                tokio::spawn(async move { users.create(name, "long enough, really", &[Role::User]).await })
             });
             let mut created = 0;
             for attempt in attempts {
@@ -481,7 +505,7 @@ mod tests {
             let users = users(&backend).await;
             for name in ["", "ab", "has space", "x{y}", &"a".repeat(65)] {
                 assert!(matches!(
-                    users.create(name, "long enough", &[Role::User]).await,
+                    users.create(name, "long enough, really", &[Role::User]).await,
                     Err(UserError::InvalidUsername(_))
                 ));
             }
@@ -490,11 +514,15 @@ mod tests {
                 Err(UserError::InvalidPassword(_))
             ));
             assert!(matches!(
-                users.create("erin", &"p".repeat(257), &[Role::User]).await,
+                users.create("erin", &"p".repeat(1025), &[Role::User]).await,
+                Err(UserError::InvalidPassword(policy::Rejected::TooLong))
+            ));
+            assert!(matches!(
+                users.create("erin", "iloveyou", &[Role::User]).await,
                 Err(UserError::InvalidPassword(_))
             ));
             assert!(matches!(
-                users.create("erin", "long enough", &[]).await,
+                users.create("erin", "long enough, really", &[]).await,
                 Err(UserError::InvalidRoles(_))
             ));
         }
@@ -504,18 +532,23 @@ mod tests {
         async fn updates_change_only_existing_users(backend) {
             let users = users(&backend).await;
             let frank = users
-                .create("frank", "long enough", &[Role::User])
+                .create("frank", "long enough, really", &[Role::User])
                 .await
                 .unwrap();
             users.set_roles(&frank.id, &[Role::Service]).await.unwrap();
             users.set_disabled(&frank.id, true).await.unwrap();
             users
-                .change_password(&frank.id, "another long one")
+                .set_password(&frank, "another long one", true)
                 .await
                 .unwrap();
             let (updated, hash) = users.find_with_hash("frank").await.unwrap().unwrap();
             assert_eq!(updated.roles, vec![Role::Service]);
             assert!(updated.disabled);
+            assert!(updated.must_change_password);
+            assert!(matches!(
+                users.set_password(&frank, "Frank", false).await,
+                Err(UserError::InvalidPassword(_))
+            ));
             assert!(
                 users
                     .hasher()

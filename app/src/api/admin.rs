@@ -14,6 +14,9 @@ pub struct UserView {
     pub username: String,
     pub roles: Vec<String>,
     pub disabled: bool,
+    /// Must choose a new password at the next sign-in.
+    #[serde(default)]
+    pub must_change_password: bool,
     pub created_at_ms: u64,
     pub updated_at_ms: u64,
 }
@@ -90,6 +93,33 @@ pub async fn set_user_disabled(user_id: String, disabled: bool) -> Result<u64, A
         e.user(&user_id).detail("sessions_ended", ended.len())
     });
     Ok(ended.len() as u64)
+}
+
+/// `POST /api/v1/admin/users/set-password` `{"user_id","password","must_change"}`:
+/// sets a user's password (the same rules as a change) and ends every
+/// session of theirs; with `must_change` (the default) they must choose a
+/// new one when they next sign in. Answers how many sessions ended.
+#[server(prefix = "/api/v1", endpoint = "admin/users/set-password", input = Json)]
+pub async fn set_user_password(
+    user_id: String,
+    password: String,
+    #[server(default)] must_change: Option<bool>,
+) -> Result<crate::api::auth::PasswordChanged, ApiError> {
+    let state = crate::state::current()?;
+    let admin = crate::caller::require_role(gatehouse::user::Role::Admin)?;
+    let must_change = must_change.unwrap_or(true);
+    let ended = state
+        .auth
+        .reset_password(&user_id, &password, must_change)
+        .await?;
+    crate::caller::admin_event(&state, &admin, "password_reset", |e| {
+        e.user(&user_id)
+            .detail("must_change", must_change)
+            .detail("sessions_ended", ended.len())
+    });
+    Ok(crate::api::auth::PasswordChanged {
+        revoked_sessions: ended.len() as u64,
+    })
 }
 
 /// `POST /api/v1/admin/users/set-roles` `{"user_id","roles"}`: takes
@@ -190,6 +220,7 @@ mod ssr {
             username: user.username,
             roles: user.roles.iter().map(|r| r.as_str().to_owned()).collect(),
             disabled: user.disabled,
+            must_change_password: user.must_change_password,
             created_at_ms: user.created_at_ms,
             updated_at_ms: user.updated_at_ms,
         }

@@ -21,6 +21,10 @@ pub struct TokenPair {
     /// Seconds until the access token expires.
     pub expires_in: u64,
     pub session_id: String,
+    /// Sign-in only: the user must change the password
+    /// (`POST /api/v1/auth/password`) before anything else.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub must_change_password: Option<bool>,
 }
 
 /// The signed-in caller.
@@ -30,6 +34,9 @@ pub struct Identity {
     pub username: String,
     pub roles: Vec<String>,
     pub session_id: String,
+    /// The password must be changed before anything else.
+    #[serde(default)]
+    pub must_change_password: bool,
 }
 
 /// What sign-out ended.
@@ -53,6 +60,7 @@ pub async fn login(username: String, password: String) -> Result<TokenPair, ApiE
         refresh_token: login.refresh.token,
         token_type: "Bearer".to_owned(),
         session_id: login.session_id,
+        must_change_password: Some(login.user.must_change_password),
     })
 }
 
@@ -64,8 +72,12 @@ pub async fn sign_in(
     password: String,
     next: Option<String>,
 ) -> Result<(), ApiError> {
-    ssr::sign_in(&username, &password).await?;
-    leptos_axum::redirect(&safe_next(next.as_deref()));
+    let login = ssr::sign_in(&username, &password).await?;
+    if login.user.must_change_password {
+        leptos_axum::redirect(gatehouse::route::ACCOUNT_PAGE);
+    } else {
+        leptos_axum::redirect(&safe_next(next.as_deref()));
+    }
     Ok(())
 }
 
@@ -99,6 +111,40 @@ pub async fn refresh(
         refresh_token: rotated.refresh_token.unwrap_or_default(),
         token_type: "Bearer".to_owned(),
         session_id: rotated.access.sid,
+        must_change_password: None,
+    })
+}
+
+/// What a password change ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasswordChanged {
+    /// Sessions ended (with their tokens) because of the change.
+    pub revoked_sessions: u64,
+}
+
+/// `POST /api/v1/auth/password` `{"current_password","new_password"}`:
+/// changes the caller's password (12 to 1024 characters, not a common
+/// password, not the username) and ends every other session of theirs;
+/// this one stays signed in. A wrong current password is 401
+/// `invalid_credentials` and counts against the sign-in lockout.
+#[server(prefix = "/api/v1", endpoint = "auth/password", input = Json)]
+pub async fn change_password(
+    current_password: String,
+    new_password: String,
+) -> Result<PasswordChanged, ApiError> {
+    let state = crate::state::current()?;
+    let principal = crate::caller::principal()?;
+    let ended = state
+        .auth
+        .change_password(
+            &principal,
+            &current_password,
+            &new_password,
+            &crate::caller::client(),
+        )
+        .await?;
+    Ok(PasswordChanged {
+        revoked_sessions: ended.len() as u64,
     })
 }
 
@@ -201,6 +247,7 @@ mod ssr {
                 .map(|r| r.as_str().to_owned())
                 .collect(),
             session_id: principal.session_id,
+            must_change_password: principal.must_change_password,
         }
     }
 }

@@ -125,10 +125,12 @@ fn principal(admission: &Admission) -> &Principal {
 
 async fn signed_in(auth: &Auth, name: &str, roles: &[Role]) -> crate::auth::Login {
     auth.users()
-        .create(name, "long enough", roles)
+        .create(name, "long enough, really", roles)
         .await
         .unwrap();
-    auth.login(name, "long enough", &client()).await.unwrap()
+    auth.login(name, "long enough, really", &client())
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -346,6 +348,32 @@ crate::both_topologies! {
         assert!(old.renewal.is_none() && !old.clear_cookies);
     }
 
+    /// A pending password change holds for a renewed browser token too:
+    /// the renewed caller is read from the session like any other.
+    async fn a_pending_password_change_refuses_all_but_the_change_even_after_renewal(backend) {
+        let tokens = TokenConfig {
+            access_ttl: Duration::from_secs(1),
+            leeway: Duration::ZERO,
+            ..TokenConfig::default()
+        };
+        let auth = auth_with_tokens(&backend.store().await, &[], tokens).await;
+        let user = auth.users().create("flo", "long enough, really", &[Role::User]).await.unwrap();
+        auth.reset_password(&user.id, "reset by an admin", true).await.unwrap();
+        let login = auth.login("flo", "reset by an admin", &client()).await.unwrap();
+        let client = client();
+        let bearer = Some((login.access.token.as_str(), TokenSource::Bearer));
+        let refused = auth.admit(&facts("/api/v1/sessions/list", &client, bearer)).await;
+        assert_eq!(refused.refusal, Some(Refusal::PasswordChangeRequired));
+        let open = auth.admit(&facts(ME, &client, bearer)).await;
+        assert!(open.refusal.is_none() && principal(&open).must_change_password);
+
+        tokio::time::sleep(Duration::from_millis(2_100)).await;
+        let cookie = Some((login.access.token.as_str(), TokenSource::Cookie));
+        let renewed = auth.admit(&facts("/console", &client, cookie)).await;
+        assert!(renewed.renewal.is_some(), "the browser still gets its new tokens");
+        assert_eq!(renewed.refusal, Some(Refusal::PasswordChangeRequired));
+    }
+
     async fn dead_cookies_are_cleared_and_anonymous_requests_count_per_address(backend) {
         let auth = auth(&backend.store().await, &[]).await;
         let client = client();
@@ -428,7 +456,7 @@ async fn five_failed_passwords_lock_the_pair_out_even_for_the_right_password() {
     )
     .await;
     auth.users()
-        .create("rob", "long enough", &[Role::User])
+        .create("rob", "long enough, really", &[Role::User])
         .await
         .unwrap();
 
@@ -439,7 +467,9 @@ async fn five_failed_passwords_lock_the_pair_out_even_for_the_right_password() {
             Err(AuthError::InvalidCredentials)
         ));
     }
-    auth.login("rob", "long enough", &client()).await.unwrap();
+    auth.login("rob", "long enough, really", &client())
+        .await
+        .unwrap();
     for _ in 0..5 {
         assert!(matches!(
             auth.login("ROB", "wrong", &client()).await,
@@ -447,7 +477,7 @@ async fn five_failed_passwords_lock_the_pair_out_even_for_the_right_password() {
         ));
     }
     let locked = auth
-        .login("rob", "long enough", &client())
+        .login("rob", "long enough, really", &client())
         .await
         .unwrap_err();
     let AuthError::LoginLocked { retry_after_ms } = locked else {
@@ -459,9 +489,13 @@ async fn five_failed_passwords_lock_the_pair_out_even_for_the_right_password() {
         ip: "203.0.113.99".into(),
         user_agent: String::new(),
     };
-    auth.login("rob", "long enough", &elsewhere).await.unwrap();
+    auth.login("rob", "long enough, really", &elsewhere)
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(retry_after_ms + 50)).await;
-    auth.login("rob", "long enough", &client()).await.unwrap();
+    auth.login("rob", "long enough, really", &client())
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -505,10 +539,13 @@ async fn only_real_rotations_count_against_the_refresh_limit() {
     )
     .await;
     auth.users()
-        .create("sue", "long enough", &[Role::User])
+        .create("sue", "long enough, really", &[Role::User])
         .await
         .unwrap();
-    let login = auth.login("sue", "long enough", &client()).await.unwrap();
+    let login = auth
+        .login("sue", "long enough, really", &client())
+        .await
+        .unwrap();
     // 50 racing callers: one rotation, counted once.
     let mut tasks = Vec::new();
     for _ in 0..50 {

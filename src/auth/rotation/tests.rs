@@ -41,10 +41,10 @@ crate::both_topologies! {
         )
         .await;
         a.users()
-            .create("tab", "long enough", &[Role::User])
+            .create("tab", "long enough, really", &[Role::User])
             .await
             .unwrap();
-        let login = a.login("tab", "long enough", &client()).await.unwrap();
+        let login = a.login("tab", "long enough, really", &client()).await.unwrap();
         let token = login.refresh.token.clone();
 
         let mut tasks = Vec::new();
@@ -86,10 +86,10 @@ crate::both_topologies! {
     async fn reuse_after_the_grace_window_revokes_the_session(backend) {
         let auth = auth_with(&backend.store().await, TokenConfig::default(), rotation(300)).await;
         auth.users()
-            .create("eve", "long enough", &[Role::User])
+            .create("eve", "long enough, really", &[Role::User])
             .await
             .unwrap();
-        let login = auth.login("eve", "long enough", &client()).await.unwrap();
+        let login = auth.login("eve", "long enough, really", &client()).await.unwrap();
         let rotated = auth.refresh(&login.refresh.token, &client()).await.unwrap();
 
         // Within the grace window, the old token gets the same pair.
@@ -145,10 +145,10 @@ crate::both_topologies! {
         )
         .await;
         auth.users()
-            .create("ivan", "long enough", &[Role::User])
+            .create("ivan", "long enough, really", &[Role::User])
             .await
             .unwrap();
-        let login = auth.login("ivan", "long enough", &client()).await.unwrap();
+        let login = auth.login("ivan", "long enough, really", &client()).await.unwrap();
         auth.refresh(&login.refresh.token, &client()).await.unwrap();
         assert!(
             auth.authenticate(&login.access.token).await.is_ok(),
@@ -171,10 +171,10 @@ crate::both_topologies! {
         };
         let auth = auth_with(&backend.store().await, tokens, rotation(0)).await;
         auth.users()
-            .create("judy", "long enough", &[Role::User])
+            .create("judy", "long enough, really", &[Role::User])
             .await
             .unwrap();
-        let login = auth.login("judy", "long enough", &client()).await.unwrap();
+        let login = auth.login("judy", "long enough, really", &client()).await.unwrap();
         let principal = auth.authenticate(&login.access.token).await.unwrap();
         auth.logout(&principal).await.unwrap();
         assert_eq!(auth.blacklist().list(0, 10).await.unwrap().entries.len(), 1);
@@ -193,10 +193,10 @@ crate::both_topologies! {
         };
         let auth = auth_with(&backend.store().await, TokenConfig::default(), config).await;
         auth.users()
-            .create("kate", "long enough", &[Role::User])
+            .create("kate", "long enough, really", &[Role::User])
             .await
             .unwrap();
-        let login = auth.login("kate", "long enough", &client()).await.unwrap();
+        let login = auth.login("kate", "long enough, really", &client()).await.unwrap();
         // Another instance took the rotation lock and died holding it.
         let crashed = auth
             .locks()
@@ -231,10 +231,10 @@ crate::both_topologies! {
         )
         .await;
         auth.users()
-            .create("liam", "long enough", &[Role::User])
+            .create("liam", "long enough, really", &[Role::User])
             .await
             .unwrap();
-        let login = auth.login("liam", "long enough", &client()).await.unwrap();
+        let login = auth.login("liam", "long enough, really", &client()).await.unwrap();
         let mut tasks = Vec::new();
         for _ in 0..20 {
             let auth = auth.clone();
@@ -279,10 +279,10 @@ crate::both_topologies! {
         };
         let auth = auth_with(&backend.store().await, tokens, rotation(200)).await;
         auth.users()
-            .create("mia", "long enough", &[Role::User])
+            .create("mia", "long enough, really", &[Role::User])
             .await
             .unwrap();
-        let login = auth.login("mia", "long enough", &client()).await.unwrap();
+        let login = auth.login("mia", "long enough, really", &client()).await.unwrap();
         tokio::time::sleep(Duration::from_millis(2_100)).await;
         assert!(matches!(
             auth.renew_session(&login.access.token, false, &client())
@@ -330,6 +330,7 @@ crate::both_topologies! {
             token_id: String::new(),
             token_issued_at: 1_000,
             token_expires_at: 1_900,
+            must_change_password: false,
         };
         assert!(!auth.wants_renewal(&principal, 1_700));
         assert!(auth.wants_renewal(&principal, 1_730));
@@ -348,10 +349,10 @@ crate::both_topologies! {
         )
         .await;
         auth.users()
-            .create("nina", "long enough", &[Role::User])
+            .create("nina", "long enough, really", &[Role::User])
             .await
             .unwrap();
-        let login = auth.login("nina", "long enough", &client()).await.unwrap();
+        let login = auth.login("nina", "long enough, really", &client()).await.unwrap();
         let (tab_a, tab_b) = (client(), client());
         let (renewed, refreshed) = tokio::join!(
             auth.renew_session(&login.access.token, false, &tab_a),
