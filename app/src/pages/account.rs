@@ -1,5 +1,9 @@
 //! `/account`: who I am, my sessions (one per device), revoke one, sign
-//! out everywhere.
+//! out everywhere, change my password. A user who must choose a new
+//! password first (after an admin reset, or the generated first-run
+//! admin) sees only that form: nothing else is open to them until then.
+
+mod password;
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -11,6 +15,7 @@ use crate::api::sessions::{RevokeSession, SessionView, list_sessions};
 use crate::components::layout::SessionContext;
 use crate::components::time::RelativeTime;
 use crate::components::ui::{BUTTON, BUTTON_DANGER, Card, ErrorNotice};
+use password::ChangePasswordCard;
 
 #[component]
 pub fn AccountPage() -> impl IntoView {
@@ -20,6 +25,13 @@ pub fn AccountPage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match session.await {
+                    Ok(Some(identity)) if identity.must_change_password => view! {
+                        <h1 class="mb-4 text-2xl font-semibold tracking-tight">"Choose a new password"</h1>
+                        <p class="mb-4 max-w-prose text-sm" role="status">
+                            "Your password was set for you. Choose your own to continue; until then, nothing else is open to this account."
+                        </p>
+                        <ChangePasswordCard pending=true/>
+                    }.into_any(),
                     Ok(Some(identity)) => view! { <Account identity/> }.into_any(),
                     Ok(None) => view! { <Redirect path="/login?next=/account"/> }.into_any(),
                     Err(err) => view! { <ErrorNotice message=err.message/> }.into_any(),
@@ -92,6 +104,7 @@ fn Account(identity: Identity) -> impl IntoView {
                     </button>
                 </div>
             </Card>
+            <ChangePasswordCard/>
         </div>
     }
 }

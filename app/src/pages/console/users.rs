@@ -1,12 +1,13 @@
 //! `/console/users`: create users, disable and enable them, set roles,
-//! end sign-in lockouts.
+//! set a password (ending the user's sessions, and by default making them
+//! choose their own at the next sign-in), end sign-in lockouts.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 
 use super::{Empty, SCROLL, TABLE, TD, TH};
 use crate::api::admin::{
-    CreateUser, ResetLockout, SetUserDisabled, SetUserRoles, UserView, list_users,
+    CreateUser, ResetLockout, SetUserDisabled, SetUserPassword, SetUserRoles, UserView, list_users,
 };
 use crate::components::time::RelativeTime;
 use crate::components::ui::{BUTTON, BUTTON_PRIMARY, Card, ErrorNotice, INPUT};
@@ -16,11 +17,12 @@ const ROLES: [&str; 3] = ["user", "admin", "service"];
 
 #[component]
 pub fn UsersPage() -> impl IntoView {
-    let changes = use_live().watch(&["user_", "roles_changed", "lockout_reset"]);
+    let changes = use_live().watch(&["user_", "roles_changed", "lockout_reset", "password_"]);
     let create = ServerAction::<CreateUser>::new();
     let disable = ServerAction::<SetUserDisabled>::new();
     let roles = ServerAction::<SetUserRoles>::new();
     let reset = ServerAction::<ResetLockout>::new();
+    let set_password = ServerAction::<SetUserPassword>::new();
     let users = Resource::new(
         move || {
             (
@@ -28,6 +30,7 @@ pub fn UsersPage() -> impl IntoView {
                 create.version().get(),
                 disable.version().get(),
                 roles.version().get(),
+                set_password.version().get(),
             )
         },
         |_| list_users(Some(0), Some(200)),
@@ -54,6 +57,7 @@ pub fn UsersPage() -> impl IntoView {
             disable.value().get().and_then(Result::err),
             roles.value().get().and_then(Result::err),
             reset.value().get().and_then(Result::err),
+            set_password.value().get().and_then(Result::err),
         ]
         .into_iter()
         .flatten()
@@ -71,7 +75,7 @@ pub fn UsersPage() -> impl IntoView {
                     </div>
                     <div>
                         <label for="new-password" class="mb-1 block text-sm font-medium">"Password"</label>
-                        <input id="new-password" node_ref=password type="password" required minlength="8" maxlength="256" class=INPUT autocomplete="new-password"/>
+                        <input id="new-password" node_ref=password type="password" required minlength="12" maxlength="1024" class=INPUT autocomplete="new-password"/>
                     </div>
                     <fieldset class="flex gap-3 text-sm">
                         <legend class="sr-only">"Roles"</legend>
@@ -95,6 +99,9 @@ pub fn UsersPage() -> impl IntoView {
             {move || reset.value().get().and_then(Result::ok).map(|cleared| view! {
                 <p class="text-sm" role="status">{format!("Lockout reset ({cleared} windows cleared).")}</p>
             })}
+            {move || set_password.value().get().and_then(Result::ok).map(|changed| view! {
+                <p class="text-sm" role="status">{format!("Password set; {} sessions ended.", changed.revoked_sessions)}</p>
+            })}
             <Card title="Users">
                 <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
                     {move || Suspend::new(async move {
@@ -108,7 +115,7 @@ pub fn UsersPage() -> impl IntoView {
                                             <th class=TH>"Created"</th><th class=TH></th>
                                         </tr></thead>
                                         <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
-                                            {list.users.into_iter().map(|user| view! { <Row user disable roles reset/> }).collect_view()}
+                                            {list.users.into_iter().map(|user| view! { <Row user disable roles reset set_password/> }).collect_view()}
                                         </tbody>
                                     </table>
                                 </div>
@@ -128,6 +135,7 @@ fn Row(
     disable: ServerAction<SetUserDisabled>,
     roles: ServerAction<SetUserRoles>,
     reset: ServerAction<ResetLockout>,
+    set_password: ServerAction<SetUserPassword>,
 ) -> impl IntoView {
     let id = user.user_id.clone();
     let disabled = user.disabled;
@@ -157,7 +165,10 @@ fn Row(
                     }).collect_view()}
                 </span>
             </td>
-            <td class=TD>{if disabled { "disabled" } else { "active" }}</td>
+            <td class=TD>
+                {if disabled { "disabled" } else { "active" }}
+                {user.must_change_password.then_some(" · must change password")}
+            </td>
             <td class=TD><RelativeTime at_ms=user.created_at_ms/></td>
             <td class=format!("{TD} whitespace-nowrap")>
                 <button type="button" class=BUTTON
@@ -166,10 +177,55 @@ fn Row(
                 </button>
                 " "
                 <button type="button" class=BUTTON
-                    on:click=move |_| { reset.dispatch(ResetLockout { username: username.clone() }); }>
+                    on:click={let username = username.clone(); move |_| { reset.dispatch(ResetLockout { username: username.clone() }); }}>
                     "Reset lockout"
                 </button>
+                <SetPassword user_id=id username set_password/>
             </td>
         </tr>
+    }
+}
+
+/// "Set password" for one user: a disclosure with the new password and
+/// whether the user must choose their own at the next sign-in.
+#[component]
+fn SetPassword(
+    user_id: String,
+    username: String,
+    set_password: ServerAction<SetUserPassword>,
+) -> impl IntoView {
+    let password = NodeRef::<leptos::html::Input>::new();
+    let must_change = RwSignal::new(true);
+    let field = format!("set-password-{user_id}");
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if let Some(input) = password.get() {
+            set_password.dispatch(SetUserPassword {
+                user_id: user_id.clone(),
+                password: input.value(),
+                must_change: Some(must_change.get_untracked()),
+            });
+            input.set_value("");
+        }
+    };
+    view! {
+        <details class="mt-2">
+            <summary class="cursor-pointer text-sm text-sky-700 underline-offset-2 hover:underline dark:text-sky-400">
+                "Set password"
+            </summary>
+            <form on:submit=submit class="mt-2 grid gap-2">
+                <label for=field.clone() class="text-sm font-medium">{format!("New password for {username}")}</label>
+                <input id=field node_ref=password type="password" required minlength="12" maxlength="1024"
+                    autocomplete="new-password" class=INPUT/>
+                <label class="flex items-center gap-2 text-sm">
+                    <input type="checkbox" prop:checked=move || must_change.get()
+                        on:change=move |_| must_change.update(|on| *on = !*on)/>
+                    "Must choose their own at next sign-in"
+                </label>
+                <button type="submit" class=BUTTON_PRIMARY disabled=move || set_password.pending().get()>
+                    "Set password and end sessions"
+                </button>
+            </form>
+        </details>
     }
 }
