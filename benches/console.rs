@@ -55,6 +55,7 @@ async fn main() {
                         access_jti: "a",
                         access_expires_at_ms: 0,
                         must_change_password: false,
+                        password_generation: 0,
                     })
                     .await
                     .unwrap();

@@ -119,6 +119,8 @@ impl From<SessionError> for AuthError {
             SessionError::Ended => AuthError::SessionEnded,
             SessionError::TokenRevoked => AuthError::TokenRevoked,
             SessionError::UserDisabled => AuthError::AccountDisabled,
+            // The password the sign-in checked is no longer the password.
+            SessionError::PasswordChanged => AuthError::InvalidCredentials,
             SessionError::Corrupt(detail) => AuthError::Corrupt(detail),
             SessionError::Store(err) => AuthError::Store(err),
         }
@@ -339,6 +341,7 @@ impl Auth {
                 access_jti: &access.claims.jti,
                 access_expires_at_ms: access.claims.exp * 1000,
                 must_change_password: user.must_change_password,
+                password_generation: user.password_generation,
             })
             .await?;
         tracing::info!(session_id = %session_id, "signed in");

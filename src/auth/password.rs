@@ -107,3 +107,6 @@ impl Auth {
         Ok(ended)
     }
 }
+
+#[cfg(test)]
+mod tests;

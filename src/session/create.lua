@@ -2,7 +2,7 @@
 -- "disabled" check, the clean-up of expired index entries and the
 -- eviction of the least recently used sessions over the per-user cap.
 -- KEYS[1] the new session (hash)         KEYS[2] the user's session index (sorted set)
--- KEYS[3] the user's "disabled" marker
+-- KEYS[3] the user's "disabled" marker   KEYS[4] the user's password generation
 -- ARGV[1] session id   ARGV[2] user id   ARGV[3] IP   ARGV[4] device label
 -- ARGV[5] refresh token id   ARGV[6] access token id
 -- ARGV[7] idle timeout ms    ARGV[8] absolute lifetime ms
@@ -11,10 +11,15 @@
 --          deleted by id; the keys share KEYS[2]'s {u:<id>} slot)
 -- ARGV[11] the access token's expiry (ms since the epoch)
 -- ARGV[12] '1' if the user must change the password first, else '0'
--- Returns {created ms, absolute expiry ms, evicted count}, or {-1} when
--- the user is disabled.
+-- ARGV[13] the password generation the sign-in verified
+-- Returns {created ms, absolute expiry ms, evicted count}, {-1} when the
+-- user is disabled, or {-2} when the password was set again since it was
+-- verified (the sign-in used a password that no longer holds).
 if redis.call('EXISTS', KEYS[3]) == 1 then
   return { -1 }
+end
+if tonumber(redis.call('GET', KEYS[4]) or '0') > tonumber(ARGV[13]) then
+  return { -2 }
 end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)

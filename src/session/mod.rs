@@ -91,6 +91,9 @@ pub struct NewSession<'a> {
     pub access_expires_at_ms: u64,
     /// The user must change the password before doing anything else.
     pub must_change_password: bool,
+    /// The password generation the sign-in verified (see
+    /// [`crate::user::User::password_generation`]).
+    pub password_generation: u64,
 }
 
 /// A session that was just created.
@@ -191,6 +194,9 @@ pub enum SessionError {
     TokenRevoked,
     #[error("the user is disabled")]
     UserDisabled,
+    /// The password was set again after the sign-in verified it.
+    #[error("the password changed while signing in")]
+    PasswordChanged,
     #[error("stored session is corrupt: {0}")]
     Corrupt(String),
     #[error(transparent)]
@@ -231,6 +237,7 @@ impl Sessions {
             .key(keys::session(new.user_id, new.id))
             .key(keys::user_sessions(new.user_id))
             .key(keys::user_disabled(new.user_id))
+            .key(keys::user_password_generation(new.user_id))
             .arg(new.id)
             .arg(new.user_id)
             .arg(truncate(new.ip, 64))
@@ -243,10 +250,12 @@ impl Sessions {
             .arg(keys::session_prefix(new.user_id))
             .arg(new.access_expires_at_ms)
             .arg(u8::from(new.must_change_password))
+            .arg(new.password_generation)
             .invoke_async(&mut self.store.conn())
             .await?;
         let created = match reply.as_slice() {
             [-1] => return Err(SessionError::UserDisabled),
+            [-2] => return Err(SessionError::PasswordChanged),
             [created, absolute, evicted] => {
                 if *evicted > 0 {
                     tracing::info!(

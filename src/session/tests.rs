@@ -33,6 +33,7 @@ async fn start(sessions: &Sessions, user: &str) -> String {
             access_jti: &format!("a-{sid}"),
             access_expires_at_ms: 4_000_000_000_000,
             must_change_password: false,
+            password_generation: 0,
         })
         .await
         .unwrap();
@@ -180,6 +181,7 @@ crate::both_topologies! {
                 access_jti: "a",
                 access_expires_at_ms: 0,
                 must_change_password: false,
+                password_generation: 0,
             })
             .await;
         assert!(matches!(result, Err(SessionError::UserDisabled)));

@@ -535,6 +535,13 @@ pub mod keys {
         format!("{PREFIX}:{{u:{user_id}}}:roles")
     }
 
+    /// The user's password generation (how many times the password was
+    /// set), in the user's slot, where session creation checks it: a
+    /// sign-in that verified an older password opens no session.
+    pub fn user_password_generation(user_id: &str) -> String {
+        format!("{PREFIX}:{{u:{user_id}}}:pwgen")
+    }
+
     /// Present while the user is disabled; checked when sessions are made.
     pub fn user_disabled(user_id: &str) -> String {
         format!("{PREFIX}:{{u:{user_id}}}:disabled")

@@ -29,6 +29,10 @@ static CREATE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("cre
 static FIND: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("find.lua")));
 static PAGE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("page.lua")));
 static UPDATE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("update.lua")));
+static SET_PASSWORD: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("set_password.lua")));
+static RAISE_GENERATION: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("raise_generation.lua")));
 
 /// Longest accepted username input, in bytes (passwords: see
 /// [`policy::MAX_PASSWORD_BYTES`]). Longer input is rejected before any
@@ -77,6 +81,10 @@ pub struct User {
     /// (after an admin reset, or for the generated first-run admin).
     #[serde(default)]
     pub must_change_password: bool,
+    /// How many times the password was set since the account was made.
+    /// Session creation refuses a sign-in that verified an older one.
+    #[serde(default)]
+    pub password_generation: u64,
     pub created_at_ms: u64,
     pub updated_at_ms: u64,
 }
@@ -175,6 +183,10 @@ fn user_from_fields(mut fields: HashMap<String, String>) -> Result<(User, String
     let disabled = take("disabled")? == "1";
     // Records from before the flag existed have no field: not required.
     let must_change_password = take("mustchange").is_ok_and(|flag| flag == "1");
+    let password_generation = match take("pwgen") {
+        Ok(text) => number(text)?,
+        Err(_) => 0,
+    };
     let created_at_ms = number(take("created")?)?;
     let updated_at_ms = number(take("updated")?)?;
     Ok((
@@ -184,6 +196,7 @@ fn user_from_fields(mut fields: HashMap<String, String>) -> Result<(User, String
             roles,
             disabled,
             must_change_password,
+            password_generation,
             created_at_ms,
             updated_at_ms,
         },
@@ -257,6 +270,7 @@ impl Users {
             roles: roles_from_string(&roles_text),
             disabled: false,
             must_change_password: false,
+            password_generation: 0,
             created_at_ms: created,
             updated_at_ms: created,
         })
@@ -356,11 +370,26 @@ impl Users {
     ) -> Result<(), UserError> {
         policy::check(password, &user.username)?;
         let hash = self.hasher.hash(password).await?;
-        self.update(
-            &user.id,
-            &[("hash", hash), ("mustchange", flag(must_change).to_owned())],
-        )
-        .await
+        if !keys::is_id(&user.id) {
+            return Err(UserError::NotFound);
+        }
+        let generation: i64 = SET_PASSWORD
+            .key(keys::user(&user.id))
+            .arg(&hash)
+            .arg(flag(must_change))
+            .invoke_async(&mut self.store.conn())
+            .await?;
+        if generation < 0 {
+            return Err(UserError::NotFound);
+        }
+        // Then in the user's slot, where session creation checks it: from
+        // here on, a sign-in that verified the old password opens nothing.
+        let _: i64 = RAISE_GENERATION
+            .key(keys::user_password_generation(&user.id))
+            .arg(generation)
+            .invoke_async(&mut self.store.conn())
+            .await?;
+        Ok(())
     }
 
     /// Sets whether the user must choose a new password before doing
@@ -545,6 +574,7 @@ mod tests {
             assert_eq!(updated.roles, vec![Role::Service]);
             assert!(updated.disabled);
             assert!(updated.must_change_password);
+            assert_eq!(updated.password_generation, 1);
             assert!(matches!(
                 users.set_password(&frank, "Frank", false).await,
                 Err(UserError::InvalidPassword(_))
