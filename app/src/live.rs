@@ -7,8 +7,11 @@
 //! events themselves. [`Live::connected`] drives the connection indicator:
 //! the browser's `EventSource` reconnects by itself (sending
 //! `Last-Event-ID`), so the indicator goes grey when the stream drops and
-//! green again when it is back. On the server (and before hydration)
-//! nothing connects: pages render their data directly.
+//! green again when it is back. When the admin's session ends (signed
+//! out, revoked, demoted, token expired), the server ends the stream with
+//! `session_ended`: the feed stops reconnecting and [`Live::session_ended`]
+//! tells the console to offer signing in again. On the server (and before
+//! hydration) nothing connects: pages render their data directly.
 
 use leptos::prelude::*;
 
@@ -39,6 +42,9 @@ const KINDS: &[&str] = &[
     "user_disabled",
     "user_enabled",
     "roles_changed",
+    "password_changed",
+    "password_change_failed",
+    "password_reset",
     "lockout_reset",
     "windows_reset",
     "admin_session_revoked",
@@ -57,6 +63,8 @@ pub struct Live {
     pub connected: RwSignal<bool>,
     /// Events received since the page loaded, newest first.
     pub events: RwSignal<Vec<EventView>>,
+    /// The server ended the feed because the admin's session ended.
+    pub session_ended: RwSignal<bool>,
 }
 
 impl Live {
@@ -97,10 +105,7 @@ impl Live {
 
 /// Opens the live feed for the console (in the browser) and provides it.
 pub fn provide_live() -> Live {
-    let live = Live {
-        connected: RwSignal::new(false),
-        events: RwSignal::new(Vec::new()),
-    };
+    let live = Live::default();
     #[cfg(feature = "hydrate")]
     Effect::new(move |_| connect(live));
     provide_context(live);
@@ -109,10 +114,17 @@ pub fn provide_live() -> Live {
 
 /// The feed provided by the console layout.
 pub fn use_live() -> Live {
-    use_context::<Live>().unwrap_or_else(|| Live {
-        connected: RwSignal::new(false),
-        events: RwSignal::new(Vec::new()),
-    })
+    use_context::<Live>().unwrap_or_default()
+}
+
+impl Default for Live {
+    fn default() -> Self {
+        Self {
+            connected: RwSignal::new(false),
+            events: RwSignal::new(Vec::new()),
+            session_ended: RwSignal::new(false),
+        }
+    }
 }
 
 #[cfg(feature = "hydrate")]
@@ -138,15 +150,26 @@ fn connect(live: Live) {
                 });
             }
         });
+    let on_ended = {
+        let source = send_wrapper::SendWrapper::new(source.clone());
+        Closure::<dyn FnMut()>::new(move || {
+            // No reconnecting into a 401: say so, and offer to sign in.
+            source.close();
+            live.connected.set(false);
+            live.session_ended.set(true);
+        })
+    };
     source.set_onopen(Some(on_open.as_ref().unchecked_ref()));
     source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
     for kind in KINDS {
         let _ = source.add_event_listener_with_callback(kind, on_event.as_ref().unchecked_ref());
     }
+    let _ =
+        source.add_event_listener_with_callback("session_ended", on_ended.as_ref().unchecked_ref());
     // The closures live as long as the stream; both end with the page.
-    let closures = send_wrapper::SendWrapper::new((on_open, on_error, on_event, source));
+    let closures = send_wrapper::SendWrapper::new((on_open, on_error, on_event, on_ended, source));
     on_cleanup(move || {
-        let (_, _, _, source) = closures.take();
+        let (_, _, _, _, source) = closures.take();
         source.close();
     });
 }

@@ -265,3 +265,25 @@ test("an admin grants a role and disables an account from the users page; the us
   await signIn(user, username, password);
   await laptop.close();
 });
+
+test("the live console stops and offers to sign in again when its session ends", async ({ page, browser, baseURL }) => {
+  const username = uniqueName("watcher");
+  await createUser(baseURL!, username, password, ["admin", "user"]);
+  const laptop = await newDevice(browser, baseURL!);
+  const watched = await laptop.newPage();
+  await signIn(watched, username, password);
+  await openConsole(watched, "/console");
+
+  // Another admin revokes that session from their own console.
+  await signIn(page, admin.username, admin.password);
+  await openConsole(page, "/console/sessions");
+  const row = page.locator("tr", { hasText: username });
+  await row.getByRole("button", { name: /Revoke/ }).first().click();
+
+  const notice = watched.getByRole("alert").filter({ hasText: "Your session has ended" });
+  await expect(notice).toBeVisible({ timeout: 8_000 });
+  await expect(watched.getByTestId("live")).toHaveAttribute("data-connected", "false");
+  await notice.getByRole("link", { name: "Sign in again" }).click();
+  await expect(watched).toHaveURL(/\/login\?next=\/console/);
+  await laptop.close();
+});

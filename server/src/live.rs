@@ -9,6 +9,12 @@
 //! Heartbeats (SSE comments) keep idle connections open through proxies.
 //! On shutdown the hub ends every stream, so graceful shutdown does not
 //! wait on open consoles.
+//!
+//! A stream is admitted once, when it opens, but may stay open for hours;
+//! so it re-checks its caller every few seconds (and when its token
+//! expires) and ends with a `session_ended` event as soon as the admin has
+//! signed out, been revoked, demoted or disabled. The console then says so
+//! and offers to sign in again.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -34,6 +40,8 @@ use crate::error::HttpError;
 const BLOCK: Duration = Duration::from_secs(5);
 /// The most events sent to a reconnecting client to catch up.
 const BACKLOG: usize = 1_000;
+/// How often an open stream re-checks that its admin may still see it.
+const RECHECK: Duration = Duration::from_secs(5);
 
 /// This instance's event reader and its subscribers.
 #[derive(Clone)]
@@ -125,8 +133,8 @@ pub async fn stream(
     verdict: Option<Extension<Authenticated>>,
     headers: HeaderMap,
 ) -> Response {
-    match verdict.map(|Extension(v)| v) {
-        Some(Authenticated::Principal(p)) if p.has_role(Role::Admin) => {}
+    let principal = match verdict.map(|Extension(v)| v) {
+        Some(Authenticated::Principal(p)) if p.has_role(Role::Admin) => p,
         Some(Authenticated::Principal(_)) => {
             return HttpError(ApiError::forbidden()).into_response();
         }
@@ -134,7 +142,7 @@ pub async fn stream(
         Some(Authenticated::Anonymous) | None => {
             return HttpError(ApiError::unauthenticated()).into_response();
         }
-    }
+    };
     // Subscribe first, then read the backlog: nothing falls in between.
     let live = hub.events.subscribe();
     let last_seen = headers
@@ -193,7 +201,10 @@ pub async fn stream(
         }
         std::future::ready(fresh.then(|| Ok::<_, Infallible>(sse(&event))))
     });
-    let stream = until_closed(backlog.chain(live), hub.closed.clone());
+    let stream = until_closed(
+        while_allowed(backlog.chain(live), state.auth.clone(), principal),
+        hub.closed.clone(),
+    );
     Sse::new(stream)
         .keep_alive(
             KeepAlive::new()
@@ -210,6 +221,54 @@ fn resume() -> SseEvent {
     SseEvent::default()
         .retry(Duration::from_millis(250))
         .comment("resume from your last event")
+}
+
+/// Ends `stream` with a `session_ended` event once its admin may no longer
+/// see it (checked every [`RECHECK`] and at the token's expiry).
+fn while_allowed<S>(
+    stream: S,
+    auth: gatehouse::auth::Auth,
+    principal: gatehouse::auth::Principal,
+) -> impl Stream<Item = Result<SseEvent, Infallible>>
+where
+    S: Stream<Item = Result<SseEvent, Infallible>>,
+{
+    let ended = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watch = {
+        let ended = ended.clone();
+        async move {
+            loop {
+                let now = gatehouse::duration::epoch_ms() / 1000;
+                let until_expiry =
+                    Duration::from_secs(principal.token_expires_at.saturating_sub(now));
+                tokio::time::sleep(RECHECK.min(until_expiry)).await;
+                let now = gatehouse::duration::epoch_ms() / 1000;
+                match auth.still_allowed(&principal, Role::Admin, now).await {
+                    Ok(true) => {}
+                    Ok(false) => break,
+                    // Redis unreachable: nothing new reaches the stream
+                    // either; decide when it answers again.
+                    Err(err) => {
+                        tracing::debug!(error = %err, "live stream: cannot re-check the session")
+                    }
+                }
+            }
+            tracing::info!(session_id = %principal.session_id, "live stream ended with its session");
+            ended.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    };
+    stream.take_until(watch).chain(
+        futures_util::stream::once(async move { ended.load(std::sync::atomic::Ordering::Relaxed) })
+            .filter_map(|ended| std::future::ready(ended.then(|| Ok(session_ended())))),
+    )
+}
+
+/// The last message to an admin whose session ended: the browser stops
+/// reconnecting and offers to sign in again.
+fn session_ended() -> SseEvent {
+    SseEvent::default()
+        .event("session_ended")
+        .data("Your session has ended. Sign in again to keep watching.")
 }
 
 /// Ends `stream` when the hub closes.

@@ -346,3 +346,64 @@ async fn a_console_too_slow_to_keep_up_is_made_to_resume_and_loses_nothing() {
         "every event, once, in order"
     );
 }
+
+/// Reads the stream until it says the session ended (within the re-check
+/// interval and a margin), then expects it to close.
+async fn expect_session_ended(body: &mut Body) {
+    use http_body_util::BodyExt;
+    let started = tokio::time::Instant::now();
+    let seen = read_until(body, "event: session_ended").await;
+    assert!(
+        started.elapsed() <= Duration::from_secs(6),
+        "the stream outlived its session by {:?}",
+        started.elapsed()
+    );
+    assert!(seen.contains("Sign in again"), "{seen}");
+    let end = tokio::time::timeout(Duration::from_secs(2), body.frame()).await;
+    assert!(
+        matches!(end, Ok(None)),
+        "the stream stays open after ending"
+    );
+}
+
+gatehouse::both_topologies! {
+    /// A console's stream ends within 5 s once its admin signs out, is
+    /// revoked by another admin, is demoted or is disabled.
+    async fn the_live_stream_ends_with_its_session(backend) {
+        let app = app_on(&backend, &[]).await;
+        app.user("root", "admin password", &[Role::Admin]).await;
+        app.user("zoe", "admin password", &[Role::Admin]).await;
+        let root = app.token("root", "admin password").await;
+        let zoe_id = app.state.auth.users().find("zoe").await.unwrap().unwrap().id;
+
+        let token = app.token("zoe", "admin password").await;
+        let mut body = app.send(stream_request(&token, None)).await.into_body();
+        app.send(post_bearer("/api/v1/auth/logout", &token)).await;
+        expect_session_ended(&mut body).await;
+
+        let login = app.login("zoe", "admin password").await;
+        let token = login["access_token"].as_str().unwrap();
+        let mut body = app.send(stream_request(token, None)).await.into_body();
+        let revoke = json!({"user_id": zoe_id, "session_id": login["session_id"]});
+        let response = app.send(post_json_bearer("/api/v1/admin/sessions/revoke", &root, &revoke)).await;
+        assert_eq!(response.status(), 200);
+        expect_session_ended(&mut body).await;
+
+        let token = app.token("zoe", "admin password").await;
+        let mut body = app.send(stream_request(&token, None)).await.into_body();
+        let demote = json!({"user_id": zoe_id, "roles": ["user"]});
+        let response = app.send(post_json_bearer("/api/v1/admin/users/set-roles", &root, &demote)).await;
+        assert_eq!(response.status(), 200);
+        expect_session_ended(&mut body).await;
+    }
+}
+
+gatehouse::both_topologies! {
+    async fn the_live_stream_ends_when_its_token_expires(backend) {
+        let app = app_on(&backend, &["--access-ttl", "2s", "--jwt-leeway", "0s"]).await;
+        app.user("root", "admin password", &[Role::Admin]).await;
+        let token = app.token("root", "admin password").await;
+        let mut body = app.send(stream_request(&token, None)).await.into_body();
+        expect_session_ended(&mut body).await;
+    }
+}

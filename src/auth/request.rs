@@ -85,6 +85,35 @@ impl Auth {
         ))
     }
 
+    /// Whether `principal` may still do what `role` allows, for responses
+    /// that outlive their request (the console's live stream): the token
+    /// has not expired at `now_secs`, its session is alive, the user is not
+    /// disabled, has no pending password change and still has `role`. One
+    /// round trip (the keys share the user's slot); unlike a request, it
+    /// does not slide the session's idle timeout.
+    pub async fn still_allowed(
+        &self,
+        principal: &Principal,
+        role: Role,
+        now_secs: u64,
+    ) -> Result<bool, AuthError> {
+        if now_secs >= principal.token_expires_at {
+            return Ok(false);
+        }
+        let user = &principal.user_id;
+        let (session, pending, roles, disabled): (bool, Option<String>, Option<String>, bool) =
+            redis::pipe()
+                .exists(keys::session(user, &principal.session_id))
+                .hget(keys::session(user, &principal.session_id), "pw")
+                .get(keys::user_roles(user))
+                .exists(keys::user_disabled(user))
+                .query_async(&mut self.inner.store.conn())
+                .await?;
+        let has_role =
+            roles.is_some_and(|roles| crate::user::roles_from_string(&roles).contains(&role));
+        Ok(session && pending.as_deref() != Some("1") && has_role && !disabled)
+    }
+
     /// The roles `touch` read, or, for a user whose roles key predates
     /// it, the record's roles (copied into the key for next time).
     async fn current_roles(&self, user_id: &str, touched: Touched) -> Result<Vec<Role>, AuthError> {

@@ -75,9 +75,19 @@ fn ConsoleFrame() -> impl IntoView {
                     class=move || if live.connected.get() { "h-2.5 w-2.5 rounded-full bg-emerald-500" } else { "h-2.5 w-2.5 rounded-full bg-slate-400" }
                     aria-hidden="true"
                 ></span>
-                {move || if live.connected.get() { "Live" } else { "Reconnecting…" }}
+                {move || match (live.connected.get(), live.session_ended.get()) {
+                    (_, true) => "Stopped",
+                    (true, false) => "Live",
+                    (false, false) => "Reconnecting…",
+                }}
             </p>
         </div>
+        {move || live.session_ended.get().then(|| view! {
+            <p role="alert" class="mb-4 rounded-md border border-amber-300 bg-amber-50 px-3 py-2 text-sm text-amber-900 dark:border-amber-800 dark:bg-amber-950 dark:text-amber-200">
+                "Your session has ended (signed out, revoked, or no longer an admin), so live updates stopped. "
+                <a href="/login?next=/console" class="font-medium underline">"Sign in again"</a>
+            </p>
+        })}
         <nav aria-label="Console" class="-mx-4 mb-6 overflow-x-auto border-b border-slate-200 px-4 dark:border-slate-800">
             <ul class="flex gap-1 text-sm whitespace-nowrap">
                 <Tab href="/console">"Overview"</Tab>
