@@ -43,6 +43,7 @@ pub mod embedded;
 pub mod events;
 pub mod instances;
 pub mod lock;
+pub mod network;
 pub mod password;
 pub mod random;
 pub mod ratelimit;

@@ -169,10 +169,22 @@ pub struct Config {
     #[arg(long, env = "GATEHOUSE_COOKIE_SECURE", default_value_t = true, action = clap::ArgAction::Set)]
     pub cookie_secure: bool,
 
-    /// Take the client address from `X-Forwarded-For` (set this only
-    /// behind a proxy that overwrites the header).
+    /// Trust the immediate peer, whatever its address, to be a proxy that
+    /// appends the client to `X-Forwarded-For` / `Forwarded` (prefer
+    /// --trusted-proxies).
     #[arg(long, env = "GATEHOUSE_TRUST_FORWARDED_FOR", default_value_t = false, action = clap::ArgAction::Set)]
     pub trust_forwarded_for: bool,
+
+    /// Proxies (comma-separated CIDR ranges) whose `Forwarded` /
+    /// `X-Forwarded-For` entries are believed: the client is the rightmost
+    /// entry outside these ranges.
+    #[arg(long, env = "GATEHOUSE_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_cidr)]
+    pub trusted_proxies: Vec<gatehouse::network::Cidr>,
+
+    /// Rate limits key IPv6 clients by this many leading bits (one /64 is
+    /// usually one subscriber).
+    #[arg(long, env = "GATEHOUSE_IPV6_PREFIX", default_value_t = 64, value_parser = clap::value_parser!(u8).range(1..=128))]
+    pub ipv6_prefix: u8,
 
     /// Create this admin at startup if no user of that name exists (an
     /// existing user is never changed). Needs --admin-password-file.
@@ -240,6 +252,20 @@ impl Config {
 }
 
 /// Parses a rate-limit policy argument.
+fn parse_cidr(text: &str) -> Result<gatehouse::network::Cidr, String> {
+    text.parse()
+        .map_err(|err: gatehouse::network::BadCidr| err.to_string())
+}
+
+/// How the guard finds client addresses, from the flags.
+pub fn addressing(config: &Config) -> gatehouse::network::Addressing {
+    gatehouse::network::Addressing {
+        trusted_proxies: config.trusted_proxies.clone(),
+        trust_peer: config.trust_forwarded_for,
+        ipv6_prefix: config.ipv6_prefix,
+    }
+}
+
 pub fn parse_policy(text: &str) -> Result<gatehouse::ratelimit::Policy, String> {
     gatehouse::ratelimit::Policy::parse(text).map_err(|e| e.to_string())
 }

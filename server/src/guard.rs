@@ -42,7 +42,7 @@ use crate::error::HttpError;
 pub struct Guard {
     pub auth: Auth,
     pub cookies: CookiePolicy,
-    pub trust_forwarded_for: bool,
+    pub addressing: std::sync::Arc<gatehouse::network::Addressing>,
 }
 
 /// The middleware.
@@ -61,7 +61,7 @@ pub async fn guard(State(guard): State<Guard>, request: Request, next: Next) -> 
     // The facts borrow the head while admission awaits; the body (not
     // `Sync`) stays aside.
     let (mut parts, body) = request.into_parts();
-    let client = client(&parts, guard.trust_forwarded_for);
+    let client = client(&parts, &guard.addressing);
     let token = cookies::access_token(&parts.headers);
     let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
     let facts = Facts {
@@ -206,26 +206,25 @@ fn cross_origin(origin: &str) -> HttpError {
     ))
 }
 
-fn client(request: &http::request::Parts, trust_forwarded_for: bool) -> Client {
-    let forwarded = trust_forwarded_for
-        .then(|| request.headers.get("x-forwarded-for")?.to_str().ok())
-        .flatten()
-        .and_then(|list| list.split(',').next())
-        .map(|ip| ip.trim().to_owned())
-        .filter(|ip| ip.parse::<std::net::IpAddr>().is_ok());
-    let peer = request
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|info| info.0.ip().to_string());
-    Client {
-        ip: forwarded.or(peer).unwrap_or_else(|| "unknown".to_owned()),
-        user_agent: request
+fn client(request: &http::request::Parts, addressing: &gatehouse::network::Addressing) -> Client {
+    let values = |name: HeaderName| {
+        request
+            .headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+    };
+    addressing.client(
+        request
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|info| info.0.ip()),
+        values(http::header::FORWARDED),
+        values(HeaderName::from_static("x-forwarded-for")),
+        request
             .headers
             .get(USER_AGENT)
             .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .chars()
-            .take(512)
-            .collect(),
-    }
+            .unwrap_or_default(),
+    )
 }

@@ -32,11 +32,12 @@ use crate::live::{self, EventHub};
 use crate::{forward_auth, health};
 
 /// HTTP settings applied to every request.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct HttpSettings {
     pub request_timeout: Duration,
     pub body_limit: usize,
-    pub trust_forwarded_for: bool,
+    /// How client addresses are found behind proxies.
+    pub addressing: std::sync::Arc<gatehouse::network::Addressing>,
 }
 
 impl From<&crate::config::Config> for HttpSettings {
@@ -44,7 +45,7 @@ impl From<&crate::config::Config> for HttpSettings {
         Self {
             request_timeout: config.request_timeout,
             body_limit: config.body_limit,
-            trust_forwarded_for: config.trust_forwarded_for,
+            addressing: std::sync::Arc::new(crate::config::addressing(config)),
         }
     }
 }
@@ -63,7 +64,7 @@ pub fn app(state: AppState, settings: HttpSettings, hub: EventHub) -> Router {
     let guard = Guard {
         auth: state.auth.clone(),
         cookies: state.cookies,
-        trust_forwarded_for: settings.trust_forwarded_for,
+        addressing: settings.addressing.clone(),
     };
 
     let router = Router::new()

@@ -109,28 +109,74 @@ gatehouse::both_topologies! {
     }
 }
 
-/// A form post to the login page's target, from `ip` (via a trusted
-/// `X-Forwarded-For`).
-fn form_sign_in(ip: &str, username: &str) -> Request<Body> {
-    Request::post("/api/v1/ui/sign-in")
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .header("x-forwarded-for", ip)
+/// A form post to the login page's target from the proxy at `peer`,
+/// carrying `forwarding` headers.
+fn form_sign_in_via(peer: &str, forwarding: &[(&str, &str)], username: &str) -> Request<Body> {
+    let mut request = Request::post("/api/v1/ui/sign-in")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    for (name, value) in forwarding {
+        request = request.header(*name, *value);
+    }
+    request
+        .extension(axum::extract::ConnectInfo(std::net::SocketAddr::new(
+            peer.parse().unwrap(),
+            40000,
+        )))
         .body(Body::from(format!(
             "username={username}&password=wrong&next=%2Faccount"
         )))
         .unwrap()
 }
 
+/// A form post to the login page's target, from `ip` (via a proxy that
+/// sets `X-Forwarded-For`).
+fn form_sign_in(ip: &str, username: &str) -> Request<Body> {
+    form_sign_in_via("192.0.2.1", &[("x-forwarded-for", ip)], username)
+}
+
+const LOGIN_IP_3: &str = "name=login-ip,key=ip,limit=3,window=1m,routes=/api/v1/auth/login|/api/v1/ui/sign-in,fail=closed";
+
+gatehouse::both_topologies! {
+    /// Behind trusted proxies, the client is the rightmost untrusted
+    /// forwarding entry: whatever a client puts on the left of
+    /// `X-Forwarded-For` (or `Forwarded`) does not give it a new budget, and
+    /// an IPv6 client has one budget for its /64.
+    async fn spoofed_forwarding_entries_do_not_escape_the_limits(backend) {
+        let app = app_on(&backend, &["--trusted-proxies", "10.0.0.0/8,2001:db8:ffff::/48", "--rate-limit", LOGIN_IP_3]).await;
+        for i in 0..3 {
+            let spoofed = format!("1.2.3.{i}, 198.51.100.7, 10.0.0.9");
+            let response = app.send(form_sign_in_via("10.0.0.2", &[("x-forwarded-for", &spoofed)], "nobody")).await;
+            assert_ne!(response.status(), 429, "attempt {i} is within the limit");
+        }
+        let spoofed = "9.9.9.9, 198.51.100.7";
+        let limited = app.send(form_sign_in_via("10.0.0.2", &[("x-forwarded-for", spoofed)], "nobody")).await;
+        assert_eq!(limited.status(), 429, "a new leftmost entry is not a new client");
+        // The same client through `Forwarded` (RFC 7239) is the same client.
+        let forwarded = r#"for=9.9.9.8, for="198.51.100.7:1234";proto=https"#;
+        let limited = app.send(form_sign_in_via("10.0.0.2", &[("forwarded", forwarded)], "nobody")).await;
+        assert_eq!(limited.status(), 429);
+        // An untrusted peer's headers are ignored: it is the client.
+        let direct = app.send(form_sign_in_via("203.0.113.50", &[("x-forwarded-for", "198.51.100.7")], "nobody")).await;
+        assert_ne!(direct.status(), 429);
+
+        // IPv6: three addresses of one /64 spend one budget.
+        for host in ["a", "b", "c"] {
+            let client = format!("2001:db8:1:2::{host}");
+            let response = app.send(form_sign_in_via("2001:db8:ffff::1", &[("x-forwarded-for", &client)], "nobody")).await;
+            assert_ne!(response.status(), 429);
+        }
+        let same_network = app.send(form_sign_in_via("2001:db8:ffff::1", &[("x-forwarded-for", "2001:db8:1:2::d")], "nobody")).await;
+        assert_eq!(same_network.status(), 429);
+        let next_network = app.send(form_sign_in_via("2001:db8:ffff::1", &[("x-forwarded-for", "2001:db8:1:3::a")], "nobody")).await;
+        assert_ne!(next_network.status(), 429);
+    }
+}
+
 gatehouse::both_topologies! {
     async fn the_login_form_is_limited_per_address_too(backend) {
         let app = app_on(
             &backend,
-            &[
-                "--trust-forwarded-for",
-                "true",
-                "--rate-limit",
-                "name=login-ip,key=ip,limit=3,window=1m,routes=/api/v1/auth/login|/api/v1/ui/sign-in,fail=closed",
-            ],
+            &["--trust-forwarded-for", "true", "--rate-limit", LOGIN_IP_3],
         )
         .await;
         for i in 0..3 {

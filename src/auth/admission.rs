@@ -160,7 +160,7 @@ impl Auth {
         let checks = self.inner.limiter.checks_for(
             facts.route,
             facts.path,
-            &facts.client.ip,
+            &facts.client.limit_key,
             Some((&claims.sub, &claims.sid)),
         );
         match self
@@ -261,7 +261,7 @@ impl Auth {
         let checks = self.inner.limiter.checks_for(
             facts.route,
             facts.path,
-            &facts.client.ip,
+            &facts.client.limit_key,
             Some((&rotated.principal.user_id, &rotated.principal.session_id)),
         );
         let renewal = Some((rotated.clone(), credential.source));
@@ -310,10 +310,10 @@ impl Auth {
     }
 
     async fn anonymous(&self, facts: &Facts<'_>, caller: Caller) -> Admission {
-        let checks = self
-            .inner
-            .limiter
-            .checks_for(facts.route, facts.path, &facts.client.ip, None);
+        let checks =
+            self.inner
+                .limiter
+                .checks_for(facts.route, facts.path, &facts.client.limit_key, None);
         let (limits, refusal) = self.limits_or_fail_mode(&checks).await;
         let refusal = refusal.or_else(|| self.limits_refusal(facts, None, &limits));
         Admission {

@@ -38,10 +38,14 @@ use crate::token::{AccessClaims, Issued, RefreshClaims, TokenError, Tokens};
 use crate::user::policy::MAX_PASSWORD_BYTES;
 use crate::user::{MAX_INPUT_BYTES, Role, User, UserError, Users};
 
-/// Who is signing in, from where.
+/// Who is signing in, from where (built by [`crate::network::Addressing::client`]).
 #[derive(Clone, Debug, Default)]
 pub struct Client {
+    /// The client's address, as events record it.
     pub ip: String,
+    /// What rate limits and the sign-in lockout key the client by: the
+    /// address, or an IPv6 client's network.
+    pub limit_key: String,
     pub user_agent: String,
 }
 
@@ -422,7 +426,7 @@ impl Auth {
             .map(|policy| Check {
                 policy,
                 subject: Subject::IpUsername {
-                    ip: client.ip.clone(),
+                    ip: client.limit_key.clone(),
                     username: username.trim().to_lowercase(),
                 },
                 cost: 1,
@@ -611,6 +615,7 @@ mod tests {
     pub(super) fn client() -> Client {
         Client {
             ip: "198.51.100.4".into(),
+            limit_key: "198.51.100.4".into(),
             user_agent: "curl/8.5.0".into(),
         }
     }

@@ -487,6 +487,7 @@ async fn five_failed_passwords_lock_the_pair_out_even_for_the_right_password() {
     // Another address is not locked out.
     let elsewhere = Client {
         ip: "203.0.113.99".into(),
+        limit_key: "203.0.113.99".into(),
         user_agent: String::new(),
     };
     auth.login("rob", "long enough, really", &elsewhere)

@@ -18,7 +18,8 @@ crate::both_topologies! {
             .map(|i| {
                 let auth = auth.clone();
                 tokio::spawn(async move {
-                    let client = Client { ip: format!("198.51.100.{i}"), user_agent: String::new() };
+                    let ip = format!("198.51.100.{i}");
+                    let client = Client { limit_key: ip.clone(), ip, user_agent: String::new() };
                     auth.login("ivy", "the old password", &client).await
                 })
             })
