@@ -8,6 +8,11 @@
 //!
 //! Invariants:
 //! - the child listens on loopback only, on a port nobody else holds;
+//! - with a password (as the server's embedded Redis always has: it holds
+//!   password hashes and possibly the signing secret), no other local user
+//!   can read or use it: the password is in a 0600 config file, never on
+//!   the command line (which any user can read in `/proc`), the directory
+//!   is 0700 and the child creates its files 0600;
 //! - it never outlives us: it is shut down cleanly by [`RedisServer::shutdown`],
 //!   killed on drop, and the kernel sends it SIGTERM if we die abruptly
 //!   (`PR_SET_PDEATHSIG`), so no orphan is left behind.
@@ -43,6 +48,9 @@ pub struct EmbeddedOptions {
     pub extra_args: Vec<String>,
     /// A configuration file, passed first (needed by `--sentinel`).
     pub config_file: Option<PathBuf>,
+    /// Require this password (`requirepass`, set through a private config
+    /// file); the URL carries it.
+    pub password: Option<String>,
 }
 
 impl EmbeddedOptions {
@@ -55,8 +63,50 @@ impl EmbeddedOptions {
             port: None,
             extra_args: Vec::new(),
             config_file: None,
+            password: None,
         }
     }
+}
+
+/// The embedded Redis password kept in `dir` (`redis-password`, 0600),
+/// created on first use: one per data directory, so a restart finds its
+/// data behind the same password.
+pub fn load_or_create_password(dir: &Path) -> Result<String, EmbeddedError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    private_dir(dir)?;
+    let path = dir.join("redis-password");
+    let dir_error = |source| EmbeddedError::Dir {
+        dir: dir.to_owned(),
+        source,
+    };
+    match std::fs::read_to_string(&path) {
+        Ok(password) if !password.trim().is_empty() => return Ok(password.trim().to_owned()),
+        Ok(_) => {}
+        Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+        Err(err) => return Err(dir_error(err)),
+    }
+    let password = crate::random::hex::<32>();
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(dir_error)?;
+    file.write_all(password.as_bytes()).map_err(dir_error)?;
+    Ok(password)
+}
+
+/// Creates `dir` if needed and makes it private to this user (0700).
+fn private_dir(dir: &Path) -> Result<(), EmbeddedError> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir)
+        .and_then(|()| std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)))
+        .map_err(|source| EmbeddedError::Dir {
+            dir: dir.to_owned(),
+            source,
+        })
 }
 
 /// Why the child could not be started or stopped.
@@ -94,15 +144,17 @@ pub struct RedisServer {
     child: Child,
     port: u16,
     dir: PathBuf,
+    password: Option<String>,
 }
 
 impl RedisServer {
     /// Starts `redis-server` and waits until it answers PING.
     pub async fn start(options: &EmbeddedOptions) -> Result<Self, EmbeddedError> {
-        std::fs::create_dir_all(&options.dir).map_err(|source| EmbeddedError::Dir {
-            dir: options.dir.clone(),
-            source,
-        })?;
+        private_dir(&options.dir)?;
+        let config = match &options.password {
+            Some(password) => Some(write_private_config(&options.dir, password)?),
+            None => options.config_file.clone(),
+        };
         let mut last_error = None;
         for _ in 0..PORT_ATTEMPTS {
             let port = match options.port {
@@ -113,11 +165,12 @@ impl RedisServer {
                 })?,
             };
             let log_offset = log_len(&options.dir);
-            let child = spawn(options, port)?;
+            let child = spawn(options, config.as_deref(), port)?;
             let mut server = RedisServer {
                 child,
                 port,
                 dir: options.dir.clone(),
+                password: options.password.clone(),
             };
             match server.wait_ready(log_offset).await {
                 Ok(()) => return Ok(server),
@@ -137,9 +190,13 @@ impl RedisServer {
         self.port
     }
 
-    /// A `redis://` URL for this server.
+    /// A `redis://` URL for this server (with its password, if any: log
+    /// it redacted).
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        match &self.password {
+            Some(password) => format!("redis://:{password}@127.0.0.1:{}", self.port),
+            None => format!("redis://127.0.0.1:{}", self.port),
+        }
     }
 
     /// The child's process id.
@@ -219,10 +276,35 @@ impl Drop for RedisServer {
     }
 }
 
-fn spawn(options: &EmbeddedOptions, port: u16) -> Result<Child, EmbeddedError> {
+/// A config file (0600, in the private directory) that sets the password,
+/// so that it never appears on the command line.
+fn write_private_config(dir: &Path, password: &str) -> Result<PathBuf, EmbeddedError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = dir.join("embedded-redis.conf");
+    let dir_error = |source| EmbeddedError::Dir {
+        dir: dir.to_owned(),
+        source,
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(dir_error)?;
+    writeln!(file, "requirepass \"{password}\"").map_err(dir_error)?;
+    Ok(path)
+}
+
+fn spawn(
+    options: &EmbeddedOptions,
+    config: Option<&Path>,
+    port: u16,
+) -> Result<Child, EmbeddedError> {
     let binary = options.binary.display().to_string();
     let mut command = Command::new(&options.binary);
-    if let Some(config) = &options.config_file {
+    if let Some(config) = config {
         command.arg(config);
     }
     command
@@ -256,12 +338,15 @@ fn spawn(options: &EmbeddedOptions, port: u16) -> Result<Child, EmbeddedError> {
 /// Asks the kernel to send the child SIGTERM when the thread that started
 /// it dies, so that a crashed or SIGKILLed Gatehouse leaves no orphan Redis.
 /// SIGTERM (not SIGKILL) lets Redis flush its append-only file first.
+/// Also gives the child a private umask, so its files are 0600.
 #[allow(unsafe_code)]
 fn die_with_parent(command: &mut Command) {
     // SAFETY: the closure runs in the forked child before exec and only
-    // makes the async-signal-safe `prctl` system call.
+    // makes the async-signal-safe `umask` and `prctl` system calls.
     unsafe {
         command.pre_exec(|| {
+            // Files the child creates (append-only file, log) are 0600.
+            libc::umask(0o077);
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) == 0 {
                 Ok(())
             } else {

@@ -62,9 +62,13 @@ impl Backend {
         } else {
             let mut options = EmbeddedOptions::new(config.data_dir(), true);
             options.binary = config.redis_server_bin.clone();
+            // It holds password hashes: no other local user may use it.
+            options.password = Some(gatehouse::embedded::load_or_create_password(
+                &config.data_dir(),
+            )?);
             let server = RedisServer::start(&options).await?;
             tracing::info!(
-                redis = %server.url(),
+                redis = %redact_url(&server.url()),
                 pid = server.pid(),
                 data_dir = %server.dir().display(),
                 "started the embedded Redis (no --redis-url configured)"

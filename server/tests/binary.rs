@@ -59,9 +59,13 @@ fn start(data_dir: &Path) -> Gatehouse {
             http_addr = Some(addr.to_owned());
         }
     }
+    // The log never shows the password; the data directory has it.
+    let logged = redis_url.expect("embedded Redis URL logged");
+    assert!(logged.starts_with("redis://***@127.0.0.1:"), "{logged}");
+    let password = std::fs::read_to_string(data_dir.join("redis-password")).unwrap();
     Gatehouse {
         child,
-        redis_url: redis_url.expect("embedded Redis URL logged"),
+        redis_url: logged.replacen("***", &format!(":{}", password.trim()), 1),
         redis_pid: redis_pid.expect("embedded Redis pid logged"),
         http_addr: http_addr.unwrap(),
     }
@@ -153,6 +157,43 @@ fn embedded_redis_persists_across_restarts_and_leaves_no_orphans() {
     signal(second.child.id(), "-KILL");
     wait_exit(&mut second.child, Duration::from_secs(5));
     wait_gone(second.redis_pid, Duration::from_secs(10));
+}
+
+/// The embedded Redis holds password hashes (and possibly the signing
+/// secret): no other local user may read its files or use it.
+#[test]
+fn the_embedded_redis_is_private_to_gatehouse() {
+    use std::os::unix::fs::PermissionsExt;
+    let data = tempfile::tempdir().unwrap();
+    let mut gatehouse = start(data.path());
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(data.path()), 0o700, "the data directory is private");
+    assert_eq!(mode(&data.path().join("redis-password")), 0o600);
+    assert_eq!(
+        mode(&data.path().join("redis.log")),
+        0o600,
+        "Redis creates its files private"
+    );
+
+    // Without the password, Redis refuses every command.
+    let address = gatehouse.redis_url.rsplit('@').next().unwrap().to_owned();
+    let refused = redis::cmd("GET")
+        .arg("gh:jwt:default-secret")
+        .query::<Option<String>>(&mut redis(&format!("redis://{address}")));
+    let err = refused.expect_err("an unauthenticated GET must fail");
+    assert!(err.to_string().contains("NOAUTH"), "{err}");
+    // With it, it answers; and the password is not on Redis's command line.
+    let _: Option<String> = redis::cmd("GET")
+        .arg("gh:jwt:default-secret")
+        .query(&mut redis(&gatehouse.redis_url))
+        .unwrap();
+    let password = std::fs::read_to_string(data.path().join("redis-password")).unwrap();
+    let cmdline = std::fs::read(format!("/proc/{}/cmdline", gatehouse.redis_pid)).unwrap();
+    assert!(!String::from_utf8_lossy(&cmdline).contains(password.trim()));
+
+    signal(gatehouse.child.id(), "-TERM");
+    wait_exit(&mut gatehouse.child, Duration::from_secs(20));
+    wait_gone(gatehouse.redis_pid, Duration::from_secs(5));
 }
 
 #[test]
