@@ -53,6 +53,7 @@ pub mod store;
 #[cfg(any(test, feature = "test-util"))]
 pub mod testing;
 pub mod token;
+pub mod upkeep;
 pub mod user;
 
 pub use store::{Store, StoreConfig, StoreError};

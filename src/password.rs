@@ -1,8 +1,9 @@
 //! Password hashing with Argon2id, off the async runtime.
 //!
 //! Hashes use OWASP's Argon2id parameters (19 MiB, 2 passes, 1 lane; the
-//! `argon2` crate's defaults) and the PHC string format, so parameters can
-//! be raised later without invalidating stored hashes.
+//! `argon2` crate's defaults, [`Cost::default`]) and the PHC string
+//! format, which records the parameters with each hash: the cost can be
+//! changed without invalidating stored hashes, each verifying with its own.
 //!
 //! Invariants:
 //! - hashing never runs on an async worker thread: each one takes ~20 ms
@@ -36,6 +37,31 @@ pub enum PasswordError {
     Stopped,
 }
 
+/// How much work one new hash takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cost {
+    /// Memory, in KiB.
+    pub memory_kib: u32,
+    /// Passes over the memory.
+    pub iterations: u32,
+}
+
+impl Default for Cost {
+    fn default() -> Self {
+        Self {
+            memory_kib: Params::DEFAULT_M_COST,
+            iterations: Params::DEFAULT_T_COST,
+        }
+    }
+}
+
+impl Cost {
+    fn params(self) -> Result<Params, PasswordError> {
+        Params::new(self.memory_kib, self.iterations, 1, None)
+            .map_err(|e| PasswordError::Hash(e.to_string()))
+    }
+}
+
 /// Hashes and verifies passwords. Cheap to clone.
 #[derive(Clone)]
 pub struct Hasher {
@@ -47,6 +73,7 @@ struct Inner {
     /// Work for the hashing threads; they end when this is dropped.
     jobs: mpsc::Sender<Job>,
     dummy_hash: String,
+    params: Params,
     verifications: AtomicU64,
 }
 
@@ -95,14 +122,15 @@ impl std::fmt::Debug for Hasher {
     }
 }
 
-fn argon2() -> Argon2<'static> {
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::DEFAULT)
+/// Argon2id with `params` (verification takes each hash's own).
+fn argon2(params: Params) -> Argon2<'static> {
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
-fn hash_blocking(password: &[u8]) -> Result<String, PasswordError> {
+fn hash_blocking(password: &[u8], params: Params) -> Result<String, PasswordError> {
     let salt = SaltString::encode_b64(&crate::random::bytes::<16>())
         .map_err(|e| PasswordError::Hash(e.to_string()))?;
-    argon2()
+    argon2(params)
         .hash_password(password, &salt)
         .map(|hash| hash.to_string())
         .map_err(|e| PasswordError::Hash(e.to_string()))
@@ -110,22 +138,35 @@ fn hash_blocking(password: &[u8]) -> Result<String, PasswordError> {
 
 fn verify_blocking(password: &[u8], stored: &str) -> Result<bool, PasswordError> {
     let parsed = PasswordHash::new(stored).map_err(|e| PasswordError::StoredHash(e.to_string()))?;
-    Ok(argon2().verify_password(password, &parsed).is_ok())
+    Ok(argon2(Params::DEFAULT)
+        .verify_password(password, &parsed)
+        .is_ok())
 }
 
 impl Hasher {
     /// A hasher running at most `concurrency` hashes at once, on as many
-    /// threads of its own. Computes the dummy hash now.
+    /// threads of its own, at the default cost. Computes the dummy hash now.
     pub async fn new(concurrency: usize) -> Result<Self, PasswordError> {
+        Self::with_cost(concurrency, Cost::default()).await
+    }
+
+    /// A hasher whose new hashes (and dummy hash) take `cost`.
+    pub async fn with_cost(concurrency: usize, cost: Cost) -> Result<Self, PasswordError> {
         let concurrency = concurrency.max(1);
+        let params = cost.params()?;
         let jobs = start_threads(concurrency)?;
         let secret = crate::random::hex::<16>();
-        let dummy_hash = run(&jobs, move || hash_blocking(secret.as_bytes())).await??;
+        let dummy_params = params.clone();
+        let dummy_hash = run(&jobs, move || {
+            hash_blocking(secret.as_bytes(), dummy_params)
+        })
+        .await??;
         Ok(Self {
             inner: Arc::new(Inner {
                 permits: Semaphore::new(concurrency),
                 jobs,
                 dummy_hash,
+                params,
                 verifications: AtomicU64::new(0),
             }),
         })
@@ -134,8 +175,9 @@ impl Hasher {
     /// Hashes a new password (PHC string).
     pub async fn hash(&self, password: &str) -> Result<String, PasswordError> {
         let password = password.as_bytes().to_vec();
+        let params = self.inner.params.clone();
         let _permit = self.inner.permits.acquire().await;
-        run(&self.inner.jobs, move || hash_blocking(&password)).await?
+        run(&self.inner.jobs, move || hash_blocking(&password, params)).await?
     }
 
     /// Whether `password` matches the stored hash.

@@ -1,6 +1,8 @@
 //! Background chores of a running instance: the heartbeat the console
-//! lists instances by, and pruning the console's session index of
-//! sessions that idled out.
+//! lists instances by, and pruning the console's indexes of entries whose
+//! keys are gone ([`gatehouse::upkeep::prune`]), which keeps Redis memory
+//! bounded. Pruning is needed once, not once per instance: each round,
+//! the instance that takes the `gatehouse:upkeep` lock does it.
 
 use std::time::Duration;
 
@@ -61,25 +63,38 @@ pub fn start(state: &AppState, every: Intervals) -> Upkeep {
         })
     };
     let prune = {
-        let sessions = state.auth.sessions().clone();
+        let auth = state.auth.clone();
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(every.prune).await;
-                let mut cursor = 0;
-                loop {
-                    match sessions.prune_index(cursor, 1_000).await {
-                        Ok((0, _)) => break,
-                        Ok((next, _)) => cursor = next,
-                        Err(err) => {
-                            tracing::debug!(error = %err, "session index not pruned");
-                            break;
-                        }
-                    }
-                }
+                prune_once(&auth, every.prune).await;
             }
         })
     };
     Upkeep {
         tasks: vec![heartbeat, prune],
+    }
+}
+
+/// One pruning round, if no other instance is doing it: the lock lives a
+/// whole interval, so other instances skip this round.
+async fn prune_once(auth: &gatehouse::auth::Auth, interval: Duration) {
+    let name = format!("{}upkeep", gatehouse::lock::INTERNAL_PREFIX);
+    let options = gatehouse::lock::LockOptions {
+        ttl: interval,
+        wait: Duration::ZERO,
+        label: "pruning the console's indexes".to_owned(),
+        holder: None,
+        watchdog: false,
+        fencing: false,
+    };
+    match auth.locks().acquire_lease(&name, &options).await {
+        Ok(_lease) => match gatehouse::upkeep::prune(auth).await {
+            // The lease is not released: it expires at the next round.
+            Ok(pruned) => tracing::debug!(?pruned, "indexes pruned"),
+            Err(err) => tracing::debug!(error = %err, "indexes not pruned"),
+        },
+        Err(gatehouse::lock::LockError::Busy) => {}
+        Err(err) => tracing::debug!(error = %err, "upkeep lock unavailable"),
     }
 }

@@ -87,3 +87,37 @@ async fn heartbeats_list_the_instance_and_pruning_drops_ended_sessions() {
     .await;
     drop(chores);
 }
+
+/// Pruning is needed once per round, not once per instance: the instances
+/// take turns through the `gatehouse:upkeep` lock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pruning_runs_under_the_upkeep_lock() {
+    let redis = TestRedis::start().await;
+    let a = app(&redis, &["--instance-id", "gh-a"]).await;
+    let b = app(&redis, &["--instance-id", "gh-b"]).await;
+    let every = Intervals {
+        heartbeat: Duration::from_secs(5),
+        prune: Duration::from_millis(400),
+    };
+    let chores = [
+        upkeep::start(&a.state, every),
+        upkeep::start(&b.state, every),
+    ];
+    let locks = a.state.auth.locks().clone();
+    let mut holders = std::collections::BTreeSet::new();
+    let deadline = Instant::now() + Duration::from_secs(4);
+    while Instant::now() < deadline {
+        let upkeep: Vec<_> = locks
+            .list()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|lock| lock.name == "gatehouse:upkeep")
+            .collect();
+        holders.extend(upkeep.into_iter().map(|lock| lock.instance));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!holders.is_empty(), "no instance took the upkeep lock");
+    assert!(holders.is_subset(&["gh-a".to_owned(), "gh-b".to_owned()].into()));
+    drop(chores);
+}

@@ -466,7 +466,7 @@ impl Sessions {
     /// Walks the console's session index from `cursor` and removes entries
     /// whose session ended (idle timeout, eviction). Returns the next
     /// cursor (0 when done) and how many entries were removed.
-    pub async fn prune_index(&self, cursor: u64, batch: u64) -> Result<(u64, u64), SessionError> {
+    pub async fn prune_index(&self, cursor: u64, batch: u64) -> Result<(u64, u64), StoreError> {
         let (next, flat): (u64, Vec<String>) = redis::cmd("ZSCAN")
             .arg(keys::all_sessions())
             .arg(cursor)

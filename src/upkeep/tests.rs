@@ -1,0 +1,167 @@
+//! Redis memory stays bounded: after a crowd has signed in, made requests,
+//! refreshed, been rate-limited and signed out, and its windows and
+//! lifetimes have run out, only the keys that have owners remain.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use super::*;
+use crate::auth::{AuthParts, Client, Credential, Facts, RotationConfig, TokenSource};
+use crate::blacklist::Blacklist;
+use crate::events::Events;
+use crate::lock::Locks;
+use crate::password::{Cost, Hasher};
+use crate::ratelimit::{Limiter, Policy};
+use crate::route::RouteClass;
+use crate::session::{SessionConfig, Sessions};
+use crate::testing::TestBackend;
+use crate::token::{Keyring, TokenConfig, Tokens};
+use crate::user::{Role, Users};
+
+const USERS: usize = 1_000;
+const SESSIONS: usize = 5_000;
+
+/// Every policy of the defaults, with one-second windows.
+fn short_policies() -> Vec<Policy> {
+    [
+        "name=ip,key=ip,algorithm=sliding-counter,limit=100000,window=1s,routes=*,fail=open",
+        "name=api-user,key=user,algorithm=sliding-log,limit=600,window=1s,routes=/api/*,fail=open",
+        "name=api-burst,key=user,algorithm=gcra,limit=600,window=1s,burst=100,routes=/api/*,fail=open",
+        "name=login-lockout,key=ip+username,algorithm=sliding-log,limit=5,window=1s,fail=closed",
+        "name=refresh,key=session,algorithm=sliding-log,limit=30,window=1s,fail=open",
+    ]
+    .into_iter()
+    .map(|spec| Policy::parse(spec).unwrap())
+    .collect()
+}
+
+async fn short_lived_auth(backend: &TestBackend) -> Auth {
+    let store = backend.store().await;
+    // Cheap hashes: this test is about keys, not Argon2.
+    let cost = Cost {
+        memory_kib: 64,
+        iterations: 1,
+    };
+    Auth::new(AuthParts {
+        users: Users::new(store.clone(), Hasher::with_cost(2, cost).await.unwrap()),
+        sessions: Sessions::new(
+            store.clone(),
+            SessionConfig {
+                idle_timeout: Duration::from_secs(2),
+                absolute_lifetime: Duration::from_secs(3),
+                max_per_user: 100,
+            },
+        ),
+        tokens: Tokens::new(
+            Keyring::from_secret(b"0123456789abcdef0123456789abcdef").unwrap(),
+            TokenConfig {
+                access_ttl: Duration::from_secs(2),
+                refresh_ttl: Duration::from_secs(3),
+                leeway: Duration::ZERO,
+                ..TokenConfig::default()
+            },
+        ),
+        locks: Locks::new(store.clone(), "test"),
+        blacklist: Blacklist::new(store.clone()),
+        limiter: Limiter::new(store.clone(), short_policies()),
+        events: Events::new(store.clone(), "test", 1_000),
+        rotation: RotationConfig {
+            grace: Duration::from_millis(500),
+            lock_ttl: Duration::from_secs(1),
+            ..RotationConfig::default()
+        },
+        store,
+    })
+}
+
+/// One person's day: a wrong password, a sign-in, a request, a refresh,
+/// and (every other time) a sign-out.
+async fn a_day(auth: Auth, i: usize) {
+    let user = format!("crowd-{}", i % USERS);
+    let ip = format!("198.51.{}.{}", i / 250, i % 250);
+    let client = Client {
+        limit_key: ip.clone(),
+        ip,
+        user_agent: "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0".to_owned(),
+    };
+    assert!(auth.login(&user, "wrong password", &client).await.is_err());
+    let login = auth
+        .login(&user, "a crowd password", &client)
+        .await
+        .unwrap();
+    let facts = Facts {
+        path: "/api/v1/auth/me",
+        route: RouteClass::Ordinary,
+        state_changing: false,
+        client: &client,
+        credential: Some(Credential {
+            token: &login.access.token,
+            source: TokenSource::Bearer,
+        }),
+        nonce: None,
+        timestamp: None,
+        now_secs: crate::duration::epoch_ms() / 1000,
+    };
+    let admitted = auth.admit(&facts).await;
+    assert!(admitted.refusal.is_none(), "{:?}", admitted.refusal);
+    let rotated = auth.refresh(&login.refresh.token, &client).await.unwrap();
+    if i.is_multiple_of(2) {
+        auth.logout(&rotated.principal).await.unwrap();
+    }
+}
+
+/// Every key in Redis (all nodes of a Cluster).
+async fn all_keys(backend: &TestBackend) -> BTreeSet<String> {
+    backend.scan("*").await.into_iter().collect()
+}
+
+crate::both_topologies! {
+    async fn every_key_expires_or_has_an_owner(backend) {
+        let auth = short_lived_auth(&backend).await;
+        let users: Vec<_> = (0..USERS)
+            .map(|i| {
+                let auth = auth.clone();
+                tokio::spawn(async move {
+                    auth.users()
+                        .create(&format!("crowd-{i}"), "a crowd password", &[Role::User])
+                        .await
+                        .unwrap();
+                })
+            })
+            .collect();
+        for user in users {
+            user.await.unwrap();
+        }
+        let baseline = all_keys(&backend).await;
+
+        let mut days = Vec::new();
+        for worker in 0..50 {
+            let auth = auth.clone();
+            days.push(tokio::spawn(async move {
+                for i in (worker..SESSIONS).step_by(50) {
+                    a_day(auth.clone(), i).await;
+                }
+            }));
+        }
+        for day in days {
+            day.await.unwrap();
+        }
+        auth.events().flush().await;
+        assert!(auth.sessions().counts().await.unwrap().0 > 0, "sessions were live");
+
+        // Every lifetime here is at most 3 s.
+        tokio::time::sleep(Duration::from_millis(3_500)).await;
+        let pruned = prune(&auth).await.unwrap();
+        assert!(pruned.expired > 0, "{pruned:?}");
+
+        let after = all_keys(&backend).await;
+        // The capped event stream and its per-minute counters (each with
+        // a 2 h TTL) are bounded by construction; nothing else may stay.
+        let left: Vec<&String> = after
+            .difference(&baseline)
+            .filter(|key| *key != "gh:events" && !key.starts_with("gh:stats:"))
+            .collect();
+        assert!(left.is_empty(), "{} keys outlived their lifetimes: {:?}", left.len(), &left[..left.len().min(20)]);
+        assert!(after.is_superset(&baseline), "the users' own keys stay");
+    }
+}
