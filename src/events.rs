@@ -13,6 +13,16 @@
 //! time series). If Redis is unreachable, events are dropped with a
 //! warning; the action itself has already succeeded or failed on its own.
 //! Events carry ids, names and addresses, never tokens or passwords.
+//!
+//! Two things keep a flood from evicting what matters. Audit events
+//! ([`AUDIT`]: sign-ins and sign-outs, revocations, role and password
+//! changes, reuse detection, force-releases, admin actions) are also kept
+//! in a stream of their own (`gh:audit`) with its own cap. And refused
+//! requests are recorded per subject and window, not per request
+//! ([`Events::rate_limited`], see `aggregate`).
+
+mod aggregate;
+mod writer;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -30,6 +40,55 @@ pub const COUNTED: [&str; 4] = [
     "login_locked",
     "rate_limited",
 ];
+
+/// Kinds also kept in the audit stream, which floods cannot evict.
+pub const AUDIT: &[&str] = &[
+    "login_succeeded",
+    "logout",
+    "session_revoked",
+    "signed_out_everywhere",
+    "refresh_reuse_detected",
+    "password_changed",
+    "password_reset",
+    "roles_changed",
+    "user_created",
+    "user_disabled",
+    "user_enabled",
+    "lockout_reset",
+    "windows_reset",
+    "lock_force_released",
+    "admin_session_revoked",
+    "admin_signed_out_everywhere",
+    "admin_lock_force_released",
+];
+
+/// How many events each stream keeps (about: `MAXLEN ~`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Retention {
+    /// The stream of every event.
+    pub events: u64,
+    /// The audit stream.
+    pub audit: u64,
+}
+
+/// Which stream to read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Stream {
+    /// Every event.
+    #[default]
+    All,
+    /// Audit events only, with their longer retention.
+    Audit,
+}
+
+impl Stream {
+    fn key(self) -> String {
+        match self {
+            Stream::All => keys::events(),
+            Stream::Audit => keys::audit(),
+        }
+    }
+}
 
 /// How many queued events may wait for the writer before new ones are
 /// dropped (with a warning).
@@ -143,6 +202,7 @@ pub struct Events {
     queue: mpsc::Sender<Command>,
     /// Events dropped because the queue was full (Redis too slow or gone).
     dropped: Arc<std::sync::atomic::AtomicU64>,
+    aggregator: Arc<aggregate::Aggregator>,
 }
 
 impl std::fmt::Debug for Command {
@@ -151,54 +211,63 @@ impl std::fmt::Debug for Command {
     }
 }
 
-/// How often, and how long apart, a batch is sent again when Redis
-/// refused it (about 6 s in all, so a restart of Redis loses nothing).
-const RETRIES: [Duration; 5] = [
-    Duration::from_millis(100),
-    Duration::from_millis(400),
-    Duration::from_millis(1_000),
-    Duration::from_millis(2_000),
-    Duration::from_millis(2_500),
-];
-
-/// Writes one batch. A batch whose connection was refused or dropped is
-/// sent again a few times: refused, Redis never saw it; dropped, it may
-/// have run, and then its events are recorded twice, a rare duplicate
-/// preferred to a lost audit event. A timeout is not retried: a frozen
-/// Redis still runs the batch when it wakes, so sending it again would
-/// duplicate every event.
-async fn send(store: &Store, pipe: &redis::Pipeline) {
-    let mut waits = RETRIES.iter();
-    loop {
-        let err = match pipe.query_async::<()>(&mut store.conn()).await {
-            Ok(()) => return,
-            Err(err) => err,
-        };
-        let never_sent = err.is_connection_refusal() || err.is_connection_dropped();
-        match waits.next() {
-            Some(wait) if never_sent => {
-                tracing::debug!(error = %err, "security events not written yet; retrying");
-                tokio::time::sleep(*wait).await;
-            }
-            _ => {
-                tracing::warn!(error = %err, "security events could not be written and were dropped");
-                return;
-            }
-        }
-    }
-}
-
 impl Events {
     /// An event stream for this process, known as `instance`, capped at
-    /// about `max_len` events. Must be called inside a Tokio runtime.
+    /// about `max_len` events (the audit stream at ten times that). Must
+    /// be called inside a Tokio runtime.
     pub fn new(store: Store, instance: impl Into<Arc<str>>, max_len: u64) -> Self {
+        let retention = Retention {
+            events: max_len,
+            audit: max_len.saturating_mul(10),
+        };
+        Self::with_retention(store, instance, retention)
+    }
+
+    /// Like [`Events::new`], with both streams' caps chosen.
+    pub fn with_retention(
+        store: Store,
+        instance: impl Into<Arc<str>>,
+        retention: Retention,
+    ) -> Self {
         let (queue, commands) = mpsc::channel(QUEUE);
-        tokio::spawn(write(store.clone(), commands, max_len.max(1)));
-        Self {
+        tokio::spawn(writer::write(store.clone(), commands, retention));
+        let events = Self {
             store,
             instance: instance.into(),
             queue,
             dropped: Arc::default(),
+            aggregator: Arc::default(),
+        };
+        // Reports aggregated refusals once their windows have passed; ends
+        // with the last handle (it holds only a weak one).
+        let weak = Arc::downgrade(&events.aggregator);
+        let queue = events.queue.downgrade();
+        let instance = events.instance.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            loop {
+                tick.tick().await;
+                let (Some(aggregator), Some(queue)) = (weak.upgrade(), queue.upgrade()) else {
+                    return;
+                };
+                for mut event in aggregator.due() {
+                    event.instance = instance.to_string();
+                    let _ = queue.try_send(Command::Emit(event));
+                }
+            }
+        });
+        events
+    }
+
+    /// Records a refusal that a flood can repeat (`rate_limited`,
+    /// `login_locked`) of `subject` (what refused it and whom, e.g.
+    /// `api-user:<user id>`) in a window of `window`: the first refusal
+    /// per window at once, the rest as one summary event with their
+    /// `count` when the window has passed.
+    pub fn refused(&self, subject: &str, window: Duration, event: Event) {
+        for event in self.aggregator.refused(subject, window, event) {
+            self.emit(event);
         }
     }
 
@@ -236,6 +305,17 @@ impl Events {
         limit: usize,
         scan: usize,
     ) -> Result<Vec<Event>, StoreError> {
+        self.recent_in(Stream::All, filter, limit, scan).await
+    }
+
+    /// Like [`Events::recent`], in `stream`.
+    pub async fn recent_in(
+        &self,
+        stream: Stream,
+        filter: &Filter,
+        limit: usize,
+        scan: usize,
+    ) -> Result<Vec<Event>, StoreError> {
         let mut found = Vec::new();
         let mut end = "+".to_owned();
         let mut scanned = 0;
@@ -243,7 +323,7 @@ impl Events {
             let batch = (scan - scanned).min(1_000);
             let page: Vec<Event> = parse(
                 redis::cmd("XREVRANGE")
-                    .arg(keys::events())
+                    .arg(stream.key())
                     .arg(&end)
                     .arg("-")
                     .arg("COUNT")
@@ -374,47 +454,6 @@ fn parse(value: redis::Value) -> Vec<Event> {
             Some(event)
         })
         .collect()
-}
-
-/// The background writer: drains the queue in batches.
-async fn write(store: Store, mut commands: mpsc::Receiver<Command>, max_len: u64) {
-    let mut batch = Vec::with_capacity(BATCH);
-    while commands.recv_many(&mut batch, BATCH).await > 0 {
-        let mut pipe = redis::pipe();
-        let mut flushes = Vec::new();
-        let mut any = false;
-        for command in batch.drain(..) {
-            match command {
-                Command::Emit(event) => {
-                    let Ok(json) = serde_json::to_string(&event) else {
-                        continue;
-                    };
-                    pipe.cmd("XADD")
-                        .arg(keys::events())
-                        .arg("MAXLEN")
-                        .arg("~")
-                        .arg(max_len)
-                        .arg("*")
-                        .arg("e")
-                        .arg(json)
-                        .ignore();
-                    if COUNTED.contains(&event.kind.as_str()) {
-                        let key = keys::event_count(&event.kind, event.at_ms / 60_000);
-                        pipe.cmd("INCR").arg(&key).ignore();
-                        pipe.cmd("EXPIRE").arg(&key).arg(2 * 3600).ignore();
-                    }
-                    any = true;
-                }
-                Command::Flush(done) => flushes.push(done),
-            }
-        }
-        if any {
-            send(&store, &pipe).await;
-        }
-        for done in flushes {
-            let _ = done.send(());
-        }
-    }
 }
 
 #[cfg(test)]
@@ -568,6 +607,87 @@ mod tests {
         let seen = reader.await.unwrap().unwrap();
         assert_eq!(seen.len(), 1);
         assert_eq!(seen[0].instance, "gh-a");
+    }
+
+    crate::both_topologies! {
+        /// A flood of refusals is two events per subject and window, and
+        /// however many other events push the stream past its cap, the
+        /// audit stream keeps every audit event.
+        async fn floods_are_aggregated_and_cannot_evict_audit_events(backend) {
+            let store = backend.store().await;
+            let events = Events::with_retention(store.clone(), "gh-a", Retention { events: 100, audit: 10_000 });
+            for i in 0..10 {
+                events.emit(Event::new("login_succeeded").user(&format!("u{i}")));
+            }
+            for i in 0..2_000 {
+                events.emit(Event::new("token_renewed").detail("i", i));
+            }
+            let window = Duration::from_millis(1_200);
+            for _ in 0..5_000 {
+                events.refused("api-user:u1", window, Event::new("rate_limited").user("u1"));
+            }
+            events.flush().await;
+            let limited = Filter { kind: Some("rate_limited".to_owned()), ..Filter::default() };
+            let now = events.recent(&limited, 10, 10_000).await.unwrap();
+            assert_eq!(now.len(), 1, "the first refusal at once, the rest counted");
+            assert_eq!(now[0].details["count"], "1");
+
+            // When the window has passed, one more event with the count.
+            tokio::time::sleep(Duration::from_millis(2_500)).await;
+            events.flush().await;
+            let later = events.recent(&limited, 10, 10_000).await.unwrap();
+            assert_eq!(later.len(), 2, "{later:?}");
+            assert_eq!(later[0].details["count"], "4999");
+            let (_, counts) = events.series(2).await.unwrap().into_iter().fold(
+                (0, [0u64; 4]),
+                |(_, mut acc), (minute, row)| {
+                    for (a, r) in acc.iter_mut().zip(row) {
+                        *a += r;
+                    }
+                    (minute, acc)
+                },
+            );
+            assert_eq!(counts[3], 5_000, "the chart still counts every refusal");
+
+            // The main stream was trimmed far past the sign-ins...
+            let all = events.recent(&Filter { kind: Some("login".to_owned()), ..Filter::default() }, 100, 10_000).await.unwrap();
+            assert!(all.is_empty(), "{} sign-ins survived in the capped stream", all.len());
+            // ...the audit stream has them all, and nothing else.
+            let audit = events.recent_in(Stream::Audit, &Filter::default(), 100, 10_000).await.unwrap();
+            assert_eq!(audit.len(), 10);
+            assert!(audit.iter().all(|e| e.kind == "login_succeeded"));
+        }
+    }
+
+    #[tokio::test]
+    async fn spraying_subjects_cannot_grow_memory_without_bound() {
+        let redis = TestRedis::start().await;
+        let events = Events::new(redis.store().await, "gh-a", 100_000);
+        let window = Duration::from_secs(60);
+        for i in 0..(aggregate::MAX_SUBJECTS + 5_000) {
+            events.refused(
+                &format!("ip:10.0.{}.{}", i / 256, i % 256),
+                window,
+                Event::new("rate_limited"),
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(1_500)).await;
+        events.flush().await;
+        let many = Filter {
+            kind: Some("rate_limited".to_owned()),
+            ..Filter::default()
+        };
+        let recorded = events.recent(&many, 20_000, 20_000).await.unwrap();
+        assert_eq!(
+            recorded.len(),
+            aggregate::MAX_SUBJECTS + 1,
+            "one per tracked subject, one for the rest"
+        );
+        let overflow = recorded
+            .iter()
+            .find(|e| e.details.get("subjects").map(String::as_str) == Some("many"))
+            .unwrap();
+        assert_eq!(overflow.details["count"], "5000");
     }
 
     crate::both_topologies! {

@@ -221,6 +221,16 @@ pub struct Config {
     )]
     pub event_stream_max_len: u64,
 
+    /// Keep about this many audit events (sign-ins, sign-outs,
+    /// revocations, role and password changes, admin actions) in their own
+    /// stream, which no flood of other events can trim.
+    #[arg(
+        long,
+        env = "GATEHOUSE_AUDIT_STREAM_MAX_LEN",
+        default_value_t = 1_000_000
+    )]
+    pub audit_stream_max_len: u64,
+
     /// Argon2 hashes computed at once (each takes 19 MiB for ~20 ms), on
     /// as many threads at the lowest priority. Default: the number of CPUs
     /// (more threads than CPUs add no throughput to CPU-bound hashing).

@@ -65,10 +65,13 @@ pub async fn app_state(config: &Config, store: Store) -> Result<AppState, Startu
             max_per_user: config.max_sessions_per_user,
         },
     );
-    let events = Events::new(
+    let events = Events::with_retention(
         store.clone(),
         instance_id.as_str(),
-        config.event_stream_max_len,
+        gatehouse::events::Retention {
+            events: config.event_stream_max_len,
+            audit: config.audit_stream_max_len,
+        },
     );
     let locks = Locks::new(store.clone(), instance_id.as_str()).with_events(events.clone());
     let auth = Auth::new(AuthParts {

@@ -408,3 +408,39 @@ gatehouse::both_topologies! {
         );
     }
 }
+
+gatehouse::both_topologies! {
+    /// A flood of refused requests is one event per subject and window, so
+    /// it cannot trim real security events out of the stream; the audit
+    /// stream keeps those anyway.
+    async fn a_flood_of_refusals_is_one_event_and_audit_events_survive(backend) {
+        let app = app_on(&backend, &["--trust-forwarded-for", "true", "--rate-limit", LOGIN_IP_3, "--event-stream-max-len", "50"]).await;
+        app.user("root", "admin password", &[Role::Admin]).await;
+        let admin = app.token("root", "admin password").await;
+        for i in 0..300 {
+            app.send(form_sign_in("198.51.100.66", &format!("nobody{i}"))).await;
+        }
+        let events = app.state.auth.events();
+        events.flush().await;
+        let limited = gatehouse::events::Filter {
+            kind: Some("rate_limited".to_owned()),
+            ip: Some("198.51.100.66".to_owned()),
+            ..Default::default()
+        };
+        let recorded = events.recent(&limited, 100, 10_000).await.unwrap();
+        assert_eq!(recorded.len(), 1, "297 refusals, one event so far");
+        assert_eq!(recorded[0].details["policy"], "login-ip");
+
+        // 300 requests did not trim the admin's sign-in out of a stream
+        // capped at 50 events; and the audit stream has it too.
+        let audit = app
+            .send(post_json_bearer("/api/v1/admin/events/recent", &admin, &json!({"audit": true, "kind": "login_succeeded"})))
+            .await;
+        assert_eq!(audit.status(), 200);
+        let audit = json(audit).await;
+        let kinds: Vec<&str> = audit["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+        assert_eq!(kinds, ["login_succeeded"]);
+        let all = json(app.send(post_json_bearer("/api/v1/admin/events/recent", &admin, &json!({"kind": "login_succeeded"}))).await).await;
+        assert_eq!(all["events"].as_array().unwrap().len(), 1, "{all}");
+    }
+}

@@ -356,13 +356,20 @@ impl Auth {
             .ip(&facts.client.ip)
             .detail("policy", &rejected.policy)
             .detail("path", facts.path);
-        if let Some(principal) = principal {
-            event = event
-                .user(&principal.user_id)
-                .username(&principal.username)
-                .session(&principal.session_id);
-        }
-        self.inner.events.emit(event);
+        // One event per subject, policy and window, however many requests
+        // a flood sends (see `events::aggregate`).
+        let subject = match principal {
+            Some(principal) => {
+                event = event
+                    .user(&principal.user_id)
+                    .username(&principal.username)
+                    .session(&principal.session_id);
+                format!("{}:{}", rejected.policy, principal.user_id)
+            }
+            None => format!("{}:{}", rejected.policy, facts.client.limit_key),
+        };
+        let window = std::time::Duration::from_millis(rejected.window_ms);
+        self.inner.events.refused(&subject, window, event);
         Some(Refusal::RateLimited(rejected.clone()))
     }
 

@@ -398,7 +398,15 @@ impl Auth {
             .await?;
         if let Some(rejected) = decision.rejection() {
             let retry_after_ms = rejected.retry_after_ms.unwrap_or(rejected.reset_ms);
-            self.inner.events.emit(
+            // Once per address, username and lockout window, with a count.
+            self.inner.events.refused(
+                &format!(
+                    "{}:{}:{}",
+                    rejected.policy,
+                    client.limit_key,
+                    username.trim().to_lowercase()
+                ),
+                std::time::Duration::from_millis(retry_after_ms),
                 Event::new("login_locked")
                     .username(username.trim())
                     .ip(&client.ip)

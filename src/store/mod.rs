@@ -619,6 +619,11 @@ pub mod keys {
         format!("{PREFIX}:events")
     }
 
+    /// The audit stream: the security events no flood may evict.
+    pub fn audit() -> String {
+        format!("{PREFIX}:audit")
+    }
+
     /// How many events of `kind` happened in the minute starting at
     /// `minute` (Unix minutes), for the console's time series.
     pub fn event_count(kind: &str, minute: u64) -> String {

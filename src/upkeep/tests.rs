@@ -155,11 +155,12 @@ crate::both_topologies! {
         assert!(pruned.expired > 0, "{pruned:?}");
 
         let after = all_keys(&backend).await;
-        // The capped event stream and its per-minute counters (each with
-        // a 2 h TTL) are bounded by construction; nothing else may stay.
+        // The capped event and audit streams and the per-minute counters
+        // (each with a 2 h TTL) are bounded by construction; nothing else
+        // may stay.
         let left: Vec<&String> = after
             .difference(&baseline)
-            .filter(|key| *key != "gh:events" && !key.starts_with("gh:stats:"))
+            .filter(|key| !["gh:events", "gh:audit"].contains(&key.as_str()) && !key.starts_with("gh:stats:"))
             .collect();
         assert!(left.is_empty(), "{} keys outlived their lifetimes: {:?}", left.len(), &left[..left.len().min(20)]);
         assert!(after.is_superset(&baseline), "the users' own keys stay");

@@ -223,14 +223,18 @@ pub async fn admin_logout_all(user_id: String) -> Result<u64, ApiError> {
     Ok(ended.len() as u64)
 }
 
-/// `POST /api/v1/admin/events/recent` `{"kind","user","ip","limit"}`: the
-/// newest events, filtered by kind prefix, user (id or name) and address.
+/// `POST /api/v1/admin/events/recent` `{"kind","user","ip","limit","audit"}`:
+/// the newest events, filtered by kind prefix, user (id or name) and
+/// address; with `"audit": true`, from the audit stream (sign-ins,
+/// sign-outs, revocations, role and password changes, admin actions),
+/// which keeps them longer and which no flood can trim.
 #[server(prefix = "/api/v1", endpoint = "admin/events/recent", input = Json)]
 pub async fn recent_events(
     #[server(default)] kind: Option<String>,
     #[server(default)] user: Option<String>,
     #[server(default)] ip: Option<String>,
     #[server(default)] limit: Option<u64>,
+    #[server(default)] audit: Option<bool>,
 ) -> Result<EventList, ApiError> {
     let state = crate::state::current()?;
     crate::caller::require_role(gatehouse::user::Role::Admin)?;
@@ -240,7 +244,16 @@ pub async fn recent_events(
         ip: ip.filter(|i| !i.is_empty()),
     };
     let limit = usize::try_from(limit.unwrap_or(100).clamp(1, 500)).unwrap_or(100);
-    let events = state.auth.events().recent(&filter, limit, 20_000).await?;
+    let stream = if audit.unwrap_or(false) {
+        gatehouse::events::Stream::Audit
+    } else {
+        gatehouse::events::Stream::All
+    };
+    let events = state
+        .auth
+        .events()
+        .recent_in(stream, &filter, limit, 20_000)
+        .await?;
     Ok(EventList {
         events: events
             .into_iter()

@@ -34,7 +34,7 @@ pub fn EventsPage() -> impl IntoView {
     let filter = RwSignal::new(Filter::default());
     let initial = Resource::new(
         move || filter.get(),
-        |f| recent_events(Some(f.kind), Some(f.user), Some(f.ip), Some(200)),
+        |f| recent_events(Some(f.kind), Some(f.user), Some(f.ip), Some(200), None),
     );
     let (kind, user, ip) = (
         NodeRef::<leptos::html::Input>::new(),

@@ -1,0 +1,105 @@
+//! The background writer: drains the queue in pipelined batches.
+
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use super::{AUDIT, BATCH, COUNTED, Command, Retention};
+use crate::store::{Store, keys};
+
+/// How often, and how long apart, a batch is sent again when Redis
+/// refused it (about 6 s in all, so a restart of Redis loses nothing).
+const RETRIES: [Duration; 5] = [
+    Duration::from_millis(100),
+    Duration::from_millis(400),
+    Duration::from_millis(1_000),
+    Duration::from_millis(2_000),
+    Duration::from_millis(2_500),
+];
+
+/// Writes one batch. A batch whose connection was refused or dropped is
+/// sent again a few times: refused, Redis never saw it; dropped, it may
+/// have run, and then its events are recorded twice, a rare duplicate
+/// preferred to a lost audit event. A timeout is not retried: a frozen
+/// Redis still runs the batch when it wakes, so sending it again would
+/// duplicate every event.
+async fn send(store: &Store, pipe: &redis::Pipeline) {
+    let mut waits = RETRIES.iter();
+    loop {
+        let err = match pipe.query_async::<()>(&mut store.conn()).await {
+            Ok(()) => return,
+            Err(err) => err,
+        };
+        let never_sent = err.is_connection_refusal() || err.is_connection_dropped();
+        match waits.next() {
+            Some(wait) if never_sent => {
+                tracing::debug!(error = %err, "security events not written yet; retrying");
+                tokio::time::sleep(*wait).await;
+            }
+            _ => {
+                tracing::warn!(error = %err, "security events could not be written and were dropped");
+                return;
+            }
+        }
+    }
+}
+
+/// The background writer: drains the queue in batches. Every event goes
+/// to the stream; audit events also go to the audit stream, with its own
+/// cap, so that no flood of other events can push them out.
+pub(super) async fn write(
+    store: Store,
+    mut commands: mpsc::Receiver<Command>,
+    retention: Retention,
+) {
+    let mut batch = Vec::with_capacity(BATCH);
+    while commands.recv_many(&mut batch, BATCH).await > 0 {
+        let mut pipe = redis::pipe();
+        let mut flushes = Vec::new();
+        let mut any = false;
+        for command in batch.drain(..) {
+            match command {
+                Command::Emit(event) => {
+                    let Ok(json) = serde_json::to_string(&event) else {
+                        continue;
+                    };
+                    let kind = event.kind.as_str();
+                    let mut streams = vec![(keys::events(), retention.events)];
+                    if AUDIT.contains(&kind) {
+                        streams.push((keys::audit(), retention.audit));
+                    }
+                    for (stream, max_len) in streams {
+                        pipe.cmd("XADD")
+                            .arg(stream)
+                            .arg("MAXLEN")
+                            .arg("~")
+                            .arg(max_len.max(1))
+                            .arg("*")
+                            .arg("e")
+                            .arg(&json)
+                            .ignore();
+                    }
+                    if COUNTED.contains(&kind) {
+                        // An aggregated event stands for `count` of its kind.
+                        let count = event
+                            .details
+                            .get("count")
+                            .and_then(|c| c.parse::<u64>().ok())
+                            .unwrap_or(1);
+                        let key = keys::event_count(kind, event.at_ms / 60_000);
+                        pipe.cmd("INCRBY").arg(&key).arg(count).ignore();
+                        pipe.cmd("EXPIRE").arg(&key).arg(2 * 3600).ignore();
+                    }
+                    any = true;
+                }
+                Command::Flush(done) => flushes.push(done),
+            }
+        }
+        if any {
+            send(&store, &pipe).await;
+        }
+        for done in flushes {
+            let _ = done.send(());
+        }
+    }
+}
