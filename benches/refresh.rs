@@ -36,6 +36,7 @@ async fn auth(redis: &BenchRedis) -> Auth {
         ),
         events: gatehouse::events::Events::new(store.clone(), "bench", 100_000),
         rotation: RotationConfig::default(),
+        challenges: Default::default(),
         store,
     })
 }

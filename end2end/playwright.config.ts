@@ -82,6 +82,11 @@ function gatehouse(port: string, dataDir: string, extra: string[], prefix: strin
       // Every test signs in from 127.0.0.1: lift the per-address sign-in
       // limit (20/min by default) so the suite is not throttled by itself.
       `--rate-limit "name=login-ip,key=ip,limit=10000,window=1m,routes=/api/v1/auth/login|/api/v1/ui/sign-in,fail=closed"`,
+      // Likewise the failures per address that turn on sign-in challenges
+      // (the suite's wrong passwords all come from 127.0.0.1); the
+      // challenge test stands for other addresses with X-Forwarded-For.
+      `--rate-limit "name=challenge-ip,key=ip,limit=100000,window=15m,fail=closed"`,
+      `--trusted-proxies 127.0.0.1/32`,
       ...extra,
     ].join(" "),
     url: `${url}/ready`,

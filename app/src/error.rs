@@ -22,6 +22,8 @@ pub enum ErrorCode {
     ValidationFailed,
     /// Unknown username or wrong password (deliberately not told apart).
     InvalidCredentials,
+    /// Sign-in needs a solved proof-of-work challenge (in `challenge`).
+    ChallengeRequired,
     /// The request needs a signed-in caller and carried no token.
     Unauthenticated,
     /// The access token has expired: refresh it and retry.
@@ -69,6 +71,7 @@ impl ErrorCode {
         match self {
             ErrorCode::InvalidRequest => 400,
             ErrorCode::InvalidCredentials
+            | ErrorCode::ChallengeRequired
             | ErrorCode::Unauthenticated
             | ErrorCode::TokenExpired
             | ErrorCode::TokenInvalid
@@ -103,6 +106,36 @@ pub struct ApiError {
     pub policy: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after_ms: Option<u64>,
+    /// With `challenge_required`: the challenge to solve (boxed: errors
+    /// travel by value everywhere, challenges rarely).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub challenge: Option<Box<Challenge>>,
+}
+
+/// A sign-in challenge (see `POST /api/v1/auth/challenge`): find `s` such
+/// that SHA-256 of `salt + s` has `difficulty` leading zero bits, and sign
+/// in with `challenge_id` and `challenge_solution` = `s`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Challenge {
+    pub challenge_id: String,
+    /// Always `sha256-leading-zero-bits`.
+    pub algorithm: String,
+    pub salt: String,
+    pub difficulty: u8,
+    pub expires_in_ms: u64,
+}
+
+#[cfg(feature = "ssr")]
+impl From<gatehouse::auth::challenge::Challenge> for Challenge {
+    fn from(c: gatehouse::auth::challenge::Challenge) -> Self {
+        Self {
+            challenge_id: c.challenge_id,
+            algorithm: c.algorithm,
+            salt: c.salt,
+            difficulty: c.difficulty,
+            expires_in_ms: c.expires_in_ms,
+        }
+    }
 }
 
 impl ApiError {
@@ -112,6 +145,7 @@ impl ApiError {
             message: message.into(),
             policy: None,
             retry_after_ms: None,
+            challenge: None,
         }
     }
 
@@ -126,6 +160,7 @@ impl ApiError {
             message: format!("Too many requests (policy `{policy}`). {wait}"),
             policy: Some(policy.to_owned()),
             retry_after_ms,
+            challenge: None,
         }
     }
 
@@ -139,6 +174,7 @@ impl ApiError {
             ),
             policy: Some("login-lockout".to_owned()),
             retry_after_ms: Some(retry_after_ms),
+            challenge: None,
         }
     }
 
@@ -300,6 +336,14 @@ impl From<gatehouse::auth::AuthError> for ApiError {
                 "This account is disabled. Ask an administrator to enable it.",
             ),
             AuthError::InvalidInput(reason) => ApiError::invalid_request(format!("{reason}.")),
+            AuthError::ChallengeRequired(challenge) => ApiError {
+                challenge: Some(Box::new((*challenge).into())),
+                ..ApiError::new(
+                    ErrorCode::ChallengeRequired,
+                    "Too many failed sign-ins lately: solve the challenge and sign in again \
+                     with challenge_id and challenge_solution.",
+                )
+            },
             AuthError::Token(TokenError::Expired) => ApiError::new(
                 ErrorCode::TokenExpired,
                 "The access token has expired. Refresh it (POST /api/v1/auth/refresh) and retry.",

@@ -24,6 +24,8 @@ pub mod cookies;
 pub mod error;
 mod live;
 mod pages;
+#[cfg(feature = "hydrate")]
+mod pow;
 #[cfg(feature = "ssr")]
 pub mod state;
 

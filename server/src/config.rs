@@ -213,6 +213,15 @@ pub struct Config {
     #[arg(long = "rate-limit", env = "GATEHOUSE_RATE_LIMITS", value_delimiter = ';', value_parser = parse_policy)]
     pub rate_limits: Vec<gatehouse::ratelimit::Policy>,
 
+    /// Leading zero bits a sign-in challenge's solution needs (each one
+    /// doubles the work; at 19 a browser takes about half a second).
+    #[arg(long, env = "GATEHOUSE_CHALLENGE_DIFFICULTY", default_value_t = 19, value_parser = clap::value_parser!(u8).range(1..=32))]
+    pub challenge_difficulty: u8,
+
+    /// How long a sign-in challenge can be redeemed.
+    #[arg(long, env = "GATEHOUSE_CHALLENGE_TTL", default_value = "2m", value_parser = parse_duration)]
+    pub challenge_ttl: Duration,
+
     /// Keep about this many events in the security event stream.
     #[arg(
         long,

@@ -92,6 +92,10 @@ pub async fn app_state(config: &Config, store: Store) -> Result<AppState, Startu
             lock_ttl: config.refresh_lock_ttl,
             lock_wait: config.refresh_lock_ttl * 2,
         },
+        challenges: gatehouse::auth::challenge::ChallengeConfig {
+            difficulty: config.challenge_difficulty,
+            ttl: config.challenge_ttl,
+        },
     });
     for policy in auth.limiter().policies() {
         tracing::info!(policy = %policy.to_spec(), "rate-limit policy");

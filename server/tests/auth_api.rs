@@ -568,3 +568,74 @@ gatehouse::both_topologies! {
         assert_eq!(jwks["keys"][0]["alg"], "EdDSA");
     }
 }
+
+gatehouse::both_topologies! {
+    /// The challenge contract for non-browser clients: after too many
+    /// failures, sign-in answers 401 `challenge_required` with a challenge
+    /// (before any password work); a solved one signs in; challenges can
+    /// also be asked for ahead.
+    async fn sign_in_under_attack_needs_a_solved_challenge(backend) {
+        let app = app_on(&backend, &[
+            "--trusted-proxies", "127.0.0.0/8",
+            "--challenge-difficulty", "10",
+            "--rate-limit", "name=challenge-user,key=username,algorithm=sliding-log,limit=3,window=15m,fail=closed",
+        ]).await;
+        app.user("kim", "correct horse", &[Role::User]).await;
+        for i in 0..3 {
+            let request = post_json("/api/v1/auth/login", &json!({"username": "kim", "password": "guess"}));
+            let request = from_address(request, &format!("203.0.113.{i}"));
+            expect_error(app.send(request).await, 401, "invalid_credentials").await;
+        }
+        let response = app
+            .send(post_json("/api/v1/auth/login", &json!({"username": "kim", "password": "correct horse"})))
+            .await;
+        assert_eq!(response.status(), 401);
+        let body = json(response).await;
+        assert_eq!(body["error"], "challenge_required");
+        let challenge = &body["challenge"];
+        assert_eq!(challenge["algorithm"], "sha256-leading-zero-bits");
+        assert_eq!(challenge["difficulty"], 10);
+        assert_eq!(challenge["expires_in_ms"], 120_000);
+        let solution = gatehouse::auth::challenge::solve(challenge["salt"].as_str().unwrap(), 10);
+        let signed_in = app
+            .send(post_json("/api/v1/auth/login", &json!({
+                "username": "kim", "password": "correct horse",
+                "challenge_id": challenge["challenge_id"], "challenge_solution": solution,
+            })))
+            .await;
+        assert_eq!(signed_in.status(), 200);
+
+        // Asked for ahead, bound to the username.
+        let asked = app.send(post_json("/api/v1/auth/challenge", &json!({"username": "kim"}))).await;
+        assert_eq!(asked.status(), 200);
+        let asked = json(asked).await;
+        let solution = gatehouse::auth::challenge::solve(asked["salt"].as_str().unwrap(), 10);
+        let signed_in = app
+            .send(post_json("/api/v1/auth/login", &json!({
+                "username": "kim", "password": "correct horse",
+                "challenge_id": asked["challenge_id"], "challenge_solution": solution,
+            })))
+            .await;
+        assert_eq!(signed_in.status(), 200);
+        expect_error(
+            app.send(post_json("/api/v1/auth/challenge", &json!({"username": ""}))).await,
+            400,
+            "invalid_request",
+        )
+        .await;
+    }
+}
+
+/// `request` as forwarded by the local proxy for `client`.
+fn from_address(mut request: Request<Body>, client: &str) -> Request<Body> {
+    request
+        .headers_mut()
+        .insert("x-forwarded-for", client.parse().unwrap());
+    request
+        .extensions_mut()
+        .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+            [127, 0, 0, 1],
+            40_000,
+        ))));
+    request
+}

@@ -16,6 +16,7 @@
 //!   session (see [`rotation`]).
 
 mod admission;
+pub mod challenge;
 mod password;
 mod request;
 mod rotation;
@@ -91,6 +92,10 @@ pub enum AuthError {
     AccountDisabled,
     #[error("{0}")]
     InvalidInput(&'static str),
+    /// Sign-in to this username (or from this address) needs a solved
+    /// proof-of-work challenge first; here is a fresh one.
+    #[error("sign-in needs a solved challenge")]
+    ChallengeRequired(Box<challenge::Challenge>),
     #[error(transparent)]
     Token(#[from] TokenError),
     #[error("the session has ended")]
@@ -168,6 +173,7 @@ pub struct AuthParts {
     pub limiter: Limiter,
     pub events: Events,
     pub rotation: RotationConfig,
+    pub challenges: challenge::ChallengeConfig,
 }
 
 /// The Gatehouse core: sign-in, admission, rotation and sign-out, and
@@ -192,6 +198,7 @@ struct Inner {
     limiter: Limiter,
     events: Events,
     rotation: RotationConfig,
+    challenges: challenge::ChallengeConfig,
     /// Seals rotation results stored in Redis (derived from the signing key).
     sealing_key: [u8; 32],
 }
@@ -236,6 +243,7 @@ impl Auth {
             limiter: parts.limiter,
             events: parts.events,
             rotation: parts.rotation,
+            challenges: parts.challenges,
         };
         Self {
             inner: Arc::new(inner),
@@ -275,15 +283,33 @@ impl Auth {
         &self.inner.tokens
     }
 
-    /// Checks the password and starts a session with a fresh token pair.
-    #[tracing::instrument(skip_all, fields(ip = %client.ip, user_id), err(level = "info"))]
+    /// Checks the password and starts a session with a fresh token pair
+    /// (for callers that never solve challenges: see [`Auth::login_with`]).
     pub async fn login(
         &self,
         username: &str,
         password: &str,
         client: &Client,
     ) -> Result<Login, AuthError> {
+        self.login_with(username, password, client, None).await
+    }
+
+    /// Checks the password and starts a session with a fresh token pair.
+    /// When too many sign-ins to `username` or from the client have failed
+    /// lately, a solved `challenge` is needed first (see [`challenge`]).
+    #[tracing::instrument(skip_all, fields(ip = %client.ip, user_id), err(level = "info"))]
+    pub async fn login_with(
+        &self,
+        username: &str,
+        password: &str,
+        client: &Client,
+        challenge: Option<challenge::Solution<'_>>,
+    ) -> Result<Login, AuthError> {
         check_input(username, password)?;
+        // Under attack, proof of work before any password work.
+        let failures = self.challenge_checks(username, client);
+        self.require_challenge(&failures, username, challenge)
+            .await?;
         // Brute-force protection, exact under concurrency: the attempt is
         // counted against the lockout window atomically (one script checks
         // and counts) *before* the password is verified, so however many
@@ -297,6 +323,7 @@ impl Auth {
             // records a username that matches no account (people type
             // passwords into the username field).
             Verified::WrongPassword(user) => {
+                self.count_failure(&failures).await?;
                 self.inner.events.emit(
                     Event::new("login_failed")
                         .user(&user.id)
@@ -307,6 +334,7 @@ impl Auth {
                 return Err(AuthError::InvalidCredentials);
             }
             Verified::UnknownUser => {
+                self.count_failure(&failures).await?;
                 self.inner.events.emit(
                     Event::new("login_failed")
                         .ip(&client.ip)
@@ -607,6 +635,7 @@ mod tests {
             ),
             events: Events::new(store.clone(), "test", 10_000),
             rotation,
+            challenges: Default::default(),
             store,
         })
     }

@@ -58,6 +58,7 @@ pub enum Subject {
     Session { user_id: String, session_id: String },
     UserRoute { user_id: String, route: String },
     IpUsername { ip: String, username: String },
+    Username { username: String },
     Key { key: String },
 }
 
@@ -84,6 +85,7 @@ impl Subject {
             Subject::Session { .. } => KeyKind::Session,
             Subject::UserRoute { .. } => KeyKind::UserRoute,
             Subject::IpUsername { .. } => KeyKind::IpUsername,
+            Subject::Username { .. } => KeyKind::Username,
             Subject::Key { .. } => KeyKind::Key,
         }
     }
@@ -108,6 +110,10 @@ impl Subject {
             }
             Subject::IpUsername { ip, username } => {
                 keys::rate_limit(&format!("lg:{}", digest(username)), policy, &key_safe(ip))
+            }
+            // In the same slot as the username's lockout windows.
+            Subject::Username { username } => {
+                keys::rate_limit(&format!("lg:{}", digest(username)), policy, "")
             }
             Subject::Key { key } => keys::rate_limit(&format!("k:{}", digest(key)), policy, ""),
         }

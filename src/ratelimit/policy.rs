@@ -23,6 +23,9 @@ pub enum KeyKind {
     UserRoute,
     /// The address and the username being signed in to (brute-force lockout).
     IpUsername,
+    /// The username being signed in to, from anywhere (when sign-in to it
+    /// needs a proof-of-work challenge).
+    Username,
     /// A key chosen by a service calling `/api/v1/ratelimit/check`.
     Key,
 }
@@ -35,6 +38,7 @@ impl KeyKind {
             KeyKind::Session => "session",
             KeyKind::UserRoute => "user+route",
             KeyKind::IpUsername => "ip+username",
+            KeyKind::Username => "username",
             KeyKind::Key => "key",
         }
     }
@@ -46,6 +50,7 @@ impl KeyKind {
             KeyKind::Session,
             KeyKind::UserRoute,
             KeyKind::IpUsername,
+            KeyKind::Username,
             KeyKind::Key,
         ]
         .into_iter()
@@ -269,7 +274,9 @@ impl Policy {
 }
 
 /// The defaults: sign-in per IP 20/min and a lockout after 5 failed
-/// passwords per IP and username in 15 minutes; 30 refresh rotations per
+/// passwords per IP and username in 15 minutes; a proof-of-work challenge
+/// for sign-ins to a username after 10 failures from anywhere, and from an
+/// address after 20 failures to any usernames, in 15 minutes; 30 refresh rotations per
 /// session per minute; the API per user 600/min, counted exactly by a
 /// sliding log (what the console draws as the user's request window) and
 /// smoothed by GCRA to bursts of 100; everything per IP 3000/min; and
@@ -281,7 +288,9 @@ pub fn default_policies() -> Vec<Policy> {
         "name=ip,key=ip,algorithm=sliding-counter,limit=3000,window=1m,routes=*,fail=open",
         "name=api-user,key=user,algorithm=sliding-log,limit=600,window=1m,routes=/api/*,fail=open",
         "name=api-burst,key=user,algorithm=gcra,limit=600,window=1m,burst=100,routes=/api/*,fail=open",
-        "name=login-ip,key=ip,algorithm=sliding-log,limit=20,window=1m,routes=/api/v1/auth/login|/api/v1/ui/sign-in,fail=closed",
+        "name=login-ip,key=ip,algorithm=sliding-log,limit=20,window=1m,routes=/api/v1/auth/login|/api/v1/ui/sign-in|/api/v1/auth/challenge,fail=closed",
+        "name=challenge-user,key=username,algorithm=sliding-log,limit=10,window=15m,fail=closed",
+        "name=challenge-ip,key=ip,algorithm=sliding-log,limit=20,window=15m,fail=closed",
         "name=login-lockout,key=ip+username,algorithm=sliding-log,limit=5,window=15m,fail=closed",
         "name=refresh,key=session,algorithm=sliding-log,limit=30,window=1m,fail=open",
         "name=verify,key=user,algorithm=gcra,limit=6000,window=1m,burst=1000,routes=/api/v1/auth/verify,fail=open",

@@ -619,6 +619,11 @@ pub mod keys {
         format!("{PREFIX}:events")
     }
 
+    /// A sign-in challenge (expires with its TTL; taken when redeemed).
+    pub fn challenge(id: &str) -> String {
+        format!("{PREFIX}:ch:{id}")
+    }
+
     /// The audit stream: the security events no flood may evict.
     pub fn audit() -> String {
         format!("{PREFIX}:audit")

@@ -70,6 +70,7 @@ async fn short_lived_auth(backend: &TestBackend) -> Auth {
             lock_ttl: Duration::from_secs(1),
             ..RotationConfig::default()
         },
+        challenges: Default::default(),
         store,
     })
 }

@@ -45,11 +45,17 @@ pub struct SignedOut {
     pub revoked_sessions: u64,
 }
 
-/// `POST /api/v1/auth/login` `{"username","password"}`: signs in and
-/// returns a token pair (and sets the session cookies).
+/// `POST /api/v1/auth/login` `{"username","password"}` (plus
+/// `"challenge_id","challenge_solution"` when a challenge was required):
+/// signs in and returns a token pair (and sets the session cookies).
 #[server(prefix = "/api/v1", endpoint = "auth/login", input = Json)]
-pub async fn login(username: String, password: String) -> Result<TokenPair, ApiError> {
-    let login = ssr::sign_in(&username, &password).await?;
+pub async fn login(
+    username: String,
+    password: String,
+    #[server(default)] challenge_id: Option<String>,
+    #[server(default)] challenge_solution: Option<String>,
+) -> Result<TokenPair, ApiError> {
+    let login = ssr::sign_in(&username, &password, challenge_id, challenge_solution).await?;
     Ok(TokenPair {
         expires_in: login
             .access
@@ -71,8 +77,10 @@ pub async fn sign_in(
     username: String,
     password: String,
     next: Option<String>,
+    #[server(default)] challenge_id: Option<String>,
+    #[server(default)] challenge_solution: Option<String>,
 ) -> Result<(), ApiError> {
-    let login = ssr::sign_in(&username, &password).await?;
+    let login = ssr::sign_in(&username, &password, challenge_id, challenge_solution).await?;
     if login.user.must_change_password {
         leptos_axum::redirect(gatehouse::route::ACCOUNT_PAGE);
     } else {
@@ -113,6 +121,21 @@ pub async fn refresh(
         session_id: rotated.access.sid,
         must_change_password: None,
     })
+}
+
+/// `POST /api/v1/auth/challenge` `{"username"}`: a proof-of-work challenge
+/// for signing in to `username` (single use, for this username only). A
+/// client may ask for one ahead; otherwise a sign-in that needs one is
+/// answered 401 `challenge_required` with one.
+#[server(prefix = "/api/v1", endpoint = "auth/challenge", input = Json)]
+pub async fn challenge(username: String) -> Result<crate::error::Challenge, ApiError> {
+    let state = crate::state::current()?;
+    if username.trim().is_empty() || username.len() > 256 {
+        return Err(ApiError::invalid_request(
+            "Give the username you want to sign in to (at most 256 bytes).",
+        ));
+    }
+    Ok(state.auth.issue_challenge(&username).await?.into())
 }
 
 /// What a password change ended.
@@ -226,12 +249,28 @@ mod ssr {
     use super::Identity;
     use crate::error::ApiError;
 
-    /// Checks the credentials, starts a session and sets its cookies.
-    pub async fn sign_in(username: &str, password: &str) -> Result<Login, ApiError> {
+    /// Checks the credentials (and the challenge's solution, if one was
+    /// needed), starts a session and sets its cookies.
+    pub async fn sign_in(
+        username: &str,
+        password: &str,
+        challenge_id: Option<String>,
+        challenge_solution: Option<String>,
+    ) -> Result<Login, ApiError> {
         let state = crate::state::current()?;
+        let nonempty = |value: Option<String>| value.filter(|v| !v.is_empty());
+        let (challenge_id, challenge_solution) =
+            (nonempty(challenge_id), nonempty(challenge_solution));
+        let solution = match (&challenge_id, &challenge_solution) {
+            (Some(challenge_id), Some(solution)) => Some(gatehouse::auth::challenge::Solution {
+                challenge_id,
+                solution,
+            }),
+            _ => None,
+        };
         let login = state
             .auth
-            .login(username, password, &crate::caller::client())
+            .login_with(username, password, &crate::caller::client(), solution)
             .await?;
         crate::cookies::send(&crate::cookies::login_cookies(&state.cookies, &login));
         Ok(login)

@@ -27,6 +27,7 @@ pub enum RateSubject {
     Session { user_id: String, session_id: String },
     UserRoute { user_id: String, route: String },
     IpUsername { ip: String, username: String },
+    Username { username: String },
     Key { key: String },
 }
 
@@ -247,6 +248,7 @@ mod ssr {
             },
             Subject::UserRoute { user_id, route } => RateSubject::UserRoute { user_id, route },
             Subject::IpUsername { ip, username } => RateSubject::IpUsername { ip, username },
+            Subject::Username { username } => RateSubject::Username { username },
             Subject::Key { key } => RateSubject::Key { key },
         }
     }
@@ -273,6 +275,7 @@ mod ssr {
             }
             Subject::UserRoute { user_id, route } => format!("{} {route}", name(user_id)),
             Subject::IpUsername { ip, username } => format!("sign-in {username} from {ip}"),
+            Subject::Username { username } => format!("sign-ins to {username}"),
             Subject::Key { key } => key.clone(),
         }
     }
@@ -290,6 +293,7 @@ mod ssr {
             },
             RateSubject::UserRoute { user_id, route } => Subject::UserRoute { user_id, route },
             RateSubject::IpUsername { ip, username } => Subject::IpUsername { ip, username },
+            RateSubject::Username { username } => Subject::Username { username },
             RateSubject::Key { key } => Subject::Key { key },
         }
     }

@@ -3,6 +3,11 @@
 //! The form posts to the `sign_in` server function, so it works before
 //! the page has hydrated (and without JavaScript at all): the server then
 //! redirects to `next` on success, or back here with the error in the URL.
+//!
+//! When sign-in is under attack the server answers `challenge_required`
+//! with a proof-of-work challenge; the page then says "Checking your
+//! browser…", solves it ([`crate::pow`]) and sends the form again with the
+//! solution, without the person doing anything.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -21,12 +26,43 @@ pub fn LoginPage() -> impl IntoView {
     let query = use_query_map();
     let next = move || safe_next(query.read().get("next").as_deref());
     let action = ServerAction::<SignIn>::new();
+    let form = NodeRef::<leptos::html::Form>::new();
+    let (challenge_id, challenge_solution) = (
+        NodeRef::<leptos::html::Input>::new(),
+        NodeRef::<leptos::html::Input>::new(),
+    );
+    let checking = RwSignal::new(false);
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        let Some(Err(ApiError {
+            challenge: Some(challenge),
+            ..
+        })) = action.value().get()
+        else {
+            return;
+        };
+        checking.set(true);
+        leptos::task::spawn_local(async move {
+            let solution = crate::pow::solve(&challenge.salt, challenge.difficulty).await;
+            if let (Some(id), Some(answer), Some(form)) = (
+                challenge_id.get_untracked(),
+                challenge_solution.get_untracked(),
+                form.get_untracked(),
+            ) {
+                id.set_value(&challenge.challenge_id);
+                answer.set_value(&solution);
+                let _ = form.request_submit();
+            }
+            checking.set(false);
+        });
+    });
 
     // The error of the last attempt: from the action (with JavaScript), or
-    // from the URL the server redirected to (without).
+    // from the URL the server redirected to (without). A challenge being
+    // solved is not an error to show.
     let error = move || {
         if let Some(Err(err)) = action.value().get() {
-            return Some(err.message);
+            return err.challenge.is_none().then_some(err.message);
         }
         let query = query.read();
         match (query.get("__path"), query.get("__err")) {
@@ -49,9 +85,11 @@ pub fn LoginPage() -> impl IntoView {
         <div class="mx-auto max-w-sm py-6">
             <h1 class="mb-4 text-2xl font-semibold tracking-tight">"Sign in"</h1>
             <Card>
-                <ActionForm action>
+                <ActionForm action node_ref=form>
                     <div class="space-y-4">
                         <input type="hidden" name="next" value=next/>
+                        <input type="hidden" name="challenge_id" node_ref=challenge_id/>
+                        <input type="hidden" name="challenge_solution" node_ref=challenge_solution/>
                         <div>
                             <label for="username" class="mb-1 block text-sm font-medium">"Username"</label>
                             <input
@@ -73,13 +111,18 @@ pub fn LoginPage() -> impl IntoView {
                                 type="password"
                                 autocomplete="current-password"
                                 required
-                                maxlength="256"
+                                maxlength="1024"
                                 class=INPUT
                             />
                         </div>
                         {move || error().map(|message| view! { <ErrorNotice message/> })}
-                        <button type="submit" class=format!("{BUTTON_PRIMARY} w-full") disabled=move || action.pending().get()>
-                            {move || if action.pending().get() { "Signing in…" } else { "Sign in" }}
+                        {move || checking.get().then(|| view! {
+                            <p role="status" class="text-sm text-slate-700 dark:text-slate-300" data-testid="checking">
+                                "Checking your browser… (there have been many failed sign-ins lately; this takes a moment)"
+                            </p>
+                        })}
+                        <button type="submit" class=format!("{BUTTON_PRIMARY} w-full") disabled=move || action.pending().get() || checking.get()>
+                            {move || if action.pending().get() || checking.get() { "Signing in…" } else { "Sign in" }}
                         </button>
                     </div>
                 </ActionForm>

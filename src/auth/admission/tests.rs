@@ -35,6 +35,7 @@ async fn auth_with_tokens(store: &Store, policies: &[&str], tokens: TokenConfig)
         limiter: Limiter::new(store.clone(), merge(default_policies(), overrides)),
         events: crate::events::Events::new(store.clone(), "test", 10_000),
         rotation: RotationConfig::default(),
+        challenges: Default::default(),
         store,
     })
 }

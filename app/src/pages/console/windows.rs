@@ -67,7 +67,7 @@ fn kind(subject: &RateSubject) -> &'static str {
         RateSubject::User { .. } => "user",
         RateSubject::Session { .. } => "session",
         RateSubject::UserRoute { .. } => "user+route",
-        RateSubject::IpUsername { .. } => "sign-in",
+        RateSubject::IpUsername { .. } | RateSubject::Username { .. } => "sign-in",
         RateSubject::Key { .. } => "service key",
     }
 }
