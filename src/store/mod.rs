@@ -1,8 +1,9 @@
 //! The Redis connection and the key layout.
 //!
 //! A [`Store`] is a cheap `Clone` handle shared by every request. It talks to
-//! one Redis server through a [`ConnectionManager`] (which reconnects in the
-//! background after Redis restarts), to the primary Redis Sentinel names
+//! one Redis server through a `ConnectionManager` (which reconnects in the
+//! background after Redis restarts, and is replaced when it stops answering:
+//! see `healing`), to the primary Redis Sentinel names
 //! (following failovers, see `sentinel`), or to a Redis Cluster through the
 //! cluster client. All sit behind one [`redis::aio::ConnectionLike`] so that
 //! scripts and commands are written once.
@@ -13,12 +14,13 @@
 
 use std::time::{Duration, Instant};
 
-use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::aio::{ConnectionLike, ConnectionManagerConfig};
 use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::Slot;
 use redis::{Cmd, Pipeline, RedisError, RedisFuture, Value};
 
+mod healing;
 mod sentinel;
 
 /// Every Gatehouse key starts with this, so Gatehouse can share a Redis
@@ -134,7 +136,7 @@ pub struct Store {
 
 #[derive(Clone)]
 enum Connection {
-    Single(ConnectionManager),
+    Single(healing::Healing),
     Cluster(ClusterConnection),
     /// A connection of its own, for blocking reads.
     Dedicated(redis::aio::MultiplexedConnection),
@@ -174,10 +176,7 @@ impl Store {
                         url: url.clone(),
                         source,
                     })?;
-                Connection::Single(ConnectionManager::new_lazy_with_config(
-                    client,
-                    manager_config,
-                )?)
+                Connection::Single(healing::Healing::new(client, manager_config)?)
             }
             Endpoint::Cluster(nodes) => {
                 let client = ClusterClient::builder(nodes.iter().map(String::as_str))
