@@ -80,12 +80,7 @@ impl TestRedis {
             .as_ref()
             .expect("the test Redis is running")
             .pid();
-        let status = std::process::Command::new("kill")
-            .arg(signal)
-            .arg(pid.to_string())
-            .status()
-            .expect("run kill");
-        assert!(status.success(), "kill {signal} {pid} failed");
+        send_signal(pid, signal);
     }
 
     /// Starts the server again on the same port.
@@ -124,7 +119,31 @@ pub struct TestCluster {
     _dir: tempfile::TempDir,
 }
 
+/// `kill -<signal> <pid>`.
+fn send_signal(pid: u32, signal: &str) {
+    let status = std::process::Command::new("kill")
+        .arg(signal)
+        .arg(pid.to_string())
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill {signal} {pid} failed");
+}
+
 impl TestCluster {
+    /// Stops every node answering (`SIGSTOP`), connections left open.
+    pub fn freeze(&self) {
+        for node in &self.nodes {
+            send_signal(node.pid(), "-STOP");
+        }
+    }
+
+    /// Lets frozen nodes run again (`SIGCONT`).
+    pub fn thaw(&self) {
+        for node in &self.nodes {
+            send_signal(node.pid(), "-CONT");
+        }
+    }
+
     /// Starts three cluster-enabled servers, joins them into a cluster
     /// covering all slots, and waits until every node reports it healthy.
     pub async fn start() -> Self {
@@ -406,6 +425,17 @@ impl TestSentinel {
             sentinel,
             _dir: dir,
         }
+    }
+
+    /// Stops the primary answering (`SIGSTOP`), connections left open (the
+    /// sentinel, with its default 30 s down-after, does not fail over).
+    pub fn freeze_primary(&self) {
+        send_signal(self.primary.pid(), "-STOP");
+    }
+
+    /// Lets the frozen primary run again (`SIGCONT`).
+    pub fn thaw_primary(&self) {
+        send_signal(self.primary.pid(), "-CONT");
     }
 
     /// A [`Store`] that finds the primary through the sentinel.

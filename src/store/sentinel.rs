@@ -7,9 +7,14 @@
 //! demoted). A command refused that way never ran, so it is retried once
 //! on the new primary; a command whose connection dropped mid-flight may
 //! have run, so it fails (the caller decides; Gatehouse answers 503) and
-//! the next one goes to the new primary.
+//! the next one goes to the new primary. A command that timed out fails at
+//! once too: asking the sentinels again (and opening a fresh connection,
+//! since a connection that stopped answering may be half-open) happens in
+//! the background, one search at a time, so a frozen primary costs each
+//! request the timeout and no more.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -28,6 +33,8 @@ pub(super) struct Sentinel {
     current: RwLock<(ConnectionAddr, ConnectionManager)>,
     config: ConnectionManagerConfig,
     connect_timeout: Duration,
+    /// A background search for the primary is under way.
+    searching: AtomicBool,
 }
 
 impl Sentinel {
@@ -56,6 +63,7 @@ impl Sentinel {
             current: RwLock::new((addr, manager)),
             config,
             connect_timeout,
+            searching: AtomicBool::new(false),
         }))
     }
 
@@ -66,18 +74,19 @@ impl Sentinel {
         }
     }
 
-    /// Asks the sentinels again and, if they name another primary,
-    /// switches to it. (The same primary keeps its connection: the
-    /// manager reconnects to it by itself.)
-    async fn rediscover(&self) -> RedisResult<()> {
+    /// Asks the sentinels again and, if they name another primary (or
+    /// `fresh` asks for a new connection anyway), switches to it.
+    /// (Otherwise the same primary keeps its connection: the manager
+    /// reconnects to it by itself after a reset.)
+    async fn rediscover(&self, fresh: bool) -> RedisResult<()> {
         let primary = self.primary().await?;
         let addr = primary.get_connection_info().addr().clone();
         let mut current = match self.current.write() {
             Ok(current) => current,
             Err(poisoned) => poisoned.into_inner(),
         };
-        if current.0 != addr {
-            tracing::warn!(from = %current.0, to = %addr, "Redis Sentinel: the primary moved; switching");
+        if current.0 != addr || fresh {
+            tracing::warn!(from = %current.0, to = %addr, "Redis Sentinel: connecting to the primary again");
             *current = (
                 addr,
                 ConnectionManager::new_lazy_with_config(primary, self.config.clone())?,
@@ -94,24 +103,43 @@ impl Sentinel {
 
     /// Sends one request to the current primary, following a failover as
     /// the module docs describe.
-    async fn send<T, F, Fut>(&self, request: F) -> RedisResult<T>
+    async fn send<T, F, Fut>(self: &Arc<Self>, request: F) -> RedisResult<T>
     where
+        T: Reply,
         F: Fn(ConnectionManager) -> Fut,
         Fut: Future<Output = RedisResult<T>>,
     {
         match request(self.current()).await {
+            // Server errors arrive as replies; callers turn them into errors.
+            Ok(reply) if reply.read_only() => {
+                self.rediscover(false).await?;
+                request(self.current()).await
+            }
             Err(err) if refused(&err) => {
-                self.rediscover().await?;
+                self.rediscover(false).await?;
                 request(self.current()).await
             }
             Err(err) if broken(&err) => {
-                if let Err(again) = self.rediscover().await {
-                    tracing::debug!(error = %again, "Redis Sentinel: primary not found yet");
-                }
+                self.search_in_background(err.is_timeout());
                 Err(err)
             }
             other => other,
         }
+    }
+
+    /// Rediscovers the primary without holding up the caller (at most one
+    /// search at a time).
+    fn search_in_background(self: &Arc<Self>, fresh: bool) {
+        if self.searching.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let this = Arc::clone(self);
+        tokio::spawn(async move {
+            if let Err(err) = this.rediscover(fresh).await {
+                tracing::debug!(error = %err, "Redis Sentinel: primary not found yet");
+            }
+            this.searching.store(false, Ordering::Release);
+        });
     }
 }
 
@@ -122,6 +150,23 @@ async fn discover(client: &mut SentinelClient, timeout: Duration) -> RedisResult
             ErrorKind::Io,
             "the sentinels did not answer in time",
         ))),
+    }
+}
+
+/// A reply that says the node is a replica now (the write did not run).
+trait Reply {
+    fn read_only(&self) -> bool;
+}
+
+impl Reply for Value {
+    fn read_only(&self) -> bool {
+        matches!(self, Value::ServerError(err) if err.kind() == Some(ServerErrorKind::ReadOnly))
+    }
+}
+
+impl Reply for Vec<Value> {
+    fn read_only(&self) -> bool {
+        self.iter().any(Reply::read_only)
     }
 }
 

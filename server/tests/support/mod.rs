@@ -43,8 +43,9 @@ pub async fn app_on(backend: &TestBackend, extra_args: &[&str]) -> TestApp {
 }
 
 /// Connects exactly as `main` does (so `--redis-timeout` and the other
-/// Redis options apply), then builds the state and the router.
-async fn build(target: &[&str], extra_args: &[&str]) -> TestApp {
+/// Redis options apply), then builds the state and the router. `target`
+/// says where Redis is (`--redis-url …`, `--redis-sentinels …`).
+pub async fn build(target: &[&str], extra_args: &[&str]) -> TestApp {
     let mut args = vec!["gatehouse", "--initial-admin", "false"];
     args.extend_from_slice(target);
     args.extend_from_slice(extra_args);
