@@ -123,17 +123,35 @@ async fn frozen_is_a_fast_503(app: &TestApp, freeze: impl Fn(), thaw: impl Fn())
 async fn an_open_console_gets_what_happened_while_redis_was_frozen() {
     let redis = TestRedis::start().await;
     let app = app(&redis, &["--redis-timeout", "500ms"]).await;
+    console_resumes(&app, || redis.freeze(), || redis.thaw()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_console_gets_what_happened_while_the_cluster_was_frozen() {
+    let cluster = TestCluster::start().await;
+    let nodes = cluster.urls().join(",");
+    let app = build(
+        &["--redis-cluster-nodes", &nodes],
+        &["--redis-timeout", "500ms"],
+    )
+    .await;
+    console_resumes(&app, || cluster.freeze(), || cluster.thaw()).await;
+}
+
+/// An event emitted while Redis is frozen reaches a console that was
+/// open all along, once Redis answers again.
+async fn console_resumes(app: &TestApp, freeze: impl Fn(), thaw: impl Fn()) {
     app.user("root", "admin password", &[Role::Admin]).await;
     let admin = app.token("root", "admin password").await;
     let mut body = app.send(stream_request(&admin, None)).await.into_body();
-    redis.freeze();
+    freeze();
     app.state.auth.events().emit(
         gatehouse::events::Event::new("lock_force_released").detail("marker", "during-the-freeze"),
     );
     // Longer than the stream reader's bounded wait (5 s block + 0.5 s), so
     // it fails, reconnects and reads on from the last event it had.
     tokio::time::sleep(Duration::from_millis(6_500)).await;
-    redis.thaw();
+    thaw();
     let seen = read_until(&mut body, "during-the-freeze").await;
     assert!(seen.contains("event: lock_force_released"), "{seen}");
 }
