@@ -98,6 +98,11 @@ pub struct Config {
     #[arg(long, env = "GATEHOUSE_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     pub request_timeout: Duration,
 
+    /// On SIGTERM or Ctrl-C, how long in-flight requests may take to
+    /// finish before the remaining connections are closed.
+    #[arg(long, env = "GATEHOUSE_SHUTDOWN_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub shutdown_timeout: Duration,
+
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "GATEHOUSE_BODY_LIMIT", default_value_t = 64 * 1024)]
     pub body_limit: usize,

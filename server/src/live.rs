@@ -271,14 +271,35 @@ fn session_ended() -> SseEvent {
         .data("Your session has ended. Sign in again to keep watching.")
 }
 
-/// Ends `stream` when the hub closes.
-fn until_closed<S>(stream: S, mut closed: watch::Receiver<bool>) -> impl Stream<Item = S::Item>
+/// Ends `stream` when the hub closes (at shutdown), with a last message
+/// that tells the browser to reconnect in a second (to another instance,
+/// or this one restarted) and resume from its last event.
+fn until_closed<S>(
+    stream: S,
+    mut closed: watch::Receiver<bool>,
+) -> impl Stream<Item = Result<SseEvent, Infallible>>
 where
-    S: Stream,
+    S: Stream<Item = Result<SseEvent, Infallible>>,
 {
-    stream.take_until(async move {
-        let _ = closed.wait_for(|closed| *closed).await;
-    })
+    let shut = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = shut.clone();
+    stream
+        .take_until(async move {
+            let _ = closed.wait_for(|closed| *closed).await;
+            flag.store(true, std::sync::atomic::Ordering::Relaxed);
+        })
+        .chain(
+            futures_util::stream::once(
+                async move { shut.load(std::sync::atomic::Ordering::Relaxed) },
+            )
+            .filter_map(|shut| {
+                std::future::ready(shut.then(|| {
+                    Ok(SseEvent::default()
+                        .retry(Duration::from_secs(1))
+                        .comment("this instance is shutting down; reconnect"))
+                }))
+            }),
+        )
 }
 
 #[cfg(test)]

@@ -47,10 +47,13 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         }
     };
     let instance_id = state.instance.id.clone();
+    let events = state.auth.events().clone();
     let bootstrap = startup::bootstrap_admin(&config, state.auth.clone())?;
-    let hub = EventHub::start(state.store.clone(), state.auth.events().clone());
+    let hub = EventHub::start(state.store.clone(), events.clone());
     let upkeep = upkeep::start(&state, upkeep::Intervals::default());
-    let app = router::app(state, HttpSettings::from(&config), hub.clone());
+    let settings = HttpSettings::from(&config);
+    let draining = settings.draining.clone();
+    let app = router::app(state, settings, hub.clone());
 
     let listener = match tokio::net::TcpListener::bind(config.addr).await {
         Ok(listener) => listener,
@@ -62,7 +65,12 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let addr = listener.local_addr()?;
     tracing::info!(instance = %instance_id, "listening on http://{addr}");
 
-    let served = axum::serve(
+    // On the signal: /ready says 503, no new connections are accepted,
+    // open consoles are told to reconnect elsewhere (they would otherwise
+    // hold shutdown up), in-flight requests finish, for at most
+    // --shutdown-timeout.
+    let (signalled, on_signal) = tokio::sync::oneshot::channel::<()>();
+    let serve = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
@@ -70,14 +78,38 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         let hub = hub.clone();
         async move {
             shutdown_signal().await;
-            // Open consoles would otherwise keep shutdown waiting.
+            draining.start();
             hub.close();
+            let _ = signalled.send(());
         }
-    })
-    .await;
+    });
+    let drain_limit = async {
+        if on_signal.await.is_ok() {
+            tokio::time::sleep(config.shutdown_timeout).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    let served = tokio::select! {
+        served = serve.into_future() => served,
+        () = drain_limit => {
+            tracing::warn!(
+                timeout = ?config.shutdown_timeout,
+                "requests still in flight after the shutdown timeout; closing their connections"
+            );
+            Ok(())
+        }
+    };
     tracing::info!("HTTP server stopped");
     drop(upkeep);
     bootstrap.abort();
+    // Every event of the last requests reaches Redis before it stops.
+    if tokio::time::timeout(std::time::Duration::from_secs(5), events.flush())
+        .await
+        .is_err()
+    {
+        tracing::warn!("security events still queued at shutdown were not all written");
+    }
     backend.shutdown().await;
     served.map_err(Into::into)
 }

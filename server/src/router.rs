@@ -38,6 +38,8 @@ pub struct HttpSettings {
     pub body_limit: usize,
     /// How client addresses are found behind proxies.
     pub addressing: std::sync::Arc<gatehouse::network::Addressing>,
+    /// Set at shutdown: `/ready` says 503 from then on.
+    pub draining: crate::health::Draining,
 }
 
 impl From<&crate::config::Config> for HttpSettings {
@@ -46,6 +48,7 @@ impl From<&crate::config::Config> for HttpSettings {
             request_timeout: config.request_timeout,
             body_limit: config.body_limit,
             addressing: std::sync::Arc::new(crate::config::addressing(config)),
+            draining: crate::health::Draining::default(),
         }
     }
 }
@@ -69,7 +72,10 @@ pub fn app(state: AppState, settings: HttpSettings, hub: EventHub) -> Router {
 
     let router = Router::new()
         .route("/health", get(health::live))
-        .route("/ready", get(health::ready))
+        .route(
+            "/ready",
+            get(health::ready).layer(axum::Extension(settings.draining.clone())),
+        )
         .route("/api/v1/auth/verify", get(forward_auth::verify))
         .route("/.well-known/jwks.json", get(forward_auth::jwks))
         // Only the stream needs the hub: other requests carry no copy of it.

@@ -20,6 +20,10 @@ struct Gatehouse {
 }
 
 fn start(data_dir: &Path) -> Gatehouse {
+    start_with(data_dir, &[])
+}
+
+fn start_with(data_dir: &Path, extra: &[&str]) -> Gatehouse {
     let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
         .args([
             "--addr",
@@ -29,6 +33,7 @@ fn start(data_dir: &Path) -> Gatehouse {
             "--data-dir",
         ])
         .arg(data_dir)
+        .args(extra)
         .env_remove("GATEHOUSE_REDIS_URL")
         .env_remove("GATEHOUSE_REDIS_CLUSTER_NODES")
         .env("RUST_LOG", "info")
@@ -194,6 +199,126 @@ fn the_embedded_redis_is_private_to_gatehouse() {
     signal(gatehouse.child.id(), "-TERM");
     wait_exit(&mut gatehouse.child, Duration::from_secs(20));
     wait_gone(gatehouse.redis_pid, Duration::from_secs(5));
+}
+
+/// Sends `head` and `body` on a fresh connection; returns the whole
+/// response (the server closes the connection after it).
+fn exchange(addr: &str, head: &str, body: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "{head}Connection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+/// SIGTERM: a request in flight finishes, an open console is told to
+/// reconnect, the events of the last requests reach Redis, and the
+/// process exits within the drain limit.
+#[test]
+fn shutdown_finishes_requests_tells_consoles_to_reconnect_and_keeps_events() {
+    use std::io::{Read, Write};
+    let data = tempfile::tempdir().unwrap();
+    let password_file = data.path().join("admin-password");
+    std::fs::write(&password_file, "shutdown admin password").unwrap();
+    let password_file = password_file.display().to_string();
+    let args = [
+        "--admin-user",
+        "root",
+        "--admin-password-file",
+        &password_file,
+        "--shutdown-timeout",
+        "5s",
+    ];
+    let mut gatehouse = start_with(data.path(), &args);
+    let addr = gatehouse.http_addr.clone();
+    let login = r#"{"username":"root","password":"shutdown admin password"}"#;
+    let head = format!(
+        "POST /api/v1/auth/login HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n"
+    );
+    // The admin is created in the background at startup.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let token = loop {
+        let response = exchange(&addr, &head, login);
+        if let Some(body) = response.split("\r\n\r\n").nth(1)
+            && let Ok(json) = serde_json::from_str::<Value>(body)
+            && let Some(token) = json["access_token"].as_str()
+        {
+            break token.to_owned();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the admin never signed in: {response}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+
+    let mut console = std::net::TcpStream::connect(&addr).unwrap();
+    write!(console, "GET /api/v1/admin/events/stream HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\r\n").unwrap();
+    console
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut first = [0u8; 64];
+    let n = console.read(&mut first).unwrap();
+    assert!(String::from_utf8_lossy(&first[..n]).starts_with("HTTP/1.1 200"));
+
+    // A wrong password, half sent when the signal arrives.
+    let wrong = r#"{"username":"root","password":"a wrong password at shutdown"}"#;
+    let mut in_flight = std::net::TcpStream::connect(&addr).unwrap();
+    write!(
+        in_flight,
+        "{head}Connection: close\r\nContent-Length: {}\r\n\r\n{}",
+        wrong.len(),
+        &wrong[..10]
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let signalled = Instant::now();
+    signal(gatehouse.child.id(), "-TERM");
+    std::thread::sleep(Duration::from_millis(300));
+    in_flight.write_all(&wrong.as_bytes()[10..]).unwrap();
+    let mut response = String::new();
+    in_flight.read_to_string(&mut response).unwrap();
+    assert!(
+        response.starts_with("HTTP/1.1 401"),
+        "the request in flight was not finished: {response}"
+    );
+
+    let mut rest = String::new();
+    let _ = console.read_to_string(&mut rest);
+    assert!(rest.contains("retry: 1000"), "no reconnect hint: {rest}");
+
+    let status = wait_exit(&mut gatehouse.child, Duration::from_secs(8));
+    assert!(status.success(), "gatehouse exited with {status}");
+    assert!(
+        signalled.elapsed() < Duration::from_secs(6),
+        "{:?}",
+        signalled.elapsed()
+    );
+    wait_gone(gatehouse.redis_pid, Duration::from_secs(5));
+
+    // The failed sign-in of the last request was written before Redis stopped.
+    let mut again = start(data.path());
+    let events: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
+        .arg("gh:events")
+        .arg("-")
+        .arg("+")
+        .query(&mut redis(&again.redis_url))
+        .unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|(_, fields)| fields.iter().any(|(_, json)| json.contains("login_failed"))),
+        "the last request's event was lost"
+    );
+    signal(again.child.id(), "-TERM");
+    wait_exit(&mut again.child, Duration::from_secs(20));
+    wait_gone(again.redis_pid, Duration::from_secs(5));
 }
 
 #[test]

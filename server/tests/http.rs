@@ -22,6 +22,27 @@ async fn health_answers_without_redis() {
 }
 
 #[tokio::test]
+async fn ready_says_503_from_the_moment_a_shutdown_begins() {
+    let redis = TestRedis::start().await;
+    let app = app(&redis, &[]).await;
+    assert_eq!(app.send(get("/ready")).await.status(), StatusCode::OK);
+    app.draining.start();
+    let response = app.send(get("/ready")).await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        json(response).await["message"]
+            .as_str()
+            .unwrap()
+            .contains("shutting down")
+    );
+    assert_eq!(
+        app.send(get("/health")).await.status(),
+        StatusCode::OK,
+        "still alive"
+    );
+}
+
+#[tokio::test]
 async fn ready_follows_redis_down_and_back_up() {
     let mut redis = TestRedis::start().await;
     let app = app(&redis, &[]).await;

@@ -21,6 +21,8 @@ use tower::ServiceExt;
 pub struct TestApp {
     pub router: Router,
     pub state: AppState,
+    /// What a shutdown sets.
+    pub draining: gatehouse_server::health::Draining,
 }
 
 /// A router against `redis`, with extra command-line arguments.
@@ -57,10 +59,13 @@ pub async fn build(target: &[&str], extra_args: &[&str]) -> TestApp {
     let state = gatehouse_server::startup::app_state(&config, store)
         .await
         .unwrap();
+    let settings = HttpSettings::from(&config);
+    let draining = settings.draining.clone();
     TestApp {
+        draining,
         router: router::app(
             state.clone(),
-            HttpSettings::from(&config),
+            settings,
             gatehouse_server::live::EventHub::start(
                 state.store.clone(),
                 state.auth.events().clone(),
