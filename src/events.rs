@@ -274,10 +274,18 @@ impl Events {
     /// Queues an event (stamped with this instance). Never blocks, never
     /// fails the caller.
     pub fn emit(&self, mut event: Event) {
+        // An aggregated event stands for `count` of its kind.
+        let count = event
+            .details
+            .get("count")
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(1);
+        metrics::counter!(crate::observe::EVENTS, "kind" => event.kind.clone()).increment(count);
         event.instance = self.instance.to_string();
         if let Err(err) = self.queue.try_send(Command::Emit(event)) {
             self.dropped
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            metrics::counter!(crate::observe::EVENTS_DROPPED).increment(1);
             tracing::warn!(error = %err, "security event dropped: the event queue is full or closed");
         }
     }
@@ -359,6 +367,14 @@ impl Events {
                 .query_async(&mut self.store.conn())
                 .await?,
         ))
+    }
+
+    /// How many events the stream holds now.
+    pub async fn stream_length(&self) -> Result<u64, StoreError> {
+        Ok(redis::cmd("XLEN")
+            .arg(keys::events())
+            .query_async(&mut self.store.conn())
+            .await?)
     }
 
     /// The id of the newest event (`0-0` when there is none).

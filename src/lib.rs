@@ -44,6 +44,7 @@ pub mod events;
 pub mod instances;
 pub mod lock;
 pub mod network;
+pub mod observe;
 pub mod password;
 pub mod random;
 pub mod ratelimit;

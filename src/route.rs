@@ -58,6 +58,18 @@ pub enum RouteClass {
 }
 
 impl RouteClass {
+    /// The class's name (a metrics label).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RouteClass::Static => "static",
+            RouteClass::Health => "health",
+            RouteClass::Ready => "ready",
+            RouteClass::Verify => "verify",
+            RouteClass::Admin => "admin",
+            RouteClass::Ordinary => "ordinary",
+        }
+    }
+
     /// The class of `path`.
     pub fn of(path: &str) -> Self {
         match path {

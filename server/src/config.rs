@@ -98,6 +98,12 @@ pub struct Config {
     #[arg(long, env = "GATEHOUSE_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     pub request_timeout: Duration,
 
+    /// Also serve `/metrics` here, without authentication (for a scraper
+    /// on a private network). On the main listener, `/metrics` needs a
+    /// token with the `metrics` (or `admin`) role.
+    #[arg(long, env = "GATEHOUSE_METRICS_ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
+
     /// On SIGTERM or Ctrl-C, how long in-flight requests may take to
     /// finish before the remaining connections are closed.
     #[arg(long, env = "GATEHOUSE_SHUTDOWN_TIMEOUT", default_value = "10s", value_parser = parse_duration)]

@@ -20,6 +20,7 @@ pub mod forward_auth;
 pub mod guard;
 pub mod health;
 pub mod live;
+pub mod prometheus;
 pub mod router;
 pub mod startup;
 pub mod telemetry;

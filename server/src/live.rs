@@ -201,10 +201,16 @@ pub async fn stream(
         }
         std::future::ready(fresh.then(|| Ok::<_, Infallible>(sse(&event))))
     });
+    let open = OpenStream::new();
     let stream = until_closed(
         while_allowed(backlog.chain(live), state.auth.clone(), principal),
         hub.closed.clone(),
-    );
+    )
+    // The gauge counts the stream until the response is dropped.
+    .map(move |event| {
+        let _ = &open;
+        event
+    });
     Sse::new(stream)
         .keep_alive(
             KeepAlive::new()
@@ -212,6 +218,23 @@ pub async fn stream(
                 .text("heartbeat"),
         )
         .into_response()
+}
+
+/// One open console stream on the `gatehouse_console_streams` gauge, for
+/// as long as it lives.
+struct OpenStream;
+
+impl OpenStream {
+    fn new() -> Self {
+        metrics::gauge!(gatehouse::observe::CONSOLE_STREAMS).increment(1.0);
+        Self
+    }
+}
+
+impl Drop for OpenStream {
+    fn drop(&mut self) {
+        metrics::gauge!(gatehouse::observe::CONSOLE_STREAMS).decrement(1.0);
+    }
 }
 
 /// The last message of a stream that ends so that its client resumes

@@ -37,6 +37,8 @@ async fn main() -> ExitCode {
 }
 
 async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
+    // Before the core exists: it registers counters with the recorder.
+    let metrics = gatehouse_server::prometheus::install()?;
     let backend = Backend::start(&config).await?;
 
     let state = match startup::app_state(&config, backend.store.clone()).await {
@@ -51,7 +53,22 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let bootstrap = startup::bootstrap_admin(&config, state.auth.clone())?;
     let hub = EventHub::start(state.store.clone(), events.clone());
     let upkeep = upkeep::start(&state, upkeep::Intervals::default());
-    let settings = HttpSettings::from(&config);
+    // Histograms are drained into their buckets here, not per scrape.
+    let metrics_upkeep = tokio::spawn({
+        let metrics = metrics.clone();
+        async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                metrics.run_upkeep();
+            }
+        }
+    });
+    let mut settings = HttpSettings::from(&config);
+    settings.metrics = Some(metrics.clone());
+    let scraper = match config.metrics_addr {
+        Some(addr) => Some(serve_metrics(addr, metrics.clone()).await?),
+        None => None,
+    };
     let draining = settings.draining.clone();
     let app = router::app(state, settings, hub.clone());
 
@@ -101,6 +118,10 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         }
     };
     tracing::info!("HTTP server stopped");
+    if let Some(scraper) = scraper {
+        scraper.abort();
+    }
+    metrics_upkeep.abort();
     drop(upkeep);
     bootstrap.abort();
     // Every event of the last requests reaches Redis before it stops.
@@ -112,6 +133,29 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     }
     backend.shutdown().await;
     served.map_err(Into::into)
+}
+
+/// Serves `/metrics` without authentication on `addr` (`--metrics-addr`).
+async fn serve_metrics(
+    addr: SocketAddr,
+    handle: metrics_exporter_prometheus::PrometheusHandle,
+) -> Result<tokio::task::JoinHandle<()>, Box<dyn std::error::Error>> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|err| format!("cannot listen on --metrics-addr {addr}: {err}"))?;
+    tracing::info!("metrics on http://{}/metrics", listener.local_addr()?);
+    let app = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let handle = handle.clone();
+            async move { gatehouse_server::prometheus::render(&handle) }
+        }),
+    );
+    Ok(tokio::spawn(async move {
+        if let Err(err) = axum::serve(listener, app).await {
+            tracing::error!(error = %err, "the metrics listener stopped");
+        }
+    }))
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

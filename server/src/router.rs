@@ -40,6 +40,8 @@ pub struct HttpSettings {
     pub addressing: std::sync::Arc<gatehouse::network::Addressing>,
     /// Set at shutdown: `/ready` says 503 from then on.
     pub draining: crate::health::Draining,
+    /// Serves `/metrics` on this listener (to the `metrics` role) when set.
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
 
 impl From<&crate::config::Config> for HttpSettings {
@@ -49,6 +51,7 @@ impl From<&crate::config::Config> for HttpSettings {
             body_limit: config.body_limit,
             addressing: std::sync::Arc::new(crate::config::addressing(config)),
             draining: crate::health::Draining::default(),
+            metrics: None,
         }
     }
 }
@@ -70,7 +73,14 @@ pub fn app(state: AppState, settings: HttpSettings, hub: EventHub) -> Router {
         addressing: settings.addressing.clone(),
     };
 
-    let router = Router::new()
+    let mut router = Router::new();
+    if let Some(handle) = settings.metrics.clone() {
+        router = router.route(
+            "/metrics",
+            get(crate::prometheus::scrape).layer(axum::Extension(handle)),
+        );
+    }
+    let router = router
         .route("/health", get(health::live))
         .route(
             "/ready",
@@ -96,7 +106,8 @@ pub fn app(state: AppState, settings: HttpSettings, hub: EventHub) -> Router {
             settings.request_timeout,
         ))
         .layer(axum::middleware::map_response(json_error_bodies))
-        .layer(CompressionLayer::new());
+        .layer(CompressionLayer::new())
+        .layer(axum::middleware::from_fn(crate::prometheus::record));
     with_security_headers(router)
         .layer(
             ServiceBuilder::new()

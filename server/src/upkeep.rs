@@ -53,11 +53,13 @@ pub fn start(state: &AppState, every: Intervals) -> Upkeep {
                 .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(0)),
             last_seen_ms: 0,
         };
+        let auth = state.auth.clone();
         tokio::spawn(async move {
             loop {
                 if let Err(err) = instances::heartbeat(&store, &info).await {
                     tracing::debug!(error = %err, "heartbeat not written");
                 }
+                refresh_gauges(&auth).await;
                 tokio::time::sleep(every.heartbeat).await;
             }
         })
@@ -73,6 +75,19 @@ pub fn start(state: &AppState, every: Intervals) -> Upkeep {
     };
     Upkeep {
         tasks: vec![heartbeat, prune],
+    }
+}
+
+/// The gauges read from Redis (sessions, active users, event stream
+/// length), two cheap commands per heartbeat rather than work per scrape.
+async fn refresh_gauges(auth: &gatehouse::auth::Auth) {
+    use gatehouse::observe;
+    if let Ok((sessions, users)) = auth.sessions().counts().await {
+        metrics::gauge!(observe::SESSIONS).set(sessions as f64);
+        metrics::gauge!(observe::ACTIVE_USERS).set(users as f64);
+    }
+    if let Ok(length) = auth.events().stream_length().await {
+        metrics::gauge!(observe::EVENT_STREAM_LENGTH).set(length as f64);
     }
 }
 

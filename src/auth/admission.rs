@@ -139,6 +139,7 @@ impl Auth {
                 Caller::Anonymous | Caller::Rejected(_) => Some(Refusal::Unauthenticated),
             };
         }
+        self.inner.admissions.count(outcome(&admission));
         admission
     }
 
@@ -333,6 +334,7 @@ impl Auth {
             }
             Err(err) => {
                 tracing::warn!(error = %err, "rate limits unavailable; allowing (fail-open policies)");
+                metrics::counter!(crate::observe::FAIL_OPEN).increment(1);
                 (Decision::default(), None)
             }
         }
@@ -419,6 +421,23 @@ fn is_uuid(text: &str) -> bool {
             8 | 13 | 18 | 23 => c == '-',
             _ => c.is_ascii_hexdigit(),
         })
+}
+
+/// The metrics name of a decision (one of [`crate::observe::ADMISSION_OUTCOMES`]).
+fn outcome(admission: &Admission) -> &'static str {
+    match (&admission.refusal, &admission.caller) {
+        (Some(Refusal::RateLimited(_)), _) => "rate_limited",
+        (Some(Refusal::Replayed(_)), _) => "replayed",
+        (Some(Refusal::BadReplayHeaders(_)), _) => "bad_replay_headers",
+        (Some(Refusal::Unavailable), _) => "unavailable",
+        (Some(Refusal::Unauthenticated), _) => "unauthenticated",
+        (Some(Refusal::Forbidden), _) => "forbidden",
+        (Some(Refusal::PasswordChangeRequired), _) => "password_change_required",
+        (None, Caller::Principal(_)) => "allowed",
+        (None, Caller::Anonymous) => "anonymous",
+        (None, Caller::Rejected(AuthError::Store(_))) => "redis_unreachable",
+        (None, Caller::Rejected(_)) => "unauthenticated",
+    }
 }
 
 /// A user who must change the password may only do that (and sign out).

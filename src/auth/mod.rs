@@ -199,6 +199,7 @@ struct Inner {
     events: Events,
     rotation: RotationConfig,
     challenges: challenge::ChallengeConfig,
+    admissions: crate::observe::Admissions,
     /// Seals rotation results stored in Redis (derived from the signing key).
     sealing_key: [u8; 32],
 }
@@ -244,6 +245,7 @@ impl Auth {
             events: parts.events,
             rotation: parts.rotation,
             challenges: parts.challenges,
+            admissions: crate::observe::Admissions::register(),
         };
         Self {
             inner: Arc::new(inner),

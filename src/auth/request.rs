@@ -15,7 +15,7 @@ use std::sync::LazyLock;
 use redis::Script;
 
 use super::{Auth, AuthError, Principal, principal_with_roles};
-use crate::ratelimit::{Check, Decision, Limiter};
+use crate::ratelimit::{Check, Decision};
 use crate::session::{SessionError, Touch, Touched};
 use crate::store::keys;
 use crate::token::AccessClaims;
@@ -75,7 +75,7 @@ impl Auth {
             let (touch, limits): (Touch, Vec<i64>) =
                 call.invoke_async(&mut self.inner.store.conn()).await?;
             let touched = touch.into_result().map_err(ended_if_disabled)?;
-            (touched, Limiter::decision(checks, &limits)?)
+            (touched, self.inner.limiter.decision(checks, &limits)?)
         };
         let must_change_password = touched.must_change_password;
         let roles = self.current_roles(&claims.sub, touched).await?;

@@ -261,6 +261,7 @@ impl Locks {
         if options.wait > MAX_WAIT {
             return Err(LockError::InvalidWait);
         }
+        let _timer = WaitTimer(std::time::Instant::now());
         let deadline = Instant::now() + options.wait;
         let waiting = !options.wait.is_zero();
         let waiter = if waiting {
@@ -526,6 +527,16 @@ fn lock_info(
         fencing_token,
         hold_count,
         waiters,
+    }
+}
+
+/// Records how long an acquisition took (waiting included), however it
+/// ends.
+struct WaitTimer(std::time::Instant);
+
+impl Drop for WaitTimer {
+    fn drop(&mut self) {
+        metrics::histogram!(crate::observe::LOCK_WAIT).record(self.0.elapsed().as_secs_f64());
     }
 }
 

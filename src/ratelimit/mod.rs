@@ -227,13 +227,42 @@ pub(crate) struct Invocation {
 pub struct Limiter {
     store: Store,
     policies: Arc<Vec<Policy>>,
+    /// Per policy (same order): decisions that allowed, and that limited.
+    decisions: Arc<Vec<[metrics::Counter; 2]>>,
 }
 
 impl Limiter {
     pub fn new(store: Store, policies: Vec<Policy>) -> Self {
+        let decisions = policies
+            .iter()
+            .map(|policy| {
+                ["allowed", "limited"].map(|result| {
+                    metrics::counter!(
+                        crate::observe::RATE_LIMIT,
+                        "policy" => policy.name.clone(),
+                        "algorithm" => policy.algorithm.as_str(),
+                        "result" => result
+                    )
+                })
+            })
+            .collect();
         Self {
             store,
             policies: Arc::new(policies),
+            decisions: Arc::new(decisions),
+        }
+    }
+
+    /// Counts `decision`'s outcomes for the metrics.
+    fn record(&self, checks: &[Check<'_>], decision: &Decision) {
+        for (check, outcome) in checks.iter().zip(&decision.outcomes) {
+            let index = self
+                .policies
+                .iter()
+                .position(|policy| std::ptr::eq(policy, check.policy));
+            if let Some(counters) = index.and_then(|i| self.decisions.get(i)) {
+                counters[usize::from(!outcome.allowed)].increment(1);
+            }
         }
     }
 
@@ -352,7 +381,11 @@ impl Limiter {
     }
 
     /// Reads a `check` reply.
-    pub(crate) fn decision(checks: &[Check<'_>], reply: &[i64]) -> Result<Decision, LimitError> {
+    pub(crate) fn decision(
+        &self,
+        checks: &[Check<'_>],
+        reply: &[i64],
+    ) -> Result<Decision, LimitError> {
         let Some((&replayed, rest)) = reply.split_first() else {
             return Err(LimitError::Corrupt("empty check reply".to_owned()));
         };
@@ -381,10 +414,12 @@ impl Limiter {
                 retry_after_ms: u64::try_from(r[4]).ok(),
             })
             .collect();
-        Ok(Decision {
+        let decision = Decision {
             replayed: false,
             outcomes,
-        })
+        };
+        self.record(checks, &decision);
+        Ok(decision)
     }
 
     /// Applies `checks` (counting them only if all allow, and `commit`).
@@ -403,7 +438,7 @@ impl Limiter {
             let reply: Vec<i64> = run(&CHECK, &invocation)
                 .invoke_async(&mut self.store.conn())
                 .await?;
-            return Self::decision(checks, &reply);
+            return self.decision(checks, &reply);
         }
         let singles = checks.iter().map(|check| {
             let mut conn = self.store.conn();
@@ -415,7 +450,7 @@ impl Limiter {
             };
             async move {
                 let reply: Vec<i64> = run(&CHECK, &invocation).invoke_async(&mut conn).await?;
-                Self::decision(std::slice::from_ref(check), &reply)
+                self.decision(std::slice::from_ref(check), &reply)
             }
         });
         let decisions = futures_util::future::try_join_all(singles).await?;

@@ -384,14 +384,81 @@ pub struct ServerInfo {
     pub round_trip: Duration,
 }
 
+/// Awaits a command, recording its latency (and error, if any) under
+/// `command`.
+async fn timed<T>(command: &'static str, sent: RedisFuture<'_, T>) -> redis::RedisResult<T> {
+    let started = Instant::now();
+    let result = sent.await;
+    metrics::histogram!(crate::observe::REDIS_DURATION, "command" => command)
+        .record(started.elapsed().as_secs_f64());
+    if let Err(err) = &result {
+        let kind = if err.is_timeout() {
+            "timeout"
+        } else if err.is_io_error() || err.is_connection_dropped() {
+            "connection"
+        } else {
+            "server"
+        };
+        metrics::counter!(crate::observe::REDIS_ERRORS, "command" => command, "kind" => kind)
+            .increment(1);
+    }
+    result
+}
+
+/// The command's name as a metrics label (a fixed set; scripts are all
+/// `EVALSHA`).
+fn command_name(cmd: &Cmd) -> &'static str {
+    const KNOWN: [&str; 30] = [
+        "EVALSHA",
+        "EVAL",
+        "SCRIPT",
+        "GET",
+        "SET",
+        "DEL",
+        "EXISTS",
+        "HGET",
+        "HSET",
+        "HDEL",
+        "HGETALL",
+        "HMGET",
+        "ZADD",
+        "ZREM",
+        "ZRANGE",
+        "ZREMRANGEBYSCORE",
+        "ZCARD",
+        "ZSCAN",
+        "XADD",
+        "XRANGE",
+        "XREVRANGE",
+        "XREAD",
+        "XLEN",
+        "INCR",
+        "PUBLISH",
+        "PING",
+        "INFO",
+        "MGET",
+        "SCAN",
+        "PEXPIRE",
+    ];
+    let Some(redis::Arg::Simple(name)) = cmd.args_iter().next() else {
+        return "other";
+    };
+    KNOWN
+        .into_iter()
+        .find(|known| known.as_bytes().eq_ignore_ascii_case(name))
+        .unwrap_or("other")
+}
+
 impl ConnectionLike for Connection {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
-        match self {
+        let sent = match self {
             Connection::Single(c) => c.req_packed_command(cmd),
             Connection::Cluster(c) => c.req_packed_command(cmd),
-            Connection::Dedicated(c) => c.req_packed_command(cmd),
+            // Blocking reads wait on purpose: not a latency.
+            Connection::Dedicated(c) => return c.req_packed_command(cmd),
             Connection::Sentinel(c) => c.req_packed_command(cmd),
-        }
+        };
+        Box::pin(timed(command_name(cmd), sent))
     }
 
     fn req_packed_commands<'a>(
@@ -400,15 +467,16 @@ impl ConnectionLike for Connection {
         offset: usize,
         count: usize,
     ) -> RedisFuture<'a, Vec<Value>> {
-        match self {
+        let sent = match self {
             Connection::Single(c) => c.req_packed_commands(pipeline, offset, count),
             Connection::Cluster(c) if !pipeline.is_transaction() => {
                 split_by_slot(c.clone(), pipeline, offset, count)
             }
             Connection::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
-            Connection::Dedicated(c) => c.req_packed_commands(pipeline, offset, count),
+            Connection::Dedicated(c) => return c.req_packed_commands(pipeline, offset, count),
             Connection::Sentinel(c) => c.req_packed_commands(pipeline, offset, count),
-        }
+        };
+        Box::pin(timed("pipeline", sent))
     }
 
     fn get_db(&self) -> i64 {

@@ -49,6 +49,8 @@ pub enum Role {
     Admin,
     /// Another program: may use the lock and rate-limit services.
     Service,
+    /// A metrics scraper: may read `/metrics`, nothing else.
+    Metrics,
 }
 
 impl Role {
@@ -57,6 +59,7 @@ impl Role {
             Role::User => "user",
             Role::Admin => "admin",
             Role::Service => "service",
+            Role::Metrics => "metrics",
         }
     }
 
@@ -65,6 +68,7 @@ impl Role {
             "user" => Some(Role::User),
             "admin" => Some(Role::Admin),
             "service" => Some(Role::Service),
+            "metrics" => Some(Role::Metrics),
             _ => None,
         }
     }

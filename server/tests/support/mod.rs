@@ -47,7 +47,18 @@ pub async fn app_on(backend: &TestBackend, extra_args: &[&str]) -> TestApp {
 /// Connects exactly as `main` does (so `--redis-timeout` and the other
 /// Redis options apply), then builds the state and the router. `target`
 /// says where Redis is (`--redis-url …`, `--redis-sentinels …`).
+/// The process's metrics recorder (one per test binary, installed before
+/// the first core is built, as `main` does).
+pub fn metrics() -> metrics_exporter_prometheus::PrometheusHandle {
+    static HANDLE: std::sync::OnceLock<metrics_exporter_prometheus::PrometheusHandle> =
+        std::sync::OnceLock::new();
+    HANDLE
+        .get_or_init(|| gatehouse_server::prometheus::install().unwrap())
+        .clone()
+}
+
 pub async fn build(target: &[&str], extra_args: &[&str]) -> TestApp {
+    let metrics = metrics();
     let mut args = vec!["gatehouse", "--initial-admin", "false"];
     args.extend_from_slice(target);
     args.extend_from_slice(extra_args);
@@ -59,7 +70,8 @@ pub async fn build(target: &[&str], extra_args: &[&str]) -> TestApp {
     let state = gatehouse_server::startup::app_state(&config, store)
         .await
         .unwrap();
-    let settings = HttpSettings::from(&config);
+    let mut settings = HttpSettings::from(&config);
+    settings.metrics = Some(metrics);
     let draining = settings.draining.clone();
     TestApp {
         draining,

@@ -13,7 +13,7 @@ use crate::components::time::RelativeTime;
 use crate::components::ui::{BUTTON, BUTTON_PRIMARY, Card, ErrorNotice, INPUT};
 use crate::live::use_live;
 
-const ROLES: [&str; 3] = ["user", "admin", "service"];
+const ROLES: [&str; 4] = ["user", "admin", "service", "metrics"];
 
 #[component]
 pub fn UsersPage() -> impl IntoView {
