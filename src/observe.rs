@@ -36,7 +36,8 @@ pub const LOCK_WAIT: &str = "gatehouse_lock_wait_seconds";
 /// Redis command latency by `command`.
 pub const REDIS_DURATION: &str = "gatehouse_redis_command_duration_seconds";
 /// Redis command errors by `command` and `kind` (`timeout`, `connection`,
-/// `server`).
+/// `other`; a server's error reply, such as a script's, is an answer, not
+/// counted here).
 pub const REDIS_ERRORS: &str = "gatehouse_redis_errors_total";
 /// Open live console streams on this instance.
 pub const CONSOLE_STREAMS: &str = "gatehouse_console_streams";
@@ -79,7 +80,9 @@ impl Admissions {
     }
 }
 
-/// Describes every metric (units and help texts) to the recorder.
+/// Describes every metric (units and help texts) to the recorder, and
+/// starts the unlabelled ones at zero, so that `rate()` and alerts see a
+/// series from the start rather than none.
 pub fn describe() {
     describe_counter!(
         HTTP_REQUESTS,
@@ -120,4 +123,9 @@ pub fn describe() {
     describe_gauge!(ACTIVE_USERS, "Users with a live session.");
     describe_gauge!(EVENT_STREAM_LENGTH, "Entries in the security event stream.");
     describe_gauge!(BUILD_INFO, "Always 1, labelled with the version.");
+    counter!(FAIL_OPEN).absolute(0);
+    counter!(EVENTS_DROPPED).absolute(0);
+    for gauge in [CONSOLE_STREAMS, SESSIONS, ACTIVE_USERS, EVENT_STREAM_LENGTH] {
+        metrics::gauge!(gauge).increment(0.0);
+    }
 }

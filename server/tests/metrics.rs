@@ -25,6 +25,8 @@ async fn metrics_are_exported_to_the_metrics_role_with_bounded_labels() {
     let app = app(
         &redis,
         &[
+            "--redis-timeout",
+            "300ms",
             "--rate-limit",
             "name=api-user,key=user,limit=3,window=1m,routes=/api/*",
         ],
@@ -58,6 +60,15 @@ async fn metrics_are_exported_to_the_metrics_role_with_bounded_labels() {
     );
     let stream = app.send(stream_request(&admin, None)).await;
     app.state.auth.events().flush().await;
+    // And a Redis that stops answering for a moment.
+    redis.freeze();
+    assert_eq!(
+        app.send(post_bearer("/api/v1/auth/me", &admin))
+            .await
+            .status(),
+        503
+    );
+    redis.thaw();
 
     // Who may read them.
     expect_error(
@@ -94,6 +105,12 @@ async fn metrics_are_exported_to_the_metrics_role_with_bounded_labels() {
         observe::REDIS_DURATION,
         observe::CONSOLE_STREAMS,
         observe::BUILD_INFO,
+        observe::REDIS_ERRORS,
+        observe::FAIL_OPEN,
+        observe::EVENTS_DROPPED,
+        observe::SESSIONS,
+        observe::ACTIVE_USERS,
+        observe::EVENT_STREAM_LENGTH,
     ] {
         assert!(
             exposition.contains(name),
@@ -128,4 +145,42 @@ async fn metrics_are_exported_to_the_metrics_role_with_bounded_labels() {
         );
     }
     drop(stream);
+
+    // The dashboards and alerts in deploy/ use only metrics that exist.
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy");
+    for file in [
+        "grafana/gatehouse-dashboard.json",
+        "prometheus/gatehouse-alerts.yml",
+    ] {
+        let text = std::fs::read_to_string(format!("{root}/{file}")).unwrap();
+        let mut used: Vec<&str> = text
+            .match_indices("gatehouse_")
+            .map(|(at, _)| {
+                let rest = &text[at..];
+                let end = rest
+                    .find(|c: char| !(c.is_ascii_lowercase() || c == '_'))
+                    .unwrap_or(rest.len());
+                let name = &rest[..end];
+                ["_bucket", "_sum", "_count"]
+                    .iter()
+                    .find_map(|suffix| name.strip_suffix(suffix))
+                    .unwrap_or(name)
+            })
+            // Prose such as `gatehouse_*` names no metric.
+            .filter(|name| !name.ends_with('_'))
+            .collect();
+        used.sort_unstable();
+        used.dedup();
+        assert!(used.len() >= 8, "{file} uses only {used:?}");
+        for name in used {
+            let exported = exposition.lines().any(|line| {
+                line.strip_prefix(name)
+                    .is_some_and(|rest| rest.starts_with(['{', ' ', '_']))
+            });
+            assert!(
+                exported,
+                "{file} uses {name}, which /metrics does not export"
+            );
+        }
+    }
 }

@@ -397,7 +397,7 @@ async fn timed<T>(command: &'static str, sent: RedisFuture<'_, T>) -> redis::Red
         } else if err.is_io_error() || err.is_connection_dropped() {
             "connection"
         } else {
-            "server"
+            "other"
         };
         metrics::counter!(crate::observe::REDIS_ERRORS, "command" => command, "kind" => kind)
             .increment(1);
