@@ -1,8 +1,9 @@
 //! The one typed configuration of the `gatehouse` binary.
 //!
 //! Every option is a command-line flag with a `GATEHOUSE_*` environment
-//! variable behind it, and `gatehouse --help` lists them all with their
-//! defaults. Secrets are read from files named by options, never taken as
+//! variable behind it, and a key of the configuration file (`--config`,
+//! see `config_file`); `gatehouse --help` lists them all with their
+//! defaults, and `gatehouse check-config` validates and prints them. Secrets are read from files named by options, never taken as
 //! option values, so they do not show up in `ps` or shell history, and they
 //! are never logged.
 
@@ -16,6 +17,15 @@ use clap::{Parser, ValueEnum};
 #[derive(Clone, Debug, Parser)]
 #[command(name = "gatehouse", version, about, long_about = None)]
 pub struct Config {
+    /// What to do (default: serve).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// A TOML configuration file (see gatehouse.example.toml). Flags and
+    /// environment variables override what it says.
+    #[arg(long, env = "GATEHOUSE_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+
     /// Address to listen on.
     #[arg(long, env = "GATEHOUSE_ADDR", default_value = "127.0.0.1:3000")]
     pub addr: SocketAddr,
@@ -282,6 +292,15 @@ impl Config {
 }
 
 /// Parses a rate-limit policy argument.
+/// What the binary does.
+#[derive(Clone, Debug, clap::Subcommand)]
+pub enum Command {
+    /// Validate the configuration (flags, environment, file) and print the
+    /// effective settings with secrets redacted; exit 0, or 2 listing every
+    /// error and where it came from.
+    CheckConfig,
+}
+
 fn parse_cidr(text: &str) -> Result<gatehouse::network::Cidr, String> {
     text.parse()
         .map_err(|err: gatehouse::network::BadCidr| err.to_string())

@@ -14,7 +14,9 @@
 //! - [`telemetry`] sets up logging.
 
 pub mod backend;
+pub mod check_config;
 pub mod config;
+pub mod config_file;
 pub mod error;
 pub mod forward_auth;
 pub mod guard;

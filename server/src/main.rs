@@ -19,7 +19,20 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let config = Config::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.iter().skip(1).any(|arg| arg == "check-config") {
+        return gatehouse_server::check_config::run(args);
+    }
+    // Flags, then the environment, then the configuration file.
+    let applied = gatehouse_server::config_file::apply(args);
+    if !applied.errors.is_empty() {
+        for error in applied.errors {
+            eprintln!("error: {error}");
+        }
+        return ExitCode::from(2);
+    }
+    let args = applied.args;
+    let config = Config::parse_from(args);
     telemetry::init(config.log_format);
     match run(config).await {
         Ok(()) => ExitCode::SUCCESS,

@@ -167,7 +167,7 @@ impl Policy {
                 "key" => {
                     key = Some(KeyKind::parse(value).ok_or_else(|| {
                         error(format!(
-                            "key `{value}`: use ip, user, session, user+route, ip+username or key"
+                            "key `{value}`: use ip, user, session, user+route, ip+username, username or key"
                         ))
                     })?);
                 }
@@ -225,8 +225,14 @@ impl Policy {
         if window < Duration::from_millis(1) {
             return Err(error("the window must be at least 1ms".to_owned()));
         }
+        // `name=…,limit=0` only removes a policy (see `merge`): no key needed.
+        let key = match (key, limit) {
+            (Some(key), _) => key,
+            (None, 0) => KeyKind::Ip,
+            (None, _) => return Err(error("needs a key".to_owned())),
+        };
         Ok(Policy {
-            key: key.ok_or_else(|| error("needs a key".to_owned()))?,
+            key,
             algorithm,
             burst: burst.unwrap_or(limit).max(1),
             limit,
