@@ -72,29 +72,20 @@ impl EmbeddedOptions {
 /// created on first use: one per data directory, so a restart finds its
 /// data behind the same password.
 pub fn load_or_create_password(dir: &Path) -> Result<String, EmbeddedError> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
     private_dir(dir)?;
-    let path = dir.join("redis-password");
-    let dir_error = |source| EmbeddedError::Dir {
-        dir: dir.to_owned(),
-        source,
-    };
-    match std::fs::read_to_string(&path) {
+    match std::fs::read_to_string(dir.join("redis-password")) {
         Ok(password) if !password.trim().is_empty() => return Ok(password.trim().to_owned()),
         Ok(_) => {}
         Err(err) if err.kind() == io::ErrorKind::NotFound => {}
-        Err(err) => return Err(dir_error(err)),
+        Err(source) => {
+            return Err(EmbeddedError::Dir {
+                dir: dir.to_owned(),
+                source,
+            });
+        }
     }
     let password = crate::random::hex::<32>();
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&path)
-        .map_err(dir_error)?;
-    file.write_all(password.as_bytes()).map_err(dir_error)?;
+    write_private(dir, "redis-password", &password)?;
     Ok(password)
 }
 
@@ -279,21 +270,29 @@ impl Drop for RedisServer {
 /// A config file (0600, in the private directory) that sets the password,
 /// so that it never appears on the command line.
 fn write_private_config(dir: &Path, password: &str) -> Result<PathBuf, EmbeddedError> {
+    write_private(
+        dir,
+        "embedded-redis.conf",
+        &format!("requirepass \"{password}\"\n"),
+    )
+}
+
+/// Writes `contents` to `dir/name`, readable by this user only (0600).
+fn write_private(dir: &Path, name: &str, contents: &str) -> Result<PathBuf, EmbeddedError> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let path = dir.join("embedded-redis.conf");
-    let dir_error = |source| EmbeddedError::Dir {
-        dir: dir.to_owned(),
-        source,
-    };
-    let mut file = std::fs::OpenOptions::new()
+    let path = dir.join(name);
+    std::fs::OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .mode(0o600)
         .open(&path)
-        .map_err(dir_error)?;
-    writeln!(file, "requirepass \"{password}\"").map_err(dir_error)?;
+        .and_then(|mut file| file.write_all(contents.as_bytes()))
+        .map_err(|source| EmbeddedError::Dir {
+            dir: dir.to_owned(),
+            source,
+        })?;
     Ok(path)
 }
 

@@ -150,6 +150,15 @@ impl Event {
         self
     }
 
+    /// How many occurrences this event records: its `count` for an
+    /// aggregated one (see `aggregate`), else 1.
+    pub fn stands_for(&self) -> u64 {
+        self.details
+            .get("count")
+            .and_then(|count| count.parse().ok())
+            .unwrap_or(1)
+    }
+
     pub fn detail(mut self, name: &str, value: impl ToString) -> Self {
         let value: String = value.to_string().chars().take(256).collect();
         self.details.insert(name.to_owned(), value);
@@ -274,13 +283,8 @@ impl Events {
     /// Queues an event (stamped with this instance). Never blocks, never
     /// fails the caller.
     pub fn emit(&self, mut event: Event) {
-        // An aggregated event stands for `count` of its kind.
-        let count = event
-            .details
-            .get("count")
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(1);
-        metrics::counter!(crate::observe::EVENTS, "kind" => event.kind.clone()).increment(count);
+        metrics::counter!(crate::observe::EVENTS, "kind" => event.kind.clone())
+            .increment(event.stands_for());
         event.instance = self.instance.to_string();
         if let Err(err) = self.queue.try_send(Command::Emit(event)) {
             self.dropped

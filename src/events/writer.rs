@@ -80,14 +80,11 @@ pub(super) async fn write(
                             .ignore();
                     }
                     if COUNTED.contains(&kind) {
-                        // An aggregated event stands for `count` of its kind.
-                        let count = event
-                            .details
-                            .get("count")
-                            .and_then(|c| c.parse::<u64>().ok())
-                            .unwrap_or(1);
                         let key = keys::event_count(kind, event.at_ms / 60_000);
-                        pipe.cmd("INCRBY").arg(&key).arg(count).ignore();
+                        pipe.cmd("INCRBY")
+                            .arg(&key)
+                            .arg(event.stands_for())
+                            .ignore();
                         pipe.cmd("EXPIRE").arg(&key).arg(2 * 3600).ignore();
                     }
                     any = true;
