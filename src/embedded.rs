@@ -49,7 +49,8 @@ pub struct EmbeddedOptions {
     /// A configuration file, passed first (needed by `--sentinel`).
     pub config_file: Option<PathBuf>,
     /// Require this password (`requirepass`, set through a private config
-    /// file); the URL carries it.
+    /// file, or appended to `config_file` when there is one); the URL
+    /// carries it.
     pub password: Option<String>,
 }
 
@@ -142,9 +143,10 @@ impl RedisServer {
     /// Starts `redis-server` and waits until it answers PING.
     pub async fn start(options: &EmbeddedOptions) -> Result<Self, EmbeddedError> {
         private_dir(&options.dir)?;
-        let config = match &options.password {
-            Some(password) => Some(write_private_config(&options.dir, password)?),
-            None => options.config_file.clone(),
+        let config = match (&options.password, &options.config_file) {
+            (Some(password), Some(file)) => Some(add_password(file, password)?),
+            (Some(password), None) => Some(write_private_config(&options.dir, password)?),
+            (None, file) => file.clone(),
         };
         let mut last_error = None;
         for _ in 0..PORT_ATTEMPTS {
@@ -274,6 +276,32 @@ fn write_private_config(dir: &Path, password: &str) -> Result<PathBuf, EmbeddedE
         dir,
         "embedded-redis.conf",
         &format!("requirepass \"{password}\"\n"),
+    )
+}
+
+/// Appends `requirepass` to the caller's configuration file (a sentinel
+/// rewrites its file, so it must be that file) and makes it private.
+fn add_password(file: &Path, password: &str) -> Result<PathBuf, EmbeddedError> {
+    let dir = file.parent().unwrap_or(Path::new("."));
+    let name = file
+        .file_name()
+        .and_then(|name| name.to_str())
+        .unwrap_or("redis.conf");
+    let existing = std::fs::read_to_string(file).map_err(|source| EmbeddedError::Dir {
+        dir: dir.to_owned(),
+        source,
+    })?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600)).map_err(|source| {
+        EmbeddedError::Dir {
+            dir: dir.to_owned(),
+            source,
+        }
+    })?;
+    write_private(
+        dir,
+        name,
+        &format!("{existing}requirepass \"{password}\"\n"),
     )
 }
 

@@ -39,6 +39,9 @@ pub const REDIS_DURATION: &str = "gatehouse_redis_command_duration_seconds";
 /// `other`; a server's error reply, such as a script's, is an answer, not
 /// counted here).
 pub const REDIS_ERRORS: &str = "gatehouse_redis_errors_total";
+/// Durable writes (sessions created or revoked) that fewer replicas
+/// confirmed than `--redis-wait-replicas` asks for, by `write`.
+pub const REDIS_WAIT_SHORT: &str = "gatehouse_redis_wait_short_total";
 /// Open live console streams on this instance.
 pub const CONSOLE_STREAMS: &str = "gatehouse_console_streams";
 /// Live sessions and users with one (refreshed in the background).
@@ -115,6 +118,10 @@ pub fn describe() {
         "Redis command latency by command."
     );
     describe_counter!(REDIS_ERRORS, "Redis command errors by command and kind.");
+    describe_counter!(
+        REDIS_WAIT_SHORT,
+        "Durable writes fewer replicas confirmed than configured, by write."
+    );
     describe_gauge!(
         CONSOLE_STREAMS,
         "Open live console streams on this instance."

@@ -10,6 +10,9 @@
 use crate::embedded::{EmbeddedOptions, RedisServer};
 use crate::store::{Store, StoreConfig};
 
+mod sentinel;
+pub use sentinel::TestSentinel;
+
 /// A private Redis for one test.
 pub struct TestRedis {
     server: Option<RedisServer>,
@@ -120,7 +123,7 @@ pub struct TestCluster {
 }
 
 /// `kill -<signal> <pid>`.
-fn send_signal(pid: u32, signal: &str) {
+pub(crate) fn send_signal(pid: u32, signal: &str) {
     let status = std::process::Command::new("kill")
         .arg(signal)
         .arg(pid.to_string())
@@ -358,169 +361,4 @@ macro_rules! both_topologies {
             }
         }
     )*};
-}
-
-/// A private Redis Sentinel setup for one test: a primary, one replica and
-/// one sentinel monitoring them as `gh`.
-pub struct TestSentinel {
-    pub primary: RedisServer,
-    pub replica: RedisServer,
-    pub sentinel: RedisServer,
-    _dir: tempfile::TempDir,
-}
-
-impl TestSentinel {
-    /// The name the sentinel monitors the primary under.
-    pub const MASTER: &'static str = "gh";
-
-    /// Starts the three servers and waits until the replica is in sync and
-    /// the sentinel knows both.
-    pub async fn start() -> Self {
-        let dir = tempfile::Builder::new()
-            .prefix("gh-sentinel-")
-            .tempdir()
-            .expect("create a temp dir for the test sentinel");
-        let primary = RedisServer::start(&EmbeddedOptions::new(dir.path().join("primary"), false))
-            .await
-            .expect("start the primary");
-        let mut replica_options = EmbeddedOptions::new(dir.path().join("replica"), false);
-        replica_options.extra_args = vec![
-            "--replicaof".into(),
-            "127.0.0.1".into(),
-            primary.port().to_string(),
-        ];
-        let replica = RedisServer::start(&replica_options)
-            .await
-            .expect("start the replica");
-        wait_for(
-            &replica.url(),
-            "INFO",
-            "replication",
-            "master_link_status:up",
-        )
-        .await;
-
-        let sentinel_dir = dir.path().join("sentinel");
-        std::fs::create_dir_all(&sentinel_dir).expect("sentinel dir");
-        let config = sentinel_dir.join("sentinel.conf");
-        std::fs::write(
-            &config,
-            format!(
-                "sentinel monitor {m} 127.0.0.1 {p} 1\nsentinel down-after-milliseconds {m} 1000\n\
-                 sentinel failover-timeout {m} 5000\nsentinel parallel-syncs {m} 1\n",
-                m = Self::MASTER,
-                p = primary.port()
-            ),
-        )
-        .expect("write sentinel.conf");
-        let mut sentinel_options = EmbeddedOptions::new(&sentinel_dir, false);
-        sentinel_options.config_file = Some(config);
-        sentinel_options.extra_args = vec!["--sentinel".into()];
-        let sentinel = RedisServer::start(&sentinel_options)
-            .await
-            .expect("start the sentinel");
-        Self {
-            primary,
-            replica,
-            sentinel,
-            _dir: dir,
-        }
-    }
-
-    /// Stops the primary answering (`SIGSTOP`), connections left open (the
-    /// sentinel, with its default 30 s down-after, does not fail over).
-    pub fn freeze_primary(&self) {
-        send_signal(self.primary.pid(), "-STOP");
-    }
-
-    /// Lets the frozen primary run again (`SIGCONT`).
-    pub fn thaw_primary(&self) {
-        send_signal(self.primary.pid(), "-CONT");
-    }
-
-    /// A [`Store`] that finds the primary through the sentinel.
-    pub async fn store(&self) -> Store {
-        Store::connect(&StoreConfig {
-            endpoint: crate::store::Endpoint::Sentinel {
-                sentinels: vec![self.sentinel.url()],
-                master: Self::MASTER.to_owned(),
-                node: None,
-            },
-            ..StoreConfig::single("")
-        })
-        .await
-        .expect("connect through the sentinel")
-    }
-
-    /// Asks the sentinel to promote the replica, and waits until it has.
-    pub async fn fail_over(&self) {
-        let client = redis::Client::open(self.sentinel.url()).expect("sentinel URL");
-        let mut conn = client
-            .get_multiplexed_async_connection()
-            .await
-            .expect("connect to the sentinel");
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        // The sentinel only promotes a replica it has recently heard from;
-        // until its first INFO round it answers NOGOODSLAVE.
-        loop {
-            let answer: redis::RedisResult<()> = redis::cmd("SENTINEL")
-                .arg("FAILOVER")
-                .arg(Self::MASTER)
-                .query_async(&mut conn)
-                .await;
-            match answer {
-                Ok(()) => break,
-                Err(err)
-                    if err.to_string().contains("NOGOODSLAVE")
-                        && std::time::Instant::now() < deadline =>
-                {
-                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-                }
-                Err(err) => panic!("SENTINEL FAILOVER: {err}"),
-            }
-        }
-        loop {
-            let (_, port): (String, u16) = redis::cmd("SENTINEL")
-                .arg("GET-MASTER-ADDR-BY-NAME")
-                .arg(Self::MASTER)
-                .query_async(&mut conn)
-                .await
-                .expect("SENTINEL GET-MASTER-ADDR-BY-NAME");
-            if port == self.replica.port() {
-                break;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the sentinel never promoted the replica"
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-        wait_for(&self.replica.url(), "INFO", "replication", "role:master").await;
-        // The failover is over once the old primary follows the new one;
-        // until then it still accepts writes that the resync will discard.
-        wait_for(&self.primary.url(), "INFO", "replication", "role:slave").await;
-    }
-}
-
-/// Polls `command arg` on `url` until its (text) answer contains `needle`.
-async fn wait_for(url: &str, command: &str, arg: &str, needle: &str) {
-    let client = redis::Client::open(url).expect("URL");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        if let Ok(mut conn) = client.get_multiplexed_async_connection().await {
-            let ready = redis::cmd(command)
-                .arg(arg)
-                .query_async::<String>(&mut conn)
-                .await
-                .is_ok_and(|text| text.contains(needle));
-            if ready {
-                return;
-            }
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{url}: `{command} {arg}` never showed `{needle}`"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
 }

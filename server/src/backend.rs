@@ -8,7 +8,7 @@
 //! shutdown.
 
 use gatehouse::embedded::{EmbeddedError, EmbeddedOptions, RedisServer};
-use gatehouse::store::{Endpoint, StoreConfig};
+use gatehouse::store::{Endpoint, Replication, StoreConfig};
 use gatehouse::{Store, StoreError};
 
 use crate::config::Config;
@@ -78,6 +78,12 @@ impl Backend {
         let store_config = StoreConfig {
             endpoint,
             response_timeout: config.redis_timeout,
+            replication: Replication {
+                replicas: config
+                    .redis_wait_replicas
+                    .unwrap_or(u32::from(!config.redis_sentinels.is_empty())),
+                timeout: config.redis_wait_timeout,
+            },
             ..StoreConfig::single("")
         };
         let store = Store::connect(&store_config).await?;
@@ -133,15 +139,9 @@ mod tests {
     #[tokio::test]
     async fn sentinel_flags_lead_to_the_primary() {
         let setup = TestSentinel::start().await;
-        let sentinel = setup.sentinel.url();
-        let config = Config::try_parse_from([
-            "gatehouse",
-            "--redis-sentinels",
-            &sentinel,
-            "--redis-sentinel-master",
-            TestSentinel::MASTER,
-        ])
-        .unwrap();
+        let config =
+            Config::try_parse_from(std::iter::once("gatehouse".to_owned()).chain(setup.flags()))
+                .unwrap();
         let backend = Backend::start(&config).await.unwrap();
         let _: () = redis::cmd("SET")
             .arg("gh:test:via-sentinel")

@@ -76,6 +76,22 @@ pub struct Config {
     #[arg(long, env = "GATEHOUSE_REDIS_TIMEOUT", default_value = "2s", value_parser = parse_duration)]
     pub redis_timeout: Duration,
 
+    /// Replicas that must confirm each session creation, revocation and
+    /// refresh rotation (Redis `WAIT`) before Gatehouse answers, so that a
+    /// failover cannot lose them. Default: 1 with --redis-sentinels, else 0.
+    /// Not supported with --redis-cluster-nodes.
+    #[arg(
+        long,
+        env = "GATEHOUSE_REDIS_WAIT_REPLICAS",
+        conflicts_with = "redis_cluster_nodes"
+    )]
+    pub redis_wait_replicas: Option<u32>,
+
+    /// Longest wait for those replicas; on a short count the write stands
+    /// (it is on the primary), and a warning and a metric say so.
+    #[arg(long, env = "GATEHOUSE_REDIS_WAIT_TIMEOUT", default_value = "200ms", value_parser = parse_duration)]
+    pub redis_wait_timeout: Duration,
+
     /// Directory for the embedded Redis's data (append-only file) and log.
     /// Default: `$XDG_DATA_HOME/gatehouse`, else `~/.local/share/gatehouse`,
     /// else `./data`.
@@ -354,5 +370,13 @@ mod tests {
         let node_alone =
             Config::try_parse_from(["gatehouse", "--redis-sentinel-node-url", "redis://:pw@x/0"]);
         assert!(node_alone.is_err());
+        let wait_on_cluster = Config::try_parse_from([
+            "gatehouse",
+            "--redis-cluster-nodes",
+            "redis://n1:7000",
+            "--redis-wait-replicas",
+            "1",
+        ]);
+        assert!(wait_on_cluster.is_err(), "WAIT is not offered on a Cluster");
     }
 }

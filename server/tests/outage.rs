@@ -36,17 +36,9 @@ async fn a_frozen_cluster_is_a_fast_503_and_service_resumes_without_a_restart() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_frozen_sentinel_primary_is_a_fast_503_and_service_resumes_without_a_restart() {
     let setup = TestSentinel::start().await;
-    let sentinel = setup.sentinel.url();
-    let app = build(
-        &[
-            "--redis-sentinels",
-            &sentinel,
-            "--redis-sentinel-master",
-            TestSentinel::MASTER,
-        ],
-        &["--redis-timeout", "500ms"],
-    )
-    .await;
+    let flags = setup.flags();
+    let target: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let app = build(&target, &["--redis-timeout", "500ms"]).await;
     frozen_is_a_fast_503(&app, || setup.freeze_primary(), || setup.thaw_primary()).await;
 }
 

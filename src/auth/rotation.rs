@@ -260,6 +260,7 @@ impl Auth {
             Presented::Refresh(_) => "r",
             Presented::Access(_) | Presented::AccessOnly(..) => "a",
         };
+        let mut write = self.inner.store.durable();
         let reply: Vec<String> = ROTATE
             .key(keys::session(&user.id, session_id))
             .key(keys::user_sessions(&user.id))
@@ -275,8 +276,9 @@ impl Auth {
             .arg(keys::blacklist_prefix(&user.id))
             .arg(kind)
             .arg(keys::rotation_result_prefix(&user.id))
-            .invoke_async(&mut self.inner.store.conn())
+            .invoke_async(write.conn())
             .await?;
+        write.confirm("refresh_rotated").await;
         match reply.as_slice() {
             [code, generation, old_jti, old_exp] if code == "1" => {
                 self.inner

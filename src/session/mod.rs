@@ -233,6 +233,7 @@ impl Sessions {
     /// user was disabled, even a moment ago.
     #[tracing::instrument(skip_all, fields(user_id = %new.user_id, session_id = %new.id), err)]
     pub async fn create(&self, new: &NewSession<'_>) -> Result<Created, SessionError> {
+        let mut write = self.store.durable();
         let reply: Vec<i64> = CREATE
             .key(keys::session(new.user_id, new.id))
             .key(keys::user_sessions(new.user_id))
@@ -251,8 +252,9 @@ impl Sessions {
             .arg(new.access_expires_at_ms)
             .arg(u8::from(new.must_change_password))
             .arg(new.password_generation)
-            .invoke_async(&mut self.store.conn())
+            .invoke_async(write.conn())
             .await?;
+        write.confirm("session_created").await;
         let created = match reply.as_slice() {
             [-1] => return Err(SessionError::UserDisabled),
             [-2] => return Err(SessionError::PasswordChanged),
@@ -376,12 +378,14 @@ impl Sessions {
         if !keys::is_id(user_id) || !keys::is_id(session_id) {
             return Ok(None);
         }
+        let mut write = self.store.durable();
         let token: Vec<String> = REVOKE
             .key(keys::session(user_id, session_id))
             .key(keys::user_sessions(user_id))
             .arg(session_id)
-            .invoke_async(&mut self.store.conn())
+            .invoke_async(write.conn())
             .await?;
+        write.confirm("session_revoked").await;
         let ended = match token.as_slice() {
             [jti, expires] => Some(Ended {
                 session_id: session_id.to_owned(),
@@ -526,12 +530,14 @@ impl Sessions {
         if !keys::is_id(user_id) {
             return Ok(Vec::new());
         }
+        let mut write = self.store.durable();
         let triples: Vec<String> = REVOKE_ALL
             .key(keys::user_sessions(user_id))
             .arg(keys::session_prefix(user_id))
             .arg(keep.unwrap_or(""))
-            .invoke_async(&mut self.store.conn())
+            .invoke_async(write.conn())
             .await?;
+        write.confirm("sessions_revoked").await;
         let ended: Vec<Ended> = triples
             .chunks_exact(3)
             .map(|triple| Ended {

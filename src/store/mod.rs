@@ -20,8 +20,11 @@ use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::Slot;
 use redis::{Cmd, Pipeline, RedisError, RedisFuture, Value};
 
+mod durable;
 mod healing;
 mod sentinel;
+
+pub use durable::{DurableWrite, Replication};
 
 /// Every Gatehouse key starts with this, so Gatehouse can share a Redis
 /// with other applications.
@@ -37,6 +40,9 @@ pub struct StoreConfig {
     pub connect_timeout: Duration,
     /// Longest wait for the answer to one command.
     pub response_timeout: Duration,
+    /// Replicas that must confirm a durable write (see [`DurableWrite`]).
+    /// Ignored on a Cluster, whose client picks the node per key.
+    pub replication: Replication,
 }
 
 /// The Redis deployment Gatehouse talks to.
@@ -65,6 +71,7 @@ impl StoreConfig {
             endpoint: Endpoint::Single(url.into()),
             connect_timeout: Duration::from_secs(1),
             response_timeout: Duration::from_secs(2),
+            replication: Replication::NONE,
         }
     }
 
@@ -100,6 +107,8 @@ impl From<RedisError> for StoreError {
         // A Redis that is loading its data, failing over, or whose Cluster
         // is reconfiguring cannot answer *now*: that is unavailability (a
         // 503 the client may retry), not a failed command (a 500).
+        // So is a Sentinel deployment whose sentinels name no reachable
+        // primary (mid-failover).
         let busy = matches!(
             err.kind(),
             redis::ErrorKind::Server(
@@ -108,7 +117,7 @@ impl From<RedisError> for StoreError {
                     | redis::ServerErrorKind::ClusterDown
                     | redis::ServerErrorKind::MasterDown
                     | redis::ServerErrorKind::ReadOnly
-            )
+            ) | redis::ErrorKind::MasterNameNotFoundBySentinel
         );
         if busy
             || err.is_io_error()
@@ -129,6 +138,10 @@ impl From<RedisError> for StoreError {
 #[derive(Clone)]
 pub struct Store {
     conn: Connection,
+    /// A second connection for durable writes, when replicas must confirm
+    /// them (`WAIT` holds its connection up while it waits).
+    durable: Option<Connection>,
+    replication: Replication,
     endpoint: Endpoint,
     connect_timeout: Duration,
     response_timeout: Duration,
@@ -163,13 +176,56 @@ impl Store {
     /// survive Redis restarts. A cluster needs its topology, and Sentinel
     /// must name the primary, so those must answer now.
     pub async fn connect(config: &StoreConfig) -> Result<Self, StoreError> {
+        let conn = Self::open(config, config.response_timeout).await?;
+        let durable = match (&config.endpoint, config.replication.replicas) {
+            (_, 0) => None,
+            (Endpoint::Cluster(_), _) => {
+                tracing::warn!("waiting for replicas is not supported on a Redis Cluster: ignored");
+                None
+            }
+            // `WAIT` answers after its own timeout at the latest.
+            _ => Some(
+                Self::open(config, config.response_timeout + config.replication.timeout).await?,
+            ),
+        };
+        Ok(Self {
+            conn,
+            durable,
+            replication: config.replication,
+            endpoint: config.endpoint.clone(),
+            connect_timeout: config.connect_timeout,
+            response_timeout: config.response_timeout,
+        })
+    }
+
+    /// A durable write (see [`DurableWrite`]): on its own connection and
+    /// confirmed by replicas when the configuration asks for them.
+    pub fn durable(&self) -> DurableWrite {
+        match &self.durable {
+            Some(conn) => DurableWrite {
+                conn: conn.clone(),
+                replication: self.replication,
+            },
+            None => DurableWrite {
+                conn: self.conn.clone(),
+                replication: Replication::NONE,
+            },
+        }
+    }
+
+    /// Opens one connection to the configured Redis, whose commands may
+    /// take up to `response_timeout`.
+    async fn open(
+        config: &StoreConfig,
+        response_timeout: Duration,
+    ) -> Result<Connection, StoreError> {
         let manager_config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(config.connect_timeout))
-            .set_response_timeout(Some(config.response_timeout))
+            .set_response_timeout(Some(response_timeout))
             .set_number_of_retries(1)
             .set_min_delay(Duration::from_millis(50))
             .set_max_delay(Duration::from_millis(500));
-        let conn = match &config.endpoint {
+        Ok(match &config.endpoint {
             Endpoint::Single(url) => {
                 let client =
                     redis::Client::open(url.as_str()).map_err(|source| StoreError::InvalidUrl {
@@ -216,12 +272,6 @@ impl Store {
                 .await?;
                 Connection::Sentinel(sentinel::SentinelConnection(sentinel))
             }
-        };
-        Ok(Self {
-            conn,
-            endpoint: config.endpoint.clone(),
-            connect_timeout: config.connect_timeout,
-            response_timeout: config.response_timeout,
         })
     }
 
@@ -408,7 +458,7 @@ async fn timed<T>(command: &'static str, sent: RedisFuture<'_, T>) -> redis::Red
 /// The command's name as a metrics label (a fixed set; scripts are all
 /// `EVALSHA`).
 fn command_name(cmd: &Cmd) -> &'static str {
-    const KNOWN: [&str; 30] = [
+    const KNOWN: [&str; 31] = [
         "EVALSHA",
         "EVAL",
         "SCRIPT",
@@ -439,6 +489,7 @@ fn command_name(cmd: &Cmd) -> &'static str {
         "MGET",
         "SCAN",
         "PEXPIRE",
+        "WAIT",
     ];
     let Some(redis::Arg::Simple(name)) = cmd.args_iter().next() else {
         return "other";
@@ -887,6 +938,14 @@ mod tests {
             let err = StoreError::from(RedisError::from((redis::ErrorKind::Server(kind), text)));
             assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
         }
+        let mid_failover = StoreError::from(RedisError::from((
+            redis::ErrorKind::MasterNameNotFoundBySentinel,
+            "Master with given name not found in sentinel",
+        )));
+        assert!(
+            matches!(mid_failover, StoreError::Unavailable(_)),
+            "{mid_failover:?}"
+        );
         let wrong_type = StoreError::from(RedisError::from((
             redis::ErrorKind::Server(redis::ServerErrorKind::ExecAbort),
             "not that",

@@ -12,12 +12,20 @@
 //! since a connection that stopped answering may be half-open) happens in
 //! the background, one search at a time, so a frozen primary costs each
 //! request the timeout and no more.
+//!
+//! Errors alone are not enough: after a failover the old primary, if it is
+//! still running, keeps accepting writes until the sentinels reconfigure
+//! it, on their next look at it (up to 10 s later), and the resync then
+//! discards those writes. So a watcher also listens to the sentinels'
+//! `+switch-master` announcements and moves to the new primary the moment
+//! one names it.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, RwLock, Weak};
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::sentinel::{SentinelClient, SentinelNodeConnectionInfo, SentinelServerType};
 use redis::{
@@ -58,13 +66,20 @@ impl Sentinel {
         let primary = discover(&mut client, connect_timeout).await?;
         let addr = primary.get_connection_info().addr().clone();
         let manager = ConnectionManager::new_lazy_with_config(primary, config.clone())?;
-        Ok(Arc::new(Self {
+        let this = Arc::new(Self {
             client: Mutex::new(client),
             current: RwLock::new((addr, manager)),
             config,
             connect_timeout,
             searching: AtomicBool::new(false),
-        }))
+        });
+        tokio::spawn(watch(
+            Arc::downgrade(&this),
+            sentinels.to_vec(),
+            master.to_owned(),
+            connect_timeout,
+        ));
+        Ok(this)
     }
 
     fn current(&self) -> ConnectionManager {
@@ -140,6 +155,64 @@ impl Sentinel {
             }
             this.searching.store(false, Ordering::Release);
         });
+    }
+}
+
+/// Follows `+switch-master` announcements for `master`, from one sentinel
+/// at a time (the next one when a connection fails), until the
+/// connection is dropped.
+async fn watch(sentinel: Weak<Sentinel>, urls: Vec<String>, master: String, timeout: Duration) {
+    for url in urls.iter().cycle() {
+        if let Err(err) = listen(&sentinel, url, &master, timeout).await {
+            tracing::debug!(error = %err, "Redis Sentinel: announcements interrupted");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        if sentinel.strong_count() == 0 {
+            return;
+        }
+    }
+}
+
+/// Listens to one sentinel; `Ok` once the connection it serves is gone.
+async fn listen(
+    sentinel: &Weak<Sentinel>,
+    url: &str,
+    master: &str,
+    timeout: Duration,
+) -> RedisResult<()> {
+    let client = redis::Client::open(url)?;
+    let mut pubsub = match tokio::time::timeout(timeout, client.get_async_pubsub()).await {
+        Ok(pubsub) => pubsub?,
+        Err(_) => {
+            return Err(RedisError::from((
+                ErrorKind::Io,
+                "the sentinel did not answer",
+            )));
+        }
+    };
+    pubsub.subscribe("+switch-master").await?;
+    let mut messages = pubsub.on_message();
+    loop {
+        // Wakes now and then to notice a dropped connection.
+        let message = match tokio::time::timeout(Duration::from_secs(5), messages.next()).await {
+            Err(_) if sentinel.strong_count() == 0 => return Ok(()),
+            Err(_) => continue,
+            Ok(None) => return Err(RedisError::from((ErrorKind::Io, "the sentinel hung up"))),
+            Ok(Some(message)) => message,
+        };
+        // `<master> <old-ip> <old-port> <new-ip> <new-port>`
+        let payload: String = message.get_payload()?;
+        if payload.split(' ').next() != Some(master) {
+            continue;
+        }
+        let Some(sentinel) = sentinel.upgrade() else {
+            return Ok(());
+        };
+        tracing::warn!(announcement = %payload, "Redis Sentinel: the primary changed");
+        if let Err(err) = sentinel.rediscover(false).await {
+            tracing::warn!(error = %err, "Redis Sentinel: cannot reach the new primary yet");
+            sentinel.search_in_background(false);
+        }
     }
 }
 
