@@ -17,6 +17,8 @@ struct Gatehouse {
     redis_url: String,
     redis_pid: u32,
     http_addr: String,
+    /// The `--metrics-addr` listener, when there is one.
+    metrics_addr: Option<String>,
 }
 
 fn start(data_dir: &Path) -> Gatehouse {
@@ -50,6 +52,7 @@ fn start_with(data_dir: &Path, extra: &[&str]) -> Gatehouse {
         }
     });
     let (mut redis_url, mut redis_pid, mut http_addr) = (None, None, None);
+    let mut metrics_addr = None;
     while http_addr.is_none() {
         let line = lines
             .recv_timeout(Duration::from_secs(30))
@@ -59,6 +62,12 @@ fn start_with(data_dir: &Path, extra: &[&str]) -> Gatehouse {
         if message.starts_with("started the embedded Redis") {
             redis_url = event["redis"].as_str().map(str::to_owned);
             redis_pid = event["pid"].as_u64().map(|p| p as u32);
+        }
+        if let Some(addr) = message
+            .strip_prefix("metrics on http://")
+            .and_then(|rest| rest.strip_suffix("/metrics"))
+        {
+            metrics_addr = Some(addr.to_owned());
         }
         if let Some(addr) = message.strip_prefix("listening on http://") {
             http_addr = Some(addr.to_owned());
@@ -73,6 +82,7 @@ fn start_with(data_dir: &Path, extra: &[&str]) -> Gatehouse {
         redis_url: logged.replacen("***", &format!(":{}", password.trim()), 1),
         redis_pid: redis_pid.expect("embedded Redis pid logged"),
         http_addr: http_addr.unwrap(),
+        metrics_addr,
     }
 }
 
@@ -117,6 +127,11 @@ fn alive(pid: u32) -> bool {
 
 /// A bare HTTP/1.1 GET; returns the status code.
 fn http_status(addr: &str, path: &str) -> u16 {
+    http_get(addr, path).0
+}
+
+/// A bare HTTP/1.1 GET; returns the status code and the whole response.
+fn http_get(addr: &str, path: &str) -> (u16, String) {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(addr).unwrap();
     write!(
@@ -126,7 +141,30 @@ fn http_status(addr: &str, path: &str) -> u16 {
     .unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
-    response.split(' ').nth(1).unwrap().parse().unwrap()
+    let status = response.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, response)
+}
+
+/// `--metrics-addr`: Prometheus scrapes a listener of its own without a
+/// token, which serves nothing else; the main listener keeps asking for one.
+#[test]
+fn metrics_can_have_a_listener_of_their_own() {
+    let data = tempfile::tempdir().unwrap();
+    let mut gatehouse = start_with(data.path(), &["--metrics-addr", "127.0.0.1:0"]);
+    let metrics = gatehouse
+        .metrics_addr
+        .clone()
+        .expect("the metrics listener is logged");
+    assert_ne!(metrics, gatehouse.http_addr);
+    let (status, response) = http_get(&metrics, "/metrics");
+    assert_eq!(status, 200, "{response}");
+    assert!(response.contains("gatehouse_build_info"), "{response}");
+    assert!(response.contains("text/plain"), "{response}");
+    assert_eq!(http_status(&metrics, "/api/v1/auth/me"), 404);
+    assert_eq!(http_status(&metrics, "/health"), 404);
+    assert_eq!(http_status(&gatehouse.http_addr, "/metrics"), 401);
+    signal(gatehouse.child.id(), "-TERM");
+    assert!(wait_exit(&mut gatehouse.child, Duration::from_secs(20)).success());
 }
 
 fn redis(url: &str) -> redis::Connection {
