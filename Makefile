@@ -63,6 +63,7 @@ deps: .deps-debian .deps-rust .deps-npm
 	command -v npm >/dev/null          || missing="$$missing npm"; \
 	command -v cc >/dev/null           || missing="$$missing build-essential"; \
 	command -v wrk >/dev/null          || missing="$$missing wrk"; \
+	command -v openssl >/dev/null      || missing="$$missing openssl"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  export DEBIAN_FRONTEND=noninteractive; \

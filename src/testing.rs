@@ -11,7 +11,9 @@ use crate::embedded::{EmbeddedOptions, RedisServer};
 use crate::store::{Store, StoreConfig};
 
 mod sentinel;
+mod tls;
 pub use sentinel::TestSentinel;
+pub use tls::TestCertificates;
 
 /// A private Redis for one test.
 pub struct TestRedis {

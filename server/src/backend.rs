@@ -8,7 +8,7 @@
 //! shutdown.
 
 use gatehouse::embedded::{EmbeddedError, EmbeddedOptions, RedisServer};
-use gatehouse::store::{Endpoint, Replication, StoreConfig};
+use gatehouse::store::{Endpoint, Replication, StoreConfig, Tls};
 use gatehouse::{Store, StoreError};
 
 use crate::config::Config;
@@ -20,6 +20,15 @@ pub enum BackendError {
     Embedded(#[from] EmbeddedError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("cannot read {flag} {path}: {source}")]
+    TlsFile {
+        flag: &'static str,
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("--redis-tls-cert-file and --redis-tls-key-file go together: give both or neither")]
+    TlsPair,
 }
 
 /// The Redis this process talks to.
@@ -84,6 +93,7 @@ impl Backend {
                     .unwrap_or(u32::from(!config.redis_sentinels.is_empty())),
                 timeout: config.redis_wait_timeout,
             },
+            tls: tls(config)?,
             ..StoreConfig::single("")
         };
         let store = Store::connect(&store_config).await?;
@@ -107,6 +117,32 @@ impl Backend {
             }
         }
     }
+}
+
+/// The certificates the `--redis-tls-*` flags name, read now so that a
+/// missing file stops startup with its name.
+fn tls(config: &Config) -> Result<Option<Tls>, BackendError> {
+    let read = |flag: &'static str, path: &Option<std::path::PathBuf>| {
+        path.as_ref()
+            .map(|path| {
+                std::fs::read(path).map_err(|source| BackendError::TlsFile {
+                    flag,
+                    path: path.clone(),
+                    source,
+                })
+            })
+            .transpose()
+    };
+    let ca = read("--redis-tls-ca-file", &config.redis_tls_ca_file)?;
+    let client = match (
+        read("--redis-tls-cert-file", &config.redis_tls_cert_file)?,
+        read("--redis-tls-key-file", &config.redis_tls_key_file)?,
+    ) {
+        (Some(cert), Some(key)) => Some((cert, key)),
+        (None, None) => None,
+        _ => return Err(BackendError::TlsPair),
+    };
+    Ok((ca.is_some() || client.is_some()).then_some(Tls { ca, client }))
 }
 
 /// The URL without its password, for logs.
@@ -160,5 +196,47 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(value, "yes");
+    }
+
+    /// A TLS deployment whose CA is not given: the certificates cannot be
+    /// checked, and startup says so instead of talking in the clear.
+    #[tokio::test]
+    async fn tls_without_the_ca_is_refused() {
+        let setup = TestSentinel::start_tls().await;
+        let flags: Vec<String> = setup
+            .flags()
+            .into_iter()
+            .take_while(|flag| flag != "--redis-tls-ca-file")
+            .collect();
+        let config =
+            Config::try_parse_from(std::iter::once("gatehouse".to_owned()).chain(flags)).unwrap();
+        let err = Backend::start(&config).await.err().expect("an error");
+        assert!(err.to_string().contains("certificate"), "{err}");
+    }
+
+    #[test]
+    fn a_client_certificate_needs_its_key() {
+        let config = Config::try_parse_from([
+            "gatehouse",
+            "--redis-url",
+            "rediss://db:6380",
+            "--redis-tls-cert-file",
+            "/dev/null",
+        ])
+        .unwrap();
+        assert!(matches!(tls(&config), Err(BackendError::TlsPair)));
+        let missing = Config::try_parse_from([
+            "gatehouse",
+            "--redis-url",
+            "rediss://db:6380",
+            "--redis-tls-ca-file",
+            "/nonexistent/ca.pem",
+        ])
+        .unwrap();
+        let err = tls(&missing).unwrap_err().to_string();
+        assert!(
+            err.contains("--redis-tls-ca-file /nonexistent/ca.pem"),
+            "{err}"
+        );
     }
 }

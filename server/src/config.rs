@@ -87,6 +87,20 @@ pub struct Config {
     )]
     pub redis_wait_replicas: Option<u32>,
 
+    /// PEM CA certificate that signed the Redis servers' and sentinels'
+    /// certificates, for `rediss://` URLs (default: the system's roots).
+    #[arg(long, env = "GATEHOUSE_REDIS_TLS_CA_FILE")]
+    pub redis_tls_ca_file: Option<PathBuf>,
+
+    /// PEM client certificate for Redis servers that require one
+    /// (`tls-auth-clients yes`); with --redis-tls-key-file.
+    #[arg(long, env = "GATEHOUSE_REDIS_TLS_CERT_FILE")]
+    pub redis_tls_cert_file: Option<PathBuf>,
+
+    /// The PEM key of --redis-tls-cert-file.
+    #[arg(long, env = "GATEHOUSE_REDIS_TLS_KEY_FILE")]
+    pub redis_tls_key_file: Option<PathBuf>,
+
     /// Longest wait for those replicas; on a short count the write stands
     /// (it is on the primary), and a warning and a metric say so.
     #[arg(long, env = "GATEHOUSE_REDIS_WAIT_TIMEOUT", default_value = "200ms", value_parser = parse_duration)]

@@ -28,12 +28,19 @@ const RESUMED_WITHIN: Duration = Duration::from_secs(5);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sentinel_failover_under_load_is_safe_and_service_resumes() {
-    failover_under_load(false).await;
+    failover_under_load(TestSentinel::start().await, false).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_primary_under_load_loses_no_session_and_service_resumes() {
-    failover_under_load(true).await;
+    failover_under_load(TestSentinel::start().await, true).await;
+}
+
+/// Every server speaks TLS only (`rediss://` sentinels and data nodes,
+/// a private CA given with --redis-tls-ca-file).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_over_tls() {
+    failover_under_load(TestSentinel::start_tls().await, true).await;
 }
 
 /// What one request of the load saw.
@@ -56,12 +63,11 @@ enum Kind {
     SignIn,
 }
 
-async fn failover_under_load(kill: bool) {
+async fn failover_under_load(setup: TestSentinel, kill: bool) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter("warn,gatehouse=debug,gatehouse_server=debug")
         .with_test_writer()
         .try_init();
-    let setup = TestSentinel::start().await;
     let flags = setup.flags();
     let mut target: Vec<&str> = flags.iter().map(String::as_str).collect();
     target.extend(["--redis-timeout", "500ms"]);

@@ -23,8 +23,10 @@ use redis::{Cmd, Pipeline, RedisError, RedisFuture, Value};
 mod durable;
 mod healing;
 mod sentinel;
+mod tls;
 
 pub use durable::{DurableWrite, Replication};
+pub use tls::Tls;
 
 /// Every Gatehouse key starts with this, so Gatehouse can share a Redis
 /// with other applications.
@@ -43,6 +45,8 @@ pub struct StoreConfig {
     /// Replicas that must confirm a durable write (see [`DurableWrite`]).
     /// Ignored on a Cluster, whose client picks the node per key.
     pub replication: Replication,
+    /// Certificates for `rediss://` URLs (`None`: the system's roots).
+    pub tls: Option<Tls>,
 }
 
 /// The Redis deployment Gatehouse talks to.
@@ -72,6 +76,7 @@ impl StoreConfig {
             connect_timeout: Duration::from_secs(1),
             response_timeout: Duration::from_secs(2),
             replication: Replication::NONE,
+            tls: None,
         }
     }
 
@@ -142,6 +147,7 @@ pub struct Store {
     /// them (`WAIT` holds its connection up while it waits).
     durable: Option<Connection>,
     replication: Replication,
+    tls: Option<Tls>,
     endpoint: Endpoint,
     connect_timeout: Duration,
     response_timeout: Duration,
@@ -192,6 +198,7 @@ impl Store {
             conn,
             durable,
             replication: config.replication,
+            tls: config.tls.clone(),
             endpoint: config.endpoint.clone(),
             connect_timeout: config.connect_timeout,
             response_timeout: config.response_timeout,
@@ -227,22 +234,25 @@ impl Store {
             .set_max_delay(Duration::from_millis(500));
         Ok(match &config.endpoint {
             Endpoint::Single(url) => {
-                let client =
-                    redis::Client::open(url.as_str()).map_err(|source| StoreError::InvalidUrl {
+                let client = tls::client(url, config.tls.as_ref()).map_err(|source| {
+                    StoreError::InvalidUrl {
                         url: url.clone(),
                         source,
-                    })?;
+                    }
+                })?;
                 Connection::Single(healing::Healing::new(client, manager_config)?)
             }
             Endpoint::Cluster(nodes) => {
-                let client = ClusterClient::builder(nodes.iter().map(String::as_str))
-                    .connection_timeout(config.connect_timeout)
-                    .response_timeout(config.response_timeout)
-                    .build()
-                    .map_err(|source| StoreError::InvalidUrl {
-                        url: nodes.join(","),
-                        source,
-                    })?;
+                let client = cluster_client(
+                    nodes,
+                    config.connect_timeout,
+                    response_timeout,
+                    config.tls.as_ref(),
+                )
+                .map_err(|source| StoreError::InvalidUrl {
+                    url: nodes.join(","),
+                    source,
+                })?;
                 Connection::Cluster(client.get_async_connection().await?)
             }
             Endpoint::Sentinel {
@@ -250,26 +260,22 @@ impl Store {
                 master,
                 node,
             } => {
-                let node = match node {
-                    Some(url) => Some(
-                        redis::IntoConnectionInfo::into_connection_info(url.as_str())
-                            .map_err(|source| StoreError::InvalidUrl {
-                                url: "(data node credentials)".to_owned(),
-                                source,
-                            })?
-                            .redis_settings()
-                            .clone(),
-                    ),
-                    None => None,
-                };
                 let sentinel = sentinel::Sentinel::connect(
                     sentinels,
                     master,
-                    node,
+                    node.as_deref(),
+                    config.tls.clone(),
                     manager_config,
                     config.connect_timeout,
                 )
-                .await?;
+                .await
+                .map_err(|source| match source.kind() {
+                    redis::ErrorKind::InvalidClientConfig => StoreError::InvalidUrl {
+                        url: "(sentinel or data node URL)".to_owned(),
+                        source,
+                    },
+                    _ => StoreError::from(source),
+                })?;
                 Connection::Sentinel(sentinel::SentinelConnection(sentinel))
             }
         })
@@ -281,10 +287,11 @@ impl Store {
     async fn node_client(&self) -> Result<redis::Client, StoreError> {
         Ok(match (&self.endpoint, &self.conn) {
             (_, Connection::Sentinel(sentinel)) => sentinel.0.primary().await?,
-            (Endpoint::Single(url), _) => redis::Client::open(url.as_str())?,
-            (Endpoint::Cluster(nodes), _) => {
-                redis::Client::open(nodes.first().map(String::as_str).unwrap_or_default())?
-            }
+            (Endpoint::Single(url), _) => tls::client(url, self.tls.as_ref())?,
+            (Endpoint::Cluster(nodes), _) => tls::client(
+                nodes.first().map(String::as_str).unwrap_or_default(),
+                self.tls.as_ref(),
+            )?,
             (Endpoint::Sentinel { .. }, _) => {
                 return Err(StoreError::Command(RedisError::from((
                     redis::ErrorKind::Client,
@@ -306,10 +313,12 @@ impl Store {
     ) -> Result<impl ConnectionLike + Send + use<>, StoreError> {
         let response_timeout = block + self.response_timeout;
         if let Endpoint::Cluster(nodes) = &self.endpoint {
-            let client = ClusterClient::builder(nodes.iter().map(String::as_str))
-                .connection_timeout(self.connect_timeout)
-                .response_timeout(response_timeout)
-                .build()?;
+            let client = cluster_client(
+                nodes,
+                self.connect_timeout,
+                response_timeout,
+                self.tls.as_ref(),
+            )?;
             return Ok(Connection::Cluster(client.get_async_connection().await?));
         }
         let config = redis::AsyncConnectionConfig::new()
@@ -423,6 +432,23 @@ impl Store {
                 .collect(),
         ))
     }
+}
+
+/// A Cluster client for `nodes`, with `tls`'s certificates when the nodes'
+/// URLs ask for TLS.
+fn cluster_client(
+    nodes: &[String],
+    connect_timeout: Duration,
+    response_timeout: Duration,
+    tls: Option<&Tls>,
+) -> redis::RedisResult<ClusterClient> {
+    let mut builder = ClusterClient::builder(nodes.iter().map(String::as_str))
+        .connection_timeout(connect_timeout)
+        .response_timeout(response_timeout);
+    if let Some(tls) = tls.filter(|_| nodes.iter().all(|url| url.starts_with("rediss://"))) {
+        builder = builder.certs(tls.certificates());
+    }
+    builder.build()
 }
 
 /// What [`Store::server_info`] found.

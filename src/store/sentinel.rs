@@ -27,11 +27,13 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
-use redis::sentinel::{SentinelClient, SentinelNodeConnectionInfo, SentinelServerType};
+use redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType};
 use redis::{
-    Cmd, ConnectionAddr, ErrorKind, Pipeline, RedisError, RedisFuture, RedisResult,
-    ServerErrorKind, Value,
+    Cmd, ConnectionAddr, ErrorKind, IntoConnectionInfo, Pipeline, RedisError, RedisFuture,
+    RedisResult, ServerErrorKind, TlsMode, Value,
 };
+
+use super::Tls;
 use tokio::sync::Mutex;
 
 /// The shared state of a Sentinel-managed connection.
@@ -47,22 +49,17 @@ pub(super) struct Sentinel {
 
 impl Sentinel {
     /// Asks `sentinels` for the primary of `master` and connects to it.
-    /// `node` carries the data nodes' credentials and database, if any.
+    /// `node` carries the data nodes' credentials, database and scheme
+    /// (`rediss://` for TLS), if any; `tls` the certificates for TLS.
     pub async fn connect(
         sentinels: &[String],
         master: &str,
-        node: Option<redis::RedisConnectionInfo>,
+        node: Option<&str>,
+        tls: Option<Tls>,
         config: ConnectionManagerConfig,
         connect_timeout: Duration,
     ) -> RedisResult<Arc<Self>> {
-        let node =
-            node.map(|info| SentinelNodeConnectionInfo::default().set_redis_connection_info(info));
-        let mut client = SentinelClient::build(
-            sentinels.iter().map(String::as_str).collect(),
-            master.to_owned(),
-            node,
-            SentinelServerType::Master,
-        )?;
+        let mut client = sentinel_client(sentinels, master, node, tls.as_ref())?;
         let primary = discover(&mut client, connect_timeout).await?;
         let addr = primary.get_connection_info().addr().clone();
         let manager = ConnectionManager::new_lazy_with_config(primary, config.clone())?;
@@ -77,6 +74,7 @@ impl Sentinel {
             Arc::downgrade(&this),
             sentinels.to_vec(),
             master.to_owned(),
+            tls,
             connect_timeout,
         ));
         Ok(this)
@@ -161,9 +159,19 @@ impl Sentinel {
 /// Follows `+switch-master` announcements for `master`, from one sentinel
 /// at a time (the next one when a connection fails), until the
 /// connection is dropped.
-async fn watch(sentinel: Weak<Sentinel>, urls: Vec<String>, master: String, timeout: Duration) {
+async fn watch(
+    sentinel: Weak<Sentinel>,
+    urls: Vec<String>,
+    master: String,
+    tls: Option<Tls>,
+    timeout: Duration,
+) {
     for url in urls.iter().cycle() {
-        if let Err(err) = listen(&sentinel, url, &master, timeout).await {
+        let client = match super::tls::client(url, tls.as_ref()) {
+            Ok(client) => client,
+            Err(err) => return tracing::warn!(error = %err, "Redis Sentinel: bad sentinel URL"),
+        };
+        if let Err(err) = listen(&sentinel, &client, &master, timeout).await {
             tracing::debug!(error = %err, "Redis Sentinel: announcements interrupted");
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
@@ -176,11 +184,10 @@ async fn watch(sentinel: Weak<Sentinel>, urls: Vec<String>, master: String, time
 /// Listens to one sentinel; `Ok` once the connection it serves is gone.
 async fn listen(
     sentinel: &Weak<Sentinel>,
-    url: &str,
+    client: &redis::Client,
     master: &str,
     timeout: Duration,
 ) -> RedisResult<()> {
-    let client = redis::Client::open(url)?;
     let mut pubsub = match tokio::time::timeout(timeout, client.get_async_pubsub()).await {
         Ok(pubsub) => pubsub?,
         Err(_) => {
@@ -214,6 +221,67 @@ async fn listen(
             sentinel.search_in_background(false);
         }
     }
+}
+
+/// The client that asks `sentinels` for `master`'s primary. Sentinels share
+/// one password (the first sentinel URL that carries credentials gives
+/// them), as Redis's `sentinel-pass` assumes.
+fn sentinel_client(
+    sentinels: &[String],
+    master: &str,
+    node: Option<&str>,
+    tls: Option<&Tls>,
+) -> RedisResult<SentinelClient> {
+    let sentinels = sentinels
+        .iter()
+        .map(|url| url.as_str().into_connection_info())
+        .collect::<RedisResult<Vec<_>>>()?;
+    let mut builder = SentinelClientBuilder::new(
+        sentinels.iter().map(|info| info.addr().clone()),
+        master,
+        SentinelServerType::Master,
+    )?;
+    let credentials = sentinels
+        .iter()
+        .map(|info| info.redis_settings())
+        .find(|settings| settings.password().is_some());
+    if let Some(settings) = credentials {
+        if let Some(username) = settings.username() {
+            builder = builder.set_client_to_sentinel_username(username);
+        }
+        if let Some(password) = settings.password() {
+            builder = builder.set_client_to_sentinel_password(password);
+        }
+    }
+    let tls_to_sentinels = sentinels.iter().any(|info| is_tls(info.addr()));
+    let node = node.map(|url| url.into_connection_info()).transpose()?;
+    let tls_to_nodes = node.as_ref().is_some_and(|info| is_tls(info.addr()));
+    if let Some(node) = &node {
+        let settings = node.redis_settings();
+        builder = builder.set_client_to_redis_db(settings.db());
+        if let Some(username) = settings.username() {
+            builder = builder.set_client_to_redis_username(username);
+        }
+        if let Some(password) = settings.password() {
+            builder = builder.set_client_to_redis_password(password);
+        }
+        if tls_to_nodes {
+            builder = builder.set_client_to_redis_tls_mode(TlsMode::Secure);
+        }
+    }
+    if let Some(tls) = tls {
+        if tls_to_sentinels {
+            builder = builder.set_client_to_sentinel_certificates(tls.certificates());
+        }
+        if tls_to_nodes {
+            builder = builder.set_client_to_redis_certificates(tls.certificates());
+        }
+    }
+    builder.build()
+}
+
+fn is_tls(addr: &ConnectionAddr) -> bool {
+    matches!(addr, ConnectionAddr::TcpTls { .. })
 }
 
 async fn discover(client: &mut SentinelClient, timeout: Duration) -> RedisResult<redis::Client> {

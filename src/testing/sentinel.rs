@@ -6,6 +6,7 @@
 use std::time::{Duration, Instant};
 
 use super::send_signal;
+use super::tls::{TestCertificates, free_port};
 use crate::embedded::{EmbeddedOptions, RedisServer};
 use crate::store::{Endpoint, Replication, Store, StoreConfig};
 
@@ -19,7 +20,16 @@ pub struct TestSentinel {
     pub primary: RedisServer,
     pub replica: RedisServer,
     pub sentinels: Vec<RedisServer>,
+    /// With TLS: the certificates, and each server's TLS port (Gatehouse
+    /// uses only those; the plain ports serve the harness).
+    tls: Option<Tls>,
     _dir: tempfile::TempDir,
+}
+
+struct Tls {
+    certificates: TestCertificates,
+    replica: u16,
+    sentinels: Vec<u16>,
 }
 
 impl TestSentinel {
@@ -30,25 +40,43 @@ impl TestSentinel {
     /// every sentinel knows the replica and the two other sentinels (so a
     /// crashed primary is failed over by agreement).
     pub async fn start() -> Self {
+        Self::launch(false).await
+    }
+
+    /// The same, with every server (and Gatehouse) speaking TLS only,
+    /// certificates signed by a private CA.
+    pub async fn start_tls() -> Self {
+        Self::launch(true).await
+    }
+
+    async fn launch(tls: bool) -> Self {
         let dir = tempfile::Builder::new()
             .prefix("gh-sentinel-")
             .tempdir()
             .expect("create a temp dir for the test sentinels");
-        let data_node = |name: &str| {
+        let certificates = tls.then(|| TestCertificates::create(&dir.path().join("tls")));
+        let tls_args = |port: Option<u16>| match (&certificates, port) {
+            (Some(certificates), Some(port)) => certificates.server_args(port),
+            _ => Vec::new(),
+        };
+        let ports = || tls.then(free_port);
+        let (primary_tls, replica_tls) = (ports(), ports());
+        let data_node = |name: &str, tls_port: Option<u16>| {
             let mut options = EmbeddedOptions::new(dir.path().join(name), false);
             options.password = Some(NODE_PASSWORD.to_owned());
             // A demoted primary must authenticate to the new one.
             options.extra_args = vec!["--masterauth".into(), NODE_PASSWORD.into()];
+            options.extra_args.extend(tls_args(tls_port));
             options
         };
-        let primary = RedisServer::start(&data_node("primary"))
+        let primary = RedisServer::start(&data_node("primary", primary_tls))
             .await
             .expect("start the primary");
-        let mut replica_options = data_node("replica");
+        let mut replica_options = data_node("replica", replica_tls);
         replica_options.extra_args.extend([
             "--replicaof".into(),
             "127.0.0.1".into(),
-            primary.port().to_string(),
+            primary_tls.unwrap_or(primary.port()).to_string(),
         ]);
         let replica = RedisServer::start(&replica_options)
             .await
@@ -61,7 +89,10 @@ impl TestSentinel {
         .await;
 
         let mut sentinels = Vec::new();
+        let mut sentinel_tls = Vec::new();
         for i in 0..3 {
+            let tls_port = ports();
+            sentinel_tls.extend(tls_port);
             let sentinel_dir = dir.path().join(format!("sentinel-{i}"));
             std::fs::create_dir_all(&sentinel_dir).expect("sentinel dir");
             let config = sentinel_dir.join("sentinel.conf");
@@ -72,7 +103,7 @@ impl TestSentinel {
                      sentinel down-after-milliseconds {m} 1000\nsentinel failover-timeout {m} 5000\n\
                      sentinel parallel-syncs {m} 1\nsentinel sentinel-pass {SENTINEL_PASSWORD}\n",
                     m = Self::MASTER,
-                    p = primary.port()
+                    p = primary_tls.unwrap_or(primary.port())
                 ),
             )
             .expect("write sentinel.conf");
@@ -80,16 +111,23 @@ impl TestSentinel {
             options.config_file = Some(config);
             options.password = Some(SENTINEL_PASSWORD.to_owned());
             options.extra_args = vec!["--sentinel".into()];
+            options.extra_args.extend(tls_args(tls_port));
             sentinels.push(
                 RedisServer::start(&options)
                     .await
                     .expect("start a sentinel"),
             );
         }
+        let tls = certificates.map(|certificates| Tls {
+            certificates,
+            replica: replica_tls.unwrap_or_default(),
+            sentinels: sentinel_tls,
+        });
         let setup = Self {
             primary,
             replica,
             sentinels,
+            tls,
             _dir: dir,
         };
         setup.wait_until_sentinels_agree().await;
@@ -120,26 +158,47 @@ impl TestSentinel {
         }
     }
 
-    /// The sentinels' URLs (with their password).
+    /// The sentinels' URLs for Gatehouse (with their password).
     pub fn sentinel_urls(&self) -> Vec<String> {
-        self.sentinels.iter().map(RedisServer::url).collect()
+        match &self.tls {
+            Some(tls) => tls
+                .sentinels
+                .iter()
+                .map(|port| format!("rediss://:{SENTINEL_PASSWORD}@127.0.0.1:{port}"))
+                .collect(),
+            None => self.sentinels.iter().map(RedisServer::url).collect(),
+        }
     }
 
     /// The data nodes' credentials, as `--redis-sentinel-node-url` takes them.
     pub fn node_url(&self) -> String {
-        format!("redis://:{NODE_PASSWORD}@primary/0")
+        let scheme = if self.tls.is_some() {
+            "rediss"
+        } else {
+            "redis"
+        };
+        format!("{scheme}://:{NODE_PASSWORD}@primary/0")
+    }
+
+    /// The CA certificate that signed the servers' certificates (TLS only).
+    pub fn ca_file(&self) -> Option<&std::path::Path> {
+        self.tls.as_ref().map(|tls| tls.certificates.ca.as_path())
     }
 
     /// The flags that point a Gatehouse server at this deployment.
     pub fn flags(&self) -> Vec<String> {
-        vec![
+        let mut flags = vec![
             "--redis-sentinels".into(),
             self.sentinel_urls().join(","),
             "--redis-sentinel-master".into(),
             Self::MASTER.into(),
             "--redis-sentinel-node-url".into(),
             self.node_url(),
-        ]
+        ];
+        if let Some(ca) = self.ca_file() {
+            flags.extend(["--redis-tls-ca-file".into(), ca.display().to_string()]);
+        }
+        flags
     }
 
     /// Stops the primary answering (`SIGSTOP`), connections left open.
@@ -173,6 +232,10 @@ impl TestSentinel {
                 node: Some(self.node_url()),
             },
             replication,
+            tls: self.ca_file().map(|ca| crate::store::Tls {
+                ca: Some(std::fs::read(ca).expect("read the test CA")),
+                client: None,
+            }),
             ..StoreConfig::single("")
         })
         .await
@@ -241,7 +304,11 @@ impl TestSentinel {
                     .query_async(&mut conn)
                     .await
                     .expect("SENTINEL GET-MASTER-ADDR-BY-NAME");
-                if port == self.replica.port() {
+                let replica = self
+                    .tls
+                    .as_ref()
+                    .map_or(self.replica.port(), |tls| tls.replica);
+                if port == replica {
                     break;
                 }
                 assert!(
