@@ -10,8 +10,10 @@
 use crate::embedded::{EmbeddedOptions, RedisServer};
 use crate::store::{Store, StoreConfig};
 
+mod blackhole;
 mod sentinel;
 mod tls;
+pub use blackhole::Blackhole;
 pub use sentinel::TestSentinel;
 pub use tls::TestCertificates;
 
@@ -217,6 +219,52 @@ impl TestCluster {
                 assert!(
                     std::time::Instant::now() < deadline,
                     "cluster not healthy: {info}"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+    }
+
+    /// Makes node `i` announce `ports[i]` to the cluster and its clients
+    /// (`cluster-announce-port`: a proxy in front of it), and waits until
+    /// every node's view of the cluster shows only those ports.
+    pub async fn announce(&self, ports: &[u16]) {
+        for (node, port) in self.nodes.iter().zip(ports) {
+            let mut conn = redis::Client::open(node.url())
+                .expect("node URL")
+                .get_multiplexed_async_connection()
+                .await
+                .expect("connect to a cluster node");
+            let () = redis::cmd("CONFIG")
+                .arg("SET")
+                .arg("cluster-announce-port")
+                .arg(port)
+                .query_async(&mut conn)
+                .await
+                .expect("CONFIG SET cluster-announce-port");
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        for node in &self.nodes {
+            let mut conn = redis::Client::open(node.url())
+                .expect("node URL")
+                .get_multiplexed_async_connection()
+                .await
+                .expect("connect to a cluster node");
+            loop {
+                let view: String = redis::cmd("CLUSTER")
+                    .arg("NODES")
+                    .query_async(&mut conn)
+                    .await
+                    .expect("CLUSTER NODES");
+                let announced = view
+                    .lines()
+                    .all(|line| ports.iter().any(|port| line.contains(&format!(":{port}@"))));
+                if announced {
+                    break;
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the announced ports never spread: {view}"
                 );
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             }

@@ -1,77 +1,116 @@
-//! A single-server connection that replaces itself when it stops answering.
+//! Connections that replace themselves when they stop answering.
 //!
 //! redis-rs's `ConnectionManager` reconnects when its connection breaks
-//! (reset, closed), but a command that times out leaves the connection in
-//! place. If the server went away without a reset (a partition, a host
-//! that died, a firewall or NAT that forgot the flow), every later command
-//! on that connection times out too, forever, although a new connection
-//! would work. So after [`THRESHOLD`] timeouts in a row with no answer in
-//! between, this opens a fresh connection and sends new commands there;
-//! the old one goes away with its last command. A server that is merely
-//! stalled (a long fork, a frozen process) gets a fresh connection too,
-//! harmlessly: it answers on whichever connection once it wakes.
+//! (reset, closed), and the cluster client when a node's does, but a
+//! command that times out leaves the connection in place. If the server
+//! went away without a reset (a partition, a host that died, a firewall or
+//! NAT that forgot the flow), every later command on that connection times
+//! out too, forever, although a new connection would work. So after
+//! [`THRESHOLD`] timeouts in a row with no answer in between, a fresh
+//! connection (for a Cluster: a fresh cluster connection, topology and
+//! all) is opened in the background and new commands go there once it is
+//! up; the old one goes away with its last command. A server that is
+//! merely stalled (a long fork, a frozen process) gets a fresh connection
+//! too, harmlessly: it answers on whichever connection once it wakes.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
-use redis::{Cmd, Pipeline, RedisError, RedisFuture, RedisResult, Value};
+use redis::cluster::ClusterClient;
+use redis::cluster_async::ClusterConnection;
+use redis::{Cmd, Pipeline, RedisFuture, RedisResult, Value};
 
 /// Timeouts in a row that condemn a connection.
 const THRESHOLD: u32 = 2;
 
-/// A healing connection to one server. Clones share it.
-#[derive(Clone)]
-pub(super) struct Healing {
-    inner: Arc<Inner>,
+/// How to open the connection a [`Healing`] keeps.
+pub(super) trait Connect: Send + Sync + 'static {
+    type Conn: ConnectionLike + Clone + Send + Sync + 'static;
+    fn connect(&self) -> impl Future<Output = RedisResult<Self::Conn>> + Send;
 }
 
-struct Inner {
-    current: RwLock<ConnectionManager>,
-    client: redis::Client,
-    config: ConnectionManagerConfig,
+/// One server, through a `ConnectionManager` (connected lazily, see
+/// `Store::connect`).
+pub(super) struct Single {
+    pub client: redis::Client,
+    pub config: ConnectionManagerConfig,
+}
+
+impl Connect for Single {
+    type Conn = ConnectionManager;
+    async fn connect(&self) -> RedisResult<ConnectionManager> {
+        ConnectionManager::new_lazy_with_config(self.client.clone(), self.config.clone())
+    }
+}
+
+/// A Redis Cluster, through the cluster client.
+pub(super) struct Cluster(pub ClusterClient);
+
+impl Connect for Cluster {
+    type Conn = ClusterConnection;
+    async fn connect(&self) -> RedisResult<ClusterConnection> {
+        self.0.get_async_connection().await
+    }
+}
+
+/// A healing connection. Clones share it.
+pub(super) struct Healing<C: Connect> {
+    inner: Arc<Inner<C>>,
+}
+
+impl<C: Connect> Clone for Healing<C> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+struct Inner<C: Connect> {
+    current: RwLock<C::Conn>,
+    connector: C,
     timeouts: AtomicU32,
+    /// A replacement is being opened.
+    replacing: AtomicBool,
 }
 
-impl Healing {
-    /// Connects lazily (see `Store::connect`).
-    pub(super) fn new(
-        client: redis::Client,
-        config: ConnectionManagerConfig,
-    ) -> Result<Self, RedisError> {
-        let manager = ConnectionManager::new_lazy_with_config(client.clone(), config.clone())?;
+impl<C: Connect> Healing<C> {
+    /// Opens the first connection.
+    pub(super) async fn new(connector: C) -> RedisResult<Self> {
+        let conn = connector.connect().await?;
         Ok(Self {
             inner: Arc::new(Inner {
-                current: RwLock::new(manager),
-                client,
-                config,
+                current: RwLock::new(conn),
+                connector,
                 timeouts: AtomicU32::new(0),
+                replacing: AtomicBool::new(false),
             }),
         })
     }
 
-    fn current(&self) -> ConnectionManager {
+    fn current(&self) -> C::Conn {
         self.inner
             .current
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
     }
-}
 
-impl Inner {
     fn observe<T>(&self, result: &RedisResult<T>) {
+        let inner = &self.inner;
         match result {
             // Read first: a busy server answers all the time, and a store
             // to a shared counter on every answer would bounce its cache
             // line between cores.
             Ok(_) => {
-                if self.timeouts.load(Ordering::Relaxed) != 0 {
-                    self.timeouts.store(0, Ordering::Relaxed);
+                if inner.timeouts.load(Ordering::Relaxed) != 0 {
+                    inner.timeouts.store(0, Ordering::Relaxed);
                 }
             }
             Err(err) if err.is_timeout() => {
-                if self.timeouts.fetch_add(1, Ordering::Relaxed) + 1 >= THRESHOLD {
+                if inner.timeouts.fetch_add(1, Ordering::Relaxed) + 1 >= THRESHOLD {
                     self.replace();
                 }
             }
@@ -79,25 +118,36 @@ impl Inner {
         }
     }
 
+    /// Opens a new connection in the background (one at a time) and
+    /// switches to it once it is up.
     fn replace(&self) {
-        match ConnectionManager::new_lazy_with_config(self.client.clone(), self.config.clone()) {
-            Ok(fresh) => {
-                *self.current.write().unwrap_or_else(PoisonError::into_inner) = fresh;
-                self.timeouts.store(0, Ordering::Relaxed);
-                tracing::warn!("Redis stopped answering on its connection; opened a new one");
-            }
-            Err(err) => tracing::warn!(error = %err, "cannot open a new Redis connection"),
+        if self.inner.replacing.swap(true, Ordering::AcqRel) {
+            return;
         }
+        let inner = Arc::clone(&self.inner);
+        tokio::spawn(async move {
+            match inner.connector.connect().await {
+                Ok(fresh) => {
+                    *inner
+                        .current
+                        .write()
+                        .unwrap_or_else(PoisonError::into_inner) = fresh;
+                    inner.timeouts.store(0, Ordering::Relaxed);
+                    tracing::warn!("Redis stopped answering on its connection; opened a new one");
+                }
+                Err(err) => tracing::warn!(error = %err, "cannot open a new Redis connection"),
+            }
+            inner.replacing.store(false, Ordering::Release);
+        });
     }
 }
 
-impl ConnectionLike for Healing {
+impl<C: Connect> ConnectionLike for Healing<C> {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
-        let mut manager = self.current();
-        let inner = &self.inner;
+        let mut conn = self.current();
         Box::pin(async move {
-            let result = manager.req_packed_command(cmd).await;
-            inner.observe(&result);
+            let result = conn.req_packed_command(cmd).await;
+            self.observe(&result);
             result
         })
     }
@@ -108,11 +158,10 @@ impl ConnectionLike for Healing {
         offset: usize,
         count: usize,
     ) -> RedisFuture<'a, Vec<Value>> {
-        let mut manager = self.current();
-        let inner = &self.inner;
+        let mut conn = self.current();
         Box::pin(async move {
-            let result = manager.req_packed_commands(pipeline, offset, count).await;
-            inner.observe(&result);
+            let result = conn.req_packed_commands(pipeline, offset, count).await;
+            self.observe(&result);
             result
         })
     }
@@ -124,65 +173,10 @@ impl ConnectionLike for Healing {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::AtomicU64;
     use std::time::Duration;
 
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::net::{TcpListener, TcpStream};
-
-    use super::*;
     use crate::store::{Store, StoreConfig};
-    use crate::testing::TestRedis;
-
-    /// A TCP proxy to Redis that can "partition" the connections it has:
-    /// after [`Blackhole::cut`], bytes on existing connections vanish in
-    /// both directions (no reset, no close: a half-open connection), while
-    /// new connections are forwarded as before.
-    struct Blackhole {
-        port: u16,
-        generation: Arc<AtomicU64>,
-    }
-
-    impl Blackhole {
-        async fn start(target: u16) -> Self {
-            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let port = listener.local_addr().unwrap().port();
-            let generation = Arc::new(AtomicU64::new(0));
-            let current = generation.clone();
-            tokio::spawn(async move {
-                while let Ok((client, _)) = listener.accept().await {
-                    let born = current.load(Ordering::SeqCst);
-                    let server = TcpStream::connect(("127.0.0.1", target)).await.unwrap();
-                    let (client_read, client_write) = client.into_split();
-                    let (server_read, server_write) = server.into_split();
-                    tokio::spawn(pipe(client_read, server_write, born, current.clone()));
-                    tokio::spawn(pipe(server_read, client_write, born, current.clone()));
-                }
-            });
-            Self { port, generation }
-        }
-
-        fn cut(&self) {
-            self.generation.fetch_add(1, Ordering::SeqCst);
-        }
-    }
-
-    async fn pipe(
-        mut from: tokio::net::tcp::OwnedReadHalf,
-        mut to: tokio::net::tcp::OwnedWriteHalf,
-        born: u64,
-        current: Arc<AtomicU64>,
-    ) {
-        let mut buffer = vec![0; 16 * 1024];
-        while let Ok(n) = from.read(&mut buffer).await {
-            if n == 0 {
-                return;
-            }
-            if current.load(Ordering::SeqCst) == born && to.write_all(&buffer[..n]).await.is_err() {
-                return;
-            }
-        }
-    }
+    use crate::testing::{Blackhole, TestCluster, TestRedis};
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_half_open_connection_is_replaced() {
@@ -210,6 +204,62 @@ mod tests {
         assert!(failures >= 1, "the cut connection cannot have answered");
         assert!(
             started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    /// The same on a Cluster: every node behind a proxy that it announces,
+    /// all proxies cut at once.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_half_open_cluster_connection_is_replaced() {
+        let cluster = TestCluster::start().await;
+        let mut proxies = Vec::new();
+        for url in cluster.urls() {
+            let port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
+            proxies.push(Blackhole::start(port).await);
+        }
+        let ports: Vec<u16> = proxies.iter().map(|proxy| proxy.port).collect();
+        cluster.announce(&ports).await;
+        let store = Store::connect(&StoreConfig {
+            response_timeout: Duration::from_millis(300),
+            ..StoreConfig::cluster(
+                ports
+                    .iter()
+                    .map(|port| format!("redis://127.0.0.1:{port}"))
+                    .collect(),
+            )
+        })
+        .await
+        .unwrap();
+        // Keys on every node.
+        let write_all = || async {
+            for i in 0..30 {
+                let () = redis::cmd("SET")
+                    .arg(format!("gh:test:{i}"))
+                    .arg(i)
+                    .query_async(&mut store.conn())
+                    .await?;
+            }
+            redis::RedisResult::Ok(())
+        };
+        write_all().await.unwrap();
+
+        for proxy in &proxies {
+            proxy.cut();
+        }
+        let started = std::time::Instant::now();
+        let mut failures = 0;
+        while write_all().await.is_err() {
+            failures += 1;
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "still no answer after {failures} failed rounds: dead connections were kept"
+            );
+        }
+        assert!(failures >= 1, "the cut connections cannot have answered");
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
             "{:?}",
             started.elapsed()
         );

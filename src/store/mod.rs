@@ -5,7 +5,7 @@
 //! background after Redis restarts, and is replaced when it stops answering:
 //! see `healing`), to the primary Redis Sentinel names
 //! (following failovers, see `sentinel`), or to a Redis Cluster through the
-//! cluster client. All sit behind one [`redis::aio::ConnectionLike`] so that
+//! cluster client (also replaced when it stops answering). All sit behind one [`redis::aio::ConnectionLike`] so that
 //! scripts and commands are written once.
 //!
 //! Invariant: a call never waits longer than the configured timeouts. When
@@ -16,7 +16,6 @@ use std::time::{Duration, Instant};
 
 use redis::aio::{ConnectionLike, ConnectionManagerConfig};
 use redis::cluster::ClusterClient;
-use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::Slot;
 use redis::{Cmd, Pipeline, RedisError, RedisFuture, Value};
 
@@ -155,8 +154,8 @@ pub struct Store {
 
 #[derive(Clone)]
 enum Connection {
-    Single(healing::Healing),
-    Cluster(ClusterConnection),
+    Single(healing::Healing<healing::Single>),
+    Cluster(healing::Healing<healing::Cluster>),
     /// A connection of its own, for blocking reads.
     Dedicated(redis::aio::MultiplexedConnection),
     Sentinel(sentinel::SentinelConnection),
@@ -240,7 +239,13 @@ impl Store {
                         source,
                     }
                 })?;
-                Connection::Single(healing::Healing::new(client, manager_config)?)
+                Connection::Single(
+                    healing::Healing::new(healing::Single {
+                        client,
+                        config: manager_config,
+                    })
+                    .await?,
+                )
             }
             Endpoint::Cluster(nodes) => {
                 let client = cluster_client(
@@ -253,7 +258,7 @@ impl Store {
                     url: nodes.join(","),
                     source,
                 })?;
-                Connection::Cluster(client.get_async_connection().await?)
+                Connection::Cluster(healing::Healing::new(healing::Cluster(client)).await?)
             }
             Endpoint::Sentinel {
                 sentinels,
@@ -319,7 +324,9 @@ impl Store {
                 response_timeout,
                 self.tls.as_ref(),
             )?;
-            return Ok(Connection::Cluster(client.get_async_connection().await?));
+            return Ok(Connection::Cluster(
+                healing::Healing::new(healing::Cluster(client)).await?,
+            ));
         }
         let config = redis::AsyncConnectionConfig::new()
             .set_connection_timeout(Some(self.connect_timeout))
@@ -576,7 +583,7 @@ impl ConnectionLike for Connection {
 /// Callers write one pipeline and it works on both topologies; what must
 /// be atomic is a script or `MULTI`, whose keys share a hash tag.
 fn split_by_slot<'a>(
-    conn: ClusterConnection,
+    conn: impl ConnectionLike + Clone + Send + 'a,
     pipeline: &'a Pipeline,
     offset: usize,
     count: usize,
