@@ -3,10 +3,12 @@
 //! A [`Store`] is a cheap `Clone` handle shared by every request. It talks to
 //! one Redis server through a `ConnectionManager` (which reconnects in the
 //! background after Redis restarts, and is replaced when it stops answering:
-//! see `healing`), to the primary Redis Sentinel names
-//! (following failovers, see `sentinel`), or to a Redis Cluster through the
-//! cluster client (also replaced when it stops answering). All sit behind one [`redis::aio::ConnectionLike`] so that
-//! scripts and commands are written once.
+//! see `healing`), to the primary Redis Sentinel names (following
+//! failovers, see `sentinel`), or to a Redis Cluster through the cluster
+//! client (also replaced when it stops answering). All sit behind one
+//! [`redis::aio::ConnectionLike`] so that scripts and commands are written
+//! once. Session writes that must survive a failover wait for replicas
+//! (see `durable`); `rediss://` URLs use the certificates of `tls`.
 //!
 //! Invariant: a call never waits longer than the configured timeouts. When
 //! Redis is gone, callers get [`StoreError::Unavailable`] quickly instead of
