@@ -48,9 +48,10 @@ use crate::pages::{account::AccountPage, home::HomePage, login::LoginPage, not_f
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
     state::content_security_policy();
+    let theme = components::theme::Theme::current().attribute();
     view! {
         <!DOCTYPE html>
-        <html lang="en">
+        <html lang="en" data-theme=theme>
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>

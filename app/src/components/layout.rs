@@ -9,6 +9,7 @@ use leptos_router::components::A;
 use leptos_router::hooks::{use_location, use_navigate};
 
 use crate::api::auth::{Identity, Logout, current_session};
+use crate::components::theme::ThemeToggle;
 use crate::components::ui::BUTTON;
 
 /// The signed-in person, shared with pages through context. `None` while
@@ -65,6 +66,7 @@ pub fn Layout(children: Children) -> impl IntoView {
                             }
                         })}
                     </Transition>
+                    <ThemeToggle/>
                 </nav>
             </div>
         </header>
@@ -83,7 +85,7 @@ fn NavLink(
         <A
             href=href
             exact=exact
-            attr:class="rounded-md px-3 py-1.5 text-slate-600 hover:bg-slate-100 hover:text-slate-900 aria-[current=page]:bg-slate-900 aria-[current=page]:text-white dark:text-slate-300 dark:hover:bg-slate-800 dark:hover:text-white dark:aria-[current=page]:bg-slate-100 dark:aria-[current=page]:text-slate-900"
+            attr:class="rounded-md px-2 py-1.5 text-slate-600 sm:px-3 hover:bg-slate-100 hover:text-slate-900 aria-[current=page]:bg-slate-900 aria-[current=page]:text-white dark:text-slate-300 dark:hover:bg-slate-800 dark:hover:text-white dark:aria-[current=page]:bg-slate-100 dark:aria-[current=page]:text-slate-900"
         >
             {children()}
         </A>

@@ -22,7 +22,7 @@ pub fn AccountPage() -> impl IntoView {
     let session = expect_context::<SessionContext>().0;
     view! {
         <Title text="Account"/>
-        <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
+        <Transition fallback=|| view! { <p class="text-sm text-slate-500 dark:text-slate-400">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match session.await {
                     Ok(Some(identity)) if identity.must_change_password => view! {
@@ -68,9 +68,9 @@ fn Account(identity: Identity) -> impl IntoView {
         <div class="space-y-6">
             <Card title="Who I am">
                 <dl class="grid grid-cols-1 gap-x-6 gap-y-2 text-sm sm:grid-cols-3">
-                    <div><dt class="text-slate-500">"Username"</dt><dd class="font-medium" data-testid="username">{identity.username.clone()}</dd></div>
-                    <div><dt class="text-slate-500">"Roles"</dt><dd class="font-medium">{roles}</dd></div>
-                    <div><dt class="text-slate-500">"User id"</dt><dd class="break-all font-mono text-xs">{identity.user_id.clone()}</dd></div>
+                    <div><dt class="text-slate-500 dark:text-slate-400">"Username"</dt><dd class="font-medium" data-testid="username">{identity.username.clone()}</dd></div>
+                    <div><dt class="text-slate-500 dark:text-slate-400">"Roles"</dt><dd class="font-medium">{roles}</dd></div>
+                    <div><dt class="text-slate-500 dark:text-slate-400">"User id"</dt><dd class="break-all font-mono text-xs">{identity.user_id.clone()}</dd></div>
                 </dl>
             </Card>
             <Card title="My sessions">
@@ -78,11 +78,11 @@ fn Account(identity: Identity) -> impl IntoView {
                     "Every device you signed in from. End any you do not recognise."
                 </p>
                 {move || revoke.value().get().and_then(Result::err).map(|err| view! { <ErrorNotice message=err.message/> })}
-                <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading sessions…"</p> }>
+                <Transition fallback=|| view! { <p class="text-sm text-slate-500 dark:text-slate-400">"Loading sessions…"</p> }>
                     {move || Suspend::new(async move {
                         match sessions.await {
                             Ok(list) if list.sessions.is_empty() => view! {
-                                <p class="text-sm text-slate-500">"No live sessions."</p>
+                                <p class="text-sm text-slate-500 dark:text-slate-400">"No live sessions."</p>
                             }.into_any(),
                             Ok(list) => view! {
                                 <ul class="divide-y divide-slate-100 dark:divide-slate-800" data-testid="sessions">

@@ -37,7 +37,7 @@ pub fn HomePage() -> impl IntoView {
                     "Check again"
                 </button>
             </div>
-            <Transition fallback=|| view! { <p class="mt-4 text-sm text-slate-500">"Checking…"</p> }>
+            <Transition fallback=|| view! { <p class="mt-4 text-sm text-slate-500 dark:text-slate-400">"Checking…"</p> }>
                 {move || Suspend::new(async move {
                     match status.await {
                         Ok(status) => view! { <StatusDetails status/> }.into_any(),

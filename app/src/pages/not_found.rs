@@ -13,7 +13,7 @@ pub fn NotFound() -> impl IntoView {
     view! {
         <Title text="Not found"/>
         <section class="mx-auto max-w-md py-16 text-center">
-            <p class="text-sm font-semibold text-slate-500">"404"</p>
+            <p class="text-sm font-semibold text-slate-500 dark:text-slate-400">"404"</p>
             <h1 class="mt-2 text-2xl font-semibold">"This page does not exist"</h1>
             <p class="mt-2 text-slate-600 dark:text-slate-400">
                 "Check the address, or go back to the "

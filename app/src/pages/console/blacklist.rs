@@ -21,7 +21,7 @@ pub fn BlacklistPage() -> impl IntoView {
     view! {
         <Title text="Blacklist · Console"/>
         <Card>
-            <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
+            <Transition fallback=|| view! { <p class="text-sm text-slate-500 dark:text-slate-400">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match entries.await {
                         Ok(page) if page.entries.is_empty() => view! {

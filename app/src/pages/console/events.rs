@@ -67,7 +67,7 @@ pub fn EventsPage() -> impl IntoView {
                 <input id="filter-ip" node_ref=ip placeholder="IP" class=INPUT/>
                 <button type="submit" class=BUTTON>"Filter"</button>
             </form>
-            <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
+            <Transition fallback=|| view! { <p class="text-sm text-slate-500 dark:text-slate-400">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match initial.await {
                         Ok(list) => {
@@ -134,13 +134,13 @@ fn EventRow(event: EventView) -> impl IntoView {
         .join(" ");
     view! {
         <li class="flex flex-wrap items-baseline gap-x-3 gap-y-1 py-2" data-kind=event.kind.clone()>
-            <span class="w-24 shrink-0 text-xs text-slate-500"><RelativeTime at_ms=event.at_ms/></span>
+            <span class="w-24 shrink-0 text-xs text-slate-500 dark:text-slate-400"><RelativeTime at_ms=event.at_ms/></span>
             <span class=format!("rounded px-1.5 py-0.5 font-mono text-xs {}", tone(&event.kind))>{event.kind.clone()}</span>
             {event.username.clone().or(event.user_id.clone()).map(|u| view! { <span class="font-medium">{u}</span> })}
             {event.ip.clone().map(|ip| view! { <code class="text-xs">{ip}</code> })}
-            {event.session_id.clone().map(|s| view! { <span class="text-xs text-slate-500">"session " <ShortId id=s/></span> })}
-            <span class="min-w-0 break-all text-xs text-slate-500">{details}</span>
-            <span class="ml-auto text-xs text-slate-400">{event.instance.clone()}</span>
+            {event.session_id.clone().map(|s| view! { <span class="text-xs text-slate-500 dark:text-slate-400">"session " <ShortId id=s/></span> })}
+            <span class="min-w-0 break-all text-xs text-slate-500 dark:text-slate-400">{details}</span>
+            <span class="ml-auto text-xs text-slate-500 dark:text-slate-400">{event.instance.clone()}</span>
         </li>
     }
 }

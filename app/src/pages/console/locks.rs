@@ -42,7 +42,7 @@ pub fn LocksPage() -> impl IntoView {
             </div>
             {move || demo.value().get().and_then(Result::err).map(|err| view! { <ErrorNotice message=err.message/> })}
             {move || release.value().get().and_then(Result::err).map(|err| view! { <ErrorNotice message=err.message/> })}
-            <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
+            <Transition fallback=|| view! { <p class="text-sm text-slate-500 dark:text-slate-400">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match locks.await {
                         Ok(list) if list.locks.is_empty() => view! {

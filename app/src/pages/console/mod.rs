@@ -27,7 +27,7 @@ pub fn ConsoleLayout() -> impl IntoView {
     let session = expect_context::<SessionContext>().0;
     let location = use_location();
     view! {
-        <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
+        <Transition fallback=|| view! { <p class="text-sm text-slate-500 dark:text-slate-400">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match session.await {
                     Ok(Some(identity)) if identity.roles.iter().any(|r| r == "admin") => {
@@ -55,7 +55,7 @@ fn Forbidden() -> impl IntoView {
     view! {
         <Title text="Forbidden"/>
         <section class="mx-auto max-w-md py-16 text-center" data-testid="forbidden">
-            <p class="text-sm font-semibold text-slate-500">"403"</p>
+            <p class="text-sm font-semibold text-slate-500 dark:text-slate-400">"403"</p>
             <h1 class="mt-2 text-2xl font-semibold">"The console is for administrators"</h1>
             <p class="mt-2 text-slate-600 dark:text-slate-400">
                 "Your account does not have the admin role. Ask an administrator if you need it."
@@ -82,6 +82,11 @@ fn ConsoleFrame() -> impl IntoView {
                 }}
             </p>
         </div>
+        // Screen readers hear each new event, politely (after what they
+        // are reading); the tables below update silently.
+        <p class="sr-only" aria-live="polite" data-testid="announcer">
+            {move || live.events.with(|events| events.first().map(announcement))}
+        </p>
         {move || live.session_ended.get().then(|| view! {
             <p role="alert" class="mb-4 rounded-md border border-amber-300 bg-amber-50 px-3 py-2 text-sm text-amber-900 dark:border-amber-800 dark:bg-amber-950 dark:text-amber-200">
                 "Your session has ended (signed out, revoked, or no longer an admin), so live updates stopped. "
@@ -100,6 +105,15 @@ fn ConsoleFrame() -> impl IntoView {
             </ul>
         </nav>
         <Outlet/>
+    }
+}
+
+/// What the live region says about a new event.
+fn announcement(event: &crate::api::console::EventView) -> String {
+    let what = event.kind.replace('_', " ");
+    match &event.username {
+        Some(username) => format!("New event: {what}, {username}"),
+        None => format!("New event: {what}"),
     }
 }
 
@@ -129,7 +143,7 @@ pub fn ShortId(#[prop(into)] id: String) -> impl IntoView {
 #[component]
 pub fn Empty(#[prop(into)] text: String) -> impl IntoView {
     view! {
-        <p class="rounded-md border border-dashed border-slate-300 px-4 py-6 text-center text-sm text-slate-500 dark:border-slate-700">
+        <p class="rounded-md border border-dashed border-slate-300 px-4 py-6 text-center text-sm text-slate-500 dark:border-slate-700 dark:text-slate-400">
             {text}
         </p>
     }
@@ -137,8 +151,7 @@ pub fn Empty(#[prop(into)] text: String) -> impl IntoView {
 
 /// Table classes, shared by every console table.
 pub const TABLE: &str = "min-w-full divide-y divide-slate-200 text-sm dark:divide-slate-800";
-pub const TH: &str =
-    "px-3 py-2 text-left text-xs font-semibold uppercase tracking-wide text-slate-500";
+pub const TH: &str = "px-3 py-2 text-left text-xs font-semibold uppercase tracking-wide text-slate-500 dark:text-slate-400";
 pub const TD: &str = "px-3 py-2 align-top";
 /// Wraps wide tables so they scroll inside the card, not the page.
 pub const SCROLL: &str = "-mx-4 overflow-x-auto px-4";

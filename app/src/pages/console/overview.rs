@@ -20,7 +20,7 @@ pub fn OverviewPage() -> impl IntoView {
     );
     view! {
         <Title text="Console"/>
-        <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
+        <Transition fallback=|| view! { <p class="text-sm text-slate-500 dark:text-slate-400">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match overview.await {
                     Ok(overview) => view! { <OverviewView overview/> }.into_any(),
@@ -50,7 +50,7 @@ fn OverviewView(overview: Overview) -> impl IntoView {
             <dl class="grid grid-cols-2 gap-3 sm:grid-cols-3 lg:grid-cols-5">
                 {stats.into_iter().map(|(label, value, id)| view! {
                     <div class="rounded-lg border border-slate-200 bg-white p-3 dark:border-slate-800 dark:bg-slate-900">
-                        <dt class="text-xs text-slate-500">{label}</dt>
+                        <dt class="text-xs text-slate-500 dark:text-slate-400">{label}</dt>
                         <dd class="mt-1 text-2xl font-semibold tabular-nums" data-testid=format!("stat-{id}")>{value}</dd>
                     </div>
                 }).collect_view()}
@@ -128,7 +128,7 @@ fn Chart(series: Vec<MinuteCounts>) -> impl IntoView {
             aria-label=format!("{} sign-ins and {} rejections in the last 30 minutes", totals.0, totals.1)>
             {bars}
         </svg>
-        <div class="mt-2 flex flex-wrap justify-between gap-2 text-xs text-slate-500">
+        <div class="mt-2 flex flex-wrap justify-between gap-2 text-xs text-slate-500 dark:text-slate-400">
             <span>"30 min ago"</span>
             <span class="flex gap-3">
                 <span><span class="mr-1 inline-block h-2 w-2 rounded-sm bg-emerald-500"></span>{format!("sign-ins {}", totals.0)}</span>

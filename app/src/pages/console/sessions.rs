@@ -58,7 +58,7 @@ pub fn SessionsPage() -> impl IntoView {
                 })}
             </form>
             {move || revoke.value().get().and_then(Result::err).map(|err| view! { <ErrorNotice message=err.message/> })}
-            <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
+            <Transition fallback=|| view! { <p class="text-sm text-slate-500 dark:text-slate-400">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match sessions.await {
                         Ok(page) if page.sessions.is_empty() => view! {
@@ -80,7 +80,7 @@ pub fn SessionsPage() -> impl IntoView {
                                     </table>
                                 </div>
                                 <div class="mt-3 flex items-center justify-between gap-2 text-sm">
-                                    <span class="text-slate-500">{format!("{total} live sessions")}</span>
+                                    <span class="text-slate-500 dark:text-slate-400">{format!("{total} live sessions")}</span>
                                     <span class="flex gap-2">
                                         <button type="button" class=BUTTON disabled=move || offset.get() == 0
                                             on:click=move |_| offset.update(|o| *o = o.saturating_sub(PAGE))>"Previous"</button>

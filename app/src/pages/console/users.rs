@@ -103,7 +103,7 @@ pub fn UsersPage() -> impl IntoView {
                 <p class="text-sm" role="status">{format!("Password set; {} sessions ended.", changed.revoked_sessions)}</p>
             })}
             <Card title="Users">
-                <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
+                <Transition fallback=|| view! { <p class="text-sm text-slate-500 dark:text-slate-400">"Loading…"</p> }>
                     {move || Suspend::new(async move {
                         match users.await {
                             Ok(list) if list.users.is_empty() => view! { <Empty text="Users appear here once created."/> }.into_any(),
@@ -151,7 +151,7 @@ fn Row(
                         let (id, current) = (id.clone(), current.clone());
                         view! {
                             <button type="button"
-                                class=if has { "rounded-full bg-sky-600 px-2 py-0.5 text-xs text-white" } else { "rounded-full border border-slate-300 px-2 py-0.5 text-xs text-slate-500 dark:border-slate-700" }
+                                class=if has { "rounded-full bg-sky-700 px-2 py-0.5 text-xs text-white" } else { "rounded-full border border-slate-300 px-2 py-0.5 text-xs text-slate-500 dark:border-slate-700 dark:text-slate-400" }
                                 aria-pressed=has.to_string()
                                 title=if has { format!("Remove role {role}") } else { format!("Add role {role}") }
                                 on:click=move |_| {

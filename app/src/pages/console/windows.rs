@@ -35,7 +35,7 @@ pub fn WindowsPage() -> impl IntoView {
         <Title text="Request windows · Console"/>
         <div class="grid gap-6 lg:grid-cols-[18rem_1fr]">
             <Card title="Active">
-                <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
+                <Transition fallback=|| view! { <p class="text-sm text-slate-500 dark:text-slate-400">"Loading…"</p> }>
                     {move || Suspend::new(async move {
                         match subjects.await {
                             Ok(page) if page.subjects.is_empty() => view! {
@@ -79,6 +79,7 @@ fn SubjectItem(active: ActiveWindow, selected: RwSignal<Option<RateSubject>>) ->
         let subject = subject.clone();
         move || selected.get().as_ref() == Some(&subject)
     };
+    let pressed = is_selected.clone();
     view! {
         <li>
             <button type="button"
@@ -86,6 +87,7 @@ fn SubjectItem(active: ActiveWindow, selected: RwSignal<Option<RateSubject>>) ->
                     "w-full rounded-md px-2 py-1.5 text-left hover:bg-slate-100 dark:hover:bg-slate-800 {}",
                     if is_selected() { "bg-slate-100 dark:bg-slate-800" } else { "" }
                 )
+                aria-pressed=move || pressed().to_string()
                 on:click=move |_| selected.set(Some(subject.clone()))>
                 <span class="mr-2 rounded bg-slate-200 px-1.5 py-0.5 text-xs dark:bg-slate-700">{kind(&active.subject)}</span>
                 <span class="font-medium">{active.label.clone()}</span>
@@ -124,7 +126,7 @@ fn Windows(
                     "Reset (unblock)"
                 </button>
             </div>
-            <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
+            <Transition fallback=|| view! { <p class="text-sm text-slate-500 dark:text-slate-400">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match report.await {
                         Ok(report) if report.windows.is_empty() => view! {
@@ -166,14 +168,14 @@ fn WindowBar(window: WindowView) -> impl IntoView {
         <section data-policy=window.policy.clone()>
             <div class="mb-1 flex flex-wrap justify-between gap-2 text-sm">
                 <span><span class="font-medium">{window.policy.clone()}</span>
-                    <span class="ml-2 text-xs text-slate-500">{window.algorithm.clone()}</span></span>
+                    <span class="ml-2 text-xs text-slate-500 dark:text-slate-400">{window.algorithm.clone()}</span></span>
                 <span class="tabular-nums" data-testid="window-usage">{format!("{} / {}", window.used, window.limit)}</span>
             </div>
             <svg viewBox="0 0 100 4" preserveAspectRatio="none" class="h-2 w-full rounded bg-slate-200 dark:bg-slate-800" role="img"
                 aria-label=format!("{} of {} used", window.used, window.limit)>
                 <rect x="0" y="0" height="4" width=share * 100.0 class=if full { "fill-red-500" } else { "fill-sky-500" }></rect>
             </svg>
-            <p class="mt-1 text-xs text-slate-500">"resets " <RelativeTime at_ms=resets_at deadline=true/></p>
+            <p class="mt-1 text-xs text-slate-500 dark:text-slate-400">"resets " <RelativeTime at_ms=resets_at deadline=true/></p>
             {(!requests.is_empty()).then(|| view! {
                 <svg viewBox="0 0 100 10" preserveAspectRatio="none" class="mt-2 h-6 w-full rounded border border-slate-200 dark:border-slate-800"
                     role="img" aria-label=format!("{count} requests in the window")>
@@ -182,7 +184,7 @@ fn WindowBar(window: WindowView) -> impl IntoView {
                             x=move || (((at as f64) - (clock.get() as f64 - span)) / span * 100.0).clamp(-1.0, 100.0)></rect>
                     }).collect_view()}
                 </svg>
-                <div class="flex justify-between text-xs text-slate-500"><span>"window start"</span><span>"now"</span></div>
+                <div class="flex justify-between text-xs text-slate-500 dark:text-slate-400"><span>"window start"</span><span>"now"</span></div>
             })}
         </section>
     }
