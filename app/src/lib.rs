@@ -40,7 +40,8 @@ use crate::components::layout::Layout;
 use crate::components::time::provide_clock;
 use crate::pages::console::{
     ConsoleLayout, blacklist::BlacklistPage, events::EventsPage, locks::LocksPage,
-    overview::OverviewPage, sessions::SessionsPage, users::UsersPage, windows::WindowsPage,
+    overview::OverviewPage, sessions::SessionsPage, user::UserPage, users::UsersPage,
+    windows::WindowsPage,
 };
 use crate::pages::{account::AccountPage, home::HomePage, login::LoginPage, not_found::NotFound};
 
@@ -102,6 +103,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("") view=OverviewPage/>
                         <Route path=path!("sessions") view=SessionsPage/>
                         <Route path=path!("users") view=UsersPage/>
+                        <Route path=path!("users/:id") view=UserPage/>
                         <Route path=path!("locks") view=LocksPage/>
                         <Route path=path!("blacklist") view=BlacklistPage/>
                         <Route path=path!("windows") view=WindowsPage/>

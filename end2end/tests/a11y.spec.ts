@@ -45,7 +45,8 @@ for (const theme of ["light", "dark"] as const) {
     await waitForHydration(page);
     const problems = await audit(page, `/login (${theme})`);
     await signIn(page, admin.username, admin.password);
-    for (const path of pages) {
+    const me = await (await page.request.post("/api/v1/auth/me")).json();
+    for (const path of [...pages, `/console/users/${me.user_id}`]) {
       await page.goto(path);
       await waitForHydration(page);
       await expect(page.locator("html")).toHaveAttribute("data-theme", theme);

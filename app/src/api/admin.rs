@@ -194,27 +194,34 @@ pub async fn list_blacklist(
         entries: page
             .entries
             .into_iter()
-            .map(|e| BlacklistEntry {
-                jti: e.jti,
-                user_id: e.user_id,
-                session_id: e.session_id,
-                reason: e.reason,
-                revoked_at_ms: e.revoked_at_ms,
-                effective_at_ms: e.effective_at_ms,
-                expires_at_ms: e.expires_at_ms,
-            })
+            .map(BlacklistEntry::from_core)
             .collect(),
     })
 }
 
 #[cfg(feature = "ssr")]
-mod ssr {
+impl BlacklistEntry {
+    pub(crate) fn from_core(e: gatehouse::blacklist::Entry) -> Self {
+        Self {
+            jti: e.jti,
+            user_id: e.user_id,
+            session_id: e.session_id,
+            reason: e.reason,
+            revoked_at_ms: e.revoked_at_ms,
+            effective_at_ms: e.effective_at_ms,
+            expires_at_ms: e.expires_at_ms,
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
+pub(crate) mod ssr {
     use gatehouse::user::{Role, User};
 
     use super::UserView;
     use crate::error::ApiError;
 
-    pub fn view(user: User) -> UserView {
+    pub(crate) fn view(user: User) -> UserView {
         UserView {
             user_id: user.id,
             username: user.username,

@@ -172,20 +172,31 @@ pub async fn admin_sessions(
         total,
         sessions: found
             .into_iter()
-            .map(|s| AdminSession {
-                username: names.get(&s.user_id).cloned().unwrap_or_default(),
-                user_id: s.user_id,
-                session_id: s.id,
-                device: s.device,
-                ip: s.ip,
-                created_at_ms: s.created_at_ms,
-                last_seen_at_ms: s.last_seen_at_ms,
-                idle_expires_at_ms: s.idle_expires_at_ms,
-                absolute_expires_at_ms: s.absolute_expires_at_ms,
-                generation: s.generation,
+            .map(|s| {
+                let username = names.get(&s.user_id).cloned().unwrap_or_default();
+                AdminSession::from_core(s, username)
             })
             .collect(),
     })
+}
+
+#[cfg(feature = "ssr")]
+impl AdminSession {
+    /// A core session, with its user's name.
+    pub(crate) fn from_core(s: gatehouse::session::Session, username: String) -> Self {
+        Self {
+            username,
+            user_id: s.user_id,
+            session_id: s.id,
+            device: s.device,
+            ip: s.ip,
+            created_at_ms: s.created_at_ms,
+            last_seen_at_ms: s.last_seen_at_ms,
+            idle_expires_at_ms: s.idle_expires_at_ms,
+            absolute_expires_at_ms: s.absolute_expires_at_ms,
+            generation: s.generation,
+        }
+    }
 }
 
 /// `POST /api/v1/admin/sessions/revoke` `{"user_id","session_id"}`.

@@ -12,3 +12,4 @@ pub mod locks;
 pub mod ratelimit;
 pub mod sessions;
 pub mod status;
+pub mod users;

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use super::{Empty, ShortId};
+use super::{Empty, ShortId, UserLink};
 use crate::api::console::{EventView, recent_events};
 use crate::components::time::RelativeTime;
 use crate::components::ui::{BUTTON, Card, ErrorNotice, INPUT};
@@ -124,8 +124,9 @@ fn tone(kind: &str) -> &'static str {
     }
 }
 
+/// One event (also on the user page).
 #[component]
-fn EventRow(event: EventView) -> impl IntoView {
+pub(super) fn EventRow(event: EventView) -> impl IntoView {
     let details = event
         .details
         .iter()
@@ -136,7 +137,11 @@ fn EventRow(event: EventView) -> impl IntoView {
         <li class="flex flex-wrap items-baseline gap-x-3 gap-y-1 py-2" data-kind=event.kind.clone()>
             <span class="w-24 shrink-0 text-xs text-slate-500 dark:text-slate-400"><RelativeTime at_ms=event.at_ms/></span>
             <span class=format!("rounded px-1.5 py-0.5 font-mono text-xs {}", tone(&event.kind))>{event.kind.clone()}</span>
-            {event.username.clone().or(event.user_id.clone()).map(|u| view! { <span class="font-medium">{u}</span> })}
+            {match (event.user_id.clone(), event.username.clone()) {
+                (Some(user_id), name) => Some(view! { <UserLink user_id name=name.unwrap_or_default()/> }.into_any()),
+                (None, Some(name)) => Some(view! { <span class="font-medium">{name}</span> }.into_any()),
+                (None, None) => None,
+            }}
             {event.ip.clone().map(|ip| view! { <code class="text-xs">{ip}</code> })}
             {event.session_id.clone().map(|s| view! { <span class="text-xs text-slate-500 dark:text-slate-400">"session " <ShortId id=s/></span> })}
             <span class="min-w-0 break-all text-xs text-slate-500 dark:text-slate-400">{details}</span>

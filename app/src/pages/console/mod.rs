@@ -9,6 +9,7 @@ pub mod events;
 pub mod locks;
 pub mod overview;
 pub mod sessions;
+pub mod user;
 pub mod users;
 pub mod windows;
 
@@ -105,6 +106,18 @@ fn ConsoleFrame() -> impl IntoView {
             </ul>
         </nav>
         <Outlet/>
+    }
+}
+
+/// A user's name (or id) linking to their page.
+#[component]
+pub(super) fn UserLink(user_id: String, #[prop(optional)] name: Option<String>) -> impl IntoView {
+    let href = format!("/console/users/{user_id}");
+    let text = name.filter(|n| !n.is_empty()).unwrap_or(user_id);
+    view! {
+        <A href=href attr:class="font-medium text-sky-700 underline-offset-2 hover:underline dark:text-sky-400">
+            {text}
+        </A>
     }
 }
 

@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use super::{Empty, SCROLL, ShortId, TABLE, TD, TH};
+use super::{Empty, SCROLL, ShortId, TABLE, TD, TH, UserLink};
 use crate::api::console::{AdminLogoutAll, AdminRevokeSession, AdminSession, admin_sessions};
 use crate::components::time::RelativeTime;
 use crate::components::ui::{BUTTON, BUTTON_DANGER, Card, ErrorNotice, INPUT};
@@ -67,18 +67,7 @@ pub fn SessionsPage() -> impl IntoView {
                         Ok(page) => {
                             let total = page.total;
                             view! {
-                                <div class=SCROLL>
-                                    <table class=TABLE data-testid="sessions-table">
-                                        <thead><tr>
-                                            <th class=TH>"User"</th><th class=TH>"Device"</th><th class=TH>"IP"</th>
-                                            <th class=TH>"Signed in"</th><th class=TH>"Last seen"</th>
-                                            <th class=TH>"Idle expiry"</th><th class=TH>"Absolute expiry"</th><th class=TH></th>
-                                        </tr></thead>
-                                        <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
-                                            {page.sessions.into_iter().map(|s| view! { <Row session=s revoke logout_all/> }).collect_view()}
-                                        </tbody>
-                                    </table>
-                                </div>
+                                <SessionTable sessions=page.sessions revoke logout_all/>
                                 <div class="mt-3 flex items-center justify-between gap-2 text-sm">
                                     <span class="text-slate-500 dark:text-slate-400">{format!("{total} live sessions")}</span>
                                     <span class="flex gap-2">
@@ -98,6 +87,29 @@ pub fn SessionsPage() -> impl IntoView {
     }
 }
 
+/// Sessions with their revoke buttons (also on the user page).
+#[component]
+pub(super) fn SessionTable(
+    sessions: Vec<AdminSession>,
+    revoke: ServerAction<AdminRevokeSession>,
+    logout_all: ServerAction<AdminLogoutAll>,
+) -> impl IntoView {
+    view! {
+        <div class=SCROLL>
+            <table class=TABLE data-testid="sessions-table">
+                <thead><tr>
+                    <th class=TH>"User"</th><th class=TH>"Device"</th><th class=TH>"IP"</th>
+                    <th class=TH>"Signed in"</th><th class=TH>"Last seen"</th>
+                    <th class=TH>"Idle expiry"</th><th class=TH>"Absolute expiry"</th><th class=TH></th>
+                </tr></thead>
+                <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
+                    {sessions.into_iter().map(|s| view! { <Row session=s revoke logout_all/> }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+}
+
 #[component]
 fn Row(
     session: AdminSession,
@@ -109,7 +121,7 @@ fn Row(
     view! {
         <tr data-session-id=session.session_id.clone()>
             <td class=TD>
-                <span class="font-medium">{session.username.clone()}</span>
+                <UserLink user_id=session.user_id.clone() name=session.username.clone()/>
                 <div><ShortId id=session.session_id.clone()/></div>
             </td>
             <td class=TD>{session.device.clone()}</td>

@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use super::{Empty, SCROLL, TABLE, TD, TH};
+use super::{Empty, SCROLL, TABLE, TD, TH, UserLink};
 use crate::api::admin::{
     CreateUser, ResetLockout, SetUserDisabled, SetUserPassword, SetUserRoles, UserView, list_users,
 };
@@ -137,52 +137,94 @@ fn Row(
     reset: ServerAction<ResetLockout>,
     set_password: ServerAction<SetUserPassword>,
 ) -> impl IntoView {
-    let id = user.user_id.clone();
-    let disabled = user.disabled;
-    let current = user.roles.clone();
-    let username = user.username.clone();
+    let (user_id, username, current) = (
+        user.user_id.clone(),
+        user.username.clone(),
+        user.roles.clone(),
+    );
+    let status = format!(
+        "{}{}",
+        if user.disabled { "disabled" } else { "active" },
+        if user.must_change_password {
+            " · must change password"
+        } else {
+            ""
+        }
+    );
+    let created_at_ms = user.created_at_ms;
+    let row_name = username.clone();
     view! {
-        <tr data-username=user.username.clone()>
-            <td class=TD><span class="font-medium">{user.username.clone()}</span></td>
-            <td class=TD>
-                <span class="flex flex-wrap gap-1">
-                    {ROLES.into_iter().map(|role| {
-                        let has = current.iter().any(|r| r == role);
-                        let (id, current) = (id.clone(), current.clone());
-                        view! {
-                            <button type="button"
-                                class=if has { "rounded-full bg-sky-700 px-2 py-0.5 text-xs text-white" } else { "rounded-full border border-slate-300 px-2 py-0.5 text-xs text-slate-500 dark:border-slate-700 dark:text-slate-400" }
-                                aria-pressed=has.to_string()
-                                title=if has { format!("Remove role {role}") } else { format!("Add role {role}") }
-                                on:click=move |_| {
-                                    let mut next: Vec<String> = current.iter().filter(|r| *r != role).cloned().collect();
-                                    if !has { next.push(role.to_owned()); }
-                                    roles.dispatch(SetUserRoles { user_id: id.clone(), roles: next });
-                                }>
-                                {role}
-                            </button>
-                        }
-                    }).collect_view()}
-                </span>
-            </td>
-            <td class=TD>
-                {if disabled { "disabled" } else { "active" }}
-                {user.must_change_password.then_some(" · must change password")}
-            </td>
-            <td class=TD><RelativeTime at_ms=user.created_at_ms/></td>
+        <tr data-username=row_name>
+            <td class=TD><UserLink user_id=user_id.clone() name=username/></td>
+            <td class=TD><RoleToggles user_id current roles/></td>
+            <td class=TD>{status}</td>
+            <td class=TD><RelativeTime at_ms=created_at_ms/></td>
             <td class=format!("{TD} whitespace-nowrap")>
-                <button type="button" class=BUTTON
-                    on:click={let id = id.clone(); move |_| { disable.dispatch(SetUserDisabled { user_id: id.clone(), disabled: !disabled }); }}>
-                    {if disabled { "Enable" } else { "Disable" }}
-                </button>
-                " "
-                <button type="button" class=BUTTON
-                    on:click={let username = username.clone(); move |_| { reset.dispatch(ResetLockout { username: username.clone() }); }}>
-                    "Reset lockout"
-                </button>
-                <SetPassword user_id=id username set_password/>
+                <UserActions user disable reset set_password/>
             </td>
         </tr>
+    }
+}
+
+/// One button per role, pressed when the user has it (also on the user
+/// page).
+#[component]
+pub(super) fn RoleToggles(
+    user_id: String,
+    current: Vec<String>,
+    roles: ServerAction<SetUserRoles>,
+) -> impl IntoView {
+    view! {
+        <span class="flex flex-wrap gap-1">
+            {ROLES.into_iter().map(|role| {
+                let has = current.iter().any(|r| r == role);
+                let (id, current) = (user_id.clone(), current.clone());
+                view! {
+                    <button type="button"
+                        class=if has { "rounded-full bg-sky-700 px-2 py-0.5 text-xs text-white" } else { "rounded-full border border-slate-300 px-2 py-0.5 text-xs text-slate-500 dark:border-slate-700 dark:text-slate-400" }
+                        aria-pressed=has.to_string()
+                        title=if has { format!("Remove role {role}") } else { format!("Add role {role}") }
+                        on:click=move |_| {
+                            let mut next: Vec<String> = current.iter().filter(|r| *r != role).cloned().collect();
+                            if !has { next.push(role.to_owned()); }
+                            roles.dispatch(SetUserRoles { user_id: id.clone(), roles: next });
+                        }>
+                        {role}
+                    </button>
+                }
+            }).collect_view()}
+        </span>
+    }
+}
+
+/// Enable or disable, end sign-in lockouts, set a password (also on the
+/// user page).
+#[component]
+pub(super) fn UserActions(
+    user: UserView,
+    disable: ServerAction<SetUserDisabled>,
+    reset: ServerAction<ResetLockout>,
+    set_password: ServerAction<SetUserPassword>,
+) -> impl IntoView {
+    let UserView {
+        user_id,
+        username,
+        disabled,
+        ..
+    } = user;
+    let id = user_id.clone();
+    let name = username.clone();
+    view! {
+        <button type="button" class=BUTTON
+            on:click=move |_| { disable.dispatch(SetUserDisabled { user_id: id.clone(), disabled: !disabled }); }>
+            {if disabled { "Enable" } else { "Disable" }}
+        </button>
+        " "
+        <button type="button" class=BUTTON
+            on:click=move |_| { reset.dispatch(ResetLockout { username: name.clone() }); }>
+            "Reset lockout"
+        </button>
+        <SetPassword user_id username set_password/>
     }
 }
 

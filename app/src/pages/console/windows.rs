@@ -6,7 +6,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use super::Empty;
+use super::{Empty, UserLink};
 use crate::api::ratelimit::{
     ActiveWindow, RateSubject, ResetWindows, WindowView, active_windows, subject_windows,
 };
@@ -96,12 +96,23 @@ fn SubjectItem(active: ActiveWindow, selected: RwSignal<Option<RateSubject>>) ->
     }
 }
 
+/// One subject's windows, drawn live, with a reset (also on the user
+/// page).
 #[component]
-fn Windows(
+pub(super) fn Windows(
     subject: RateSubject,
     reset: ServerAction<ResetWindows>,
     changes: ReadSignal<u64>,
+    /// The heading; by default the kind of subject, with a link to the
+    /// user's page for a user.
+    #[prop(optional, into)]
+    title: Option<String>,
 ) -> impl IntoView {
+    let user_page = match (&title, &subject) {
+        (None, RateSubject::User { user_id }) => Some(user_id.clone()),
+        _ => None,
+    };
+    let heading = title.unwrap_or_else(|| kind(&subject).to_owned());
     let clock = expect_context::<Clock>().0;
     let every_two_seconds = Memo::new(move |_| clock.get() / 2_000);
     let key = subject.clone();
@@ -120,7 +131,8 @@ fn Windows(
     view! {
         <Card>
             <div class="mb-4 flex items-center justify-between gap-2">
-                <h2 class="text-lg font-medium">{kind(&subject)}</h2>
+                <h2 class="text-lg font-medium">{heading}</h2>
+                {user_page.map(|user_id| view! { <UserLink user_id name="User page".to_owned()/> })}
                 <button type="button" class=BUTTON
                     on:click=move |_| { reset.dispatch(ResetWindows { subject: to_reset.clone() }); }>
                     "Reset (unblock)"

@@ -1,0 +1,225 @@
+//! `/console/users/<user_id>`: one user, everything about them, in one
+//! place: profile and admin actions, live sessions per device, request
+//! windows drawn live, sign-in challenge state, revoked tokens and recent
+//! events. Like every console page it refreshes from the live feed.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+use leptos_router::hooks::use_params_map;
+
+use super::Empty;
+use super::blacklist::BlacklistTable;
+use super::events::EventRow;
+use super::sessions::SessionTable;
+use super::users::{RoleToggles, UserActions};
+use super::windows::Windows;
+use crate::api::admin::{ResetLockout, SetUserDisabled, SetUserPassword, SetUserRoles};
+use crate::api::console::{AdminLogoutAll, AdminRevokeSession, recent_events};
+use crate::api::ratelimit::{RateSubject, ResetWindows};
+use crate::api::users::{UserReport, user_detail};
+use crate::components::time::RelativeTime;
+use crate::components::ui::{BUTTON, Card, ErrorNotice};
+use crate::live::use_live;
+
+/// Event kinds that can change what this page shows.
+const WATCHED: &[&str] = &[
+    "login_",
+    "logout",
+    "session_",
+    "signed_out",
+    "token_",
+    "refresh_",
+    "user_",
+    "roles_changed",
+    "password_",
+    "lockout_reset",
+    "windows_reset",
+    "admin_",
+    "rate_limited",
+];
+
+#[component]
+pub fn UserPage() -> impl IntoView {
+    let params = use_params_map();
+    let user_id = Memo::new(move |_| params.read().get("id").unwrap_or_default());
+    let live = use_live();
+    let changes = live.watch(WATCHED);
+    let window_changes = live.watch(&["rate_limited", "windows_reset", "lockout_reset"]);
+    let actions = Actions {
+        revoke: ServerAction::new(),
+        logout_all: ServerAction::new(),
+        disable: ServerAction::new(),
+        roles: ServerAction::new(),
+        reset: ServerAction::new(),
+        set_password: ServerAction::new(),
+        reset_windows: ServerAction::new(),
+    };
+    let report = Resource::new(
+        move || (user_id.get(), changes.get(), actions.versions()),
+        |(id, _, _)| user_detail(id),
+    );
+    let events = Resource::new(
+        move || (user_id.get(), changes.get()),
+        |(id, _)| recent_events(None, Some(id), None, Some(50), None),
+    );
+    view! {
+        <p class="mb-4 text-sm">
+            <A href="/console/users" attr:class="text-sky-700 underline-offset-2 hover:underline dark:text-sky-400">"← All users"</A>
+        </p>
+        {move || actions.error().map(|err| view! { <ErrorNotice message=err.message/> })}
+        <Transition fallback=|| view! { <p class="text-sm text-slate-500 dark:text-slate-400">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match report.await {
+                    Ok(report) => view! { <Report report actions window_changes/> }.into_any(),
+                    Err(err) => view! { <ErrorNotice message=err.message/> }.into_any(),
+                }
+            })}
+        </Transition>
+        <div class="mt-6">
+            <Card title="Recent events">
+                <Transition fallback=|| view! { <p class="text-sm text-slate-500 dark:text-slate-400">"Loading…"</p> }>
+                    {move || Suspend::new(async move {
+                        match events.await {
+                            Ok(list) if list.events.is_empty() => view! { <Empty text="Nothing has happened to this user lately."/> }.into_any(),
+                            Ok(list) => view! {
+                                <ul class="divide-y divide-slate-100 text-sm dark:divide-slate-800" data-testid="user-events">
+                                    {list.events.into_iter().map(|event| view! { <EventRow event/> }).collect_view()}
+                                </ul>
+                            }.into_any(),
+                            Err(err) => view! { <ErrorNotice message=err.message/> }.into_any(),
+                        }
+                    })}
+                </Transition>
+            </Card>
+        </div>
+    }
+}
+
+/// The page's actions, shared by its parts.
+#[derive(Clone, Copy)]
+struct Actions {
+    revoke: ServerAction<AdminRevokeSession>,
+    logout_all: ServerAction<AdminLogoutAll>,
+    disable: ServerAction<SetUserDisabled>,
+    roles: ServerAction<SetUserRoles>,
+    reset: ServerAction<ResetLockout>,
+    set_password: ServerAction<SetUserPassword>,
+    reset_windows: ServerAction<ResetWindows>,
+}
+
+impl Actions {
+    /// Moves when any action finishes, so the report reloads.
+    fn versions(self) -> [usize; 7] {
+        [
+            self.revoke.version().get(),
+            self.logout_all.version().get(),
+            self.disable.version().get(),
+            self.roles.version().get(),
+            self.reset.version().get(),
+            self.set_password.version().get(),
+            self.reset_windows.version().get(),
+        ]
+    }
+
+    /// The last action's error, if it failed.
+    fn error(self) -> Option<crate::ApiError> {
+        [
+            self.revoke.value().get().and_then(Result::err),
+            self.logout_all.value().get().and_then(Result::err),
+            self.disable.value().get().and_then(Result::err),
+            self.roles.value().get().and_then(Result::err),
+            self.reset.value().get().and_then(Result::err),
+            self.set_password.value().get().and_then(Result::err),
+            self.reset_windows.value().get().and_then(Result::err),
+        ]
+        .into_iter()
+        .flatten()
+        .next()
+    }
+}
+
+#[component]
+fn Report(report: UserReport, actions: Actions, window_changes: ReadSignal<u64>) -> impl IntoView {
+    let UserReport {
+        user,
+        last_sign_in_ms,
+        sessions,
+        blacklist,
+    } = report;
+    let Actions {
+        revoke,
+        logout_all,
+        disable,
+        roles,
+        reset,
+        set_password,
+        reset_windows,
+    } = actions;
+    let (user_id, username) = (user.user_id.clone(), user.username.clone());
+    let everywhere = user_id.clone();
+    let status = match (user.disabled, user.must_change_password) {
+        (true, _) => "Disabled: cannot sign in",
+        (false, true) => "Active; must choose a new password at next sign-in",
+        (false, false) => "Active",
+    };
+    let session_count = sessions.len();
+    let title = format!("{username} · Console");
+    let (id_text, roles_id) = (user_id.clone(), user_id.clone());
+    let by_user = RateSubject::User { user_id };
+    let by_name = RateSubject::Username {
+        username: username.clone(),
+    };
+    let roles_now = user.roles.clone();
+    let created_at_ms = user.created_at_ms;
+    view! {
+        <Title text=title/>
+        <div class="space-y-6">
+            <Card>
+                <h2 class="text-xl font-semibold tracking-tight" data-testid="user-name">{username}</h2>
+                <dl class="mt-3 grid gap-x-6 gap-y-2 text-sm sm:grid-cols-[10rem_1fr]">
+                    <dt class="text-slate-500 dark:text-slate-400">"User id"</dt>
+                    <dd><code class="break-all text-xs">{id_text}</code></dd>
+                    <dt class="text-slate-500 dark:text-slate-400">"Roles"</dt>
+                    <dd><RoleToggles user_id=roles_id current=roles_now roles/></dd>
+                    <dt class="text-slate-500 dark:text-slate-400">"Status"</dt>
+                    <dd data-testid="user-status">{status}</dd>
+                    <dt class="text-slate-500 dark:text-slate-400">"Created"</dt>
+                    <dd><RelativeTime at_ms=created_at_ms/></dd>
+                    <dt class="text-slate-500 dark:text-slate-400">"Last sign-in"</dt>
+                    <dd>{match last_sign_in_ms {
+                        Some(at_ms) => view! { <RelativeTime at_ms/> }.into_any(),
+                        None => view! { <span>"none recorded"</span> }.into_any(),
+                    }}</dd>
+                </dl>
+                <div class="mt-4 flex flex-wrap items-start gap-2">
+                    <UserActions user disable reset set_password/>
+                </div>
+            </Card>
+            <Card title=format!("Sessions ({session_count})")>
+                {if sessions.is_empty() {
+                    view! { <Empty text="No live session: the user is signed out everywhere."/> }.into_any()
+                } else {
+                    view! {
+                        <SessionTable sessions revoke logout_all/>
+                        <button type="button" class=format!("{BUTTON} mt-3")
+                            on:click=move |_| { logout_all.dispatch(AdminLogoutAll { user_id: everywhere.clone() }); }>
+                            "Revoke all sessions"
+                        </button>
+                    }.into_any()
+                }}
+            </Card>
+            <div class="grid gap-6 *:min-w-0 lg:grid-cols-2">
+                <Windows subject=by_user reset=reset_windows changes=window_changes title="Request windows"/>
+                <Windows subject=by_name reset=reset_windows changes=window_changes title="Sign-in failures and challenge"/>
+            </div>
+            <Card title="Revoked tokens">
+                {if blacklist.is_empty() {
+                    view! { <Empty text="No revoked token of this user is still unexpired."/> }.into_any()
+                } else {
+                    view! { <BlacklistTable entries=blacklist/> }.into_any()
+                }}
+            </Card>
+        </div>
+    }
+}
