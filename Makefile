@@ -21,12 +21,13 @@ CARGO_LEPTOS_VERSION := 0.3.6
 WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/ {getline; gsub(/[^0-9.]/, ""); print; exit}' Cargo.lock)
 GATEHOUSE_BIN := $(CARGO_TARGET_DIR)/release/gatehouse
 
-.PHONY: help run test bench deps build serve
+.PHONY: help run test bench deps build serve update-screenshots
 
 help:
 	@echo "make run    install what is missing, build and serve on http://127.0.0.1:3000"
 	@echo "make test   install what is missing and run every check and test suite"
 	@echo "make bench  run the benchmarks and print their tables"
+	@echo "make update-screenshots  re-record the visual baselines (review the diff before committing)"
 
 run: deps build serve
 
@@ -44,6 +45,11 @@ bench: deps build
 	cargo bench --bench refresh
 	cargo bench --bench ratelimit
 	cargo bench --bench console
+
+# A reviewed layout change: re-record end2end/tests/visual.spec.ts-snapshots.
+update-screenshots: deps build
+	GATEHOUSE_BIN=$(GATEHOUSE_BIN) npx playwright test --config end2end/playwright.config.ts \
+	  --project=single visual.spec.ts --update-snapshots
 
 serve:
 	GATEHOUSE_SITE_ROOT=$(CURDIR)/target/site $(GATEHOUSE_BIN)

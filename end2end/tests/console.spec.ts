@@ -1,13 +1,14 @@
 import { test, expect, type Page } from "@playwright/test";
-import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { admin, adminPasswordFile, gatehouseBinary, projectRoot } from "../playwright.config";
+import { admin } from "../playwright.config";
 import {
   collectErrors,
   createUser,
+  freePort,
+  startGatehouse,
+  waitReady,
   expectNoHorizontalScroll,
   keepScreenshot,
   newDevice,
@@ -163,40 +164,6 @@ test("every console page fits a 390 px screen (screenshots kept)", async ({ page
   await keepScreenshot(page, testInfo, "console-overview-1280");
   expect(errors).toEqual([]);
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = net.createServer().listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-function startGatehouse(port: number, dataDir: string): ChildProcess {
-  return spawn(
-    gatehouseBinary(),
-    [
-      "--addr", `127.0.0.1:${port}`,
-      "--data-dir", dataDir,
-      "--admin-user", admin.username,
-      "--admin-password-file", adminPasswordFile,
-    ],
-    { cwd: projectRoot, env: { ...process.env, GATEHOUSE_SITE_ROOT: path.join(projectRoot, "target", "site") }, stdio: "ignore" },
-  );
-}
-
-async function waitReady(url: string) {
-  for (let i = 0; i < 100; i++) {
-    try {
-      if ((await fetch(`${url}/ready`)).ok) return;
-    } catch {
-      // not up yet
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`${url} never became ready`);
-}
 
 test("the live indicator goes grey when the server goes away and recovers on its own", async ({ browser }) => {
   test.setTimeout(90_000);

@@ -36,7 +36,9 @@ export async function keepScreenshot(page: Page, testInfo: TestInfo, name: strin
 }
 
 import { request as playwrightRequest, type Browser, type BrowserContext } from "@playwright/test";
-import { admin } from "../playwright.config";
+import { admin, adminPasswordFile, gatehouseBinary, projectRoot } from "../playwright.config";
+import { spawn, type ChildProcess } from "node:child_process";
+import net from "node:net";
 
 /** A unique name for this test run, so tests never share users. */
 export function uniqueName(prefix: string): string {
@@ -74,3 +76,42 @@ export async function signIn(page: Page, username: string, password: string) {
 export async function newDevice(browser: Browser, baseURL: string): Promise<BrowserContext> {
   return browser.newContext({ baseURL });
 }
+
+/** A free TCP port on loopback. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = net.createServer().listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts a Gatehouse of its own (embedded Redis in `dataDir`), with the test admin. */
+export function startGatehouse(port: number, dataDir: string, extra: string[] = []): ChildProcess {
+  return spawn(
+    gatehouseBinary(),
+    [
+      "--addr", `127.0.0.1:${port}`,
+      "--data-dir", dataDir,
+      "--admin-user", admin.username,
+      "--admin-password-file", adminPasswordFile,
+      ...extra,
+    ],
+    { cwd: projectRoot, env: { ...process.env, GATEHOUSE_SITE_ROOT: path.join(projectRoot, "target", "site") }, stdio: "ignore" },
+  );
+}
+
+/** Resolves once `url` answers /ready. */
+export async function waitReady(url: string) {
+  for (let i = 0; i < 100; i++) {
+    try {
+      if ((await fetch(`${url}/ready`)).ok) return;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${url} never became ready`);
+}
+

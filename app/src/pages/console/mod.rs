@@ -113,7 +113,10 @@ fn ConsoleFrame() -> impl IntoView {
 #[component]
 pub(super) fn UserLink(user_id: String, #[prop(optional)] name: Option<String>) -> impl IntoView {
     let href = format!("/console/users/{user_id}");
-    let text = name.filter(|n| !n.is_empty()).unwrap_or(user_id);
+    let text = match name.filter(|n| !n.is_empty()) {
+        Some(name) => name.into_any(),
+        None => view! { <ShortId id=user_id/> }.into_any(),
+    };
     view! {
         <A href=href attr:class="font-medium text-sky-700 underline-offset-2 hover:underline dark:text-sky-400">
             {text}
