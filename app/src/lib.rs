@@ -94,7 +94,9 @@ pub fn App() -> impl IntoView {
         <Router>
             <Layout>
                 <Routes fallback=NotFound>
-                    <Route path=path!("") view=HomePage/>
+                    // Async: the status is in the HTML itself (the page
+                    // must work without JavaScript), never a fallback.
+                    <Route path=path!("") view=HomePage ssr=SsrMode::Async/>
                     <Route path=path!("login") view=LoginPage/>
                     // Async: the whole page (sessions included) is in the
                     // HTML, so it works without JavaScript.

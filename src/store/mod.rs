@@ -388,11 +388,21 @@ impl Store {
     /// round trip took.
     pub async fn server_info(&self) -> Result<ServerInfo, StoreError> {
         let started = Instant::now();
-        let info: String = redis::cmd("INFO")
+        let reply: Value = redis::cmd("INFO")
             .arg("server")
             .query_async(&mut self.conn())
             .await?;
         let round_trip = started.elapsed();
+        let unexpected = |err: redis::ParsingError| StoreError::Command(RedisError::from(err));
+        let info: String = match reply {
+            // A Cluster asks every node and answers node → text; the nodes
+            // of one Cluster run one version.
+            Value::Map(nodes) => match nodes.into_iter().next() {
+                Some((_, text)) => redis::from_redis_value(text).map_err(unexpected)?,
+                None => String::new(),
+            },
+            other => redis::from_redis_value(other).map_err(unexpected)?,
+        };
         let version = info
             .lines()
             .find_map(|line| line.strip_prefix("redis_version:"))
@@ -874,6 +884,14 @@ pub mod keys {
 mod tests {
     use super::*;
     use crate::testing::TestRedis;
+
+    crate::both_topologies! {
+        /// The status page's probe: on a Cluster, `INFO` answers per node.
+        async fn the_server_info_names_the_version(backend) {
+            let info = backend.store().await.server_info().await.unwrap();
+            assert!(info.version.starts_with(|c: char| c.is_ascii_digit()), "{info:?}");
+        }
+    }
 
     #[test]
     fn keys_are_prefixed_and_tagged() {
