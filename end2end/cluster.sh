@@ -21,12 +21,15 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 0' TERM INT
 
+# A generous node timeout: the nodes idle for minutes while Chromium loads
+# both cores, and a node that misses 2 s of cluster-bus pings is marked
+# failed, which takes its slots (and every sign-in) down with it.
 IFS=, read -ra list <<< "$ports"
 nodes=()
 for port in "${list[@]}"; do
   mkdir -p "$dir/$port"
   redis-server --port "$port" --bind 127.0.0.1 --dir "$dir/$port" \
-    --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 2000 \
+    --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 15000 \
     --save "" --appendonly no > "$dir/$port/redis.log" 2>&1 &
   pids+=("$!")
   nodes+=("127.0.0.1:$port")
