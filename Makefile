@@ -40,8 +40,7 @@ build:
 # Benchmarks: each binary prints Markdown tables (the README quotes them).
 # The HTTP benchmark loads the release binary with wrk.
 bench: deps build
-	@printf '\n| browser bundle | bytes | gzip -9 |\n|---|---|---|\n| gatehouse.wasm | %s | %s |\n\n' \
-	  "$$(wc -c < target/site/pkg/gatehouse.wasm)" "$$(gzip -9 -c target/site/pkg/gatehouse.wasm | wc -c)"
+	@.ci/bundle-size
 	GATEHOUSE_BIN=$(GATEHOUSE_BIN) cargo run --release --locked -p gatehouse-http-bench
 	cargo bench --bench locks
 	cargo bench --bench refresh
