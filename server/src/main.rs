@@ -63,7 +63,9 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     };
     let instance_id = state.instance.id.clone();
     let events = state.auth.events().clone();
-    let bootstrap = startup::bootstrap_admin(&config, state.auth.clone())?;
+    let mut settings = HttpSettings::from(&config);
+    settings.metrics = Some(metrics.clone());
+    let bootstrap = startup::bootstrap_admin(&config, state.auth.clone(), &settings.provisioning)?;
     let hub = EventHub::start(state.store.clone(), events.clone());
     let upkeep = upkeep::start(&state, upkeep::Intervals::default());
     // Histograms are drained into their buckets here, not per scrape.
@@ -76,8 +78,6 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
             }
         }
     });
-    let mut settings = HttpSettings::from(&config);
-    settings.metrics = Some(metrics.clone());
     let scraper = match config.metrics_addr {
         Some(addr) => Some(serve_metrics(addr, metrics.clone()).await?),
         None => None,

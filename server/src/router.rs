@@ -40,6 +40,8 @@ pub struct HttpSettings {
     pub addressing: std::sync::Arc<gatehouse::network::Addressing>,
     /// Set at shutdown: `/ready` says 503 from then on.
     pub draining: crate::health::Draining,
+    /// Set while the configured admin is created: `/ready` says 503.
+    pub provisioning: crate::health::Provisioning,
     /// Serves `/metrics` on this listener (to the `metrics` role) when set.
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
@@ -51,6 +53,7 @@ impl From<&crate::config::Config> for HttpSettings {
             body_limit: config.body_limit,
             addressing: std::sync::Arc::new(crate::config::addressing(config)),
             draining: crate::health::Draining::default(),
+            provisioning: crate::health::Provisioning::default(),
             metrics: None,
         }
     }
@@ -84,7 +87,10 @@ pub fn app(state: AppState, settings: HttpSettings, hub: EventHub) -> Router {
         .route("/health", get(health::live))
         .route(
             "/ready",
-            get(health::ready).layer(axum::Extension(settings.draining.clone())),
+            get(health::ready).layer(axum::Extension((
+                settings.draining.clone(),
+                settings.provisioning.clone(),
+            ))),
         )
         .route("/api/v1/auth/verify", get(forward_auth::verify))
         .route("/.well-known/jwks.json", get(forward_auth::jwks))

@@ -150,10 +150,13 @@ async fn keyring(config: &Config, store: &Store) -> Result<Keyring, StartupError
 
 /// Creates the configured admin, or on a first run with no users at all
 /// an `admin` with a random password printed once. Retries in the
-/// background while Redis is unreachable.
+/// background while Redis is unreachable; `provisioning` is set until it
+/// is done (or has failed for good), so `/ready` waits for the admin a
+/// deployment script is about to sign in as.
 pub fn bootstrap_admin(
     config: &Config,
     auth: Auth,
+    provisioning: &crate::health::Provisioning,
 ) -> Result<tokio::task::JoinHandle<()>, std::io::Error> {
     let configured = match (&config.admin_user, &config.admin_password_file) {
         (Some(user), Some(file)) => {
@@ -174,6 +177,8 @@ pub fn bootstrap_admin(
         _ => None,
     };
     let initial_admin = config.initial_admin;
+    let provisioning = provisioning.clone();
+    provisioning.set(true);
     Ok(tokio::spawn(async move {
         loop {
             let result = match &configured {
@@ -182,13 +187,19 @@ pub fn bootstrap_admin(
                 None => Ok(()),
             };
             match result {
-                Ok(()) => return,
+                Ok(()) => {
+                    provisioning.set(false);
+                    return;
+                }
                 Err(gatehouse::auth::AuthError::Store(err)) => {
                     tracing::warn!(error = %err, "cannot create the admin yet; retrying");
                     tokio::time::sleep(Duration::from_secs(2)).await;
                 }
+                // Not worth holding the instance back for: it serves
+                // everyone else, and the log says what to fix.
                 Err(err) => {
                     tracing::error!(error = %err, "cannot create the admin user");
+                    provisioning.set(false);
                     return;
                 }
             }

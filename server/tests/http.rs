@@ -22,6 +22,23 @@ async fn health_answers_without_redis() {
 }
 
 #[tokio::test]
+async fn ready_says_503_while_the_configured_admin_is_being_created() {
+    let redis = TestRedis::start().await;
+    let app = app(&redis, &[]).await;
+    app.provisioning.set(true);
+    let response = app.send(get("/ready")).await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        json(response).await["message"]
+            .as_str()
+            .unwrap()
+            .contains("creating its configured admin")
+    );
+    app.provisioning.set(false);
+    assert_eq!(app.send(get("/ready")).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
 async fn ready_says_503_from_the_moment_a_shutdown_begins() {
     let redis = TestRedis::start().await;
     let app = app(&redis, &[]).await;

@@ -9,7 +9,7 @@ use axum::body::Body;
 use gatehouse::user::Role;
 use http::{Request, StatusCode, header};
 use serde_json::{Value, json};
-use support::{TestApp, app_on, expect_error, json, post_bearer, post_json, post_json_bearer};
+use support::{TestApp, app_on, expect_error, get, json, post_bearer, post_json, post_json_bearer};
 
 const PASSWORD: &str = "/api/v1/auth/password";
 const SET_PASSWORD: &str = "/api/v1/admin/users/set-password";
@@ -170,10 +170,13 @@ gatehouse::both_topologies! {
         use clap::Parser;
         let app = app_on(&backend, &[]).await;
         let config = gatehouse_server::config::Config::try_parse_from(["gatehouse"]).unwrap();
-        gatehouse_server::startup::bootstrap_admin(&config, app.state.auth.clone())
-            .unwrap()
-            .await
-            .unwrap();
+        let bootstrap =
+            gatehouse_server::startup::bootstrap_admin(&config, app.state.auth.clone(), &app.provisioning)
+                .unwrap();
+        assert!(app.provisioning.is_provisioning(), "not ready before the admin exists");
+        bootstrap.await.unwrap();
+        assert!(!app.provisioning.is_provisioning());
+        assert_eq!(app.send(get("/ready")).await.status(), 200, "ready once it does");
         let admin = app.state.auth.users().find("admin").await.unwrap().unwrap();
         assert!(admin.must_change_password);
         assert!(admin.has_role(Role::Admin));

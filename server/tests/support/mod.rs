@@ -23,6 +23,8 @@ pub struct TestApp {
     pub state: AppState,
     /// What a shutdown sets.
     pub draining: gatehouse_server::health::Draining,
+    /// What creating the configured admin sets.
+    pub provisioning: gatehouse_server::health::Provisioning,
 }
 
 /// A router against `redis`, with extra command-line arguments.
@@ -73,8 +75,10 @@ pub async fn build(target: &[&str], extra_args: &[&str]) -> TestApp {
     let mut settings = HttpSettings::from(&config);
     settings.metrics = Some(metrics);
     let draining = settings.draining.clone();
+    let provisioning = settings.provisioning.clone();
     TestApp {
         draining,
+        provisioning,
         router: router::app(
             state.clone(),
             settings,
