@@ -261,4 +261,86 @@ mod tests {
         }
         recovers(write_all, Duration::from_secs(10), Duration::from_secs(3)).await;
     }
+
+    /// A node that briefly does not serve a key's slot (what a failover or
+    /// a resharding looks like to a client: `CLUSTERDOWN`, `TRYAGAIN`) is
+    /// asked again within the response budget, not after the cluster
+    /// client's default first wait of at least 1.28 s, which used up that
+    /// budget and turned every such answer into a timeout.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_briefly_unserved_cluster_slot_is_retried_within_the_budget() {
+        let cluster = TestCluster::start().await;
+        let store = Store::connect(&StoreConfig {
+            response_timeout: Duration::from_secs(1),
+            ..StoreConfig::cluster(cluster.urls())
+        })
+        .await
+        .unwrap();
+        let key = "gh:test:unserved";
+        let () = redis::cmd("SET")
+            .arg(key)
+            .arg("kept")
+            .query_async(&mut store.conn())
+            .await
+            .unwrap();
+
+        // The node that serves the key, and the key's slot.
+        let mut owner = None;
+        for url in cluster.urls() {
+            let mut node = redis::Client::open(url)
+                .unwrap()
+                .get_multiplexed_async_connection()
+                .await
+                .unwrap();
+            let slot: u16 = redis::cmd("CLUSTER")
+                .arg("KEYSLOT")
+                .arg(key)
+                .query_async(&mut node)
+                .await
+                .unwrap();
+            let keys: u64 = redis::cmd("CLUSTER")
+                .arg("COUNTKEYSINSLOT")
+                .arg(slot)
+                .query_async(&mut node)
+                .await
+                .unwrap();
+            if keys == 1 {
+                owner = Some((node, slot));
+            }
+        }
+        let (mut owner, slot) = owner.expect("one node holds the key");
+        let () = redis::cmd("CONFIG")
+            .arg("SET")
+            .arg("cluster-require-full-coverage")
+            .arg("no")
+            .query_async(&mut owner)
+            .await
+            .unwrap();
+        let () = redis::cmd("CLUSTER")
+            .arg("DELSLOTS")
+            .arg(slot)
+            .query_async(&mut owner)
+            .await
+            .unwrap();
+        let back = tokio::spawn({
+            let mut owner = owner.clone();
+            async move {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                let () = redis::cmd("CLUSTER")
+                    .arg("ADDSLOTS")
+                    .arg(slot)
+                    .query_async(&mut owner)
+                    .await
+                    .unwrap();
+            }
+        });
+
+        let value: Option<String> = redis::cmd("GET")
+            .arg(key)
+            .query_async(&mut store.conn())
+            .await
+            .expect("answered once the slot is served again, within the 1 s budget");
+        assert_eq!(value.as_deref(), Some("kept"));
+        back.await.unwrap();
+    }
 }

@@ -461,9 +461,19 @@ fn cluster_client(
     response_timeout: Duration,
     tls: Option<&Tls>,
 ) -> redis::RedisResult<ClusterClient> {
+    // The client retries a command that a node answers with CLUSTERDOWN,
+    // TRYAGAIN, MASTERDOWN or LOADING (a failover or resharding in
+    // progress), after a wait that by default is at least 1.28 s: with the
+    // usual 2 s budget, which covers the retries, one such answer was a
+    // timeout. Short, growing waits (up to 40, 80, 160 … ms, at most a quarter of
+    // the budget) retry within it instead.
+    let max_wait = u64::try_from(response_timeout.as_millis() / 4).unwrap_or(u64::MAX);
     let mut builder = ClusterClient::builder(nodes.iter().map(String::as_str))
         .connection_timeout(connect_timeout)
-        .response_timeout(response_timeout);
+        .response_timeout(response_timeout)
+        .min_retry_wait(10)
+        .max_retry_wait(max_wait.max(20))
+        .retry_wait_formula(20, 2);
     if let Some(tls) = tls.filter(|_| nodes.iter().all(|url| url.starts_with("rediss://"))) {
         builder = builder.certs(tls.certificates());
     }
