@@ -13,10 +13,17 @@ SHELL := /bin/bash
 
 CARGO_TARGET_DIR ?= $(HOME)/.cache/gatehouse/target
 export CARGO_TARGET_DIR
-# cargo-leptos finds tailwindcss and wasm-opt (npm's binaryen) here.
-export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
-
 CARGO_LEPTOS_VERSION := 0.3.6
+# cargo-leptos 0.3.6 as released splits the wasm (--split, for the console's
+# lazy pages) with wasm_split_cli_support 0.2.0, whose output wasm-bindgen
+# 0.2.130 cannot finish (hydration then fails on an unresolved
+# `__wbindgen_externref_xform__` import). 0.2.4 fixes that; the same
+# cargo-leptos release is built with it, in a directory of its own.
+WASM_SPLIT_VERSION := 0.2.4
+CARGO_LEPTOS_ROOT := $(HOME)/.cache/gatehouse/tools/cargo-leptos-$(CARGO_LEPTOS_VERSION)-wasm-split-$(WASM_SPLIT_VERSION)
+# cargo-leptos finds tailwindcss and wasm-opt (npm's binaryen) here.
+export PATH := $(CURDIR)/node_modules/.bin:$(CARGO_LEPTOS_ROOT)/bin:$(HOME)/.cargo/bin:$(PATH)
+
 # wasm-bindgen-cli must match the wasm-bindgen crate in Cargo.lock exactly.
 WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/ {getline; gsub(/[^0-9.]/, ""); print; exit}' Cargo.lock)
 GATEHOUSE_BIN := $(CARGO_TARGET_DIR)/release/gatehouse
@@ -34,8 +41,9 @@ run: deps build serve
 test: deps
 	@GATEHOUSE_BIN=$(GATEHOUSE_BIN) .ci/test-all
 
+# --split: the console's pages become chunks of their own (app/src/pages/console/lazy.rs).
 build:
-	cargo leptos build --release
+	cargo leptos build --release --split
 
 # Benchmarks: each binary prints Markdown tables (the README quotes them).
 # The HTTP benchmark loads the release binary with wrk.
@@ -71,6 +79,7 @@ deps: .deps-debian .deps-rust .deps-npm
 	command -v cc >/dev/null           || missing="$$missing build-essential"; \
 	command -v wrk >/dev/null          || missing="$$missing wrk"; \
 	command -v openssl >/dev/null      || missing="$$missing openssl"; \
+	command -v curl >/dev/null         || missing="$$missing curl ca-certificates"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  export DEBIAN_FRONTEND=noninteractive; \
@@ -80,9 +89,16 @@ deps: .deps-debian .deps-rust .deps-npm
 .deps-rust:
 	@rustup target list --installed | grep -qx wasm32-unknown-unknown \
 	  || rustup target add wasm32-unknown-unknown
-	@if [ "$$(cargo leptos --version 2>/dev/null | awk '{print $$2}')" != "$(CARGO_LEPTOS_VERSION)" ]; then \
-	  echo "installing cargo-leptos $(CARGO_LEPTOS_VERSION) (about 20 minutes on 2 cores, once)"; \
-	  cargo install cargo-leptos --version $(CARGO_LEPTOS_VERSION) --locked --features no_downloads; \
+	@if [ ! -x "$(CARGO_LEPTOS_ROOT)/bin/cargo-leptos" ]; then \
+	  echo "building cargo-leptos $(CARGO_LEPTOS_VERSION) with wasm_split_cli_support $(WASM_SPLIT_VERSION) (about 20 minutes on 2 cores, once)"; \
+	  set -eo pipefail; \
+	  src=$$(mktemp -d); \
+	  curl -sSfL https://static.crates.io/crates/cargo-leptos/cargo-leptos-$(CARGO_LEPTOS_VERSION).crate | tar xz -C "$$src"; \
+	  cd "$$src/cargo-leptos-$(CARGO_LEPTOS_VERSION)"; \
+	  cargo update -q -p rayon --precise 1.12.0; \
+	  cargo update -q -p wasm_split_cli_support --precise $(WASM_SPLIT_VERSION); \
+	  cargo install -q --path . --locked --features no_downloads --root "$(CARGO_LEPTOS_ROOT)"; \
+	  rm -rf "$$src"; \
 	fi
 	@if [ "$$(wasm-bindgen --version 2>/dev/null | awk '{print $$2}')" != "$(WASM_BINDGEN_VERSION)" ]; then \
 	  echo "installing wasm-bindgen-cli $(WASM_BINDGEN_VERSION) (matches Cargo.lock)"; \

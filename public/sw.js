@@ -1,9 +1,9 @@
 // Gatehouse's service worker: what makes the console installable as an
 // app and open without a network. It caches the app shell only (the wasm
 // bundle, its JavaScript, the stylesheet, icons, the manifest and an
-// offline page) and never API responses or rendered pages, which hold
-// live security data.
-const CACHE = "gatehouse-shell-v1";
+// offline page; the console pages' lazily loaded chunks once fetched) and
+// never API responses or rendered pages, which hold live security data.
+const CACHE = "gatehouse-shell-v2";
 const SHELL = [
   "/pkg/gatehouse.js",
   "/pkg/gatehouse.wasm",
@@ -35,7 +35,7 @@ self.addEventListener("fetch", (event) => {
   if (request.method !== "GET" || url.origin !== self.location.origin || url.pathname.startsWith("/api/")) {
     return; // the network, untouched
   }
-  if (SHELL.includes(url.pathname)) {
+  if (SHELL.includes(url.pathname) || url.pathname.startsWith("/pkg/")) {
     // Network first, so a new release is picked up at once; the cached
     // copy only when offline.
     event.respondWith(

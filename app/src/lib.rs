@@ -34,15 +34,11 @@ pub use error::{ApiError, ErrorCode};
 use leptos::prelude::*;
 use leptos_meta::{Link, Meta, MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
-use leptos_router::{SsrMode, path};
+use leptos_router::{Lazy, SsrMode, path};
 
 use crate::components::layout::Layout;
 use crate::components::time::provide_clock;
-use crate::pages::console::{
-    ConsoleLayout, blacklist::BlacklistPage, events::EventsPage, locks::LocksPage,
-    overview::OverviewPage, sessions::SessionsPage, user::UserPage, users::UsersPage,
-    windows::WindowsPage,
-};
+use crate::pages::console::{ConsoleLayout, lazy};
 use crate::pages::{account::AccountPage, home::HomePage, login::LoginPage, not_found::NotFound};
 
 /// The HTML document around the app, rendered on the server only.
@@ -72,14 +68,6 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     provide_clock();
 
-    // A signal for tests and for people debugging: the page is interactive
-    // once this attribute appears (effects only run in the browser).
-    Effect::new(move |_| {
-        if let Some(body) = document().body() {
-            let _ = body.set_attribute("data-hydrated", "true");
-        }
-    });
-
     view! {
         <Stylesheet id="leptos" href="/pkg/gatehouse.css"/>
         <Title formatter=|page: String| {
@@ -101,15 +89,17 @@ pub fn App() -> impl IntoView {
                     // Async: the whole page (sessions included) is in the
                     // HTML, so it works without JavaScript.
                     <Route path=path!("account") view=AccountPage ssr=SsrMode::Async/>
+                    // The console's pages are lazy: a chunk of their own
+                    // (see pages/console/lazy.rs).
                     <ParentRoute path=path!("console") view=ConsoleLayout ssr=SsrMode::Async>
-                        <Route path=path!("") view=OverviewPage/>
-                        <Route path=path!("sessions") view=SessionsPage/>
-                        <Route path=path!("users") view=UsersPage/>
-                        <Route path=path!("users/:id") view=UserPage/>
-                        <Route path=path!("locks") view=LocksPage/>
-                        <Route path=path!("blacklist") view=BlacklistPage/>
-                        <Route path=path!("windows") view=WindowsPage/>
-                        <Route path=path!("events") view=EventsPage/>
+                        <Route path=path!("") view={Lazy::<lazy::Overview>::new()}/>
+                        <Route path=path!("sessions") view={Lazy::<lazy::Sessions>::new()}/>
+                        <Route path=path!("users") view={Lazy::<lazy::Users>::new()}/>
+                        <Route path=path!("users/:id") view={Lazy::<lazy::User>::new()}/>
+                        <Route path=path!("locks") view={Lazy::<lazy::Locks>::new()}/>
+                        <Route path=path!("blacklist") view={Lazy::<lazy::Blacklist>::new()}/>
+                        <Route path=path!("windows") view={Lazy::<lazy::Windows>::new()}/>
+                        <Route path=path!("events") view={Lazy::<lazy::Events>::new()}/>
                     </ParentRoute>
                 </Routes>
             </Layout>
@@ -122,7 +112,19 @@ pub fn App() -> impl IntoView {
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(App);
+    // What `leptos::mount::hydrate_lazy` does (hydration that waits for
+    // the chunks of lazy routes), then a signal for tests and for people
+    // debugging: the page is interactive once `data-hydrated` appears, a
+    // console page included (its chunk arrives after the main bundle).
+    let Some(body) = document().body() else {
+        return;
+    };
+    wasm_bindgen_futures::spawn_local(async move {
+        leptos::mount::hydrate_from_async(body.clone(), App)
+            .await
+            .forget();
+        let _ = body.set_attribute("data-hydrated", "true");
+    });
     // Installable as an app: the service worker caches the shell only.
     if let Some(window) = web_sys::window() {
         let _ = window.navigator().service_worker().register("/sw.js");

@@ -6,6 +6,7 @@
 
 pub mod blacklist;
 pub mod events;
+pub mod lazy;
 pub mod locks;
 pub mod overview;
 pub mod sessions;

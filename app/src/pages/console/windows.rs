@@ -115,18 +115,22 @@ pub(super) fn Windows(
     let heading = title.unwrap_or_else(|| kind(&subject).to_owned());
     let clock = expect_context::<Clock>().0;
     let every_two_seconds = Memo::new(move |_| clock.get() / 2_000);
+    // Fetched by the browser only, once the page is hydrated, and read
+    // without a suspense boundary: on the user page this card sits inside
+    // the report's boundary, and a boundary nested in an already resolved
+    // one does not hydrate asynchronously (as the console's lazy pages
+    // do). The server sends the placeholder; the windows redraw every two
+    // seconds anyway.
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
     let key = subject.clone();
-    let report = Resource::new(
-        move || {
-            (
-                key.clone(),
-                changes.get(),
-                every_two_seconds.get(),
-                reset.version().get(),
-            )
-        },
-        |(subject, _, _, _)| subject_windows(subject),
-    );
+    let report = LocalResource::new(move || {
+        let subject = key.clone();
+        changes.track();
+        every_two_seconds.track();
+        reset.version().track();
+        subject_windows(subject)
+    });
     let to_reset = subject.clone();
     view! {
         <Card>
@@ -138,21 +142,18 @@ pub(super) fn Windows(
                     "Reset (unblock)"
                 </button>
             </div>
-            <Transition fallback=|| view! { <p class="text-sm text-slate-500 dark:text-slate-400">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match report.await {
-                        Ok(report) if report.windows.is_empty() => view! {
-                            <Empty text="No policy counts this kind of subject."/>
-                        }.into_any(),
-                        Ok(report) => view! {
-                            <div class="space-y-5" data-testid="windows">
-                                {report.windows.into_iter().map(|window| view! { <WindowBar window/> }).collect_view()}
-                            </div>
-                        }.into_any(),
-                        Err(err) => view! { <ErrorNotice message=err.message/> }.into_any(),
-                    }
-                })}
-            </Transition>
+            {move || match hydrated.get().then(|| report.get()).flatten() {
+                None => view! { <p class="text-sm text-slate-500 dark:text-slate-400">"Loading…"</p> }.into_any(),
+                Some(Ok(report)) if report.windows.is_empty() => view! {
+                    <Empty text="No policy counts this kind of subject."/>
+                }.into_any(),
+                Some(Ok(report)) => view! {
+                    <div class="space-y-5" data-testid="windows">
+                        {report.windows.into_iter().map(|window| view! { <WindowBar window/> }).collect_view()}
+                    </div>
+                }.into_any(),
+                Some(Err(err)) => view! { <ErrorNotice message=err.message/> }.into_any(),
+            }}
         </Card>
     }
 }
