@@ -21,6 +21,30 @@ struct Gatehouse {
     metrics_addr: Option<String>,
 }
 
+/// A test that fails half-way must not leave its processes behind: they
+/// hold the test's stderr open, and `make test` waits for it to close.
+impl Drop for Gatehouse {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = Command::new("kill")
+                .args(["-TERM", &self.child.id().to_string()])
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        let redis = std::fs::read_to_string(format!("/proc/{}/cmdline", self.redis_pid));
+        if alive(self.redis_pid) && redis.is_ok_and(|cmdline| cmdline.starts_with("redis-server")) {
+            let _ = Command::new("kill")
+                .args(["-KILL", &self.redis_pid.to_string()])
+                .status();
+        }
+    }
+}
+
 fn start(data_dir: &Path) -> Gatehouse {
     start_with(data_dir, &[])
 }
@@ -167,6 +191,21 @@ fn metrics_can_have_a_listener_of_their_own() {
     assert!(wait_exit(&mut gatehouse.child, Duration::from_secs(20)).success());
 }
 
+/// Waits for `/ready` to say 200: once Redis answers and the first-run
+/// admin exists (it is created in the background at startup).
+fn wait_ready(addr: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        match http_status(addr, "/ready") {
+            200 => return,
+            503 if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            status => panic!("/ready answered {status}"),
+        }
+    }
+}
+
 fn redis(url: &str) -> redis::Connection {
     redis::Client::open(url).unwrap().get_connection().unwrap()
 }
@@ -177,7 +216,7 @@ fn embedded_redis_persists_across_restarts_and_leaves_no_orphans() {
 
     // First run: write a key through the embedded Redis, stop with SIGTERM.
     let mut first = start(data.path());
-    assert_eq!(http_status(&first.http_addr, "/ready"), 200);
+    wait_ready(&first.http_addr);
     redis::cmd("SET")
         .arg("gh:test:persisted")
         .arg("yes")
