@@ -35,7 +35,7 @@ const REFERENCE_ENV: &str = "GH_BENCH_REFERENCE";
 const PASSWORD: &str = "benchmark password";
 /// The default policies, with limits no benchmark reaches.
 const POLICIES: &str = "name=ip,key=ip,algorithm=sliding-counter,limit=1000000000,window=1m,routes=*;\
-name=api-user,key=user,algorithm=sliding-log,limit=1000000000,window=1m,routes=/api/*;\
+name=api-user,key=user,algorithm=sliding-counter,limit=1000000000,window=1m,routes=/api/*;\
 name=api-burst,key=user,algorithm=gcra,limit=1000000000,window=1m,burst=1000000000,routes=/api/*;\
 name=verify,key=user,algorithm=gcra,limit=1000000000,window=1m,burst=1000000000,routes=/api/v1/auth/verify;\
 name=login-ip,key=ip,limit=1000000000,window=1m,routes=/api/v1/auth/login;\
