@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use gatehouse::testing::TestRedis;
 use http::{Request, StatusCode, header};
-use support::{app, get, json, text};
+use support::{TestApp, app, get, json, text};
 
 #[tokio::test]
 async fn health_answers_without_redis() {
@@ -21,19 +21,20 @@ async fn health_answers_without_redis() {
     assert_eq!(json(response).await["status"], "ok");
 }
 
+/// `/ready` answers 503 with a message that says `why`.
+async fn assert_not_ready(app: &TestApp, why: &str) {
+    let response = app.send(get("/ready")).await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let message = json(response).await["message"].as_str().unwrap().to_owned();
+    assert!(message.contains(why), "{message}");
+}
+
 #[tokio::test]
 async fn ready_says_503_while_the_configured_admin_is_being_created() {
     let redis = TestRedis::start().await;
     let app = app(&redis, &[]).await;
     app.provisioning.set(true);
-    let response = app.send(get("/ready")).await;
-    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert!(
-        json(response).await["message"]
-            .as_str()
-            .unwrap()
-            .contains("creating its configured admin")
-    );
+    assert_not_ready(&app, "creating its configured admin").await;
     app.provisioning.set(false);
     assert_eq!(app.send(get("/ready")).await.status(), StatusCode::OK);
 }
@@ -44,14 +45,7 @@ async fn ready_says_503_from_the_moment_a_shutdown_begins() {
     let app = app(&redis, &[]).await;
     assert_eq!(app.send(get("/ready")).await.status(), StatusCode::OK);
     app.draining.start();
-    let response = app.send(get("/ready")).await;
-    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert!(
-        json(response).await["message"]
-            .as_str()
-            .unwrap()
-            .contains("shutting down")
-    );
+    assert_not_ready(&app, "shutting down").await;
     assert_eq!(
         app.send(get("/health")).await.status(),
         StatusCode::OK,
