@@ -20,32 +20,44 @@ use serde_json::{Value, json};
 
 use crate::error::HttpError;
 
-/// Set when the instance starts shutting down.
+/// What `/ready` reports besides Redis: not ready while the configured
+/// admin user is being created (see `startup::bootstrap_admin`), nor from
+/// the moment a shutdown begins. Clones share it.
 #[derive(Clone, Debug, Default)]
-pub struct Draining(Arc<AtomicBool>);
+pub struct Readiness(Arc<Flags>);
 
-impl Draining {
-    pub fn start(&self) {
-        self.0.store(true, Ordering::Relaxed);
-    }
-
-    pub fn is_draining(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
-    }
+#[derive(Debug, Default)]
+struct Flags {
+    provisioning: AtomicBool,
+    draining: AtomicBool,
 }
 
-/// Set while the configured admin user is being created (see
-/// `startup::bootstrap_admin`).
-#[derive(Clone, Debug, Default)]
-pub struct Provisioning(Arc<AtomicBool>);
+impl Readiness {
+    /// The instance starts shutting down (for good).
+    pub fn start_draining(&self) {
+        self.0.draining.store(true, Ordering::Relaxed);
+    }
 
-impl Provisioning {
-    pub fn set(&self, provisioning: bool) {
-        self.0.store(provisioning, Ordering::Relaxed);
+    /// The configured admin is being created (`true`), or is done.
+    pub fn set_provisioning(&self, provisioning: bool) {
+        self.0.provisioning.store(provisioning, Ordering::Relaxed);
     }
 
     pub fn is_provisioning(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
+        self.0.provisioning.load(Ordering::Relaxed)
+    }
+
+    /// Why this instance is not ready, whatever Redis says.
+    fn not_ready(&self) -> Option<&'static str> {
+        if self.0.draining.load(Ordering::Relaxed) {
+            Some("This instance is shutting down; send new requests to another one.")
+        } else if self.is_provisioning() {
+            Some(
+                "This instance is still creating its configured admin user; try again in a moment.",
+            )
+        } else {
+            None
+        }
     }
 }
 
@@ -58,19 +70,10 @@ pub async fn live() -> Json<Value> {
 /// while the configured admin is being created, or while shutting down.
 pub async fn ready(
     State(state): State<AppState>,
-    Extension((draining, provisioning)): Extension<(Draining, Provisioning)>,
+    Extension(readiness): Extension<Readiness>,
 ) -> Result<Json<Value>, HttpError> {
-    if draining.is_draining() {
-        return Err(HttpError(ApiError::new(
-            ErrorCode::Unavailable,
-            "This instance is shutting down; send new requests to another one.",
-        )));
-    }
-    if provisioning.is_provisioning() {
-        return Err(HttpError(ApiError::new(
-            ErrorCode::Unavailable,
-            "This instance is still creating its configured admin user; try again in a moment.",
-        )));
+    if let Some(why) = readiness.not_ready() {
+        return Err(HttpError(ApiError::new(ErrorCode::Unavailable, why)));
     }
     state.store.ping().await?;
     Ok(Json(json!({"status": "ready", "redis": "ok"})))

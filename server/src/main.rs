@@ -65,7 +65,7 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let events = state.auth.events().clone();
     let mut settings = HttpSettings::from(&config);
     settings.metrics = Some(metrics.clone());
-    let bootstrap = startup::bootstrap_admin(&config, state.auth.clone(), &settings.provisioning)?;
+    let bootstrap = startup::bootstrap_admin(&config, state.auth.clone(), &settings.readiness)?;
     let hub = EventHub::start(state.store.clone(), events.clone());
     let upkeep = upkeep::start(&state, upkeep::Intervals::default());
     // Histograms are drained into their buckets here, not per scrape.
@@ -82,7 +82,7 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         Some(addr) => Some(serve_metrics(addr, metrics.clone()).await?),
         None => None,
     };
-    let draining = settings.draining.clone();
+    let readiness = settings.readiness.clone();
     let app = router::app(state, settings, hub.clone());
 
     let listener = match tokio::net::TcpListener::bind(config.addr).await {
@@ -108,7 +108,7 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         let hub = hub.clone();
         async move {
             shutdown_signal().await;
-            draining.start();
+            readiness.start_draining();
             hub.close();
             let _ = signalled.send(());
         }

@@ -38,10 +38,9 @@ pub struct HttpSettings {
     pub body_limit: usize,
     /// How client addresses are found behind proxies.
     pub addressing: std::sync::Arc<gatehouse::network::Addressing>,
-    /// Set at shutdown: `/ready` says 503 from then on.
-    pub draining: crate::health::Draining,
-    /// Set while the configured admin is created: `/ready` says 503.
-    pub provisioning: crate::health::Provisioning,
+    /// Set at shutdown and while the configured admin is created: `/ready`
+    /// says 503 then.
+    pub readiness: crate::health::Readiness,
     /// Serves `/metrics` on this listener (to the `metrics` role) when set.
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
@@ -52,8 +51,7 @@ impl From<&crate::config::Config> for HttpSettings {
             request_timeout: config.request_timeout,
             body_limit: config.body_limit,
             addressing: std::sync::Arc::new(crate::config::addressing(config)),
-            draining: crate::health::Draining::default(),
-            provisioning: crate::health::Provisioning::default(),
+            readiness: crate::health::Readiness::default(),
             metrics: None,
         }
     }
@@ -87,10 +85,7 @@ pub fn app(state: AppState, settings: HttpSettings, hub: EventHub) -> Router {
         .route("/health", get(health::live))
         .route(
             "/ready",
-            get(health::ready).layer(axum::Extension((
-                settings.draining.clone(),
-                settings.provisioning.clone(),
-            ))),
+            get(health::ready).layer(axum::Extension(settings.readiness.clone())),
         )
         .route("/api/v1/auth/verify", get(forward_auth::verify))
         .route("/.well-known/jwks.json", get(forward_auth::jwks))

@@ -150,13 +150,13 @@ async fn keyring(config: &Config, store: &Store) -> Result<Keyring, StartupError
 
 /// Creates the configured admin, or on a first run with no users at all
 /// an `admin` with a random password printed once. Retries in the
-/// background while Redis is unreachable; `provisioning` is set until it
-/// is done (or has failed for good), so `/ready` waits for the admin a
-/// deployment script is about to sign in as.
+/// background while Redis is unreachable; `readiness` says provisioning
+/// until it is done (or has failed for good), so `/ready` waits for the
+/// admin a deployment script is about to sign in as.
 pub fn bootstrap_admin(
     config: &Config,
     auth: Auth,
-    provisioning: &crate::health::Provisioning,
+    readiness: &crate::health::Readiness,
 ) -> Result<tokio::task::JoinHandle<()>, std::io::Error> {
     let configured = match (&config.admin_user, &config.admin_password_file) {
         (Some(user), Some(file)) => {
@@ -177,8 +177,8 @@ pub fn bootstrap_admin(
         _ => None,
     };
     let initial_admin = config.initial_admin;
-    let provisioning = provisioning.clone();
-    provisioning.set(true);
+    let readiness = readiness.clone();
+    readiness.set_provisioning(true);
     Ok(tokio::spawn(async move {
         loop {
             let result = match &configured {
@@ -188,7 +188,7 @@ pub fn bootstrap_admin(
             };
             match result {
                 Ok(()) => {
-                    provisioning.set(false);
+                    readiness.set_provisioning(false);
                     return;
                 }
                 Err(gatehouse::auth::AuthError::Store(err)) => {
@@ -199,7 +199,7 @@ pub fn bootstrap_admin(
                 // everyone else, and the log says what to fix.
                 Err(err) => {
                     tracing::error!(error = %err, "cannot create the admin user");
-                    provisioning.set(false);
+                    readiness.set_provisioning(false);
                     return;
                 }
             }

@@ -194,11 +194,11 @@ fn metrics_can_have_a_listener_of_their_own() {
 /// Waits for `/ready` to say 200: once Redis answers and the first-run
 /// admin exists (it is created in the background at startup).
 fn wait_ready(addr: &str) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         match http_status(addr, "/ready") {
             200 => return,
-            503 if std::time::Instant::now() < deadline => {
+            503 if Instant::now() < deadline => {
                 std::thread::sleep(Duration::from_millis(50));
             }
             status => panic!("/ready answered {status}"),

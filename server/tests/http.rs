@@ -33,9 +33,9 @@ async fn assert_not_ready(app: &TestApp, why: &str) {
 async fn ready_says_503_while_the_configured_admin_is_being_created() {
     let redis = TestRedis::start().await;
     let app = app(&redis, &[]).await;
-    app.provisioning.set(true);
+    app.readiness.set_provisioning(true);
     assert_not_ready(&app, "creating its configured admin").await;
-    app.provisioning.set(false);
+    app.readiness.set_provisioning(false);
     assert_eq!(app.send(get("/ready")).await.status(), StatusCode::OK);
 }
 
@@ -44,7 +44,7 @@ async fn ready_says_503_from_the_moment_a_shutdown_begins() {
     let redis = TestRedis::start().await;
     let app = app(&redis, &[]).await;
     assert_eq!(app.send(get("/ready")).await.status(), StatusCode::OK);
-    app.draining.start();
+    app.readiness.start_draining();
     assert_not_ready(&app, "shutting down").await;
     assert_eq!(
         app.send(get("/health")).await.status(),

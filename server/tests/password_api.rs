@@ -170,12 +170,15 @@ gatehouse::both_topologies! {
         use clap::Parser;
         let app = app_on(&backend, &[]).await;
         let config = gatehouse_server::config::Config::try_parse_from(["gatehouse"]).unwrap();
-        let bootstrap =
-            gatehouse_server::startup::bootstrap_admin(&config, app.state.auth.clone(), &app.provisioning)
-                .unwrap();
-        assert!(app.provisioning.is_provisioning(), "not ready before the admin exists");
+        let bootstrap = gatehouse_server::startup::bootstrap_admin(
+            &config,
+            app.state.auth.clone(),
+            &app.readiness,
+        )
+        .unwrap();
+        assert!(app.readiness.is_provisioning(), "not ready before the admin exists");
         bootstrap.await.unwrap();
-        assert!(!app.provisioning.is_provisioning());
+        assert!(!app.readiness.is_provisioning());
         assert_eq!(app.send(get("/ready")).await.status(), 200, "ready once it does");
         let admin = app.state.auth.users().find("admin").await.unwrap().unwrap();
         assert!(admin.must_change_password);

@@ -21,10 +21,8 @@ use tower::ServiceExt;
 pub struct TestApp {
     pub router: Router,
     pub state: AppState,
-    /// What a shutdown sets.
-    pub draining: gatehouse_server::health::Draining,
-    /// What creating the configured admin sets.
-    pub provisioning: gatehouse_server::health::Provisioning,
+    /// What a shutdown and creating the configured admin set.
+    pub readiness: gatehouse_server::health::Readiness,
 }
 
 /// A router against `redis`, with extra command-line arguments.
@@ -74,11 +72,9 @@ pub async fn build(target: &[&str], extra_args: &[&str]) -> TestApp {
         .unwrap();
     let mut settings = HttpSettings::from(&config);
     settings.metrics = Some(metrics);
-    let draining = settings.draining.clone();
-    let provisioning = settings.provisioning.clone();
+    let readiness = settings.readiness.clone();
     TestApp {
-        draining,
-        provisioning,
+        readiness,
         router: router::app(
             state.clone(),
             settings,
