@@ -284,18 +284,18 @@ mod tests {
             .await
             .unwrap();
 
-        // The node that serves the key, and the key's slot.
+        // The key's slot, and the node that serves it.
+        let slot: u16 = redis::cmd("CLUSTER")
+            .arg("KEYSLOT")
+            .arg(key)
+            .query_async(&mut store.conn())
+            .await
+            .unwrap();
         let mut owner = None;
         for url in cluster.urls() {
             let mut node = redis::Client::open(url)
                 .unwrap()
                 .get_multiplexed_async_connection()
-                .await
-                .unwrap();
-            let slot: u16 = redis::cmd("CLUSTER")
-                .arg("KEYSLOT")
-                .arg(key)
-                .query_async(&mut node)
                 .await
                 .unwrap();
             let keys: u64 = redis::cmd("CLUSTER")
@@ -305,10 +305,10 @@ mod tests {
                 .await
                 .unwrap();
             if keys == 1 {
-                owner = Some((node, slot));
+                owner = Some(node);
             }
         }
-        let (mut owner, slot) = owner.expect("one node holds the key");
+        let mut owner = owner.expect("one node holds the key");
         let () = redis::cmd("CONFIG")
             .arg("SET")
             .arg("cluster-require-full-coverage")

@@ -465,8 +465,8 @@ fn cluster_client(
     // TRYAGAIN, MASTERDOWN or LOADING (a failover or resharding in
     // progress), after a wait that by default is at least 1.28 s: with the
     // usual 2 s budget, which covers the retries, one such answer was a
-    // timeout. Short, growing waits (up to 40, 80, 160 … ms, at most a quarter of
-    // the budget) retry within it instead.
+    // timeout. Short, growing waits (up to 40, 80, 160 … ms, at most a
+    // quarter of the budget) retry within it instead.
     let max_wait = u64::try_from(response_timeout.as_millis() / 4).unwrap_or(u64::MAX);
     let mut builder = ClusterClient::builder(nodes.iter().map(String::as_str))
         .connection_timeout(connect_timeout)
