@@ -3,9 +3,10 @@
 -- policy rejected). Expects sliding_log, sliding_counter and gcra above.
 -- check(KEYS, first key, ARGV, first arg, now ms or nil to read TIME):
 --   keys from `first key`: one per policy, then the subject index (when
---   index members are given), then the replay nonce key (optional).
+--   index members are given: the subjects due to be listed again), then
+--   the replay nonce key (optional).
 --   args from `first arg`: commit ('1'/'0'), unique suffix, policy count n,
---   index member count m, nonce TTL ms; then m (member, expiry ms) pairs;
+--   index member count m, nonce TTL ms; then m (member, its longest window ms) pairs;
 --   then per policy: algorithm ('log', 'counter', 'gcra'), limit,
 --   window ms, burst, cost.
 -- Returns {replayed 0/1, then per policy: allowed, limit, remaining,
@@ -51,16 +52,12 @@ local function check(keys, k, argv, a, now)
       writes[i]()
     end
   end
-  -- Rejected or not, these subjects have live windows: keep them listed.
-  -- The index is advisory, so its score moves at most once a second.
+  -- Rejected or not, these subjects have live windows: keep them listed
+  -- until their longest window ends. The caller passes a subject at most
+  -- once a second (the index is advisory), so this is no read per request.
   if commit and index_key then
     for j = 0, m - 1 do
-      local member = argv[a + 5 + 2 * j]
-      local until_ms = now + tonumber(argv[a + 6 + 2 * j])
-      local listed = redis.call('ZSCORE', index_key, member)
-      if not listed or tonumber(listed) < until_ms - 1000 then
-        redis.call('ZADD', index_key, until_ms, member)
-      end
+      redis.call('ZADD', index_key, 'GT', now + tonumber(argv[a + 6 + 2 * j]), argv[a + 5 + 2 * j])
     end
   end
   local out = { 0 }

@@ -17,16 +17,20 @@
 //! without `KEYS`. On a Redis Cluster, policies on different slots are
 //! checked by separate scripts (see [`Limiter::check`]).
 
+mod inspect;
+mod listing;
 pub mod policy;
+mod subject;
 
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use redis::Script;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
+pub use inspect::{ActiveSubject, Window};
 pub use policy::{Algorithm, FailMode, KeyKind, Policy, PolicyError, default_policies, merge};
+pub use subject::Subject;
 
 use crate::route::RouteClass;
 use crate::store::{Store, StoreError, keys};
@@ -48,82 +52,6 @@ static CHECK: LazyLock<Script> =
 /// How long a replay nonce is remembered, and how far a request's
 /// timestamp may be from now.
 pub const REPLAY_WINDOW: Duration = Duration::from_secs(300);
-
-/// Who a window belongs to.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Subject {
-    Ip { ip: String },
-    User { user_id: String },
-    Session { user_id: String, session_id: String },
-    UserRoute { user_id: String, route: String },
-    IpUsername { ip: String, username: String },
-    Username { username: String },
-    Key { key: String },
-}
-
-/// Arbitrary text (usernames, routes, caller keys) as a key-safe id.
-fn digest(text: &str) -> String {
-    Sha256::digest(text.as_bytes())[..12]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-fn key_safe(text: &str) -> String {
-    text.chars()
-        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | ':' | '-'))
-        .take(64)
-        .collect()
-}
-
-impl Subject {
-    pub fn kind(&self) -> KeyKind {
-        match self {
-            Subject::Ip { .. } => KeyKind::Ip,
-            Subject::User { .. } => KeyKind::User,
-            Subject::Session { .. } => KeyKind::Session,
-            Subject::UserRoute { .. } => KeyKind::UserRoute,
-            Subject::IpUsername { .. } => KeyKind::IpUsername,
-            Subject::Username { .. } => KeyKind::Username,
-            Subject::Key { .. } => KeyKind::Key,
-        }
-    }
-
-    /// The Redis key of this subject's window under `policy`.
-    pub(crate) fn key(&self, policy: &str) -> String {
-        match self {
-            Subject::Ip { ip } => keys::rate_limit(&format!("ip:{}", key_safe(ip)), policy, ""),
-            Subject::User { user_id } => {
-                keys::rate_limit(&format!("u:{}", key_safe(user_id)), policy, "")
-            }
-            Subject::Session {
-                user_id,
-                session_id,
-            } => keys::rate_limit(
-                &format!("u:{}", key_safe(user_id)),
-                policy,
-                &key_safe(session_id),
-            ),
-            Subject::UserRoute { user_id, route } => {
-                keys::rate_limit(&format!("u:{}", key_safe(user_id)), policy, &digest(route))
-            }
-            Subject::IpUsername { ip, username } => {
-                keys::rate_limit(&format!("lg:{}", digest(username)), policy, &key_safe(ip))
-            }
-            // In the same slot as the username's lockout windows.
-            Subject::Username { username } => {
-                keys::rate_limit(&format!("lg:{}", digest(username)), policy, "")
-            }
-            Subject::Key { key } => keys::rate_limit(&format!("k:{}", digest(key)), policy, ""),
-        }
-    }
-
-    /// How the subject is listed in the index (and parsed back).
-    fn index_member(&self) -> Option<String> {
-        serde_json::to_string(self).ok()
-    }
-}
 
 /// One policy to apply to one subject.
 #[derive(Clone, Debug)]
@@ -172,29 +100,6 @@ impl Decision {
     }
 }
 
-/// A subject's current window under one policy, for the console.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Window {
-    pub policy: String,
-    pub algorithm: Algorithm,
-    pub limit: u64,
-    pub used: u64,
-    pub remaining: u64,
-    pub window_ms: u64,
-    pub reset_ms: u64,
-    /// Sliding logs only: when each request in the window arrived (ms
-    /// since the epoch), oldest first.
-    pub requests_ms: Vec<u64>,
-}
-
-/// A subject with live windows.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ActiveSubject {
-    pub subject: Subject,
-    /// When its longest window runs out if it makes no more requests.
-    pub until_ms: u64,
-}
-
 /// What can go wrong.
 #[derive(Debug, thiserror::Error)]
 pub enum LimitError {
@@ -229,6 +134,7 @@ pub struct Limiter {
     policies: Arc<Vec<Policy>>,
     /// Per policy (same order): decisions that allowed, and that limited.
     decisions: Arc<Vec<[metrics::Counter; 2]>>,
+    listings: Arc<listing::Listings>,
 }
 
 impl Limiter {
@@ -250,6 +156,7 @@ impl Limiter {
             store,
             policies: Arc::new(policies),
             decisions: Arc::new(decisions),
+            listings: Arc::default(),
         }
     }
 
@@ -329,27 +236,51 @@ impl Limiter {
         checks.iter().any(|c| c.policy.fail == FailMode::Closed)
     }
 
-    /// The script arguments for `checks` (and a replay nonce key).
+    /// The subjects of `checks` this instance should (re)list in the index
+    /// now (see [`listing`]), each with its longest window in ms.
+    fn due_listings(&self, checks: &[Check<'_>]) -> Vec<(String, u64)> {
+        let now = std::time::Instant::now();
+        let mut due: Vec<(&Subject, u64)> = Vec::new();
+        for check in checks {
+            let window = millis(check.policy.window);
+            match due.iter_mut().find(|(s, _)| **s == check.subject) {
+                Some((_, longest)) => *longest = (*longest).max(window),
+                None => due.push((&check.subject, window)),
+            }
+        }
+        due.into_iter()
+            .filter(|(subject, _)| self.listings.due(subject, now))
+            .filter_map(|(subject, window)| Some((subject.index_member()?, window)))
+            .collect()
+    }
+
+    /// The script arguments for `checks` (and a replay nonce key); when
+    /// counted (`commit`), with the subjects due to be listed.
     pub(crate) fn invocation(
         &self,
         checks: &[Check<'_>],
         commit: bool,
         nonce_key: Option<String>,
     ) -> Invocation {
+        let members = if commit {
+            self.due_listings(checks)
+        } else {
+            Vec::new()
+        };
+        self.invocation_listing(checks, commit, nonce_key, members)
+    }
+
+    fn invocation_listing(
+        &self,
+        checks: &[Check<'_>],
+        commit: bool,
+        nonce_key: Option<String>,
+        members: Vec<(String, u64)>,
+    ) -> Invocation {
         let mut keys: Vec<String> = checks
             .iter()
             .map(|c| c.subject.key(&c.policy.name))
             .collect();
-        let mut members: Vec<(String, u64)> = Vec::new();
-        for check in checks {
-            if let Some(member) = check.subject.index_member() {
-                let window = millis(check.policy.window);
-                match members.iter_mut().find(|(m, _)| *m == member) {
-                    Some((_, longest)) => *longest = (*longest).max(window),
-                    None => members.push((member, window)),
-                }
-            }
-        }
         if !members.is_empty() {
             keys.push(keys::rate_limit_index());
         }
@@ -442,12 +373,9 @@ impl Limiter {
         }
         let singles = checks.iter().map(|check| {
             let mut conn = self.store.conn();
-            let invocation = self.invocation(std::slice::from_ref(check), commit, None);
-            let invocation = Invocation {
-                // The index lives in another slot: updated separately below.
-                keys: invocation.keys.into_iter().take(1).collect(),
-                args: without_index(invocation.args),
-            };
+            // The index lives in another slot: updated separately below.
+            let invocation =
+                self.invocation_listing(std::slice::from_ref(check), commit, None, Vec::new());
             async move {
                 let reply: Vec<i64> = run(&CHECK, &invocation).invoke_async(&mut conn).await?;
                 self.decision(std::slice::from_ref(check), &reply)
@@ -455,7 +383,7 @@ impl Limiter {
         });
         let decisions = futures_util::future::try_join_all(singles).await?;
         if commit {
-            self.index(checks).await?;
+            self.index(self.due_listings(checks)).await?;
         }
         Ok(Decision {
             replayed: false,
@@ -463,135 +391,24 @@ impl Limiter {
         })
     }
 
-    /// Adds the checks' subjects to the index (Cluster path).
-    pub(crate) async fn index(&self, checks: &[Check<'_>]) -> Result<(), LimitError> {
+    /// Lists `members` (each with its longest window) in the index
+    /// (Cluster path), like the script does on one server.
+    async fn index(&self, members: Vec<(String, u64)>) -> Result<(), LimitError> {
+        if members.is_empty() {
+            return Ok(());
+        }
         let now = crate::duration::epoch_ms();
         let mut pipe = redis::pipe();
-        for check in checks {
-            if let Some(member) = check.subject.index_member() {
-                pipe.cmd("ZADD")
-                    .arg(keys::rate_limit_index())
-                    .arg(now + millis(check.policy.window))
-                    .arg(member)
-                    .ignore();
-            }
+        for (member, window) in members {
+            pipe.cmd("ZADD")
+                .arg(keys::rate_limit_index())
+                .arg("GT")
+                .arg(now + window)
+                .arg(member)
+                .ignore();
         }
         let _: () = pipe.query_async(&mut self.store.conn()).await?;
         Ok(())
-    }
-
-    /// A subject's windows under every policy keyed like it.
-    pub async fn windows(&self, subject: &Subject) -> Result<Vec<Window>, LimitError> {
-        let checks: Vec<Check<'_>> = self
-            .policies
-            .iter()
-            .filter(|p| p.key == subject.kind())
-            .map(|policy| Check {
-                policy,
-                subject: subject.clone(),
-                cost: 0,
-            })
-            .collect();
-        let decision = self.check(&checks, false).await?;
-        let now = crate::duration::epoch_ms();
-        let mut windows = Vec::with_capacity(checks.len());
-        for (check, outcome) in checks.iter().zip(decision.outcomes) {
-            let requests_ms = if check.policy.algorithm == Algorithm::SlidingLog {
-                let scores: Vec<(String, f64)> = redis::cmd("ZRANGE")
-                    .arg(check.subject.key(&check.policy.name))
-                    .arg(now.saturating_sub(millis(check.policy.window)))
-                    .arg("+inf")
-                    .arg("BYSCORE")
-                    .arg("WITHSCORES")
-                    .query_async(&mut self.store.conn())
-                    .await?;
-                scores.into_iter().map(|(_, at)| at as u64).collect()
-            } else {
-                Vec::new()
-            };
-            windows.push(Window {
-                policy: outcome.policy,
-                algorithm: check.policy.algorithm,
-                limit: outcome.limit,
-                used: outcome.limit.saturating_sub(outcome.remaining),
-                remaining: outcome.remaining,
-                window_ms: outcome.window_ms,
-                reset_ms: outcome.reset_ms,
-                requests_ms,
-            });
-        }
-        Ok(windows)
-    }
-
-    /// Clears a subject's windows under every policy keyed like it
-    /// (unblocks it). Returns how many windows existed.
-    pub async fn reset(&self, subject: &Subject) -> Result<u64, LimitError> {
-        let mut cmd = redis::cmd("DEL");
-        let mut any = false;
-        for policy in self.policies.iter().filter(|p| p.key == subject.kind()) {
-            cmd.arg(subject.key(&policy.name));
-            any = true;
-        }
-        if !any {
-            return Ok(0);
-        }
-        let deleted: u64 = cmd.query_async(&mut self.store.conn()).await?;
-        if let Some(member) = subject.index_member() {
-            let _: () = redis::cmd("ZREM")
-                .arg(keys::rate_limit_index())
-                .arg(member)
-                .query_async(&mut self.store.conn())
-                .await?;
-        }
-        if deleted > 0 {
-            tracing::info!(subject = ?subject, deleted, "rate-limit windows reset");
-        }
-        Ok(deleted)
-    }
-
-    /// Ends every sign-in lockout of `username` (from any address).
-    pub async fn reset_lockouts(&self, username: &str) -> Result<u64, LimitError> {
-        let username = username.trim().to_lowercase();
-        let members: Vec<String> = redis::cmd("ZRANGE")
-            .arg(keys::rate_limit_index())
-            .arg(0)
-            .arg(-1)
-            .query_async(&mut self.store.conn())
-            .await?;
-        let mut cleared = 0;
-        for member in members {
-            if let Ok(subject @ Subject::IpUsername { .. }) =
-                serde_json::from_str::<Subject>(&member)
-                && matches!(&subject, Subject::IpUsername { username: name, .. } if *name == username)
-            {
-                cleared += self.reset(&subject).await?;
-            }
-        }
-        Ok(cleared)
-    }
-
-    /// Subjects with live windows, most recently active first.
-    pub async fn active(
-        &self,
-        offset: u64,
-        limit: u64,
-    ) -> Result<(u64, Vec<ActiveSubject>), LimitError> {
-        let (total, members) = self
-            .store
-            .live_index_page(&keys::rate_limit_index(), offset, limit)
-            .await?;
-        let subjects = members
-            .into_iter()
-            .filter_map(|(member, until)| {
-                serde_json::from_str(&member)
-                    .ok()
-                    .map(|subject| ActiveSubject {
-                        subject,
-                        until_ms: until,
-                    })
-            })
-            .collect();
-        Ok((total, subjects))
     }
 }
 
@@ -604,16 +421,6 @@ fn run<'a>(script: &'a Script, invocation: &Invocation) -> redis::ScriptInvocati
         call.arg(arg);
     }
     call
-}
-
-/// The arguments with the index members dropped (m = 0).
-fn without_index(mut args: Vec<String>) -> Vec<String> {
-    let members: usize = args.get(3).and_then(|m| m.parse().ok()).unwrap_or(0);
-    if members > 0 {
-        args.drain(5..5 + 2 * members);
-        args[3] = "0".to_owned();
-    }
-    args
 }
 
 #[cfg(test)]

@@ -174,6 +174,43 @@ async fn a_protected_request_costs_exactly_one_redis_command() {
 }
 
 #[tokio::test]
+async fn a_busy_subject_is_listed_at_most_once_a_second_not_read_per_request() {
+    let redis = TestRedis::start().await;
+    let store = redis.store().await;
+    let auth = auth(&store, &[]).await;
+    let login = signed_in(&auth, "liz", &[Role::User]).await;
+    let client = client();
+    let bearer = Some((login.access.token.as_str(), TokenSource::Bearer));
+    auth.admit(&facts(ME, &client, bearer)).await;
+
+    let before = crate::testing::command_calls(&store).await;
+    let started = std::time::Instant::now();
+    for _ in 0..50 {
+        assert!(
+            auth.admit(&facts(ME, &client, bearer))
+                .await
+                .refusal
+                .is_none()
+        );
+    }
+    let seconds = started.elapsed().as_secs();
+    let after = crate::testing::command_calls(&store).await;
+    let delta = |name: &str| after.get(name).unwrap_or(&0) - before.get(name).unwrap_or(&0);
+    assert_eq!(delta("evalsha"), 50);
+    assert_eq!(delta("zscore"), 0, "the index is not read per request");
+    // Two subjects (the address and the user) re-listed, and the session's
+    // idle timeout slid (in the user's session index), each at most once
+    // per second: at most `seconds + 1` times each.
+    assert!(
+        delta("zadd") <= 3 * (seconds + 1),
+        "{} index writes in {seconds} s",
+        delta("zadd")
+    );
+    let (_, listed) = auth.limiter().active(0, 10).await.unwrap();
+    assert_eq!(listed.len(), 2, "both subjects stay listed: {listed:?}");
+}
+
+#[tokio::test]
 async fn probes_are_not_admitted_and_cost_no_redis() {
     assert!(!RouteClass::of("/health").is_admitted());
     assert!(!RouteClass::of("/pkg/app.wasm").is_admitted());
