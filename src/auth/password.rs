@@ -9,7 +9,8 @@
 //! lockout like a sign-in does: a stolen session cannot be used to guess
 //! the password at Argon2 speed.
 
-use super::{Auth, AuthError, Client, Principal, Verified};
+use super::sign_in::Verified;
+use super::{Auth, AuthError, Client, Principal};
 use crate::blacklist::Reason;
 use crate::events::Event;
 use crate::session::Ended;

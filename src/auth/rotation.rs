@@ -29,12 +29,7 @@
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-use chacha20poly1305::aead::{Aead, KeyInit};
-use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use redis::Script;
-use serde::{Deserialize, Serialize};
 
 use super::{Auth, AuthError, Client, Principal, principal};
 use crate::blacklist::Reason;
@@ -43,11 +38,14 @@ use crate::lock::{LockError, LockOptions};
 use crate::store::keys;
 use crate::token::AccessClaims;
 
+mod bearer;
+mod sealed;
+
+use sealed::Stored;
+
 const TOKENS_LUA: &str = include_str!("tokens.lua");
 static ROTATE: LazyLock<Script> =
     LazyLock::new(|| Script::new(&format!("{TOKENS_LUA}{}", include_str!("rotate.lua"))));
-static RENEW: LazyLock<Script> =
-    LazyLock::new(|| Script::new(&format!("{TOKENS_LUA}{}", include_str!("renew.lua"))));
 
 /// How rotation behaves.
 #[derive(Clone, Debug)]
@@ -86,13 +84,6 @@ pub struct Rotated {
     pub principal: Principal,
     /// Another caller did the rotation; this one got its result.
     pub coalesced: bool,
-}
-
-/// What is stored (sealed) under the replaced token's id.
-#[derive(Serialize, Deserialize)]
-struct Stored {
-    access: String,
-    refresh: Option<String>,
 }
 
 fn millis(duration: Duration) -> u64 {
@@ -352,87 +343,13 @@ impl Auth {
         (left as f64) < self.inner.rotation.renew_window * lifetime as f64
     }
 
-    /// Silent renewal for an API client: replaces only the access token
-    /// (its refresh token stays valid), issuing it with `roles`, the
-    /// user's *current* roles as admission read them (never the old
-    /// token's). `None` when the token is not the session's current one.
-    #[tracing::instrument(skip_all, fields(session_id), err(level = "info"))]
-    pub async fn renew_access(
-        &self,
-        access_token: &str,
-        roles: &[crate::user::Role],
-    ) -> Result<Option<Rotated>, AuthError> {
-        let claims = self.inner.tokens.verify_access(access_token)?;
-        tracing::Span::current().record("session_id", claims.sid.as_str());
-        self.rotate_locked(Presented::AccessOnly(&claims, roles), &Client::default())
-            .await
-    }
-
-    async fn rotate_access(
-        &self,
-        claims: &AccessClaims,
-        roles: &[crate::user::Role],
-    ) -> Result<Option<Rotated>, AuthError> {
-        self.limit_rotation(&claims.sub, &claims.sid).await?;
-        let access = self.inner.tokens.issue_access(
-            &claims.sub,
-            &claims.name,
-            &claims.sid,
-            roles.iter().map(|r| r.as_str().to_owned()).collect(),
-        )?;
-        let sealed = self.seal(&Stored {
-            access: access.token.clone(),
-            refresh: None,
-        })?;
-        let reply: Vec<String> = RENEW
-            .key(keys::session(&claims.sub, &claims.sid))
-            .key(keys::user_sessions(&claims.sub))
-            .key(keys::rotation_result(&claims.sub, &claims.jti))
-            .arg(&claims.sid)
-            .arg(&claims.jti)
-            .arg(&access.claims.jti)
-            .arg(access.claims.exp * 1000)
-            .arg(sealed)
-            .arg(millis(self.inner.rotation.grace))
-            .arg(millis(self.inner.sessions.config().idle_timeout))
-            .arg(keys::blacklist_prefix(&claims.sub))
-            .invoke_async(&mut self.inner.store.conn())
-            .await?;
-        match reply.as_slice() {
-            [code, old_exp] if code == "1" => {
-                self.inner
-                    .blacklist
-                    .index(
-                        &claims.sub,
-                        &claims.sid,
-                        &claims.jti,
-                        old_exp.parse().unwrap_or(0),
-                        Reason::Renewed,
-                    )
-                    .await?;
-                tracing::info!("access token renewed");
-                self.inner.events.emit(
-                    Event::new("token_renewed")
-                        .user(&claims.sub)
-                        .session(&claims.sid),
-                );
-                Ok(Some(Rotated {
-                    principal: principal(access.claims.clone()),
-                    access_token: access.token,
-                    refresh_token: None,
-                    access: access.claims,
-                    coalesced: false,
-                }))
-            }
-            [code, sealed] if code == "2" => self.unseal(sealed).map(Some),
-            [code] if code == "4" => Ok(None),
-            _ => Err(AuthError::SessionEnded),
-        }
-    }
-
     /// The per-session rotation limit (policy `refresh`). Callers served a
     /// stored result never get here: only real rotations count.
-    async fn limit_rotation(&self, user_id: &str, session_id: &str) -> Result<(), AuthError> {
+    pub(super) async fn limit_rotation(
+        &self,
+        user_id: &str,
+        session_id: &str,
+    ) -> Result<(), AuthError> {
         let Some(policy) = self.inner.limiter.policy(crate::ratelimit::policy::REFRESH) else {
             return Ok(());
         };
@@ -480,57 +397,6 @@ impl Auth {
         if let Err(err) = self.inner.locks.release(lock, owner).await {
             tracing::warn!(lock, error = %err, "rotation lock not released; it expires by itself");
         }
-    }
-
-    /// The sealed result of rotating `jti`, if one is stored.
-    async fn stored(&self, user_id: &str, jti: &str) -> Result<Option<String>, AuthError> {
-        Ok(redis::cmd("GET")
-            .arg(keys::rotation_result(user_id, jti))
-            .query_async(&mut self.inner.store.conn())
-            .await
-            .map_err(crate::store::StoreError::from)?)
-    }
-
-    fn seal(&self, stored: &Stored) -> Result<String, AuthError> {
-        let plaintext =
-            serde_json::to_vec(stored).map_err(|e| AuthError::Corrupt(e.to_string()))?;
-        let nonce = crate::random::bytes::<12>();
-        let cipher = ChaCha20Poly1305::new(Key::from_slice(&self.inner.sealing_key));
-        let ciphertext = cipher
-            .encrypt(Nonce::from_slice(&nonce), plaintext.as_slice())
-            .map_err(|_| AuthError::Corrupt("sealing failed".to_owned()))?;
-        Ok(STANDARD.encode([nonce.as_slice(), &ciphertext].concat()))
-    }
-
-    fn unseal(&self, sealed: &str) -> Result<Rotated, AuthError> {
-        let bytes = STANDARD
-            .decode(sealed)
-            .map_err(|_| AuthError::Corrupt("stored rotation is not base64".to_owned()))?;
-        if bytes.len() < 12 {
-            return Err(AuthError::Corrupt(
-                "stored rotation is truncated".to_owned(),
-            ));
-        }
-        let (nonce, ciphertext) = bytes.split_at(12);
-        let cipher = ChaCha20Poly1305::new(Key::from_slice(&self.inner.sealing_key));
-        let plaintext = cipher
-            .decrypt(Nonce::from_slice(nonce), ciphertext)
-            .map_err(|_| AuthError::Corrupt("stored rotation does not unseal".to_owned()))?;
-        let stored: Stored =
-            serde_json::from_slice(&plaintext).map_err(|e| AuthError::Corrupt(e.to_string()))?;
-        let access = self.inner.tokens.verify_access(&stored.access)?;
-        self.inner.events.emit(
-            Event::new("refresh_coalesced")
-                .user(&access.sub)
-                .session(&access.sid),
-        );
-        Ok(Rotated {
-            principal: principal(access.clone()),
-            access_token: stored.access,
-            refresh_token: stored.refresh,
-            access,
-            coalesced: true,
-        })
     }
 }
 

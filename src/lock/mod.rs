@@ -26,10 +26,11 @@
 //! (with fencing increment and registry update) is one atomic script, and
 //! the admin console lists holders without `KEYS`.
 
+mod admin;
+mod fencing;
 mod guard;
 mod notify;
 
-use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
@@ -45,11 +46,6 @@ use crate::store::{Store, StoreError, keys};
 static ACQUIRE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("acquire.lua")));
 static RELEASE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("release.lua")));
 static EXTEND: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("extend.lua")));
-static FORCE_RELEASE: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("force_release.lua")));
-static LIST: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("list.lua")));
-static FENCED_WRITE: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("fenced_write.lua")));
 
 /// Shortest TTL accepted.
 pub const MIN_TTL: Duration = Duration::from_millis(10);
@@ -394,83 +390,6 @@ impl Locks {
             _ => Err(LockError::NotHeld),
         }
     }
-
-    /// Deletes a lock whoever holds it. Returns what it was, or `None` if
-    /// it was not held. The holder finds out at its next extension.
-    #[tracing::instrument(skip_all, fields(lock = %name), err)]
-    pub async fn force_release(&self, name: &str) -> Result<Option<LockInfo>, LockError> {
-        validate_name(name)?;
-        let fields: Vec<String> = FORCE_RELEASE
-            .key(keys::lock(name))
-            .key(keys::lock_index(keys::lock_shard(name)))
-            .arg(name)
-            .arg(keys::lock_released_channel())
-            .invoke_async(&mut self.store.conn())
-            .await?;
-        if fields.is_empty() {
-            return Ok(None);
-        }
-        let info = lock_info(name.to_owned(), 0, 0, pairs(fields));
-        tracing::warn!(lock = %name, label = %info.label, instance = %info.instance, "lock force-released");
-        self.report(
-            "lock_force_released",
-            name,
-            Some(("holder", info.label.clone())),
-        );
-        Ok(Some(info))
-    }
-
-    /// Every held lock, by name.
-    pub async fn list(&self) -> Result<Vec<LockInfo>, LockError> {
-        let shards = (0..keys::LOCK_SHARDS).map(|shard| {
-            let mut conn = self.store.conn();
-            async move {
-                LIST.key(keys::lock_index(shard))
-                    .arg(keys::lock_prefix(shard))
-                    .arg(keys::lock_waiters_prefix(shard))
-                    .invoke_async::<Vec<(String, i64, u64, Vec<String>)>>(&mut conn)
-                    .await
-            }
-        });
-        let mut locks: Vec<LockInfo> = futures_util::future::try_join_all(shards)
-            .await?
-            .into_iter()
-            .flatten()
-            .map(|(name, ttl_left, waiters, fields)| {
-                lock_info(name, ttl_left.max(0) as u64, waiters, pairs(fields))
-            })
-            .collect();
-        locks.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(locks)
-    }
-
-    /// Writes `value` to a fenced resource if `fencing_token` is not older
-    /// than the newest token that wrote it. Returns whether it was written.
-    pub async fn fenced_write(
-        &self,
-        resource: &str,
-        fencing_token: u64,
-        value: &str,
-    ) -> Result<bool, LockError> {
-        validate_name(resource)?;
-        let written: u8 = FENCED_WRITE
-            .key(keys::fenced_value(resource))
-            .key(keys::fenced_high_water(resource))
-            .arg(fencing_token)
-            .arg(value)
-            .invoke_async(&mut self.store.conn())
-            .await?;
-        Ok(written == 1)
-    }
-
-    /// The current value of a fenced resource.
-    pub async fn fenced_read(&self, resource: &str) -> Result<Option<String>, LockError> {
-        validate_name(resource)?;
-        Ok(redis::cmd("GET")
-            .arg(keys::fenced_value(resource))
-            .query_async(&mut self.store.conn())
-            .await?)
-    }
 }
 
 /// Release notifications, from [`Locks::releases`].
@@ -494,39 +413,6 @@ impl Releases {
             }
         };
         let _ = tokio::time::timeout(timeout, released).await;
-    }
-}
-
-fn pairs(flat: Vec<String>) -> HashMap<String, String> {
-    let mut map = HashMap::with_capacity(flat.len() / 2);
-    let mut iter = flat.into_iter();
-    while let (Some(key), Some(value)) = (iter.next(), iter.next()) {
-        map.insert(key, value);
-    }
-    map
-}
-
-fn lock_info(
-    name: String,
-    ttl_left_ms: u64,
-    waiters: u64,
-    mut fields: HashMap<String, String>,
-) -> LockInfo {
-    let number = |field: &str| fields.get(field).and_then(|v| v.parse().ok()).unwrap_or(0);
-    let acquired_at_ms = number("acquired");
-    let ttl_ms = number("ttl");
-    let fencing_token = number("fence");
-    let hold_count = number("count");
-    LockInfo {
-        name,
-        label: fields.remove("label").unwrap_or_default(),
-        instance: fields.remove("instance").unwrap_or_default(),
-        acquired_at_ms,
-        ttl_ms,
-        ttl_left_ms,
-        fencing_token,
-        hold_count,
-        waiters,
     }
 }
 

@@ -17,7 +17,9 @@
 //! - a user has at most `max_per_user` sessions; the least recently used
 //!   are ended first.
 
+mod console;
 pub mod device;
+mod touch;
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -28,15 +30,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::store::{Store, StoreError, keys};
 
+pub use touch::Touched;
+pub(crate) use touch::{TOUCH_LUA, Touch};
+
 static CREATE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("create.lua")));
-/// The `touch` Lua function (see touch.lua), also used by the request
-/// guard's combined script.
-pub(crate) const TOUCH_LUA: &str = include_str!("touch.lua");
-static TOUCH: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(&format!(
-        "{TOUCH_LUA}\nreturn touch(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], ARGV[1], ARGV[2])"
-    ))
-});
 static REVOKE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("revoke.lua")));
 static REVOKE_ALL: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("revoke_all.lua")));
 
@@ -103,77 +100,6 @@ pub struct Created {
     pub absolute_expires_at_ms: u64,
     /// Sessions ended to stay under the per-user cap.
     pub evicted: u64,
-}
-
-/// A session that was just used.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Touched {
-    pub generation: u64,
-    pub now_ms: u64,
-    /// The session was opened by a user who must change the password
-    /// before doing anything else, and has not yet.
-    pub must_change_password: bool,
-    /// The user's current roles (comma-separated), read in the same
-    /// script; `None` for a user whose roles key predates this field.
-    pub roles: Option<String>,
-}
-
-/// The reply of the `touch` function (see touch.lua), decoded strictly: a
-/// reply of any other shape is an error naming the script, never a
-/// default.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Touch {
-    Alive(Touched),
-    Ended,
-    Revoked,
-    Disabled,
-}
-
-impl Touch {
-    pub(crate) fn into_result(self) -> Result<Touched, SessionError> {
-        match self {
-            Touch::Alive(touched) => Ok(touched),
-            Touch::Ended => Err(SessionError::Ended),
-            Touch::Revoked => Err(SessionError::TokenRevoked),
-            Touch::Disabled => Err(SessionError::UserDisabled),
-        }
-    }
-}
-
-impl redis::FromRedisValue for Touch {
-    fn from_redis_value(value: redis::Value) -> Result<Self, redis::ParsingError> {
-        use redis::Value;
-        let bad = |what: &str| redis::ParsingError::from(format!("touch.lua replied {what}"));
-        let Value::Array(items) = value else {
-            return Err(bad("with something other than an array"));
-        };
-        let int = |value: Option<&Value>| match value {
-            Some(Value::Int(n)) => u64::try_from(*n).ok(),
-            _ => None,
-        };
-        match (int(items.first()), items.len()) {
-            (Some(1), 4 | 5) => Ok(Touch::Alive(Touched {
-                generation: int(items.get(1)).ok_or_else(|| bad("without a generation"))?,
-                now_ms: int(items.get(2)).ok_or_else(|| bad("without a time"))?,
-                must_change_password: match int(items.get(3)) {
-                    Some(flag @ (0 | 1)) => flag == 1,
-                    _ => return Err(bad("without a password-change flag")),
-                },
-                roles: match items.get(4) {
-                    None | Some(Value::Nil) => None,
-                    Some(Value::BulkString(bytes)) => Some(
-                        String::from_utf8(bytes.clone())
-                            .map_err(|_| bad("roles that are not UTF-8"))?,
-                    ),
-                    Some(_) => return Err(bad("roles that are not a string")),
-                },
-            })),
-            (Some(0), 1) => Ok(Touch::Ended),
-            (Some(2), 1) => Ok(Touch::Revoked),
-            (Some(3), 1) => Ok(Touch::Disabled),
-            _ => Err(bad(&format!("{items:?}"))),
-        }
-    }
 }
 
 /// A session that was ended, with its current access token (for the
@@ -296,28 +222,6 @@ impl Sessions {
         Ok(created)
     }
 
-    /// Confirms the session is alive, the access token `jti` not revoked
-    /// and the user not disabled, reads the user's current roles, and
-    /// slides the idle timeout. One round trip.
-    pub async fn touch(
-        &self,
-        user_id: &str,
-        session_id: &str,
-        jti: &str,
-    ) -> Result<Touched, SessionError> {
-        let reply: Touch = TOUCH
-            .key(keys::session(user_id, session_id))
-            .key(keys::user_sessions(user_id))
-            .key(keys::blacklisted(user_id, jti))
-            .key(keys::user_roles(user_id))
-            .key(keys::user_disabled(user_id))
-            .arg(session_id)
-            .arg(millis(self.config.idle_timeout))
-            .invoke_async(&mut self.store.conn())
-            .await?;
-        reply.into_result()
-    }
-
     /// One session of a user, if alive.
     pub async fn get(
         &self,
@@ -409,99 +313,6 @@ impl Sessions {
         }
         let _: () = cmd.query_async(&mut self.store.conn()).await?;
         Ok(())
-    }
-
-    /// Live sessions of all users, most recently started first (the
-    /// console's view). Entries of sessions that ended are pruned as they
-    /// are met, so a page may come back shorter than `limit`.
-    pub async fn list_all(
-        &self,
-        offset: u64,
-        limit: u64,
-    ) -> Result<(u64, Vec<Session>), SessionError> {
-        let (total, page) = self
-            .store
-            .live_index_page(&keys::all_sessions(), offset, limit)
-            .await?;
-        let members: Vec<String> = page.into_iter().map(|(member, _)| member).collect();
-        let ids: Vec<(&str, &str)> = members.iter().filter_map(|m| m.split_once(':')).collect();
-        let mut sessions = Vec::with_capacity(ids.len());
-        let mut dead = Vec::new();
-        for (&(user_id, session_id), loaded) in ids.iter().zip(self.load(&ids).await?) {
-            match loaded {
-                Some(session) => sessions.push(session),
-                None => dead.push(format!("{user_id}:{session_id}")),
-            }
-        }
-        if !dead.is_empty() {
-            let _: () = redis::cmd("ZREM")
-                .arg(keys::all_sessions())
-                .arg(&dead)
-                .query_async(&mut self.store.conn())
-                .await?;
-        }
-        Ok((total.saturating_sub(dead.len() as u64), sessions))
-    }
-
-    /// How many sessions and users are live (from the console's indexes,
-    /// pruned by absolute expiry here and by [`Sessions::prune_index`]).
-    pub async fn counts(&self) -> Result<(u64, u64), SessionError> {
-        let now = crate::duration::epoch_ms();
-        let (sessions, users): (u64, u64) = redis::pipe()
-            .cmd("ZREMRANGEBYSCORE")
-            .arg(keys::all_sessions())
-            .arg("-inf")
-            .arg(now)
-            .ignore()
-            .cmd("ZREMRANGEBYSCORE")
-            .arg(keys::active_users())
-            .arg("-inf")
-            .arg(now)
-            .ignore()
-            .cmd("ZCARD")
-            .arg(keys::all_sessions())
-            .cmd("ZCARD")
-            .arg(keys::active_users())
-            .query_async(&mut self.store.conn())
-            .await?;
-        Ok((sessions, users))
-    }
-
-    /// Walks the console's session index from `cursor` and removes entries
-    /// whose session ended (idle timeout, eviction). Returns the next
-    /// cursor (0 when done) and how many entries were removed.
-    pub async fn prune_index(&self, cursor: u64, batch: u64) -> Result<(u64, u64), StoreError> {
-        let (next, flat): (u64, Vec<String>) = redis::cmd("ZSCAN")
-            .arg(keys::all_sessions())
-            .arg(cursor)
-            .arg("COUNT")
-            .arg(batch)
-            .query_async(&mut self.store.conn())
-            .await?;
-        let members: Vec<&String> = flat.iter().step_by(2).collect();
-        if members.is_empty() {
-            return Ok((next, 0));
-        }
-        let mut pipe = redis::pipe();
-        for member in &members {
-            let (user, session) = member.split_once(':').unwrap_or(("", ""));
-            pipe.cmd("EXISTS").arg(keys::session(user, session));
-        }
-        let exists: Vec<u8> = pipe.query_async(&mut self.store.conn()).await?;
-        let dead: Vec<&String> = members
-            .iter()
-            .zip(exists)
-            .filter(|(_, alive)| *alive == 0)
-            .map(|(m, _)| *m)
-            .collect();
-        if !dead.is_empty() {
-            let _: () = redis::cmd("ZREM")
-                .arg(keys::all_sessions())
-                .arg(&dead)
-                .query_async(&mut self.store.conn())
-                .await?;
-        }
-        Ok((next, dead.len() as u64))
     }
 
     /// The user of this session has changed the password it was opened

@@ -1,0 +1,255 @@
+//! The event stream on a real Redis: what is kept, what is dropped and said so.
+
+use super::*;
+use crate::testing::TestRedis;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_queue_drops_and_counts_new_events_and_never_blocks() {
+    let redis = TestRedis::start().await;
+    let events = Events::new(redis.store().await, "gh-a", 100_000);
+    redis.freeze();
+    let started = std::time::Instant::now();
+    let offered = QUEUE + 2 * BATCH + 1_000;
+    for i in 0..offered {
+        events.emit(Event::new("rate_limited").detail("i", i));
+    }
+    let took = started.elapsed();
+    redis.thaw();
+    assert!(
+        took < Duration::from_secs(2),
+        "emitting blocked for {took:?}"
+    );
+    // The queue holds QUEUE; the writer has at most one batch in hand.
+    let dropped = events.dropped();
+    assert!(
+        (1_000..=(2 * BATCH + 1_000) as u64).contains(&dropped),
+        "dropped {dropped} of {offered}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_emitted_while_redis_restarts_are_not_lost() {
+    let mut redis = TestRedis::start().await;
+    let events = Events::new(redis.store().await, "gh-a", 1000);
+    redis.stop().await;
+    for i in 0..3 {
+        events.emit(Event::new("login_succeeded").detail("i", i));
+    }
+    // Redis comes back while the writer is still retrying.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    redis.restart().await;
+    events.flush().await;
+    let written = events.recent(&Filter::default(), 10, 10).await.unwrap();
+    assert_eq!(written.len(), 3, "{written:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blocking_read_on_a_frozen_redis_fails_in_bounded_time() {
+    let redis = TestRedis::start().await;
+    let store = crate::Store::connect(&crate::StoreConfig {
+        response_timeout: Duration::from_millis(300),
+        ..crate::StoreConfig::single(redis.url())
+    })
+    .await
+    .unwrap();
+    let block = Duration::from_millis(200);
+    let mut conn = store.dedicated(block).await.unwrap();
+    // Answers while Redis runs: nothing new within the block.
+    assert!(
+        Events::tail(&mut conn, "$", block)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    redis.freeze();
+    let started = std::time::Instant::now();
+    let read = Events::tail(&mut conn, "$", block).await;
+    let took = started.elapsed();
+    redis.thaw();
+    assert!(
+        matches!(read, Err(StoreError::Unavailable(_))),
+        "a frozen Redis must fail the read: {read:?}"
+    );
+    assert!(took < Duration::from_secs(1), "took {took:?}");
+}
+
+crate::both_topologies! {
+    async fn events_are_written_read_back_filtered_and_counted(backend) {
+        let events = Events::new(backend.store().await, "gh-a", 1000);
+        events.emit(
+            Event::new("login_failed")
+                .username("Alice")
+                .ip("192.0.2.1")
+                .detail("reason", "invalid_credentials"),
+        );
+        events.emit(
+            Event::new("login_succeeded")
+                .user("u1")
+                .username("alice")
+                .session("s1")
+                .ip("192.0.2.1"),
+        );
+        events.emit(Event::new("lock_acquired").detail("lock", "jobs/nightly"));
+        events.flush().await;
+
+        let all = events.recent(&Filter::default(), 10, 100).await.unwrap();
+        assert_eq!(all.len(), 3);
+        assert_eq!(all[0].kind, "lock_acquired", "newest first");
+        assert_eq!(all[2].details["reason"], "invalid_credentials");
+        assert!(all.iter().all(|e| e.instance == "gh-a" && !e.id.is_empty()));
+
+        let logins = Filter {
+            kind: Some("login".into()),
+            user: Some("alice".into()),
+            ..Filter::default()
+        };
+        assert_eq!(events.recent(&logins, 10, 100).await.unwrap().len(), 2);
+        let by_ip = Filter {
+            ip: Some("192.0.2.1".into()),
+            ..Filter::default()
+        };
+        assert_eq!(events.recent(&by_ip, 1, 100).await.unwrap().len(), 1);
+
+        let after = events.after(&all[2].id, 10).await.unwrap();
+        assert_eq!(
+            after.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(),
+            ["login_succeeded", "lock_acquired"]
+        );
+
+        let series = events.series(5).await.unwrap();
+        assert_eq!(series.len(), 5);
+        let totals = series.iter().fold([0; 4], |mut acc, (_, row)| {
+            for (a, r) in acc.iter_mut().zip(row) {
+                *a += r;
+            }
+            acc
+        });
+        assert_eq!(totals, [1, 1, 0, 0]);
+    }
+}
+
+#[tokio::test]
+async fn a_tail_sees_events_from_another_instance() {
+    let redis = TestRedis::start().await;
+    let a = Events::new(redis.store().await, "gh-a", 1000);
+    let b = Events::new(redis.store().await, "gh-b", 1000);
+    let start = b.last_id().await.unwrap();
+    let mut conn = redis::Client::open(redis.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let reader =
+        tokio::spawn(async move { Events::tail(&mut conn, &start, Duration::from_secs(5)).await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    a.emit(Event::new("session_revoked").user("u9"));
+    a.flush().await;
+    let seen = reader.await.unwrap().unwrap();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].instance, "gh-a");
+}
+
+crate::both_topologies! {
+    /// A flood of refusals is two events per subject and window, and
+    /// however many other events push the stream past its cap, the
+    /// audit stream keeps every audit event.
+    async fn floods_are_aggregated_and_cannot_evict_audit_events(backend) {
+        let store = backend.store().await;
+        let events = Events::with_retention(store.clone(), "gh-a", Retention { events: 100, audit: 10_000 });
+        for i in 0..10 {
+            events.emit(Event::new("login_succeeded").user(&format!("u{i}")));
+        }
+        for i in 0..2_000 {
+            events.emit(Event::new("token_renewed").detail("i", i));
+        }
+        let window = Duration::from_millis(1_200);
+        for _ in 0..5_000 {
+            events.refused("api-user:u1", window, Event::new("rate_limited").user("u1"));
+        }
+        events.flush().await;
+        let limited = Filter { kind: Some("rate_limited".to_owned()), ..Filter::default() };
+        let now = events.recent(&limited, 10, 10_000).await.unwrap();
+        assert_eq!(now.len(), 1, "the first refusal at once, the rest counted");
+        assert_eq!(now[0].details["count"], "1");
+
+        // When the window has passed, one more event with the count.
+        tokio::time::sleep(Duration::from_millis(2_500)).await;
+        events.flush().await;
+        let later = events.recent(&limited, 10, 10_000).await.unwrap();
+        assert_eq!(later.len(), 2, "{later:?}");
+        assert_eq!(later[0].details["count"], "4999");
+        let (_, counts) = events.series(2).await.unwrap().into_iter().fold(
+            (0, [0u64; 4]),
+            |(_, mut acc), (minute, row)| {
+                for (a, r) in acc.iter_mut().zip(row) {
+                    *a += r;
+                }
+                (minute, acc)
+            },
+        );
+        assert_eq!(counts[3], 5_000, "the chart still counts every refusal");
+
+        // The main stream was trimmed far past the sign-ins...
+        let all = events.recent(&Filter { kind: Some("login".to_owned()), ..Filter::default() }, 100, 10_000).await.unwrap();
+        assert!(all.is_empty(), "{} sign-ins survived in the capped stream", all.len());
+        // ...the audit stream has them all, and nothing else.
+        let audit = events.recent_in(Stream::Audit, &Filter::default(), 100, 10_000).await.unwrap();
+        assert_eq!(audit.len(), 10);
+        assert!(audit.iter().all(|e| e.kind == "login_succeeded"));
+    }
+}
+
+#[tokio::test]
+async fn spraying_subjects_cannot_grow_memory_without_bound() {
+    let redis = TestRedis::start().await;
+    let events = Events::new(redis.store().await, "gh-a", 100_000);
+    let window = Duration::from_secs(60);
+    for i in 0..(aggregate::MAX_SUBJECTS + 5_000) {
+        events.refused(
+            &format!("ip:10.0.{}.{}", i / 256, i % 256),
+            window,
+            Event::new("rate_limited"),
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    events.flush().await;
+    let many = Filter {
+        kind: Some("rate_limited".to_owned()),
+        ..Filter::default()
+    };
+    let recorded = events.recent(&many, 20_000, 20_000).await.unwrap();
+    assert_eq!(
+        recorded.len(),
+        aggregate::MAX_SUBJECTS + 1,
+        "one per tracked subject, one for the rest"
+    );
+    let overflow = recorded
+        .iter()
+        .find(|e| e.details.get("subjects").map(String::as_str) == Some("many"))
+        .unwrap();
+    assert_eq!(overflow.details["count"], "5000");
+}
+
+crate::both_topologies! {
+    async fn the_stream_is_capped(backend) {
+        let events = Events::new(backend.store().await, "gh-a", 100);
+        for i in 0..1_000 {
+            events.emit(Event::new("rate_limited").detail("i", i));
+        }
+        events.flush().await;
+        let len: u64 = redis::cmd("XLEN")
+            .arg(keys::events())
+            .query_async(&mut backend.store().await.conn())
+            .await
+            .unwrap();
+        // Trimming is approximate (whole radix-tree nodes), never below the cap.
+        assert!((100..400).contains(&len), "stream holds {len} events");
+        // What is kept is the newest, and nothing was lost on the way.
+        let newest = events.recent(&Filter::default(), 100, 100).await.unwrap();
+        let numbers: Vec<u64> = newest
+            .iter()
+            .map(|e| e.details["i"].parse().unwrap())
+            .collect();
+        assert_eq!(numbers, (900..1_000).rev().collect::<Vec<u64>>());
+    }
+}

@@ -1,0 +1,99 @@
+//! What the console sees and does with locks: every held lock with its
+//! holder and waiters (one script per shard of the lock index, run
+//! concurrently), and force-releasing a lock whoever holds it.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use redis::Script;
+
+use super::{LockError, LockInfo, Locks, validate_name};
+use crate::store::keys;
+
+static FORCE_RELEASE: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("force_release.lua")));
+static LIST: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("list.lua")));
+
+impl Locks {
+    /// Deletes a lock whoever holds it. Returns what it was, or `None` if
+    /// it was not held. The holder finds out at its next extension.
+    #[tracing::instrument(skip_all, fields(lock = %name), err)]
+    pub async fn force_release(&self, name: &str) -> Result<Option<LockInfo>, LockError> {
+        validate_name(name)?;
+        let fields: Vec<String> = FORCE_RELEASE
+            .key(keys::lock(name))
+            .key(keys::lock_index(keys::lock_shard(name)))
+            .arg(name)
+            .arg(keys::lock_released_channel())
+            .invoke_async(&mut self.store.conn())
+            .await?;
+        if fields.is_empty() {
+            return Ok(None);
+        }
+        let info = lock_info(name.to_owned(), 0, 0, pairs(fields));
+        tracing::warn!(lock = %name, label = %info.label, instance = %info.instance, "lock force-released");
+        self.report(
+            "lock_force_released",
+            name,
+            Some(("holder", info.label.clone())),
+        );
+        Ok(Some(info))
+    }
+
+    /// Every held lock, by name.
+    pub async fn list(&self) -> Result<Vec<LockInfo>, LockError> {
+        let shards = (0..keys::LOCK_SHARDS).map(|shard| {
+            let mut conn = self.store.conn();
+            async move {
+                LIST.key(keys::lock_index(shard))
+                    .arg(keys::lock_prefix(shard))
+                    .arg(keys::lock_waiters_prefix(shard))
+                    .invoke_async::<Vec<(String, i64, u64, Vec<String>)>>(&mut conn)
+                    .await
+            }
+        });
+        let mut locks: Vec<LockInfo> = futures_util::future::try_join_all(shards)
+            .await?
+            .into_iter()
+            .flatten()
+            .map(|(name, ttl_left, waiters, fields)| {
+                lock_info(name, ttl_left.max(0) as u64, waiters, pairs(fields))
+            })
+            .collect();
+        locks.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(locks)
+    }
+}
+
+fn pairs(flat: Vec<String>) -> HashMap<String, String> {
+    let mut map = HashMap::with_capacity(flat.len() / 2);
+    let mut iter = flat.into_iter();
+    while let (Some(key), Some(value)) = (iter.next(), iter.next()) {
+        map.insert(key, value);
+    }
+    map
+}
+
+fn lock_info(
+    name: String,
+    ttl_left_ms: u64,
+    waiters: u64,
+    mut fields: HashMap<String, String>,
+) -> LockInfo {
+    let number = |field: &str| fields.get(field).and_then(|v| v.parse().ok()).unwrap_or(0);
+    let acquired_at_ms = number("acquired");
+    let ttl_ms = number("ttl");
+    let fencing_token = number("fence");
+    let hold_count = number("count");
+    LockInfo {
+        name,
+        label: fields.remove("label").unwrap_or_default(),
+        instance: fields.remove("instance").unwrap_or_default(),
+        acquired_at_ms,
+        ttl_ms,
+        ttl_left_ms,
+        fencing_token,
+        hold_count,
+        waiters,
+    }
+}

@@ -1,0 +1,115 @@
+//! Using a session: the check every protected request makes (alive, its
+//! token not revoked, its user not disabled, the user's current roles) and
+//! the slide of its idle timeout, in one script that admission also runs
+//! together with the rate limits.
+
+use std::sync::LazyLock;
+
+use redis::Script;
+
+use super::{SessionError, Sessions, millis};
+use crate::store::keys;
+
+/// The `touch` Lua function (see touch.lua), also used by the request
+/// guard's combined script.
+pub(crate) const TOUCH_LUA: &str = include_str!("touch.lua");
+static TOUCH: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(&format!(
+        "{TOUCH_LUA}\nreturn touch(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], ARGV[1], ARGV[2])"
+    ))
+});
+
+/// A session that was just used.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Touched {
+    pub generation: u64,
+    pub now_ms: u64,
+    /// The session was opened by a user who must change the password
+    /// before doing anything else, and has not yet.
+    pub must_change_password: bool,
+    /// The user's current roles (comma-separated), read in the same
+    /// script; `None` for a user whose roles key predates this field.
+    pub roles: Option<String>,
+}
+
+/// The reply of the `touch` function (see touch.lua), decoded strictly: a
+/// reply of any other shape is an error naming the script, never a
+/// default.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Touch {
+    Alive(Touched),
+    Ended,
+    Revoked,
+    Disabled,
+}
+
+impl Touch {
+    pub(crate) fn into_result(self) -> Result<Touched, SessionError> {
+        match self {
+            Touch::Alive(touched) => Ok(touched),
+            Touch::Ended => Err(SessionError::Ended),
+            Touch::Revoked => Err(SessionError::TokenRevoked),
+            Touch::Disabled => Err(SessionError::UserDisabled),
+        }
+    }
+}
+
+impl redis::FromRedisValue for Touch {
+    fn from_redis_value(value: redis::Value) -> Result<Self, redis::ParsingError> {
+        use redis::Value;
+        let bad = |what: &str| redis::ParsingError::from(format!("touch.lua replied {what}"));
+        let Value::Array(items) = value else {
+            return Err(bad("with something other than an array"));
+        };
+        let int = |value: Option<&Value>| match value {
+            Some(Value::Int(n)) => u64::try_from(*n).ok(),
+            _ => None,
+        };
+        match (int(items.first()), items.len()) {
+            (Some(1), 4 | 5) => Ok(Touch::Alive(Touched {
+                generation: int(items.get(1)).ok_or_else(|| bad("without a generation"))?,
+                now_ms: int(items.get(2)).ok_or_else(|| bad("without a time"))?,
+                must_change_password: match int(items.get(3)) {
+                    Some(flag @ (0 | 1)) => flag == 1,
+                    _ => return Err(bad("without a password-change flag")),
+                },
+                roles: match items.get(4) {
+                    None | Some(Value::Nil) => None,
+                    Some(Value::BulkString(bytes)) => Some(
+                        String::from_utf8(bytes.clone())
+                            .map_err(|_| bad("roles that are not UTF-8"))?,
+                    ),
+                    Some(_) => return Err(bad("roles that are not a string")),
+                },
+            })),
+            (Some(0), 1) => Ok(Touch::Ended),
+            (Some(2), 1) => Ok(Touch::Revoked),
+            (Some(3), 1) => Ok(Touch::Disabled),
+            _ => Err(bad(&format!("{items:?}"))),
+        }
+    }
+}
+
+impl Sessions {
+    /// Confirms the session is alive, the access token `jti` not revoked
+    /// and the user not disabled, reads the user's current roles, and
+    /// slides the idle timeout. One round trip.
+    pub async fn touch(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        jti: &str,
+    ) -> Result<Touched, SessionError> {
+        let reply: Touch = TOUCH
+            .key(keys::session(user_id, session_id))
+            .key(keys::user_sessions(user_id))
+            .key(keys::blacklisted(user_id, jti))
+            .key(keys::user_roles(user_id))
+            .key(keys::user_disabled(user_id))
+            .arg(session_id)
+            .arg(millis(self.config.idle_timeout))
+            .invoke_async(&mut self.store.conn())
+            .await?;
+        reply.into_result()
+    }
+}

@@ -1,0 +1,223 @@
+//! Every Redis key Gatehouse uses. Nothing else builds key names.
+//!
+//! Hash tags (the part in braces) decide the Cluster slot: all keys of one
+//! user share `{u:<user id>}`, so the session scripts can touch a user's
+//! sessions, index and markers atomically; user records and the username
+//! index share `{users}`, so creating a user and claiming its name is one
+//! script. Ids embedded here are hex strings produced by [`crate::random`]
+//! or checked by [`is_id`] first, so they cannot break out of the layout.
+
+use super::PREFIX;
+
+/// Whether `id` is a well-formed Gatehouse id (lower-case hex).
+pub fn is_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+}
+
+/// A user's record (hash).
+pub fn user(user_id: &str) -> String {
+    format!("{PREFIX}:{{users}}:u:{user_id}")
+}
+
+/// Lower-cased username to user id (hash).
+pub fn usernames() -> String {
+    format!("{PREFIX}:{{users}}:names")
+}
+
+/// All user ids by creation time (sorted set), for paging.
+pub fn user_index() -> String {
+    format!("{PREFIX}:{{users}}:index")
+}
+
+/// The user's roles, comma-separated, in the user's own slot so that
+/// admission reads them in the same script as the session: a role
+/// change applies to the very next request. The user record keeps a
+/// copy for display.
+pub fn user_roles(user_id: &str) -> String {
+    format!("{PREFIX}:{{u:{user_id}}}:roles")
+}
+
+/// The user's password generation (how many times the password was
+/// set), in the user's slot, where session creation checks it: a
+/// sign-in that verified an older password opens no session.
+pub fn user_password_generation(user_id: &str) -> String {
+    format!("{PREFIX}:{{u:{user_id}}}:pwgen")
+}
+
+/// Present while the user is disabled; checked when sessions are made.
+pub fn user_disabled(user_id: &str) -> String {
+    format!("{PREFIX}:{{u:{user_id}}}:disabled")
+}
+
+/// One session (hash), expiring with the session.
+pub fn session(user_id: &str, session_id: &str) -> String {
+    format!("{}{session_id}", session_prefix(user_id))
+}
+
+/// The common prefix of a user's session keys, for scripts that walk
+/// the user's session index.
+pub fn session_prefix(user_id: &str) -> String {
+    format!("{PREFIX}:{{u:{user_id}}}:s:")
+}
+
+/// A user's live sessions: session id scored by expiry time (sorted set).
+pub fn user_sessions(user_id: &str) -> String {
+    format!("{PREFIX}:{{u:{user_id}}}:sessions")
+}
+
+/// A revoked access token (hash, expiring with the token), in its
+/// user's slot so request validation checks it in the same script as
+/// the session.
+pub fn blacklisted(user_id: &str, jti: &str) -> String {
+    format!("{}{jti}", blacklist_prefix(user_id))
+}
+
+/// The prefix of a user's blacklist entries.
+pub fn blacklist_prefix(user_id: &str) -> String {
+    format!("{PREFIX}:{{u:{user_id}}}:bl:")
+}
+
+/// All blacklist entries, `<user id>:<jti>` scored by expiry (sorted
+/// set), for the admin view. Advisory: pruned as entries expire.
+pub fn blacklist_index() -> String {
+    format!("{PREFIX}:blacklist")
+}
+
+/// The token pair a rotation produced, kept for the grace window under
+/// the id of the token it replaced, so concurrent callers get the same.
+pub fn rotation_result(user_id: &str, replaced_jti: &str) -> String {
+    format!("{}{replaced_jti}", rotation_result_prefix(user_id))
+}
+
+/// The prefix of a user's rotation results.
+pub fn rotation_result_prefix(user_id: &str) -> String {
+    format!("{PREFIX}:{{u:{user_id}}}:rot:")
+}
+
+/// A rate-limit window: `<tag>` places it with its subject (a user's
+/// windows in the user's slot), `<policy>` names the policy and
+/// `<extra>` (possibly empty) narrows it (a session, a route).
+pub fn rate_limit(tag: &str, policy: &str, extra: &str) -> String {
+    if extra.is_empty() {
+        format!("{PREFIX}:{{{tag}}}:rl:{policy}")
+    } else {
+        format!("{PREFIX}:{{{tag}}}:rl:{policy}:{extra}")
+    }
+}
+
+/// Subjects with live rate-limit windows (sorted set scored by when
+/// their longest window ends), for the console.
+pub fn rate_limit_index() -> String {
+    format!("{PREFIX}:rl:index")
+}
+
+/// A replay-protection nonce already seen from this user.
+pub fn replay_nonce(user_id: &str, nonce: &str) -> String {
+    format!("{PREFIX}:{{u:{user_id}}}:nonce:{nonce}")
+}
+
+/// The security event stream.
+pub fn events() -> String {
+    format!("{PREFIX}:events")
+}
+
+/// A sign-in challenge (expires with its TTL; taken when redeemed).
+pub fn challenge(id: &str) -> String {
+    format!("{PREFIX}:ch:{id}")
+}
+
+/// The audit stream: the security events no flood may evict.
+pub fn audit() -> String {
+    format!("{PREFIX}:audit")
+}
+
+/// How many events of `kind` happened in the minute starting at
+/// `minute` (Unix minutes), for the console's time series.
+pub fn event_count(kind: &str, minute: u64) -> String {
+    format!("{PREFIX}:stats:{kind}:{minute}")
+}
+
+/// Live Gatehouse instances and their last heartbeat (hash).
+pub fn instances() -> String {
+    format!("{PREFIX}:instances")
+}
+
+/// All live sessions, `<user id>:<session id>` scored by absolute
+/// expiry (sorted set), for the console. Advisory: pruned lazily.
+pub fn all_sessions() -> String {
+    format!("{PREFIX}:sessions:all")
+}
+
+/// Users with sessions, scored by their latest session's absolute
+/// expiry (sorted set), for the console. Advisory.
+pub fn active_users() -> String {
+    format!("{PREFIX}:sessions:users")
+}
+
+/// Locks live in [`LOCK_SHARDS`] hash-tag shards: a lock's keys and its
+/// shard's registry share a slot, so acquiring a lock and listing it
+/// in the registry is one script, while locks still spread over a
+/// Cluster's nodes.
+pub const LOCK_SHARDS: u16 = 16;
+
+/// The shard of a lock name (FNV-1a, stable across instances).
+pub fn lock_shard(name: &str) -> u16 {
+    let hash = name.bytes().fold(0x811c_9dc5_u32, |hash, byte| {
+        (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
+    });
+    (hash % u32::from(LOCK_SHARDS)) as u16
+}
+
+/// The lock itself (hash, expiring with the lock).
+pub fn lock(name: &str) -> String {
+    format!("{}{name}", lock_prefix(lock_shard(name)))
+}
+
+/// The prefix of all lock keys in a shard.
+pub fn lock_prefix(shard: u16) -> String {
+    format!("{PREFIX}:{{l:{shard:02}}}:lock:")
+}
+
+/// The fencing counter of a lock (never expires: tokens only grow).
+pub fn lock_fence(name: &str) -> String {
+    format!("{PREFIX}:{{l:{:02}}}:fence:{name}", lock_shard(name))
+}
+
+/// Callers waiting for a lock (sorted set scored by their deadline).
+pub fn lock_waiters(name: &str) -> String {
+    format!("{}{name}", lock_waiters_prefix(lock_shard(name)))
+}
+
+/// The prefix of all waiter sets in a shard.
+pub fn lock_waiters_prefix(shard: u16) -> String {
+    format!("{PREFIX}:{{l:{shard:02}}}:waiters:")
+}
+
+/// A shard's registry of held locks (sorted set: name scored by expiry).
+pub fn lock_index(shard: u16) -> String {
+    format!("{PREFIX}:{{l:{shard:02}}}:index")
+}
+
+/// The pub/sub channel announcing released locks.
+pub fn lock_released_channel() -> String {
+    format!("{PREFIX}:locks:released")
+}
+
+/// A resource protected by fencing tokens: its value...
+pub fn fenced_value(resource: &str) -> String {
+    format!("{PREFIX}:{{r:{resource}}}:value")
+}
+
+/// ...and the highest fencing token that wrote it.
+pub fn fenced_high_water(resource: &str) -> String {
+    format!("{PREFIX}:{{r:{resource}}}:fence")
+}
+
+/// The shared HS256 secret used when the operator configured no key.
+pub fn jwt_default_secret() -> String {
+    format!("{PREFIX}:jwt:default-secret")
+}
