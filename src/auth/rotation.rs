@@ -39,8 +39,10 @@ use crate::store::keys;
 use crate::token::AccessClaims;
 
 mod bearer;
+mod reply;
 mod sealed;
 
+use reply::Rotate;
 use sealed::Stored;
 
 const TOKENS_LUA: &str = include_str!("tokens.lua");
@@ -252,7 +254,7 @@ impl Auth {
             Presented::Access(_) | Presented::AccessOnly(..) => "a",
         };
         let mut write = self.inner.store.durable();
-        let reply: Vec<String> = ROTATE
+        let reply: Rotate = ROTATE
             .key(keys::session(&user.id, session_id))
             .key(keys::user_sessions(&user.id))
             .key(keys::rotation_result(&user.id, presented.jti()))
@@ -270,15 +272,18 @@ impl Auth {
             .invoke_async(write.conn())
             .await?;
         write.confirm("refresh_rotated").await;
-        match reply.as_slice() {
-            [code, generation, old_jti, old_exp] if code == "1" => {
+        match reply {
+            Rotate::Rotated {
+                generation,
+                replaced,
+            } => {
                 self.inner
                     .blacklist
                     .index(
                         &user.id,
                         session_id,
-                        old_jti,
-                        old_exp.parse().unwrap_or(0),
+                        &replaced.jti,
+                        replaced.expires_at_ms,
                         Reason::Rotated,
                     )
                     .await?;
@@ -300,15 +305,15 @@ impl Auth {
                     coalesced: false,
                 }))
             }
-            [code, sealed] if code == "2" => self.unseal(sealed).map(Some),
-            [code, revoked_jti, revoked_exp] if code == "3" => {
+            Rotate::Coalesced(sealed) => self.unseal(&sealed).map(Some),
+            Rotate::Reused(revoked) => {
                 self.inner
                     .blacklist
                     .index(
                         &user.id,
                         session_id,
-                        revoked_jti,
-                        revoked_exp.parse().unwrap_or(0),
+                        &revoked.jti,
+                        revoked.expires_at_ms,
                         Reason::ReuseDetected,
                     )
                     .await?;
@@ -329,8 +334,8 @@ impl Auth {
                 );
                 Err(AuthError::RefreshReused)
             }
-            [code] if code == "4" => Ok(None),
-            _ => Err(AuthError::SessionEnded),
+            Rotate::NotCurrent => Ok(None),
+            Rotate::Ended => Err(AuthError::SessionEnded),
         }
     }
 

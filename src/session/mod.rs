@@ -19,6 +19,7 @@
 
 mod console;
 pub mod device;
+mod ended;
 mod touch;
 
 use std::collections::HashMap;
@@ -30,6 +31,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::store::{Store, StoreError, keys};
 
+pub use ended::Ended;
+use ended::{EndedAll, EndedOne};
 pub use touch::Touched;
 pub(crate) use touch::{TOUCH_LUA, Touch};
 
@@ -100,15 +103,6 @@ pub struct Created {
     pub absolute_expires_at_ms: u64,
     /// Sessions ended to stay under the per-user cap.
     pub evicted: u64,
-}
-
-/// A session that was ended, with its current access token (for the
-/// blacklist).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Ended {
-    pub session_id: String,
-    pub access_jti: String,
-    pub access_expires_at_ms: u64,
 }
 
 /// What can go wrong with sessions.
@@ -283,21 +277,18 @@ impl Sessions {
             return Ok(None);
         }
         let mut write = self.store.durable();
-        let token: Vec<String> = REVOKE
+        let EndedOne(token) = REVOKE
             .key(keys::session(user_id, session_id))
             .key(keys::user_sessions(user_id))
             .arg(session_id)
             .invoke_async(write.conn())
             .await?;
         write.confirm("session_revoked").await;
-        let ended = match token.as_slice() {
-            [jti, expires] => Some(Ended {
-                session_id: session_id.to_owned(),
-                access_jti: jti.clone(),
-                access_expires_at_ms: expires.parse().unwrap_or(0),
-            }),
-            _ => None,
-        };
+        let ended = token.map(|(access_jti, access_expires_at_ms)| Ended {
+            session_id: session_id.to_owned(),
+            access_jti,
+            access_expires_at_ms,
+        });
         self.unindex(user_id, ended.as_slice()).await?;
         Ok(ended)
     }
@@ -342,21 +333,13 @@ impl Sessions {
             return Ok(Vec::new());
         }
         let mut write = self.store.durable();
-        let triples: Vec<String> = REVOKE_ALL
+        let EndedAll(ended) = REVOKE_ALL
             .key(keys::user_sessions(user_id))
             .arg(keys::session_prefix(user_id))
             .arg(keep.unwrap_or(""))
             .invoke_async(write.conn())
             .await?;
         write.confirm("sessions_revoked").await;
-        let ended: Vec<Ended> = triples
-            .chunks_exact(3)
-            .map(|triple| Ended {
-                session_id: triple[0].clone(),
-                access_jti: triple[1].clone(),
-                access_expires_at_ms: triple[2].parse().unwrap_or(0),
-            })
-            .collect();
         self.unindex(user_id, &ended).await?;
         Ok(ended)
     }

@@ -56,36 +56,26 @@ impl Touch {
 
 impl redis::FromRedisValue for Touch {
     fn from_redis_value(value: redis::Value) -> Result<Self, redis::ParsingError> {
-        use redis::Value;
-        let bad = |what: &str| redis::ParsingError::from(format!("touch.lua replied {what}"));
-        let Value::Array(items) = value else {
-            return Err(bad("with something other than an array"));
-        };
-        let int = |value: Option<&Value>| match value {
-            Some(Value::Int(n)) => u64::try_from(*n).ok(),
-            _ => None,
-        };
-        match (int(items.first()), items.len()) {
-            (Some(1), 4 | 5) => Ok(Touch::Alive(Touched {
-                generation: int(items.get(1)).ok_or_else(|| bad("without a generation"))?,
-                now_ms: int(items.get(2)).ok_or_else(|| bad("without a time"))?,
-                must_change_password: match int(items.get(3)) {
-                    Some(flag @ (0 | 1)) => flag == 1,
-                    _ => return Err(bad("without a password-change flag")),
+        use crate::store::reply::{items, malformed, number, text};
+        const SCRIPT: &str = "touch.lua";
+        let items = items(SCRIPT, value)?;
+        match (number(SCRIPT, items.first(), "a status"), items.len()) {
+            (Ok(1), 4 | 5) => Ok(Touch::Alive(Touched {
+                generation: number(SCRIPT, items.get(1), "a generation")?,
+                now_ms: number(SCRIPT, items.get(2), "a time")?,
+                must_change_password: match number(SCRIPT, items.get(3), "a flag")? {
+                    flag @ (0 | 1) => flag == 1,
+                    other => return Err(malformed(SCRIPT, format_args!("{other} as a flag"))),
                 },
                 roles: match items.get(4) {
-                    None | Some(Value::Nil) => None,
-                    Some(Value::BulkString(bytes)) => Some(
-                        String::from_utf8(bytes.clone())
-                            .map_err(|_| bad("roles that are not UTF-8"))?,
-                    ),
-                    Some(_) => return Err(bad("roles that are not a string")),
+                    None | Some(redis::Value::Nil) => None,
+                    roles => Some(text(SCRIPT, roles, "roles")?),
                 },
             })),
-            (Some(0), 1) => Ok(Touch::Ended),
-            (Some(2), 1) => Ok(Touch::Revoked),
-            (Some(3), 1) => Ok(Touch::Disabled),
-            _ => Err(bad(&format!("{items:?}"))),
+            (Ok(0), 1) => Ok(Touch::Ended),
+            (Ok(2), 1) => Ok(Touch::Revoked),
+            (Ok(3), 1) => Ok(Touch::Disabled),
+            _ => Err(malformed(SCRIPT, format_args!("{items:?}"))),
         }
     }
 }

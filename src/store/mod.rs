@@ -26,6 +26,7 @@ mod durable;
 mod error;
 mod healing;
 pub mod keys;
+pub(crate) mod reply;
 mod sentinel;
 mod tls;
 

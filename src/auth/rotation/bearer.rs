@@ -7,6 +7,7 @@ use std::sync::LazyLock;
 use redis::Script;
 
 use super::super::{Auth, AuthError, Client, principal};
+use super::reply::Renew;
 use super::{Presented, Rotated, Stored, TOKENS_LUA, millis};
 use crate::blacklist::Reason;
 use crate::events::Event;
@@ -49,7 +50,7 @@ impl Auth {
             access: access.token.clone(),
             refresh: None,
         })?;
-        let reply: Vec<String> = RENEW
+        let reply: Renew = RENEW
             .key(keys::session(&claims.sub, &claims.sid))
             .key(keys::user_sessions(&claims.sub))
             .key(keys::rotation_result(&claims.sub, &claims.jti))
@@ -63,15 +64,17 @@ impl Auth {
             .arg(keys::blacklist_prefix(&claims.sub))
             .invoke_async(&mut self.inner.store.conn())
             .await?;
-        match reply.as_slice() {
-            [code, old_exp] if code == "1" => {
+        match reply {
+            Renew::Renewed {
+                replaced_expires_at_ms,
+            } => {
                 self.inner
                     .blacklist
                     .index(
                         &claims.sub,
                         &claims.sid,
                         &claims.jti,
-                        old_exp.parse().unwrap_or(0),
+                        replaced_expires_at_ms,
                         Reason::Renewed,
                     )
                     .await?;
@@ -89,9 +92,9 @@ impl Auth {
                     coalesced: false,
                 }))
             }
-            [code, sealed] if code == "2" => self.unseal(sealed).map(Some),
-            [code] if code == "4" => Ok(None),
-            _ => Err(AuthError::SessionEnded),
+            Renew::Coalesced(sealed) => self.unseal(&sealed).map(Some),
+            Renew::NotCurrent => Ok(None),
+            Renew::Ended => Err(AuthError::SessionEnded),
         }
     }
 }
