@@ -5,13 +5,13 @@
 -- session. Expects tokens.lua above.
 -- KEYS[1] the session (hash)   KEYS[2] the user's session index
 -- KEYS[3] the result of rotating the presented token (string, grace TTL)
+-- KEYS[4] this user's blacklist key prefix (same {u:<id>} slot)
+-- KEYS[5] this user's rotation result key prefix (same slot)
 -- ARGV[1] session id   ARGV[2] presented token id
 -- ARGV[3] new refresh token id   ARGV[4] new access token id
 -- ARGV[5] new access token expiry ms   ARGV[6] the new pair, sealed
 -- ARGV[7] grace ms   ARGV[8] idle timeout ms
--- ARGV[9] this user's blacklist key prefix (same {u:<id>} slot)
--- ARGV[10] 'r' when a refresh token was presented, 'a' for an access token
--- ARGV[11] this user's rotation result key prefix (same slot)
+-- ARGV[9] 'r' when a refresh token was presented, 'a' for an access token
 -- Returns {1, new generation, replaced access token id, its expiry} when
 -- rotated; {2, sealed pair} when another caller already rotated; {3,
 -- access token id, its expiry} on refresh token reuse (session ended); {4}
@@ -28,12 +28,12 @@ if not s then
 end
 local absolute, rjti, ajti, aexp, gen = s[1], s[2], s[3], s[4], s[5]
 
-local refresh = ARGV[10] == 'r'
+local refresh = ARGV[9] == 'r'
 if (refresh and rjti or ajti) ~= ARGV[2] then
   if not refresh then
     return { 4 }
   end
-  blacklist(ARGV[9], ajti, ARGV[1], 'reuse_detected', now, now, aexp)
+  blacklist(KEYS[4], ajti, ARGV[1], 'reuse_detected', now, now, aexp)
   redis.call('DEL', KEYS[1])
   redis.call('ZREM', KEYS[2], ARGV[1])
   return { 3, ajti, aexp }
@@ -48,6 +48,6 @@ slide(KEYS[1], KEYS[2], ARGV[1], ARGV[8], absolute, now)
 -- tab refreshing with the old refresh cookie while another tab's request
 -- renewed (or the reverse) gets the same result, not a reuse alarm.
 redis.call('SET', KEYS[3], ARGV[6], 'PX', grace)
-redis.call('SET', ARGV[11] .. (refresh and ajti or rjti), ARGV[6], 'PX', grace)
-blacklist(ARGV[9], ajti, ARGV[1], 'rotated', now, now + grace, aexp)
+redis.call('SET', KEYS[5] .. (refresh and ajti or rjti), ARGV[6], 'PX', grace)
+blacklist(KEYS[4], ajti, ARGV[1], 'rotated', now, now + grace, aexp)
 return { 1, generation, ajti, aexp }

@@ -258,6 +258,8 @@ impl Auth {
             .key(keys::session(&user.id, session_id))
             .key(keys::user_sessions(&user.id))
             .key(keys::rotation_result(&user.id, presented.jti()))
+            .key(keys::blacklist_prefix(&user.id))
+            .key(keys::rotation_result_prefix(&user.id))
             .arg(session_id)
             .arg(presented.jti())
             .arg(&refresh.claims.jti)
@@ -266,9 +268,7 @@ impl Auth {
             .arg(sealed)
             .arg(millis(self.inner.rotation.grace))
             .arg(millis(self.inner.sessions.config().idle_timeout))
-            .arg(keys::blacklist_prefix(&user.id))
             .arg(kind)
-            .arg(keys::rotation_result_prefix(&user.id))
             .invoke_async(write.conn())
             .await?;
         write.confirm("refresh_rotated").await;

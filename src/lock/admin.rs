@@ -46,8 +46,8 @@ impl Locks {
             let mut conn = self.store.conn();
             async move {
                 LIST.key(keys::lock_index(shard))
-                    .arg(keys::lock_prefix(shard))
-                    .arg(keys::lock_waiters_prefix(shard))
+                    .key(keys::lock_prefix(shard))
+                    .key(keys::lock_waiters_prefix(shard))
                     .invoke_async::<Vec<(String, i64, u64, Vec<String>)>>(&mut conn)
                     .await
             }

@@ -159,6 +159,7 @@ impl Sessions {
             .key(keys::user_sessions(new.user_id))
             .key(keys::user_disabled(new.user_id))
             .key(keys::user_password_generation(new.user_id))
+            .key(keys::session_prefix(new.user_id))
             .arg(new.id)
             .arg(new.user_id)
             .arg(truncate(new.ip, 64))
@@ -168,7 +169,6 @@ impl Sessions {
             .arg(millis(self.config.idle_timeout))
             .arg(millis(self.config.absolute_lifetime))
             .arg(self.config.max_per_user.max(1))
-            .arg(keys::session_prefix(new.user_id))
             .arg(new.access_expires_at_ms)
             .arg(u8::from(new.must_change_password))
             .arg(new.password_generation)
@@ -335,7 +335,7 @@ impl Sessions {
         let mut write = self.store.durable();
         let EndedAll(ended) = REVOKE_ALL
             .key(keys::user_sessions(user_id))
-            .arg(keys::session_prefix(user_id))
+            .key(keys::session_prefix(user_id))
             .arg(keep.unwrap_or(""))
             .invoke_async(write.conn())
             .await?;

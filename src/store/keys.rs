@@ -221,3 +221,49 @@ pub fn fenced_high_water(resource: &str) -> String {
 pub fn jwt_default_secret() -> String {
     format!("{PREFIX}:jwt:default-secret")
 }
+
+#[cfg(test)]
+mod tests {
+    /// Every Lua script of the crate, by path.
+    fn scripts() -> Vec<(String, String)> {
+        let mut found = Vec::new();
+        let mut dirs = vec![std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src")];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path.extension().is_some_and(|e| e == "lua") {
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    found.push((path.display().to_string(), text));
+                }
+            }
+        }
+        found
+    }
+
+    /// A Redis Cluster checks the slot of every key a script declares; a key
+    /// built from an argument escapes that check. So scripts get keys, and
+    /// the prefixes they derive keys from, through `KEYS` only. (The Cluster
+    /// runs of the suites then check that one call's keys share a slot.)
+    #[test]
+    fn scripts_take_their_keys_and_key_prefixes_through_keys() {
+        let scripts = scripts();
+        assert!(scripts.len() >= 20, "found only {} scripts", scripts.len());
+        for (path, text) in scripts {
+            for (n, line) in text.lines().enumerate() {
+                let code = line.split("--").next().unwrap_or_default();
+                let from_argv = code.match_indices("ARGV[").any(|(at, _)| {
+                    code[at..]
+                        .split_once(']')
+                        .is_some_and(|(_, rest)| rest.trim_start().starts_with(".."))
+                });
+                assert!(
+                    !from_argv,
+                    "{path}:{}: a key built from ARGV: {line}",
+                    n + 1
+                );
+            }
+        }
+    }
+}

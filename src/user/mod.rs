@@ -261,8 +261,8 @@ impl Users {
     ) -> Result<Option<(User, String)>, UserError> {
         let pairs: Vec<String> = FIND
             .key(keys::usernames())
+            .key(keys::user(""))
             .arg(username.to_lowercase())
-            .arg(keys::user(""))
             .invoke_async(&mut self.store.conn())
             .await?;
         if pairs.is_empty() {
@@ -292,9 +292,9 @@ impl Users {
     pub async fn list(&self, offset: u64, limit: u64) -> Result<UserPage, UserError> {
         let value: Value = PAGE
             .key(keys::user_index())
+            .key(keys::user(""))
             .arg(offset)
             .arg(limit.clamp(1, 500))
-            .arg(keys::user(""))
             .invoke_async(&mut self.store.conn())
             .await?;
         let Value::Array(items) = value else {

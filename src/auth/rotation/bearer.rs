@@ -54,6 +54,7 @@ impl Auth {
             .key(keys::session(&claims.sub, &claims.sid))
             .key(keys::user_sessions(&claims.sub))
             .key(keys::rotation_result(&claims.sub, &claims.jti))
+            .key(keys::blacklist_prefix(&claims.sub))
             .arg(&claims.sid)
             .arg(&claims.jti)
             .arg(&access.claims.jti)
@@ -61,7 +62,6 @@ impl Auth {
             .arg(sealed)
             .arg(millis(self.inner.rotation.grace))
             .arg(millis(self.inner.sessions.config().idle_timeout))
-            .arg(keys::blacklist_prefix(&claims.sub))
             .invoke_async(&mut self.inner.store.conn())
             .await?;
         match reply {
