@@ -30,7 +30,7 @@ impl Locks {
         if fields.is_empty() {
             return Ok(None);
         }
-        let info = lock_info(name.to_owned(), 0, 0, pairs(fields));
+        let info = lock_info(name.to_owned(), 0, 0, pairs(fields))?;
         tracing::warn!(lock = %name, label = %info.label, instance = %info.instance, "lock force-released");
         self.report(
             "lock_force_released",
@@ -59,12 +59,13 @@ impl Locks {
             .map(|(name, ttl_left, waiters, fields)| {
                 lock_info(name, ttl_left.max(0) as u64, waiters, pairs(fields))
             })
-            .collect();
+            .collect::<Result<_, _>>()?;
         locks.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(locks)
     }
 }
 
+/// A flat field/value list as a map (HGETALL's reply).
 fn pairs(flat: Vec<String>) -> HashMap<String, String> {
     let mut map = HashMap::with_capacity(flat.len() / 2);
     let mut iter = flat.into_iter();
@@ -74,26 +75,83 @@ fn pairs(flat: Vec<String>) -> HashMap<String, String> {
     map
 }
 
+/// A lock as its hash describes it. Every field is written when the lock is
+/// taken, so a missing or malformed one is a corrupt lock, said as such
+/// (never shown as a zero).
 fn lock_info(
     name: String,
     ttl_left_ms: u64,
     waiters: u64,
     mut fields: HashMap<String, String>,
-) -> LockInfo {
-    let number = |field: &str| fields.get(field).and_then(|v| v.parse().ok()).unwrap_or(0);
-    let acquired_at_ms = number("acquired");
-    let ttl_ms = number("ttl");
-    let fencing_token = number("fence");
-    let hold_count = number("count");
-    LockInfo {
+) -> Result<LockInfo, LockError> {
+    let corrupt = |field: &str| LockError::Corrupt(format!("lock `{name}` has no valid `{field}`"));
+    let number = |field: &str| {
+        fields
+            .get(field)
+            .and_then(|v| v.parse::<u64>().ok())
+            .ok_or_else(|| corrupt(field))
+    };
+    let acquired_at_ms = number("acquired")?;
+    let ttl_ms = number("ttl")?;
+    let fencing_token = number("fence")?;
+    let hold_count = number("count")?;
+    let label = fields.remove("label").ok_or_else(|| corrupt("label"))?;
+    let instance = fields
+        .remove("instance")
+        .ok_or_else(|| corrupt("instance"))?;
+    Ok(LockInfo {
         name,
-        label: fields.remove("label").unwrap_or_default(),
-        instance: fields.remove("instance").unwrap_or_default(),
+        label,
+        instance,
         acquired_at_ms,
         ttl_ms,
         ttl_left_ms,
         fencing_token,
         hold_count,
         waiters,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    const WHOLE: [(&str, &str); 6] = [
+        ("acquired", "1700"),
+        ("ttl", "30000"),
+        ("fence", "7"),
+        ("count", "1"),
+        ("label", "nightly"),
+        ("instance", "gh-1"),
+    ];
+
+    #[test]
+    fn a_lock_hash_reads_whole_or_is_corrupt() {
+        let info = lock_info("job".to_owned(), 100, 2, fields(&WHOLE)).unwrap();
+        assert_eq!(
+            (info.fencing_token, info.ttl_ms, info.waiters),
+            (7, 30000, 2)
+        );
+        for field in ["acquired", "ttl", "fence", "count", "label", "instance"] {
+            let partial: Vec<_> = WHOLE.into_iter().filter(|(k, _)| *k != field).collect();
+            let err = lock_info("job".to_owned(), 0, 0, fields(&partial)).unwrap_err();
+            assert!(
+                matches!(&err, LockError::Corrupt(m) if m.contains(field) && m.contains("job")),
+                "{err:?}"
+            );
+        }
+        let mut bad = fields(&WHOLE);
+        bad.insert("fence".to_owned(), "soon".to_owned());
+        assert!(matches!(
+            lock_info("job".to_owned(), 0, 0, bad),
+            Err(LockError::Corrupt(_))
+        ));
     }
 }
