@@ -213,28 +213,107 @@ impl Blacklist {
         for (user, jti) in &ids {
             pipe.cmd("HGETALL").arg(keys::blacklisted(user, jti));
         }
-        let records: Vec<HashMap<String, String>> =
-            pipe.query_async(&mut self.store.conn()).await?;
+        let records: Vec<Stored> = pipe.query_async(&mut self.store.conn()).await?;
         let mut entries: Vec<Entry> = ids
             .into_iter()
             .zip(records)
-            .filter(|(_, fields)| !fields.is_empty())
-            .map(|((user_id, jti), mut fields)| {
-                let number = |fields: &HashMap<String, String>, name: &str| {
-                    fields.get(name).and_then(|v| v.parse().ok()).unwrap_or(0)
-                };
-                Entry {
-                    revoked_at_ms: number(&fields, "revoked"),
-                    effective_at_ms: number(&fields, "effective"),
-                    expires_at_ms: number(&fields, "expires"),
-                    session_id: fields.remove("sid").unwrap_or_default(),
-                    reason: fields.remove("reason").unwrap_or_default(),
+            .filter_map(|((user_id, jti), Stored(fields))| {
+                let fields = fields?;
+                Some(Entry {
                     jti,
                     user_id,
-                }
+                    session_id: fields.session_id,
+                    reason: fields.reason,
+                    revoked_at_ms: fields.revoked_at_ms,
+                    effective_at_ms: fields.effective_at_ms,
+                    expires_at_ms: fields.expires_at_ms,
+                })
             })
             .collect();
         entries.sort_by_key(|e| std::cmp::Reverse(e.revoked_at_ms));
         Ok(EntryPage { total, entries })
+    }
+}
+
+/// The fields of one entry's hash, all written at once (by [`Blacklist::add`]
+/// or the rotation scripts).
+struct Fields {
+    session_id: String,
+    reason: String,
+    revoked_at_ms: u64,
+    effective_at_ms: u64,
+    expires_at_ms: u64,
+}
+
+/// One entry's hash as `HGETALL` returns it: `None` when it expired since
+/// the index was read; a hash that lacks a field, or holds a non-number
+/// where a time belongs, is an error (never shown as a zero).
+struct Stored(Option<Fields>);
+
+impl redis::FromRedisValue for Stored {
+    fn from_redis_value(value: redis::Value) -> Result<Self, redis::ParsingError> {
+        let mut fields: HashMap<String, String> = redis::from_redis_value(value)?;
+        if fields.is_empty() {
+            return Ok(Stored(None));
+        }
+        let bad = |name: &str| {
+            redis::ParsingError::from(format!("a blacklist entry has no valid `{name}`"))
+        };
+        let mut text = |name: &str| fields.remove(name).ok_or_else(|| bad(name));
+        let session_id = text("sid")?;
+        let reason = text("reason")?;
+        let mut number = |name: &str| text(name)?.parse::<u64>().map_err(|_| bad(name));
+        Ok(Stored(Some(Fields {
+            session_id,
+            reason,
+            revoked_at_ms: number("revoked")?,
+            effective_at_ms: number("effective")?,
+            expires_at_ms: number("expires")?,
+        })))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use redis::{FromRedisValue, Value};
+
+    use super::*;
+
+    fn hash(pairs: &[(&str, &str)]) -> Value {
+        Value::Array(
+            pairs
+                .iter()
+                .flat_map(|(k, v)| [k, v])
+                .map(|text| Value::BulkString(text.as_bytes().to_vec()))
+                .collect(),
+        )
+    }
+
+    const WHOLE: [(&str, &str); 5] = [
+        ("sid", "s1"),
+        ("reason", "logout"),
+        ("revoked", "1000"),
+        ("effective", "1000"),
+        ("expires", "2000"),
+    ];
+
+    #[test]
+    fn an_entry_reads_whole_or_not_at_all() {
+        let Stored(Some(fields)) = Stored::from_redis_value(hash(&WHOLE)).unwrap() else {
+            panic!("a whole entry reads");
+        };
+        assert_eq!(
+            (fields.reason.as_str(), fields.expires_at_ms),
+            ("logout", 2000)
+        );
+        assert!(Stored::from_redis_value(hash(&[])).unwrap().0.is_none());
+        for name in ["sid", "reason", "revoked", "effective", "expires"] {
+            let partial: Vec<_> = WHOLE.into_iter().filter(|(k, _)| *k != name).collect();
+            let err = Stored::from_redis_value(hash(&partial)).err().unwrap();
+            assert!(err.to_string().contains(name), "{err}");
+        }
+        let mut bad = WHOLE;
+        bad[4] = ("expires", "later");
+        assert!(Stored::from_redis_value(hash(&bad)).is_err());
     }
 }
