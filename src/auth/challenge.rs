@@ -199,13 +199,17 @@ impl Auth {
             .key(keys::challenge(solution.challenge_id))
             .invoke_async(&mut self.inner.store.conn())
             .await?;
-        let [owner, salt, difficulty] = taken.as_slice() else {
-            return Ok(false);
+        let (owner, salt, difficulty) = match taken.as_slice() {
+            [] => return Ok(false),
+            [owner, salt, difficulty] => (owner, salt, difficulty),
+            other => {
+                return Err(AuthError::Corrupt(format!("take.lua replied {other:?}")));
+            }
         };
-        Ok(*owner == username.trim().to_lowercase()
-            && difficulty
-                .parse()
-                .is_ok_and(|difficulty| solves(salt, solution.solution, difficulty)))
+        let difficulty = difficulty.parse().map_err(|_| {
+            AuthError::Corrupt(format!("take.lua replied difficulty {difficulty:?}"))
+        })?;
+        Ok(*owner == username.trim().to_lowercase() && solves(salt, solution.solution, difficulty))
     }
 
     /// Counts a failed sign-in in the windows that decide on challenges.

@@ -387,7 +387,8 @@ impl Locks {
                 ttl,
                 hold_count: *hold_count,
             }),
-            _ => Err(LockError::NotHeld),
+            [] => Err(LockError::NotHeld),
+            other => Err(LockError::Corrupt(format!("extend.lua replied {other:?}"))),
         }
     }
 }
