@@ -63,10 +63,7 @@ impl FromRedisValue for EndedAll {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn bulk(text: &str) -> Value {
-        Value::BulkString(text.as_bytes().to_vec())
-    }
+    use crate::store::reply::bulk;
 
     #[test]
     fn a_revoked_session_reports_its_token_or_nothing() {

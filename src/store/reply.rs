@@ -48,13 +48,15 @@ pub(crate) fn text(
     }
 }
 
+/// A string reply, for tests of the decoders.
+#[cfg(test)]
+pub(crate) fn bulk(text: &str) -> Value {
+    Value::BulkString(text.as_bytes().to_vec())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn bulk(text: &str) -> Value {
-        Value::BulkString(text.as_bytes().to_vec())
-    }
 
     #[test]
     fn numbers_come_as_integers_or_digits_and_nothing_else() {

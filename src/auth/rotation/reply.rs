@@ -90,10 +90,7 @@ impl FromRedisValue for Renew {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn bulk(text: &str) -> Value {
-        Value::BulkString(text.as_bytes().to_vec())
-    }
+    use crate::store::reply::bulk;
 
     fn array(items: Vec<Value>) -> Value {
         Value::Array(items)
