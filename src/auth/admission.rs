@@ -12,9 +12,11 @@
 //! renews and spends only its own policy) holds for every adapter alike,
 //! and the decision table is tested without HTTP.
 
+mod replay;
+
 use super::{Auth, AuthError, Client, Principal, Rotated};
 use crate::events::Event;
-use crate::ratelimit::{Check, Decision, Limiter, Outcome, REPLAY_WINDOW};
+use crate::ratelimit::{Check, Decision, Limiter, Outcome};
 use crate::route::RouteClass;
 use crate::token::TokenError;
 use crate::user::Role;
@@ -374,53 +376,6 @@ impl Auth {
         self.inner.events.refused(&subject, window, event);
         Some(Refusal::RateLimited(rejected.clone()))
     }
-
-    /// Replay protection for state-changing requests from programs (bearer
-    /// tokens) on paths whose policy requires it: a fresh UUID nonce and a
-    /// timestamp within ±300 s. The nonce is remembered by the same script
-    /// that admits the request.
-    fn replay_nonce(&self, facts: &Facts<'_>) -> Result<Option<String>, Refusal> {
-        let program = matches!(
-            facts.credential,
-            Some(Credential {
-                source: TokenSource::Bearer,
-                ..
-            })
-        );
-        if !(facts.state_changing
-            && program
-            && self.inner.limiter.requires_replay_protection(facts.path))
-        {
-            return Ok(None);
-        }
-        let (Some(nonce), Some(timestamp)) = (facts.nonce, facts.timestamp) else {
-            return Err(Refusal::BadReplayHeaders(
-                "This endpoint requires replay protection: send X-Request-Nonce (a new UUID) and \
-                 X-Request-Timestamp (Unix seconds) with every request.",
-            ));
-        };
-        if !is_uuid(nonce) {
-            return Err(Refusal::BadReplayHeaders("X-Request-Nonce must be a UUID."));
-        }
-        let timestamp: u64 = timestamp
-            .trim()
-            .parse()
-            .map_err(|_| Refusal::BadReplayHeaders("X-Request-Timestamp must be Unix seconds."))?;
-        if facts.now_secs.abs_diff(timestamp) > REPLAY_WINDOW.as_secs() {
-            return Err(Refusal::Replayed(
-                "X-Request-Timestamp is more than 300 s away from the server's clock.",
-            ));
-        }
-        Ok(Some(nonce.to_ascii_lowercase()))
-    }
-}
-
-fn is_uuid(text: &str) -> bool {
-    text.len() == 36
-        && text.char_indices().all(|(i, c)| match i {
-            8 | 13 | 18 | 23 => c == '-',
-            _ => c.is_ascii_hexdigit(),
-        })
 }
 
 /// The metrics name of a decision (one of [`crate::observe::ADMISSION_OUTCOMES`]).
