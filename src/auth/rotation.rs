@@ -209,6 +209,12 @@ impl Auth {
         presented: &Presented<'_>,
         client: &Client,
     ) -> Result<Option<Rotated>, AuthError> {
+        // Checked again under the lock: a caller that looked before the
+        // holder stored its result, and got the lock right after it was
+        // released, is served that result and counts against nothing.
+        if let Some(done) = self.stored(presented.user_id(), presented.jti()).await? {
+            return self.unseal(&done).map(Some);
+        }
         if let Presented::AccessOnly(claims, roles) = presented {
             return self.rotate_access(claims, roles).await;
         }

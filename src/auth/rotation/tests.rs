@@ -367,3 +367,45 @@ crate::both_topologies! {
         );
     }
 }
+
+/// A caller that looked for a stored result just before the first rotation
+/// stored it, and got the lock just after it was released, is served that
+/// result without counting against the per-session rotation limit.
+#[tokio::test]
+async fn a_caller_that_gets_the_lock_after_the_rotation_is_coalesced_and_not_counted() {
+    let redis = crate::testing::TestRedis::start().await;
+    let auth = auth_with(
+        &redis.store().await,
+        TokenConfig::default(),
+        rotation(10_000),
+    )
+    .await;
+    auth.users()
+        .create("late", "long enough, really", &[Role::User])
+        .await
+        .unwrap();
+    let login = auth
+        .login("late", "long enough, really", &client())
+        .await
+        .unwrap();
+    let first = auth.refresh(&login.refresh.token, &client()).await.unwrap();
+    assert!(!first.coalesced);
+
+    // What such a caller runs once it holds the lock.
+    let claims = auth.tokens().verify_refresh(&login.refresh.token).unwrap();
+    let late = auth
+        .rotate(&Presented::Refresh(&claims), &client())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(late.coalesced);
+    assert_eq!(late.refresh_token, first.refresh_token);
+
+    let subject = crate::ratelimit::Subject::Session {
+        user_id: login.user.id.clone(),
+        session_id: login.session_id.clone(),
+    };
+    let windows = auth.limiter().windows(&subject).await.unwrap();
+    let refresh = windows.iter().find(|w| w.policy == "refresh").unwrap();
+    assert_eq!(refresh.used, 1, "only the real rotation counts");
+}
