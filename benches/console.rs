@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use gatehouse::events::{Event, Events, Filter};
 use gatehouse::session::{NewSession, SessionConfig, Sessions};
-use support::{BenchRedis, ms, percentile, table};
+use gatehouse::testing::TestRedis;
+use support::{ms, percentile, table};
 
 const SESSIONS: usize = 100_000;
 const USERS: usize = 10_000;
@@ -32,7 +33,7 @@ where
 
 #[tokio::main]
 async fn main() {
-    let redis = BenchRedis::start().await;
+    let redis = TestRedis::start().await;
     let store = redis.store().await;
     let sessions = Sessions::new(store.clone(), SessionConfig::default());
     println!("Console benchmarks: {}", support::machine());

@@ -9,7 +9,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gatehouse::lock::{LockOptions, Locks};
-use support::{BenchRedis, ms, percentile, table};
+use gatehouse::testing::TestRedis;
+use support::{ms, percentile, table};
 use tokio::sync::Mutex;
 
 fn options(wait: Duration) -> LockOptions {
@@ -99,7 +100,7 @@ async fn contended(locks: &Locks, waiters: usize, handovers: usize) -> Vec<Durat
 
 #[tokio::main]
 async fn main() {
-    let redis = BenchRedis::start().await;
+    let redis = TestRedis::start().await;
     let locks = Locks::new(redis.store().await, "bench");
     tokio::time::sleep(Duration::from_millis(200)).await; // release listener up
     println!("Lock benchmarks: {}", support::machine());

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use gatehouse::Store;
 use gatehouse::ratelimit::{Check, Limiter, Policy, Subject};
-use support::{BenchRedis, table};
+use gatehouse::testing::TestRedis;
+use support::table;
 
 const CALLERS: usize = 64;
 const PER_CALLER: usize = 500;
@@ -60,7 +61,7 @@ async fn checks(limiter: &Limiter) -> f64 {
 
 #[tokio::main]
 async fn main() {
-    let redis = BenchRedis::start().await;
+    let redis = TestRedis::start().await;
     let store = redis.store().await;
     println!(
         "Rate-limit benchmarks: {}, {CALLERS} concurrent callers",

@@ -13,11 +13,12 @@ use gatehouse::lock::Locks;
 use gatehouse::password::Hasher;
 use gatehouse::ratelimit::{Limiter, Policy};
 use gatehouse::session::{SessionConfig, Sessions};
+use gatehouse::testing::TestRedis;
 use gatehouse::token::{Keyring, TokenConfig, Tokens};
 use gatehouse::user::{Role, Users};
-use support::{BenchRedis, ms, percentile, table};
+use support::{ms, percentile, table};
 
-async fn auth(redis: &BenchRedis) -> Auth {
+async fn auth(redis: &TestRedis) -> Auth {
     let store = redis.store().await;
     Auth::new(AuthParts {
         users: Users::new(store.clone(), Hasher::new(4).await.unwrap()),
@@ -109,7 +110,7 @@ async fn many_sessions(auth: &Auth, sessions: usize, rounds: usize) -> (f64, Vec
 
 #[tokio::main]
 async fn main() {
-    let redis = BenchRedis::start().await;
+    let redis = TestRedis::start().await;
     let auth = auth(&redis).await;
     auth.users()
         .create("bench", "bench password", &[Role::User])

@@ -1,34 +1,9 @@
-//! Shared pieces of the benchmark binaries: a private Redis, percentiles,
-//! and a Markdown table printer.
+//! Shared pieces of the benchmark binaries: percentiles and a Markdown
+//! table printer. (Their private Redis is the tests' own,
+//! `gatehouse::testing::TestRedis`.)
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)] // benchmark code
 
 use std::time::Duration;
-
-use gatehouse::Store;
-use gatehouse::embedded::{EmbeddedOptions, RedisServer};
-use gatehouse::store::StoreConfig;
-
-/// A private, non-persistent Redis for one benchmark run.
-pub struct BenchRedis {
-    pub server: RedisServer,
-    _dir: tempfile::TempDir,
-}
-
-impl BenchRedis {
-    pub async fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let server = RedisServer::start(&EmbeddedOptions::new(dir.path(), false))
-            .await
-            .expect("start redis-server for the benchmark");
-        Self { server, _dir: dir }
-    }
-
-    pub async fn store(&self) -> Store {
-        Store::connect(&StoreConfig::single(self.server.url()))
-            .await
-            .unwrap()
-    }
-}
 
 /// The `p`-th percentile (0..=100) of sorted samples.
 pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
