@@ -7,7 +7,8 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use gatehouse::events::{Event, Events, Filter};
+use gatehouse::api::events::{Device, RateLimited, Repeats};
+use gatehouse::events::{Event, EventKind, Events, Filter};
 use gatehouse::session::{NewSession, SessionConfig, Sessions};
 use gatehouse::testing::TestRedis;
 use support::{ms, percentile, table};
@@ -73,9 +74,16 @@ async fn main() {
     for i in 0..EVENTS {
         events.emit(
             Event::new(if i % 10 == 0 {
-                "rate_limited"
+                EventKind::RateLimited(RateLimited {
+                    policy: Some("api-user".to_owned()),
+                    path: Some("/api/v1/auth/me".to_owned()),
+                    subjects: None,
+                    repeats: Repeats::default(),
+                })
             } else {
-                "login_succeeded"
+                EventKind::LoginSucceeded(Device {
+                    device: "Firefox on Linux".to_owned(),
+                })
             })
             .ip("198.51.100.7"),
         );

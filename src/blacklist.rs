@@ -16,28 +16,13 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
-use crate::events::{Event, Events};
+use crate::api::events::Blacklisted;
+use crate::events::{Event, EventKind, Events};
 use crate::store::{Store, StoreError, keys};
 
-/// Why a token was revoked.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Reason {
-    /// Its session signed out.
-    Logout,
-    /// Its session was revoked by its owner or ended everywhere.
-    SessionRevoked,
-    /// A refresh replaced it.
-    Rotated,
-    /// Silent renewal replaced it.
-    Renewed,
-    /// An administrator revoked it.
-    AdminRevoke,
-    /// A used refresh token was presented again: the session was ended.
-    ReuseDetected,
-}
+/// Why a token was revoked (the event vocabulary's, so events and
+/// entries name reasons alike).
+pub use crate::api::events::Reason;
 
 impl Reason {
     pub fn as_str(self) -> &'static str {
@@ -78,26 +63,9 @@ pub struct Revocation<'a> {
     pub grace: Duration,
 }
 
-/// A blacklist entry as admins see it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Entry {
-    pub jti: String,
-    pub user_id: String,
-    pub session_id: String,
-    pub reason: String,
-    pub revoked_at_ms: u64,
-    /// From this moment the token is refused.
-    pub effective_at_ms: u64,
-    /// When the token (and this entry) expires.
-    pub expires_at_ms: u64,
-}
-
-/// A page of entries, most recently revoked first.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EntryPage {
-    pub total: u64,
-    pub entries: Vec<Entry>,
-}
+/// A blacklist entry as admins see it, and a page of them (most recently
+/// revoked first): the wire types.
+pub use crate::api::users::{BlacklistEntry as Entry, BlacklistPage as EntryPage};
 
 /// The blacklist. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -120,14 +88,15 @@ impl Blacklist {
         self
     }
 
-    fn report(&self, user_id: &str, session_id: &str, jti: &str, reason: &str) {
+    fn report(&self, user_id: &str, session_id: &str, jti: &str, reason: Reason) {
         if let Some(events) = &self.events {
             events.emit(
-                Event::new("token_blacklisted")
-                    .user(user_id)
-                    .session(session_id)
-                    .detail("jti", jti)
-                    .detail("reason", reason),
+                Event::new(EventKind::TokenBlacklisted(Blacklisted {
+                    jti: jti.to_owned(),
+                    reason,
+                }))
+                .user(user_id)
+                .session(session_id),
             );
         }
     }
@@ -163,7 +132,7 @@ impl Blacklist {
                 .arg(format!("{}:{}", r.user_id, r.jti))
                 .ignore();
             tracing::info!(jti = %r.jti, session_id = %r.session_id, reason = r.reason.as_str(), "token blacklisted");
-            self.report(r.user_id, r.session_id, r.jti, r.reason.as_str());
+            self.report(r.user_id, r.session_id, r.jti, r.reason);
             any = true;
         }
         if any {
@@ -181,7 +150,7 @@ impl Blacklist {
         expires_at_ms: u64,
         reason: Reason,
     ) -> Result<(), StoreError> {
-        self.report(user_id, session_id, jti, reason.as_str());
+        self.report(user_id, session_id, jti, reason);
         let _: () = redis::cmd("ZADD")
             .arg(keys::blacklist_index())
             .arg(expires_at_ms)
@@ -252,23 +221,17 @@ struct Stored(Option<Fields>);
 
 impl redis::FromRedisValue for Stored {
     fn from_redis_value(value: redis::Value) -> Result<Self, redis::ParsingError> {
-        let mut fields: HashMap<String, String> = redis::from_redis_value(value)?;
+        let fields: HashMap<String, String> = redis::from_redis_value(value)?;
         if fields.is_empty() {
             return Ok(Stored(None));
         }
-        let bad = |name: &str| {
-            redis::ParsingError::from(format!("a blacklist entry has no valid `{name}`"))
-        };
-        let mut text = |name: &str| fields.remove(name).ok_or_else(|| bad(name));
-        let session_id = text("sid")?;
-        let reason = text("reason")?;
-        let mut number = |name: &str| text(name)?.parse::<u64>().map_err(|_| bad(name));
+        let mut fields = crate::store::reply::Fields::new("a blacklist entry", fields);
         Ok(Stored(Some(Fields {
-            session_id,
-            reason,
-            revoked_at_ms: number("revoked")?,
-            effective_at_ms: number("effective")?,
-            expires_at_ms: number("expires")?,
+            session_id: fields.text("sid")?,
+            reason: fields.text("reason")?,
+            revoked_at_ms: fields.number("revoked")?,
+            effective_at_ms: fields.number("effective")?,
+            expires_at_ms: fields.number("expires")?,
         })))
     }
 }

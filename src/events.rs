@@ -25,7 +25,6 @@ mod aggregate;
 mod read;
 mod writer;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -35,32 +34,32 @@ use tokio::sync::{mpsc, oneshot};
 use crate::store::{Store, StoreError, keys};
 
 /// Kinds counted per minute for the console's charts.
-pub const COUNTED: [&str; 4] = [
-    "login_succeeded",
-    "login_failed",
-    "login_locked",
-    "rate_limited",
+pub const COUNTED: [Kind; 4] = [
+    Kind::LoginSucceeded,
+    Kind::LoginFailed,
+    Kind::LoginLocked,
+    Kind::RateLimited,
 ];
 
 /// Kinds also kept in the audit stream, which floods cannot evict.
-pub const AUDIT: &[&str] = &[
-    "login_succeeded",
-    "logout",
-    "session_revoked",
-    "signed_out_everywhere",
-    "refresh_reuse_detected",
-    "password_changed",
-    "password_reset",
-    "roles_changed",
-    "user_created",
-    "user_disabled",
-    "user_enabled",
-    "lockout_reset",
-    "windows_reset",
-    "lock_force_released",
-    "admin_session_revoked",
-    "admin_signed_out_everywhere",
-    "admin_lock_force_released",
+pub const AUDIT: &[Kind] = &[
+    Kind::LoginSucceeded,
+    Kind::Logout,
+    Kind::SessionRevoked,
+    Kind::SignedOutEverywhere,
+    Kind::RefreshReuseDetected,
+    Kind::PasswordChanged,
+    Kind::PasswordReset,
+    Kind::RolesChanged,
+    Kind::UserCreated,
+    Kind::UserDisabled,
+    Kind::UserEnabled,
+    Kind::LockoutReset,
+    Kind::WindowsReset,
+    Kind::LockForceReleased,
+    Kind::AdminSessionRevoked,
+    Kind::AdminSignedOutEverywhere,
+    Kind::AdminLockForceReleased,
 ];
 
 /// How many events each stream keeps (about: `MAXLEN ~`).
@@ -97,37 +96,20 @@ const QUEUE: usize = 10_000;
 /// How many events one pipelined write carries at most.
 const BATCH: usize = 500;
 
-/// One event.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Event {
-    /// The stream id (`<ms>-<seq>`); empty until written.
-    #[serde(default)]
-    pub id: String,
-    /// What happened, in `snake_case` (`login_failed`, `lock_acquired`, ...).
-    pub kind: String,
-    pub at_ms: u64,
-    /// The Gatehouse instance (or embedding process) that saw it.
-    pub instance: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub username: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub session_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ip: Option<String>,
-    /// Anything else, as short strings.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub details: BTreeMap<String, String>,
-}
+pub use crate::api::events::{Event, EventKind, Kind};
 
 impl Event {
     /// A new event of `kind`, stamped now.
-    pub fn new(kind: &str) -> Self {
+    pub fn new(kind: EventKind) -> Self {
         Self {
-            kind: kind.to_owned(),
+            id: String::new(),
             at_ms: crate::duration::epoch_ms(),
-            ..Self::default()
+            instance: String::new(),
+            user_id: None,
+            username: None,
+            session_id: None,
+            ip: None,
+            kind,
         }
     }
 
@@ -150,21 +132,6 @@ impl Event {
         self.ip = Some(ip.to_owned());
         self
     }
-
-    /// How many occurrences this event records: its `count` for an
-    /// aggregated one (see `aggregate`), else 1.
-    pub fn stands_for(&self) -> u64 {
-        self.details
-            .get("count")
-            .and_then(|count| count.parse().ok())
-            .unwrap_or(1)
-    }
-
-    pub fn detail(mut self, name: &str, value: impl ToString) -> Self {
-        let value: String = value.to_string().chars().take(256).collect();
-        self.details.insert(name.to_owned(), value);
-        self
-    }
 }
 
 /// What to look for in [`Events::recent`].
@@ -182,7 +149,7 @@ impl Filter {
         let kind = self
             .kind
             .as_deref()
-            .is_none_or(|k| event.kind.starts_with(k));
+            .is_none_or(|k| event.kind.name().starts_with(k));
         let user = self.user.as_deref().is_none_or(|u| {
             event.user_id.as_deref() == Some(u)
                 || event
@@ -199,7 +166,8 @@ impl Filter {
 }
 
 enum Command {
-    Emit(Event),
+    /// Boxed: events are a few hundred bytes, flushes a pointer.
+    Emit(Box<Event>),
     Flush(oneshot::Sender<()>),
 }
 
@@ -263,7 +231,7 @@ impl Events {
                 };
                 for mut event in aggregator.due() {
                     event.instance = instance.to_string();
-                    let _ = queue.try_send(Command::Emit(event));
+                    let _ = queue.try_send(Command::Emit(Box::new(event)));
                 }
             }
         });
@@ -284,10 +252,10 @@ impl Events {
     /// Queues an event (stamped with this instance). Never blocks, never
     /// fails the caller.
     pub fn emit(&self, mut event: Event) {
-        metrics::counter!(crate::observe::EVENTS, "kind" => event.kind.clone())
-            .increment(event.stands_for());
+        metrics::counter!(crate::observe::EVENTS, "kind" => event.kind.name())
+            .increment(event.kind.stands_for());
         event.instance = self.instance.to_string();
-        if let Err(err) = self.queue.try_send(Command::Emit(event)) {
+        if let Err(err) = self.queue.try_send(Command::Emit(Box::new(event))) {
             self.dropped
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             metrics::counter!(crate::observe::EVENTS_DROPPED).increment(1);

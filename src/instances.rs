@@ -8,21 +8,12 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
 use crate::store::{Store, StoreError, keys};
 
 /// How long after its last heartbeat an instance is forgotten.
 const FORGET_AFTER: Duration = Duration::from_secs(3600);
 
-/// One instance.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct InstanceInfo {
-    pub id: String,
-    pub version: String,
-    pub started_at_ms: u64,
-    pub last_seen_ms: u64,
-}
+pub use crate::api::console::InstanceInfo;
 
 /// Records that `info`'s instance is alive now.
 pub async fn heartbeat(store: &Store, info: &InstanceInfo) -> Result<(), StoreError> {

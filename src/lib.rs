@@ -6,6 +6,9 @@
 //! about atomicity and key layout are enforced in one place.
 //!
 //! Modules:
+//! - [`api`]: the JSON bodies of `/api/v1` and the event vocabulary, defined
+//!   once for the server and the browser (the only module without the
+//!   default `server` feature, so the wasm bundle can use it).
 //! - [`store`]: the Redis connection (single node or Cluster) and the key
 //!   layout. Every key is built here, under the `gh:` prefix, with hash tags
 //!   so that keys a script touches together share a Cluster slot.
@@ -36,25 +39,46 @@
 //! different failures in different ways (a missing binary is an operator
 //! problem, an unreachable Redis is a 503); the HTTP layer converts them once.
 
+#[cfg(feature = "server")]
 pub mod auth;
+#[cfg(feature = "server")]
 pub mod blacklist;
+#[cfg(feature = "server")]
 pub mod duration;
+#[cfg(feature = "server")]
 pub mod embedded;
+#[cfg(feature = "server")]
 pub mod events;
+#[cfg(feature = "server")]
 pub mod instances;
+#[cfg(feature = "server")]
 pub mod lock;
+#[cfg(feature = "server")]
 pub mod network;
+#[cfg(feature = "server")]
 pub mod observe;
+#[cfg(feature = "server")]
 pub mod password;
+#[cfg(feature = "server")]
 pub mod random;
+#[cfg(feature = "server")]
 pub mod ratelimit;
+#[cfg(feature = "server")]
 pub mod route;
+#[cfg(feature = "server")]
 pub mod session;
+#[cfg(feature = "server")]
 pub mod store;
-#[cfg(any(test, feature = "test-util"))]
+#[cfg(all(feature = "server", any(test, feature = "test-util")))]
 pub mod testing;
+#[cfg(feature = "server")]
 pub mod token;
+#[cfg(feature = "server")]
 pub mod upkeep;
+#[cfg(feature = "server")]
 pub mod user;
 
+pub mod api;
+
+#[cfg(feature = "server")]
 pub use store::{Store, StoreConfig, StoreError};

@@ -7,11 +7,10 @@
 //! with [`principal`] or [`require_role`]: no second lookup, and no way to
 //! reach protected code without going through the guard.
 
+use gatehouse::api::ApiError;
 use gatehouse::auth::{Client, Principal};
 use gatehouse::user::Role;
 use leptos::prelude::use_context;
-
-use crate::error::ApiError;
 
 /// The guard's verdict on a request.
 #[derive(Clone, Debug)]
@@ -75,17 +74,16 @@ pub fn require_role(role: Role) -> Result<Principal, ApiError> {
     }
 }
 
-/// Records an admin action as a security event: who (`by`), from where,
-/// plus what `fill` adds (to whom, what).
+/// Records an admin action as a security event: what `kind` makes of the
+/// admin's username (every admin kind says `by` whom), from where, plus
+/// what `fill` adds (to whom).
 pub fn admin_event(
     state: &crate::state::AppState,
     admin: &Principal,
-    kind: &str,
+    kind: impl FnOnce(String) -> gatehouse::events::EventKind,
     fill: impl FnOnce(gatehouse::events::Event) -> gatehouse::events::Event,
 ) {
-    let event = gatehouse::events::Event::new(kind)
-        .detail("by", &admin.username)
-        .ip(&client().ip);
+    let event = gatehouse::events::Event::new(kind(admin.username.clone())).ip(&client().ip);
     state.auth.events().emit(fill(event));
 }
 

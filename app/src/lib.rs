@@ -4,14 +4,17 @@
 //! render to HTML and server functions run their bodies, calling the core
 //! library. With `hydrate` it is the browser bundle (the `hydrate()` entry
 //! point below): the same components take over the server's HTML, and
-//! server functions become HTTP calls. The browser build never sees the
-//! core library, tokio or redis: everything that touches them sits behind
+//! server functions become HTTP calls. The browser build sees only the core
+//! library's wire types (`gatehouse::api`, without its `server` feature),
+//! never tokio or redis: everything that touches them sits behind
 //! `#[cfg(feature = "ssr")]`.
 //!
 //! - [`api`]: server functions. Each has a stable `/api/v1/...` path and a
 //!   JSON body, so they double as Gatehouse's public JSON API.
-//! - [`error`]: [`ApiError`], the JSON error every client sees.
-//! - `pages`, `components`: what people see.
+//! - [`error`]: [`FnError`], server functions' error: the core's
+//!   [`ApiError`], the JSON error every client sees.
+//! - `pages`, `components`: what people see; `events`: how the console
+//!   labels, groups and colours each kind of security event.
 //! - `state` (ssr): [`state::AppState`], what the server hands to every
 //!   server function.
 
@@ -22,6 +25,7 @@ mod components;
 #[cfg(feature = "ssr")]
 pub mod cookies;
 pub mod error;
+mod events;
 mod live;
 mod pages;
 #[cfg(feature = "hydrate")]
@@ -29,7 +33,8 @@ mod pow;
 #[cfg(feature = "ssr")]
 pub mod state;
 
-pub use error::{ApiError, ErrorCode};
+pub use error::FnError;
+pub use gatehouse::api::{ApiError, ErrorCode};
 
 use leptos::prelude::*;
 use leptos_meta::{Link, Meta, MetaTags, Stylesheet, Title, provide_meta_context};

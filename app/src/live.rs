@@ -15,42 +15,9 @@
 
 use leptos::prelude::*;
 
-use crate::api::console::EventView;
+use gatehouse::api::console::Event;
 
-/// Every kind of event Gatehouse emits (SSE delivers named events only to
-/// listeners of that name).
-#[cfg(feature = "hydrate")]
-const KINDS: &[&str] = &[
-    "login_succeeded",
-    "login_failed",
-    "login_locked",
-    "logout",
-    "session_created",
-    "session_revoked",
-    "signed_out_everywhere",
-    "refresh_rotated",
-    "refresh_coalesced",
-    "refresh_reuse_detected",
-    "token_renewed",
-    "token_blacklisted",
-    "lock_acquired",
-    "lock_released",
-    "lock_force_released",
-    "lock_lost",
-    "rate_limited",
-    "user_created",
-    "user_disabled",
-    "user_enabled",
-    "roles_changed",
-    "password_changed",
-    "password_change_failed",
-    "password_reset",
-    "lockout_reset",
-    "windows_reset",
-    "admin_session_revoked",
-    "admin_signed_out_everywhere",
-    "admin_lock_force_released",
-];
+use crate::events::{Group, group};
 
 /// How many recent live events the feed keeps.
 #[cfg(feature = "hydrate")]
@@ -62,15 +29,15 @@ pub struct Live {
     /// Whether the stream is open.
     pub connected: RwSignal<bool>,
     /// Events received since the page loaded, newest first.
-    pub events: RwSignal<Vec<EventView>>,
+    pub events: RwSignal<Vec<Event>>,
     /// The server ended the feed because the admin's session ended.
     pub session_ended: RwSignal<bool>,
 }
 
 impl Live {
-    /// A counter that moves (at most every 300 ms) when an event whose
-    /// kind starts with one of `prefixes` arrives.
-    pub fn watch(self, prefixes: &'static [&'static str]) -> ReadSignal<u64> {
+    /// A counter that moves (at most every 300 ms) when an event of one of
+    /// `groups` arrives.
+    pub fn watch(self, groups: &'static [Group]) -> ReadSignal<u64> {
         let (changes, set_changes) = signal(0u64);
         let pending = StoredValue::new(false);
         let seen = StoredValue::new(String::new());
@@ -87,7 +54,7 @@ impl Live {
             let relevant = events
                 .iter()
                 .take_while(|e| e.id != last_seen)
-                .any(|e| prefixes.iter().any(|p| e.kind.starts_with(p)));
+                .any(|e| groups.contains(&group(e.kind.kind())));
             if relevant && !pending.get_value() {
                 pending.set_value(true);
                 set_timeout(
@@ -142,7 +109,7 @@ fn connect(live: Live) {
             let Some(data) = message.data().as_string() else {
                 return;
             };
-            if let Ok(event) = serde_json::from_str::<EventView>(&data) {
+            if let Ok(event) = serde_json::from_str::<Event>(&data) {
                 live.connected.set(true);
                 live.events.update(|events| {
                     events.insert(0, event);
@@ -161,8 +128,11 @@ fn connect(live: Live) {
     };
     source.set_onopen(Some(on_open.as_ref().unchecked_ref()));
     source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
-    for kind in KINDS {
-        let _ = source.add_event_listener_with_callback(kind, on_event.as_ref().unchecked_ref());
+    // SSE delivers named events only to listeners of that name: one for
+    // every kind there is.
+    for kind in gatehouse::api::events::Kind::ALL {
+        let _ = source
+            .add_event_listener_with_callback(kind.as_str(), on_event.as_ref().unchecked_ref());
     }
     let _ =
         source.add_event_listener_with_callback("session_ended", on_ended.as_ref().unchecked_ref());

@@ -13,13 +13,13 @@ use std::time::SystemTime;
 
 use axum::extract::FromRef;
 use gatehouse::Store;
+use gatehouse::api::ApiError;
 use gatehouse::auth::Auth;
 use gatehouse::lock::Locks;
 use leptos::config::LeptosOptions;
 use leptos::prelude::*;
 
 use crate::cookies::CookiePolicy;
-use crate::error::ApiError;
 
 /// The shared server state; see [`Shared`] for what it holds.
 #[derive(Clone)]

@@ -108,7 +108,7 @@ test("hammering the API fills the user's request window and shows 429s in the ev
   expect(used).toBeGreaterThanOrEqual(90);
 
   await page.getByRole("link", { name: "Events" }).click();
-  await page.getByPlaceholder("Type (e.g. login, lock_, rate_limited)").fill("rate_limited");
+  await page.getByLabel("Type").selectOption("rate_limited");
   await page.getByPlaceholder("User").fill(username);
   await page.getByRole("button", { name: "Filter" }).click();
   await expect(page.getByTestId("events").locator("li[data-kind='rate_limited']").first()).toBeVisible();

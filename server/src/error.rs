@@ -1,11 +1,11 @@
 //! Plain axum routes answer errors exactly like server functions do.
 //!
-//! [`HttpError`] wraps the UI crate's [`ApiError`] (the same JSON body and
+//! [`HttpError`] wraps the core's [`ApiError`] (the same JSON body and
 //! status), so a client cannot tell which kind of route failed.
 
 use axum::Json;
 use axum::response::{IntoResponse, Response};
-use gatehouse_app::ApiError;
+use gatehouse::api::ApiError;
 use http::header::{RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{HeaderValue, StatusCode};
 

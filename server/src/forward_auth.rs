@@ -10,11 +10,11 @@
 use axum::Json;
 use axum::extract::{Extension, State};
 use axum::response::{IntoResponse, Response};
-use gatehouse_app::ApiError;
+use gatehouse::api::ApiError;
+use gatehouse::api::auth::Verified;
 use gatehouse_app::caller::Authenticated;
 use gatehouse_app::state::AppState;
-use http::{HeaderValue, header};
-use serde_json::json;
+use http::{HeaderMap, HeaderValue, header};
 
 use crate::error::HttpError;
 
@@ -29,15 +29,8 @@ pub async fn verify(verdict: Option<Extension<Authenticated>>) -> Response {
             return HttpError(ApiError::unauthenticated()).into_response();
         }
     };
+    let mut identity = HeaderMap::with_capacity(5);
     let roles: Vec<&str> = principal.roles.iter().map(|r| r.as_str()).collect();
-    let mut response = Json(json!({
-        "user_id": principal.user_id,
-        "username": principal.username,
-        "roles": roles,
-        "session_id": principal.session_id,
-    }))
-    .into_response();
-    let headers = response.headers_mut();
     for (name, value) in [
         ("x-gatehouse-user", principal.user_id.as_str()),
         ("x-gatehouse-username", principal.username.as_str()),
@@ -45,10 +38,12 @@ pub async fn verify(verdict: Option<Extension<Authenticated>>) -> Response {
         ("x-gatehouse-session", principal.session_id.as_str()),
     ] {
         if let Ok(value) = HeaderValue::from_str(value) {
-            headers.insert(name, value);
+            identity.insert(name, value);
         }
     }
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    identity.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let mut response = Json(Verified::from(principal)).into_response();
+    response.headers_mut().extend(identity);
     response
 }
 

@@ -25,12 +25,12 @@ use std::net::SocketAddr;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use gatehouse::api::{ApiError, ErrorCode};
 use gatehouse::auth::{Admission, Auth, Caller, Client, Credential, Facts, Refusal, TokenSource};
 use gatehouse::ratelimit::Decision;
 use gatehouse::route::RouteClass;
 use gatehouse_app::caller::Authenticated;
 use gatehouse_app::cookies::{self, CookiePolicy};
-use gatehouse_app::{ApiError, ErrorCode};
 use http::header::{HOST, ORIGIN, SET_COOKIE, USER_AGENT};
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 

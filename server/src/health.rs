@@ -14,8 +14,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::extract::State;
 use axum::{Extension, Json};
+use gatehouse::api::{ApiError, ErrorCode};
 use gatehouse_app::state::AppState;
-use gatehouse_app::{ApiError, ErrorCode};
 use serde_json::{Value, json};
 
 use crate::error::HttpError;

@@ -9,6 +9,7 @@
 //! - [`forward_auth`] answers `/api/v1/auth/verify` and `/.well-known/jwks.json`;
 //! - [`health`] answers `/health` and `/ready`;
 //! - [`live`] streams security events to consoles (SSE);
+//! - [`openapi`] describes `/api/v1` (OpenAPI 3.1) and renders it as a page;
 //! - [`upkeep`] runs the heartbeat and index pruning;
 //! - [`error`] gives plain routes the same JSON errors as server functions;
 //! - [`telemetry`] sets up logging.
@@ -22,6 +23,7 @@ pub mod forward_auth;
 pub mod guard;
 pub mod health;
 pub mod live;
+pub mod openapi;
 pub mod prometheus;
 pub mod router;
 pub mod startup;

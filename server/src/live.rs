@@ -25,9 +25,9 @@ use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::{Stream, StreamExt};
 use gatehouse::Store;
+use gatehouse::api::ApiError;
 use gatehouse::events::{Event, Events};
 use gatehouse::user::Role;
-use gatehouse_app::ApiError;
 use gatehouse_app::caller::Authenticated;
 use gatehouse_app::state::AppState;
 use http::HeaderMap;
@@ -120,9 +120,12 @@ fn stream_id(id: &str) -> (u64, u64) {
 fn sse(event: &Event) -> SseEvent {
     SseEvent::default()
         .id(event.id.clone())
-        .event(event.kind.clone())
+        .event(event.kind.name())
         .data(serde_json::to_string(event).unwrap_or_default())
 }
+
+/// Where the live event feed is served.
+pub const STREAM_PATH: &str = "/api/v1/admin/events/stream";
 
 /// `GET /api/v1/admin/events/stream`: the live event feed (admins only;
 /// bearer token or cookie). Each SSE event's `id` is its stream id, its

@@ -11,8 +11,9 @@ use axum::Router;
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
+use gatehouse::api::{ApiError, ErrorCode};
 use gatehouse_app::state::AppState;
-use gatehouse_app::{ApiError, App, ErrorCode, shell};
+use gatehouse_app::{App, shell};
 use http::{HeaderValue, Request, StatusCode, header};
 use leptos_axum::{AxumRouteListing, LeptosRoutes, generate_route_list};
 use tower::ServiceBuilder;
@@ -29,7 +30,7 @@ use tower_http::trace::TraceLayer;
 use crate::error::HttpError;
 use crate::guard::{self, Guard};
 use crate::live::{self, EventHub};
-use crate::{forward_auth, health};
+use crate::{forward_auth, health, openapi};
 
 /// HTTP settings applied to every request.
 #[derive(Clone, Debug)]
@@ -64,6 +65,14 @@ impl From<&crate::config::Config> for HttpSettings {
 /// hang that page until the request timeout.
 static ROUTES: LazyLock<Vec<AxumRouteListing>> = LazyLock::new(|| generate_route_list(App));
 
+/// The `/api/v1` routes that are plain axum handlers, not server
+/// functions (the OpenAPI document's test checks both kinds against it).
+pub const PLAIN_API_ROUTES: &[&str] = &[
+    gatehouse::route::VERIFY_PATH,
+    live::STREAM_PATH,
+    openapi::PATH,
+];
+
 /// The complete router.
 pub fn app(state: AppState, settings: HttpSettings, hub: EventHub) -> Router {
     let routes = ROUTES.clone();
@@ -87,11 +96,13 @@ pub fn app(state: AppState, settings: HttpSettings, hub: EventHub) -> Router {
             "/ready",
             get(health::ready).layer(axum::Extension(settings.readiness.clone())),
         )
-        .route("/api/v1/auth/verify", get(forward_auth::verify))
+        .route(gatehouse::route::VERIFY_PATH, get(forward_auth::verify))
+        .route(openapi::PATH, get(openapi::serve))
+        .route(openapi::PAGE, get(openapi::reference))
         .route("/.well-known/jwks.json", get(forward_auth::jwks))
         // Only the stream needs the hub: other requests carry no copy of it.
         .route(
-            "/api/v1/admin/events/stream",
+            live::STREAM_PATH,
             get(live::stream).layer(axum::Extension(hub)),
         )
         .leptos_routes(&state, routes, move || shell(leptos_options.clone()))

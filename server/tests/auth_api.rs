@@ -321,7 +321,7 @@ gatehouse::both_topologies! {
             assert!(
                 events
                     .iter()
-                    .any(|e| e.kind == "session_revoked" && e.session_id.as_deref() == sid),
+                    .any(|e| e.kind.name() == "session_revoked" && e.session_id.as_deref() == sid),
                 "no session_revoked event for {sid:?}"
             );
         }

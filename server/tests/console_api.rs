@@ -274,7 +274,12 @@ async fn a_console_too_slow_to_keep_up_is_made_to_resume_and_loses_nothing() {
     // Not read while 6 000 events go by: more than the hub keeps for one
     // subscriber (4 096).
     for i in 0..6_000 {
-        events.emit(gatehouse::events::Event::new("rate_limited").detail("i", i));
+        events.emit(gatehouse::events::Event::new(
+            gatehouse::events::EventKind::LockAcquired(gatehouse::api::events::LockAcquired {
+                lock: "lagging".to_owned(),
+                fencing_token: i,
+            }),
+        ));
     }
     events.flush().await;
     // The hub reads them from Redis in milliseconds; give it ample time.
@@ -305,7 +310,7 @@ async fn a_console_too_slow_to_keep_up_is_made_to_resume_and_loses_nothing() {
     };
     let mut last = ids(&seen).unwrap_or(before);
     let mut rest = String::new();
-    while !rest.contains("\"i\":\"5999\"") {
+    while !rest.contains("\"fencing_token\":\"5999\"") {
         let mut resumed = app
             .send(stream_request(&admin, Some(&last)))
             .await
@@ -321,19 +326,19 @@ async fn a_console_too_slow_to_keep_up_is_made_to_resume_and_loses_nothing() {
             if let Ok(data) = frame.unwrap().into_data() {
                 page.push_str(&String::from_utf8_lossy(&data));
             }
-            if page.contains("\"i\":\"5999\"") {
+            if page.contains("\"fencing_token\":\"5999\"") {
                 break;
             }
         }
         assert!(
-            page.contains("retry: 250") || page.contains("\"i\":\"5999\""),
+            page.contains("retry: 250") || page.contains("\"fencing_token\":\"5999\""),
             "{page}"
         );
         last = ids(&page).expect("a page brings events");
         rest.push_str(&page);
     }
     let numbers = |text: &str| -> Vec<u64> {
-        text.split("\"i\":\"")
+        text.split("\"fencing_token\":\"")
             .skip(1)
             .filter_map(|rest| rest.split('"').next()?.parse().ok())
             .collect()

@@ -137,9 +137,14 @@ async fn console_resumes(app: &TestApp, freeze: impl Fn(), thaw: impl Fn()) {
     let admin = app.token("root", "admin password").await;
     let mut body = app.send(stream_request(&admin, None)).await.into_body();
     freeze();
-    app.state.auth.events().emit(
-        gatehouse::events::Event::new("lock_force_released").detail("marker", "during-the-freeze"),
-    );
+    app.state.auth.events().emit(gatehouse::events::Event::new(
+        gatehouse::events::EventKind::LockForceReleased(
+            gatehouse::api::events::LockForceReleased {
+                lock: "during-the-freeze".to_owned(),
+                holder: "outage test".to_owned(),
+            },
+        ),
+    ));
     // Longer than the stream reader's bounded wait (5 s block + 0.5 s), so
     // it fails, reconnects and reads on from the last event it had.
     tokio::time::sleep(Duration::from_millis(6_500)).await;

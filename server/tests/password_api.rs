@@ -70,7 +70,12 @@ gatehouse::both_topologies! {
         assert_eq!(login_status(&app, "erin", "a new long password").await, 200);
         let changed = events(&app, "password_changed").await;
         assert_eq!(changed.len(), 1);
-        assert_eq!(changed[0].details.get("sessions_ended").map(String::as_str), Some("1"));
+        assert_eq!(
+            changed[0].kind,
+            gatehouse::events::EventKind::PasswordChanged(gatehouse::api::events::SessionsEnded {
+                sessions_ended: 1
+            })
+        );
         assert_eq!(events(&app, "password_change_failed").await.len(), 1);
     }
 }
@@ -127,7 +132,14 @@ gatehouse::both_topologies! {
         assert_eq!(json(response).await["revoked_sessions"], 1);
         expect_error(app.send(post_bearer("/api/v1/auth/me", dave_token)).await, 401, "token_revoked").await;
         let reset = events(&app, "password_reset").await;
-        assert_eq!(reset[0].details.get("by").map(String::as_str), Some("root"));
+        assert!(
+            matches!(
+                &reset[0].kind,
+                gatehouse::events::EventKind::PasswordReset(reset) if reset.by == "root"
+            ),
+            "{:?}",
+            reset[0].kind
+        );
 
         // Signed in with the new password, Dave can do nothing else yet.
         let login = app.login("dave", "a fresh start 42").await;

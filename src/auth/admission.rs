@@ -15,7 +15,8 @@
 mod replay;
 
 use super::{Auth, AuthError, Client, Principal, Rotated};
-use crate::events::Event;
+use crate::api::events::{RateLimited, Repeats};
+use crate::events::{Event, EventKind};
 use crate::ratelimit::{Check, Decision, Limiter, Outcome};
 use crate::route::RouteClass;
 use crate::token::TokenError;
@@ -356,10 +357,13 @@ impl Auth {
         }
         let rejected = limits.rejection()?;
         tracing::info!(policy = %rejected.policy, ip = %facts.client.ip, path = facts.path, "rate limited");
-        let mut event = Event::new("rate_limited")
-            .ip(&facts.client.ip)
-            .detail("policy", &rejected.policy)
-            .detail("path", facts.path);
+        let mut event = Event::new(EventKind::RateLimited(RateLimited {
+            policy: Some(rejected.policy.clone()),
+            path: Some(facts.path.to_owned()),
+            subjects: None,
+            repeats: Repeats::default(),
+        }))
+        .ip(&facts.client.ip);
         // One event per subject, policy and window, however many requests
         // a flood sends (see `events::aggregate`).
         let subject = match principal {

@@ -22,7 +22,6 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use redis::Script;
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{Auth, AuthError, Client};
@@ -58,15 +57,7 @@ impl Default for ChallengeConfig {
     }
 }
 
-/// A challenge, as clients get it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Challenge {
-    pub challenge_id: String,
-    pub algorithm: String,
-    pub salt: String,
-    pub difficulty: u8,
-    pub expires_in_ms: u64,
-}
+pub use crate::api::auth::Challenge;
 
 /// A client's answer to a challenge.
 #[derive(Clone, Copy, Debug)]
@@ -182,7 +173,8 @@ impl Auth {
         self.inner.events.refused(
             &format!("challenge:{}", username.trim().to_lowercase()),
             self.inner.challenges.ttl,
-            crate::events::Event::new("login_challenged").username(username.trim()),
+            crate::events::Event::new(crate::events::EventKind::LoginChallenged)
+                .username(username.trim()),
         );
         Err(AuthError::ChallengeRequired(Box::new(
             self.issue_challenge(username).await?,

@@ -29,8 +29,9 @@ use serde::{Deserialize, Serialize};
 pub use admission::{Admission, Caller, Credential, Facts, Refusal, TokenSource};
 pub use rotation::{Rotated, RotationConfig};
 
+use crate::api::events::{SessionEnded, Sessions as SessionCount};
 use crate::blacklist::{Blacklist, Reason, Revocation};
-use crate::events::{Event, Events};
+use crate::events::{Event, EventKind, Events};
 use crate::lock::{LockError, Locks};
 use crate::password::PasswordError;
 use crate::ratelimit::{Check, LimitError, Limiter, Outcome, Subject};
@@ -286,17 +287,15 @@ impl Auth {
         if let Some(ended) = &ended {
             self.blacklist_ended(user_id, std::slice::from_ref(ended), reason)
                 .await?;
+            let ended = SessionEnded { reason };
             let kind = if reason == Reason::Logout {
-                "logout"
+                EventKind::Logout(ended)
             } else {
-                "session_revoked"
+                EventKind::SessionRevoked(ended)
             };
-            self.inner.events.emit(
-                Event::new(kind)
-                    .user(user_id)
-                    .session(session_id)
-                    .detail("reason", reason.as_str()),
-            );
+            self.inner
+                .events
+                .emit(Event::new(kind).user(user_id).session(session_id));
         }
         Ok(ended)
     }
@@ -307,9 +306,10 @@ impl Auth {
         self.blacklist_ended(user_id, &ended, Reason::SessionRevoked)
             .await?;
         self.inner.events.emit(
-            Event::new("signed_out_everywhere")
-                .user(user_id)
-                .detail("sessions", ended.len()),
+            Event::new(EventKind::SignedOutEverywhere(SessionCount {
+                sessions: ended.len() as u64,
+            }))
+            .user(user_id),
         );
         Ok(ended)
     }

@@ -11,8 +11,9 @@
 
 use super::sign_in::Verified;
 use super::{Auth, AuthError, Client, Principal};
+use crate::api::events::SessionsEnded;
 use crate::blacklist::Reason;
-use crate::events::Event;
+use crate::events::{Event, EventKind};
 use crate::session::Ended;
 use crate::user::{UserError, policy};
 
@@ -44,7 +45,7 @@ impl Auth {
             Verified::Match(_) | Verified::UnknownUser => return Err(AuthError::SessionEnded),
             Verified::WrongPassword(user) => {
                 self.inner.events.emit(
-                    Event::new("password_change_failed")
+                    Event::new(EventKind::PasswordChangeFailed)
                         .user(&user.id)
                         .username(&user.username)
                         .session(&principal.session_id)
@@ -68,12 +69,13 @@ impl Auth {
             .await?;
         tracing::info!(other_sessions_ended = ended.len(), "password changed");
         self.inner.events.emit(
-            Event::new("password_changed")
-                .user(&user.id)
-                .username(&user.username)
-                .session(&principal.session_id)
-                .ip(&client.ip)
-                .detail("sessions_ended", ended.len()),
+            Event::new(EventKind::PasswordChanged(SessionsEnded {
+                sessions_ended: ended.len() as u64,
+            }))
+            .user(&user.id)
+            .username(&user.username)
+            .session(&principal.session_id)
+            .ip(&client.ip),
         );
         Ok(ended)
     }

@@ -15,13 +15,15 @@ use std::sync::LazyLock;
 use redis::Script;
 
 use super::{Auth, AuthError, Principal, principal_with_roles};
-use crate::ratelimit::{Check, Decision};
+use crate::ratelimit::{Check, Checked, Decision};
 use crate::session::{SessionError, Touch, Touched};
-use crate::store::keys;
+use crate::store::{StoreError, keys};
 use crate::token::AccessClaims;
 use crate::user::Role;
 
-static ADMIT: LazyLock<Script> = LazyLock::new(|| {
+/// Session and limits in one script: one server (or Sentinel) only, as
+/// its keys span slots; a Cluster runs touch and check apart.
+pub(super) static ADMIT: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
         "{}\n{}\nlocal t = touch(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], ARGV[1], ARGV[2])\n\
          if t[1] ~= 1 then return {{ t, {{}} }} end\n\
@@ -72,10 +74,14 @@ impl Auth {
             for arg in &invocation.args {
                 call.arg(arg);
             }
-            let (touch, limits): (Touch, Vec<i64>) =
+            // The limits are only checked (and their reply only given) for
+            // a live session: decoded after the session's verdict.
+            let (touch, limits): (Touch, redis::Value) =
                 call.invoke_async(&mut self.inner.store.conn()).await?;
             let touched = touch.into_result().map_err(ended_if_disabled)?;
-            (touched, self.inner.limiter.decision(checks, &limits)?)
+            let limits = redis::from_redis_value::<Checked>(limits)
+                .map_err(|err| StoreError::from(redis::RedisError::from(err)))?;
+            (touched, self.inner.limiter.decision(checks, limits)?)
         };
         let must_change_password = touched.must_change_password;
         let roles = self.current_roles(&claims.sub, touched).await?;

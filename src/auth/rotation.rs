@@ -32,8 +32,9 @@ use std::time::Duration;
 use redis::Script;
 
 use super::{Auth, AuthError, Client, Principal, principal};
+use crate::api::events::{Device, Rotation, RotationVia};
 use crate::blacklist::Reason;
-use crate::events::Event;
+use crate::events::{Event, EventKind};
 use crate::lock::{LockError, LockOptions};
 use crate::store::keys;
 use crate::token::AccessClaims;
@@ -92,11 +93,11 @@ fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
-fn kind_name(presented: &Presented<'_>) -> &'static str {
+fn via(presented: &Presented<'_>) -> RotationVia {
     match presented {
-        Presented::Refresh(_) => "refresh",
-        Presented::Access(_) => "renewal",
-        Presented::AccessOnly(..) => "api_renewal",
+        Presented::Refresh(_) => RotationVia::Refresh,
+        Presented::Access(_) => RotationVia::Renewal,
+        Presented::AccessOnly(..) => RotationVia::ApiRenewal,
     }
 }
 
@@ -295,13 +296,14 @@ impl Auth {
                     .await?;
                 tracing::info!(generation = %generation, "session tokens rotated");
                 self.inner.events.emit(
-                    Event::new("refresh_rotated")
-                        .user(&user.id)
-                        .username(&user.username)
-                        .session(session_id)
-                        .ip(&client.ip)
-                        .detail("generation", generation)
-                        .detail("via", kind_name(presented)),
+                    Event::new(EventKind::RefreshRotated(Rotation {
+                        generation,
+                        via: via(presented),
+                    }))
+                    .user(&user.id)
+                    .username(&user.username)
+                    .session(session_id)
+                    .ip(&client.ip),
                 );
                 Ok(Some(Rotated {
                     principal: principal(access.claims.clone()),
@@ -331,12 +333,13 @@ impl Auth {
                     "security: refresh token reuse detected; session revoked"
                 );
                 self.inner.events.emit(
-                    Event::new("refresh_reuse_detected")
-                        .user(&user.id)
-                        .username(&user.username)
-                        .session(session_id)
-                        .ip(&client.ip)
-                        .detail("device", crate::session::device::label(&client.user_agent)),
+                    Event::new(EventKind::RefreshReuseDetected(Device {
+                        device: crate::session::device::label(&client.user_agent),
+                    }))
+                    .user(&user.id)
+                    .username(&user.username)
+                    .session(session_id)
+                    .ip(&client.ip),
                 );
                 Err(AuthError::RefreshReused)
             }

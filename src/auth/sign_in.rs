@@ -4,6 +4,8 @@
 //! the new session with its token pair.
 
 use super::*;
+use crate::api::events::{Device, LoginFailed, LoginFailure, LoginLocked, Repeats};
+use crate::events::EventKind;
 
 /// What a password check found (never told to the client as such).
 pub(super) enum Verified {
@@ -75,20 +77,22 @@ impl Auth {
             Verified::WrongPassword(user) => {
                 self.count_failure(&failures).await?;
                 self.inner.events.emit(
-                    Event::new("login_failed")
-                        .user(&user.id)
-                        .username(&user.username)
-                        .ip(&client.ip)
-                        .detail("reason", "invalid_credentials"),
+                    Event::new(EventKind::LoginFailed(LoginFailed {
+                        reason: LoginFailure::InvalidCredentials,
+                    }))
+                    .user(&user.id)
+                    .username(&user.username)
+                    .ip(&client.ip),
                 );
                 return Err(AuthError::InvalidCredentials);
             }
             Verified::UnknownUser => {
                 self.count_failure(&failures).await?;
                 self.inner.events.emit(
-                    Event::new("login_failed")
-                        .ip(&client.ip)
-                        .detail("reason", "unknown_user"),
+                    Event::new(EventKind::LoginFailed(LoginFailed {
+                        reason: LoginFailure::UnknownUser,
+                    }))
+                    .ip(&client.ip),
                 );
                 return Err(AuthError::InvalidCredentials);
             }
@@ -97,11 +101,12 @@ impl Auth {
         self.clear_attempts(username, client).await?;
         if user.disabled {
             self.inner.events.emit(
-                Event::new("login_failed")
-                    .user(&user.id)
-                    .username(&user.username)
-                    .ip(&client.ip)
-                    .detail("reason", "account_disabled"),
+                Event::new(EventKind::LoginFailed(LoginFailed {
+                    reason: LoginFailure::AccountDisabled,
+                }))
+                .user(&user.id)
+                .username(&user.username)
+                .ip(&client.ip),
             );
             return Err(AuthError::AccountDisabled);
         }
@@ -127,15 +132,19 @@ impl Auth {
             })
             .await?;
         tracing::info!(session_id = %session_id, "signed in");
-        let device = crate::session::device::label(&client.user_agent);
-        for kind in ["login_succeeded", "session_created"] {
+        let device = Device {
+            device: crate::session::device::label(&client.user_agent),
+        };
+        for kind in [
+            EventKind::LoginSucceeded(device.clone()),
+            EventKind::SessionCreated(device),
+        ] {
             self.inner.events.emit(
                 Event::new(kind)
                     .user(&user.id)
                     .username(&user.username)
                     .session(&session_id)
-                    .ip(&client.ip)
-                    .detail("device", &device),
+                    .ip(&client.ip),
             );
         }
         Ok(Login {
@@ -193,10 +202,12 @@ impl Auth {
                     username.trim().to_lowercase()
                 ),
                 std::time::Duration::from_millis(retry_after_ms),
-                Event::new("login_locked")
-                    .username(username.trim())
-                    .ip(&client.ip)
-                    .detail("retry_after_ms", retry_after_ms),
+                Event::new(EventKind::LoginLocked(LoginLocked {
+                    retry_after_ms,
+                    repeats: Repeats::default(),
+                }))
+                .username(username.trim())
+                .ip(&client.ip),
             );
             return Err(AuthError::LoginLocked { retry_after_ms });
         }

@@ -107,7 +107,7 @@ crate::both_topologies! {
             .recent(&crate::events::Filter::default(), 100, 1_000)
             .await
             .unwrap();
-        let kinds: Vec<&str> = recent.iter().map(|e| e.kind.as_str()).collect();
+        let kinds: Vec<&str> = recent.iter().map(|e| e.kind.name()).collect();
         assert!(kinds.contains(&"login_succeeded") && kinds.contains(&"logout"), "{kinds:?}");
         let series = auth.events().series(2).await.unwrap();
         let logins: u64 = series.iter().map(|(_, counts)| counts.iter().sum::<u64>()).sum();
@@ -180,11 +180,19 @@ async fn a_failed_sign_in_for_no_such_user_never_records_what_was_typed() {
         !stored.contains(typed),
         "the typed username was stored: {stored}"
     );
-    let reasons: Vec<&str> = failed
-        .iter()
-        .map(|e| e.details["reason"].as_str())
-        .collect();
-    assert_eq!(reasons, ["invalid_credentials", "unknown_user"]);
+    use crate::api::events::{EventKind, LoginFailed, LoginFailure};
+    let reasons: Vec<&EventKind> = failed.iter().map(|e| &e.kind).collect();
+    assert_eq!(
+        reasons,
+        [
+            &EventKind::LoginFailed(LoginFailed {
+                reason: LoginFailure::InvalidCredentials
+            }),
+            &EventKind::LoginFailed(LoginFailed {
+                reason: LoginFailure::UnknownUser
+            }),
+        ]
+    );
     assert_eq!(failed[0].username.as_deref(), Some("erin"));
 }
 
@@ -300,3 +308,5 @@ async fn redis_down_is_an_error_never_an_allow() {
         Err(AuthError::Store(_))
     ));
 }
+
+mod every_script;

@@ -17,7 +17,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::Event;
+use super::{Event, EventKind};
+use crate::api::events::{RateLimited, Repeats};
 
 /// Most subjects tracked at once.
 pub const MAX_SUBJECTS: usize = 10_000;
@@ -66,9 +67,11 @@ impl Aggregator {
             return Vec::new();
         }
         let window = window.max(Duration::from_secs(1));
-        let first = event
-            .detail("count", 1)
-            .detail("window_ms", window.as_millis());
+        let mut first = event;
+        if let Some(repeats) = first.kind.repeats_mut() {
+            repeats.count = Some(1);
+            repeats.window_ms = Some(u64::try_from(window.as_millis()).unwrap_or(u64::MAX));
+        }
         let previous = state.slots.insert(
             subject.to_owned(),
             Slot {
@@ -108,11 +111,15 @@ impl Aggregator {
             false
         });
         if state.overflow > 0 {
-            out.push(
-                Event::new("rate_limited")
-                    .detail("subjects", "many")
-                    .detail("count", std::mem::take(&mut state.overflow)),
-            );
+            out.push(Event::new(EventKind::RateLimited(RateLimited {
+                policy: None,
+                path: None,
+                subjects: Some("many".to_owned()),
+                repeats: Repeats {
+                    count: Some(std::mem::take(&mut state.overflow)),
+                    ..Repeats::default()
+                },
+            })));
         }
         out
     }
@@ -122,5 +129,9 @@ impl Aggregator {
 fn summary(slot: Slot) -> Event {
     let mut event = slot.first;
     event.at_ms = crate::duration::epoch_ms();
-    event.detail("count", slot.more).detail("repeated", true)
+    if let Some(repeats) = event.kind.repeats_mut() {
+        repeats.count = Some(slot.more);
+        repeats.repeated = Some(true);
+    }
+    event
 }

@@ -134,7 +134,7 @@ impl Events {
         let mut cmd = redis::cmd("MGET");
         for minute in first..=now {
             for kind in COUNTED {
-                cmd.arg(keys::event_count(kind, minute));
+                cmd.arg(keys::event_count(kind.as_str(), minute));
             }
         }
         let values: Vec<Option<u64>> = cmd.query_async(&mut self.store.conn()).await?;

@@ -1,7 +1,45 @@
 //! The event stream on a real Redis: what is kept, what is dropped and said so.
 
 use super::*;
+use crate::api::events::{Device, LockAcquired, LoginFailed, LoginFailure, RateLimited, Repeats};
 use crate::testing::TestRedis;
+
+/// An event that carries a number (as a lock's fencing token).
+fn numbered(i: usize) -> Event {
+    Event::new(EventKind::LockAcquired(LockAcquired {
+        lock: "test".to_owned(),
+        fencing_token: i as u64,
+    }))
+}
+
+fn number(event: &Event) -> u64 {
+    match &event.kind {
+        EventKind::LockAcquired(acquired) => acquired.fencing_token,
+        other => panic!("not a numbered event: {other:?}"),
+    }
+}
+
+fn rate_limited() -> Event {
+    Event::new(EventKind::RateLimited(RateLimited {
+        policy: Some("api-user".to_owned()),
+        path: Some("/api/v1/auth/me".to_owned()),
+        subjects: None,
+        repeats: Repeats::default(),
+    }))
+}
+
+fn repeats(event: &Event) -> Repeats {
+    match &event.kind {
+        EventKind::RateLimited(limited) => limited.repeats.clone(),
+        other => panic!("not a refusal: {other:?}"),
+    }
+}
+
+fn signed_in() -> Event {
+    Event::new(EventKind::LoginSucceeded(Device {
+        device: "Firefox on Linux".to_owned(),
+    }))
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_queue_drops_and_counts_new_events_and_never_blocks() {
@@ -11,7 +49,7 @@ async fn a_full_queue_drops_and_counts_new_events_and_never_blocks() {
     let started = std::time::Instant::now();
     let offered = QUEUE + 2 * BATCH + 1_000;
     for i in 0..offered {
-        events.emit(Event::new("rate_limited").detail("i", i));
+        events.emit(numbered(i));
     }
     let took = started.elapsed();
     redis.thaw();
@@ -33,7 +71,7 @@ async fn events_emitted_while_redis_restarts_are_not_lost() {
     let events = Events::new(redis.store().await, "gh-a", 1000);
     redis.stop().await;
     for i in 0..3 {
-        events.emit(Event::new("login_succeeded").detail("i", i));
+        events.emit(numbered(i));
     }
     // Redis comes back while the writer is still retrying.
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -77,25 +115,29 @@ crate::both_topologies! {
     async fn events_are_written_read_back_filtered_and_counted(backend) {
         let events = Events::new(backend.store().await, "gh-a", 1000);
         events.emit(
-            Event::new("login_failed")
-                .username("Alice")
-                .ip("192.0.2.1")
-                .detail("reason", "invalid_credentials"),
+            Event::new(EventKind::LoginFailed(LoginFailed {
+                reason: LoginFailure::InvalidCredentials,
+            }))
+            .username("Alice")
+            .ip("192.0.2.1"),
         );
         events.emit(
-            Event::new("login_succeeded")
+            signed_in()
                 .user("u1")
                 .username("alice")
                 .session("s1")
                 .ip("192.0.2.1"),
         );
-        events.emit(Event::new("lock_acquired").detail("lock", "jobs/nightly"));
+        events.emit(numbered(7));
         events.flush().await;
 
         let all = events.recent(&Filter::default(), 10, 100).await.unwrap();
         assert_eq!(all.len(), 3);
-        assert_eq!(all[0].kind, "lock_acquired", "newest first");
-        assert_eq!(all[2].details["reason"], "invalid_credentials");
+        assert_eq!(all[0].kind.name(), "lock_acquired", "newest first");
+        assert_eq!(
+            all[2].kind,
+            EventKind::LoginFailed(LoginFailed { reason: LoginFailure::InvalidCredentials })
+        );
         assert!(all.iter().all(|e| e.instance == "gh-a" && !e.id.is_empty()));
 
         let logins = Filter {
@@ -112,7 +154,7 @@ crate::both_topologies! {
 
         let after = events.after(&all[2].id, 10).await.unwrap();
         assert_eq!(
-            after.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(),
+            after.iter().map(|e| e.kind.name()).collect::<Vec<_>>(),
             ["login_succeeded", "lock_acquired"]
         );
 
@@ -142,7 +184,14 @@ async fn a_tail_sees_events_from_another_instance() {
     let reader =
         tokio::spawn(async move { Events::tail(&mut conn, &start, Duration::from_secs(5)).await });
     tokio::time::sleep(Duration::from_millis(100)).await;
-    a.emit(Event::new("session_revoked").user("u9"));
+    a.emit(
+        Event::new(EventKind::SessionRevoked(
+            crate::api::events::SessionEnded {
+                reason: crate::blacklist::Reason::SessionRevoked,
+            },
+        ))
+        .user("u9"),
+    );
     a.flush().await;
     let seen = reader.await.unwrap().unwrap();
     assert_eq!(seen.len(), 1);
@@ -157,27 +206,28 @@ crate::both_topologies! {
         let store = backend.store().await;
         let events = Events::with_retention(store.clone(), "gh-a", Retention { events: 100, audit: 10_000 });
         for i in 0..10 {
-            events.emit(Event::new("login_succeeded").user(&format!("u{i}")));
+            events.emit(signed_in().user(&format!("u{i}")));
         }
         for i in 0..2_000 {
-            events.emit(Event::new("token_renewed").detail("i", i));
+            events.emit(numbered(i));
         }
         let window = Duration::from_millis(1_200);
         for _ in 0..5_000 {
-            events.refused("api-user:u1", window, Event::new("rate_limited").user("u1"));
+            events.refused("api-user:u1", window, rate_limited().user("u1"));
         }
         events.flush().await;
         let limited = Filter { kind: Some("rate_limited".to_owned()), ..Filter::default() };
         let now = events.recent(&limited, 10, 10_000).await.unwrap();
         assert_eq!(now.len(), 1, "the first refusal at once, the rest counted");
-        assert_eq!(now[0].details["count"], "1");
+        assert_eq!(repeats(&now[0]).count, Some(1));
 
         // When the window has passed, one more event with the count.
         tokio::time::sleep(Duration::from_millis(2_500)).await;
         events.flush().await;
         let later = events.recent(&limited, 10, 10_000).await.unwrap();
         assert_eq!(later.len(), 2, "{later:?}");
-        assert_eq!(later[0].details["count"], "4999");
+        assert_eq!(repeats(&later[0]).count, Some(4999));
+        assert_eq!(repeats(&later[0]).repeated, Some(true));
         let (_, counts) = events.series(2).await.unwrap().into_iter().fold(
             (0, [0u64; 4]),
             |(_, mut acc), (minute, row)| {
@@ -195,7 +245,7 @@ crate::both_topologies! {
         // ...the audit stream has them all, and nothing else.
         let audit = events.recent_in(Stream::Audit, &Filter::default(), 100, 10_000).await.unwrap();
         assert_eq!(audit.len(), 10);
-        assert!(audit.iter().all(|e| e.kind == "login_succeeded"));
+        assert!(audit.iter().all(|e| e.kind.name() == "login_succeeded"));
     }
 }
 
@@ -208,7 +258,7 @@ async fn spraying_subjects_cannot_grow_memory_without_bound() {
         events.refused(
             &format!("ip:10.0.{}.{}", i / 256, i % 256),
             window,
-            Event::new("rate_limited"),
+            rate_limited(),
         );
     }
     tokio::time::sleep(Duration::from_millis(1_500)).await;
@@ -225,16 +275,18 @@ async fn spraying_subjects_cannot_grow_memory_without_bound() {
     );
     let overflow = recorded
         .iter()
-        .find(|e| e.details.get("subjects").map(String::as_str) == Some("many"))
+        .find(|e| {
+            matches!(&e.kind, EventKind::RateLimited(limited) if limited.subjects.as_deref() == Some("many"))
+        })
         .unwrap();
-    assert_eq!(overflow.details["count"], "5000");
+    assert_eq!(repeats(overflow).count, Some(5000));
 }
 
 crate::both_topologies! {
     async fn the_stream_is_capped(backend) {
         let events = Events::new(backend.store().await, "gh-a", 100);
         for i in 0..1_000 {
-            events.emit(Event::new("rate_limited").detail("i", i));
+            events.emit(numbered(i));
         }
         events.flush().await;
         let len: u64 = redis::cmd("XLEN")
@@ -248,7 +300,7 @@ crate::both_topologies! {
         let newest = events.recent(&Filter::default(), 100, 100).await.unwrap();
         let numbers: Vec<u64> = newest
             .iter()
-            .map(|e| e.details["i"].parse().unwrap())
+            .map(number)
             .collect();
         assert_eq!(numbers, (900..1_000).rev().collect::<Vec<u64>>());
     }

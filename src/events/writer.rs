@@ -63,7 +63,7 @@ pub(super) async fn write(
                     let Ok(json) = serde_json::to_string(&event) else {
                         continue;
                     };
-                    let kind = event.kind.as_str();
+                    let kind = event.kind.kind();
                     let mut streams = vec![(keys::events(), retention.events)];
                     if AUDIT.contains(&kind) {
                         streams.push((keys::audit(), retention.audit));
@@ -80,10 +80,10 @@ pub(super) async fn write(
                             .ignore();
                     }
                     if COUNTED.contains(&kind) {
-                        let key = keys::event_count(kind, event.at_ms / 60_000);
+                        let key = keys::event_count(kind.as_str(), event.at_ms / 60_000);
                         pipe.cmd("INCRBY")
                             .arg(&key)
-                            .arg(event.stands_for())
+                            .arg(event.kind.stands_for())
                             .ignore();
                         pipe.cmd("EXPIRE").arg(&key).arg(2 * 3600).ignore();
                     }

@@ -8,7 +8,10 @@ use std::sync::LazyLock;
 use redis::Script;
 
 use super::{LockError, LockInfo, Locks, validate_name};
+use crate::api::events::LockForceReleased;
+use crate::events::EventKind;
 use crate::store::keys;
+use crate::store::reply::Fields;
 
 static FORCE_RELEASE: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("force_release.lua")));
@@ -32,11 +35,12 @@ impl Locks {
         }
         let info = lock_info(name.to_owned(), 0, 0, pairs(fields))?;
         tracing::warn!(lock = %name, label = %info.label, instance = %info.instance, "lock force-released");
-        self.report(
-            "lock_force_released",
-            name,
-            Some(("holder", info.label.clone())),
-        );
+        self.report(|| {
+            EventKind::LockForceReleased(LockForceReleased {
+                lock: name.to_owned(),
+                holder: info.label.clone(),
+            })
+        });
         Ok(Some(info))
     }
 
@@ -82,23 +86,21 @@ fn lock_info(
     name: String,
     ttl_left_ms: u64,
     waiters: u64,
-    mut fields: HashMap<String, String>,
+    fields: HashMap<String, String>,
 ) -> Result<LockInfo, LockError> {
-    let corrupt = |field: &str| LockError::Corrupt(format!("lock `{name}` has no valid `{field}`"));
-    let number = |field: &str| {
-        fields
-            .get(field)
-            .and_then(|v| v.parse::<u64>().ok())
-            .ok_or_else(|| corrupt(field))
+    let read = || -> Result<_, redis::ParsingError> {
+        let mut fields = Fields::new(format!("lock `{name}`"), fields);
+        Ok((
+            fields.number("acquired")?,
+            fields.number("ttl")?,
+            fields.number("fence")?,
+            fields.number("count")?,
+            fields.text("label")?,
+            fields.text("instance")?,
+        ))
     };
-    let acquired_at_ms = number("acquired")?;
-    let ttl_ms = number("ttl")?;
-    let fencing_token = number("fence")?;
-    let hold_count = number("count")?;
-    let label = fields.remove("label").ok_or_else(|| corrupt("label"))?;
-    let instance = fields
-        .remove("instance")
-        .ok_or_else(|| corrupt("instance"))?;
+    let (acquired_at_ms, ttl_ms, fencing_token, hold_count, label, instance) =
+        read().map_err(|err| LockError::Corrupt(err.to_string()))?;
     Ok(LockInfo {
         name,
         label,

@@ -7,6 +7,8 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::{Lease, LockError, Locks, Released};
+use crate::api::events::{LockLoss, LockLost};
+use crate::events::EventKind;
 
 /// A held lock. Release it with [`LockGuard::release`]; dropping it stops
 /// the watchdog and releases in the background.
@@ -115,13 +117,23 @@ async fn watchdog(
             Ok(_) => last_extended = Instant::now(),
             Err(LockError::NotHeld) => {
                 tracing::warn!(lock = %name, "lock lost: it expired or was force-released");
-                locks.report("lock_lost", &name, Some(("why", "not held".to_owned())));
+                locks.report(|| {
+                    EventKind::LockLost(LockLost {
+                        lock: name.clone(),
+                        why: LockLoss::NotHeld,
+                    })
+                });
                 let _ = lost.send(true);
                 return;
             }
             Err(err) if last_extended.elapsed() >= ttl => {
                 tracing::warn!(lock = %name, error = %err, "lock lost: could not extend it for a whole TTL");
-                locks.report("lock_lost", &name, Some(("why", "unreachable".to_owned())));
+                locks.report(|| {
+                    EventKind::LockLost(LockLost {
+                        lock: name.clone(),
+                        why: LockLoss::Unreachable,
+                    })
+                });
                 let _ = lost.send(true);
                 return;
             }

@@ -30,18 +30,21 @@ mod admin;
 mod fencing;
 mod guard;
 mod notify;
+mod reply;
 
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
-use redis::{Script, Value};
+use redis::Script;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
 pub use guard::LockGuard;
 
-use crate::events::{Event, Events};
+use crate::api::events::{Lock, LockAcquired};
+use crate::events::{Event, EventKind, Events};
 use crate::store::{Store, StoreError, keys};
+use reply::{Acquire, Extend, Release};
 
 static ACQUIRE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("acquire.lua")));
 static RELEASE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("release.lua")));
@@ -121,20 +124,7 @@ pub struct Released {
     pub remaining_holds: u64,
 }
 
-/// A held lock as the registry shows it (no owner token).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LockInfo {
-    pub name: String,
-    pub label: String,
-    /// The Gatehouse instance (or embedding process) that acquired it.
-    pub instance: String,
-    pub acquired_at_ms: u64,
-    pub ttl_ms: u64,
-    pub ttl_left_ms: u64,
-    pub fencing_token: u64,
-    pub hold_count: u64,
-    pub waiters: u64,
-}
+pub use crate::api::locks::LockInfo;
 
 /// What can go wrong with locks.
 #[derive(Debug, thiserror::Error)]
@@ -225,13 +215,11 @@ impl Locks {
         self
     }
 
-    pub(crate) fn report(&self, kind: &str, name: &str, detail: Option<(&str, String)>) {
+    /// Emits the event `kind` builds, if events are reported (built only
+    /// then: acquisitions are frequent).
+    pub(crate) fn report(&self, kind: impl FnOnce() -> EventKind) {
         if let Some(events) = &self.events {
-            let mut event = Event::new(kind).detail("lock", name);
-            if let Some((field, value)) = detail {
-                event = event.detail(field, value);
-            }
-            events.emit(event);
+            events.emit(Event::new(kind()));
         }
     }
 
@@ -271,7 +259,7 @@ impl Locks {
         let mut releases = self.releases();
         let mut backoff = FIRST_BACKOFF;
         loop {
-            let reply: Value = ACQUIRE
+            let reply: Acquire = ACQUIRE
                 .key(keys::lock(name))
                 .key(keys::lock_fence(name))
                 .key(keys::lock_index(keys::lock_shard(name)))
@@ -287,21 +275,26 @@ impl Locks {
                 .arg(u8::from(options.fencing))
                 .invoke_async(&mut self.store.conn())
                 .await?;
-            let (acquired, owner, fencing_token, ttl_ms, hold_count): (i64, String, u64, i64, u64) =
-                redis::from_redis_value(reply).map_err(|e| LockError::Corrupt(e.to_string()))?;
-            if acquired == 1 {
+            if let Acquire::Acquired {
+                owner,
+                fencing_token,
+                ttl_ms,
+                hold_count,
+            } = reply
+            {
                 if hold_count == 1 {
-                    self.report(
-                        "lock_acquired",
-                        name,
-                        Some(("fencing_token", fencing_token.to_string())),
-                    );
+                    self.report(|| {
+                        EventKind::LockAcquired(LockAcquired {
+                            lock: name.to_owned(),
+                            fencing_token,
+                        })
+                    });
                 }
                 return Ok(Lease {
                     name: name.to_owned(),
                     owner,
                     fencing_token,
-                    ttl: Duration::from_millis(ttl_ms.max(0) as u64),
+                    ttl: Duration::from_millis(ttl_ms),
                     hold_count,
                 });
             }
@@ -348,7 +341,7 @@ impl Locks {
     #[tracing::instrument(skip_all, fields(lock = %name), err(level = "debug"))]
     pub async fn release(&self, name: &str, owner: &str) -> Result<Released, LockError> {
         validate_name(name)?;
-        let left: i64 = RELEASE
+        let left: Release = RELEASE
             .key(keys::lock(name))
             .key(keys::lock_index(keys::lock_shard(name)))
             .arg(name)
@@ -356,14 +349,18 @@ impl Locks {
             .arg(keys::lock_released_channel())
             .invoke_async(&mut self.store.conn())
             .await?;
-        match u64::try_from(left) {
-            Ok(remaining_holds) => {
+        match left {
+            Release::Left(remaining_holds) => {
                 if remaining_holds == 0 {
-                    self.report("lock_released", name, None);
+                    self.report(|| {
+                        EventKind::LockReleased(Lock {
+                            lock: name.to_owned(),
+                        })
+                    });
                 }
                 Ok(Released { remaining_holds })
             }
-            Err(_) => Err(LockError::NotHeld),
+            Release::NotHeld => Err(LockError::NotHeld),
         }
     }
 
@@ -371,7 +368,7 @@ impl Locks {
     pub async fn extend(&self, name: &str, owner: &str, ttl: Duration) -> Result<Lease, LockError> {
         validate_name(name)?;
         validate_ttl(ttl)?;
-        let reply: Vec<u64> = EXTEND
+        let reply: Extend = EXTEND
             .key(keys::lock(name))
             .key(keys::lock_index(keys::lock_shard(name)))
             .arg(name)
@@ -379,16 +376,18 @@ impl Locks {
             .arg(millis(ttl))
             .invoke_async(&mut self.store.conn())
             .await?;
-        match reply.as_slice() {
-            [fencing_token, hold_count] => Ok(Lease {
+        match reply {
+            Extend::Extended {
+                fencing_token,
+                hold_count,
+            } => Ok(Lease {
                 name: name.to_owned(),
                 owner: owner.to_owned(),
-                fencing_token: *fencing_token,
+                fencing_token,
                 ttl,
-                hold_count: *hold_count,
+                hold_count,
             }),
-            [] => Err(LockError::NotHeld),
-            other => Err(LockError::Corrupt(format!("extend.lua replied {other:?}"))),
+            Extend::NotHeld => Err(LockError::NotHeld),
         }
     }
 }

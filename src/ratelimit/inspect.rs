@@ -8,19 +8,7 @@ use super::{Algorithm, Check, LimitError, Limiter, Subject, millis};
 use crate::store::keys;
 
 /// A subject's current window under one policy, for the console.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Window {
-    pub policy: String,
-    pub algorithm: Algorithm,
-    pub limit: u64,
-    pub used: u64,
-    pub remaining: u64,
-    pub window_ms: u64,
-    pub reset_ms: u64,
-    /// Sliding logs only: when each request in the window arrived (ms
-    /// since the epoch), oldest first.
-    pub requests_ms: Vec<u64>,
-}
+pub use crate::api::ratelimit::Window;
 
 /// A subject with live windows.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,6 +57,7 @@ impl Limiter {
                 window_ms: outcome.window_ms,
                 reset_ms: outcome.reset_ms,
                 requests_ms,
+                now_ms: now,
             });
         }
         Ok(windows)

@@ -20,6 +20,7 @@
 mod inspect;
 mod listing;
 pub mod policy;
+mod reply;
 mod subject;
 
 use std::sync::{Arc, LazyLock};
@@ -31,6 +32,8 @@ use serde::{Deserialize, Serialize};
 pub use inspect::{ActiveSubject, Window};
 pub use policy::{Algorithm, FailMode, KeyKind, Policy, PolicyError, default_policies, merge};
 pub use subject::Subject;
+
+pub(crate) use reply::Checked;
 
 use crate::route::RouteClass;
 use crate::store::{Store, StoreError, keys};
@@ -315,34 +318,32 @@ impl Limiter {
     pub(crate) fn decision(
         &self,
         checks: &[Check<'_>],
-        reply: &[i64],
+        reply: Checked,
     ) -> Result<Decision, LimitError> {
-        let Some((&replayed, rest)) = reply.split_first() else {
-            return Err(LimitError::Corrupt("empty check reply".to_owned()));
-        };
-        if replayed == 1 {
+        if reply.replayed {
             return Ok(Decision {
                 replayed: true,
                 outcomes: Vec::new(),
             });
         }
-        if rest.len() != checks.len() * 5 {
+        if reply.verdicts.len() != checks.len() {
             return Err(LimitError::Corrupt(format!(
-                "check reply of {} values",
-                reply.len()
+                "check.lua replied {} verdicts for {} checks",
+                reply.verdicts.len(),
+                checks.len()
             )));
         }
         let outcomes = checks
             .iter()
-            .zip(rest.chunks_exact(5))
-            .map(|(check, r)| Outcome {
+            .zip(reply.verdicts)
+            .map(|(check, verdict)| Outcome {
                 policy: check.policy.name.clone(),
-                allowed: r[0] == 1,
-                limit: r[1].max(0) as u64,
-                remaining: r[2].max(0) as u64,
+                allowed: verdict.allowed,
+                limit: verdict.limit,
+                remaining: verdict.remaining,
                 window_ms: millis(check.policy.window),
-                reset_ms: r[3].max(0) as u64,
-                retry_after_ms: u64::try_from(r[4]).ok(),
+                reset_ms: verdict.reset_ms,
+                retry_after_ms: verdict.retry_after_ms,
             })
             .collect();
         let decision = Decision {
@@ -366,10 +367,10 @@ impl Limiter {
         }
         if !self.store.is_cluster() {
             let invocation = self.invocation(checks, commit, None);
-            let reply: Vec<i64> = run(&CHECK, &invocation)
+            let reply: Checked = run(&CHECK, &invocation)
                 .invoke_async(&mut self.store.conn())
                 .await?;
-            return self.decision(checks, &reply);
+            return self.decision(checks, reply);
         }
         let singles = checks.iter().map(|check| {
             let mut conn = self.store.conn();
@@ -377,8 +378,8 @@ impl Limiter {
             let invocation =
                 self.invocation_listing(std::slice::from_ref(check), commit, None, Vec::new());
             async move {
-                let reply: Vec<i64> = run(&CHECK, &invocation).invoke_async(&mut conn).await?;
-                self.decision(std::slice::from_ref(check), &reply)
+                let reply: Checked = run(&CHECK, &invocation).invoke_async(&mut conn).await?;
+                self.decision(std::slice::from_ref(check), reply)
             }
         });
         let decisions = futures_util::future::try_join_all(singles).await?;

@@ -58,27 +58,9 @@ impl KeyKind {
     }
 }
 
-/// How a policy counts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Algorithm {
-    /// Exact; stores each request's time (memory grows with the limit).
-    SlidingLog,
-    /// Two weighted fixed buckets; O(1) memory.
-    SlidingCounter,
-    /// Smooth rate with bursts; O(1) memory.
-    Gcra,
-}
+pub use crate::api::ratelimit::Algorithm;
 
 impl Algorithm {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Algorithm::SlidingLog => "sliding-log",
-            Algorithm::SlidingCounter => "sliding-counter",
-            Algorithm::Gcra => "gcra",
-        }
-    }
-
     /// The Lua function's name in check.lua.
     pub(super) fn lua(self) -> &'static str {
         match self {

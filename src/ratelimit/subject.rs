@@ -3,24 +3,12 @@
 //! arbitrary text (usernames, routes, caller keys) never reaches a key
 //! unhashed.
 
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::KeyKind;
 use crate::store::keys;
 
-/// Who a window belongs to.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Subject {
-    Ip { ip: String },
-    User { user_id: String },
-    Session { user_id: String, session_id: String },
-    UserRoute { user_id: String, route: String },
-    IpUsername { ip: String, username: String },
-    Username { username: String },
-    Key { key: String },
-}
+pub use crate::api::ratelimit::Subject;
 
 /// Arbitrary text (usernames, routes, caller keys) as a key-safe id.
 fn digest(text: &str) -> String {

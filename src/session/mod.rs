@@ -18,6 +18,7 @@
 //!   are ended first.
 
 mod console;
+mod create;
 pub mod device;
 mod ended;
 mod touch;
@@ -36,7 +37,6 @@ use ended::{EndedAll, EndedOne};
 pub use touch::Touched;
 pub(crate) use touch::{TOUCH_LUA, Touch};
 
-static CREATE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("create.lua")));
 static REVOKE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("revoke.lua")));
 static REVOKE_ALL: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("revoke_all.lua")));
 
@@ -97,7 +97,7 @@ pub struct NewSession<'a> {
 }
 
 /// A session that was just created.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Created {
     pub created_at_ms: u64,
     pub absolute_expires_at_ms: u64,
@@ -147,73 +147,6 @@ impl Sessions {
 
     pub fn config(&self) -> &SessionConfig {
         &self.config
-    }
-
-    /// Starts a session. Fails with [`SessionError::UserDisabled`] when the
-    /// user was disabled, even a moment ago.
-    #[tracing::instrument(skip_all, fields(user_id = %new.user_id, session_id = %new.id), err)]
-    pub async fn create(&self, new: &NewSession<'_>) -> Result<Created, SessionError> {
-        let mut write = self.store.durable();
-        let reply: Vec<i64> = CREATE
-            .key(keys::session(new.user_id, new.id))
-            .key(keys::user_sessions(new.user_id))
-            .key(keys::user_disabled(new.user_id))
-            .key(keys::user_password_generation(new.user_id))
-            .key(keys::session_prefix(new.user_id))
-            .arg(new.id)
-            .arg(new.user_id)
-            .arg(truncate(new.ip, 64))
-            .arg(device::label(new.user_agent))
-            .arg(new.refresh_jti)
-            .arg(new.access_jti)
-            .arg(millis(self.config.idle_timeout))
-            .arg(millis(self.config.absolute_lifetime))
-            .arg(self.config.max_per_user.max(1))
-            .arg(new.access_expires_at_ms)
-            .arg(u8::from(new.must_change_password))
-            .arg(new.password_generation)
-            .invoke_async(write.conn())
-            .await?;
-        write.confirm("session_created").await;
-        let created = match reply.as_slice() {
-            [-1] => return Err(SessionError::UserDisabled),
-            [-2] => return Err(SessionError::PasswordChanged),
-            [created, absolute, evicted] => {
-                if *evicted > 0 {
-                    tracing::info!(
-                        evicted,
-                        "ended least recently used sessions over the per-user cap"
-                    );
-                }
-                Created {
-                    created_at_ms: *created as u64,
-                    absolute_expires_at_ms: *absolute as u64,
-                    evicted: *evicted as u64,
-                }
-            }
-            other => {
-                return Err(SessionError::Corrupt(format!(
-                    "unexpected create reply {other:?}"
-                )));
-            }
-        };
-        // The console's cross-user indexes live in other slots: updated
-        // after the session exists, and pruned lazily.
-        let _: () = redis::pipe()
-            .cmd("ZADD")
-            .arg(keys::all_sessions())
-            .arg(created.absolute_expires_at_ms)
-            .arg(format!("{}:{}", new.user_id, new.id))
-            .ignore()
-            .cmd("ZADD")
-            .arg(keys::active_users())
-            .arg("GT")
-            .arg(created.absolute_expires_at_ms)
-            .arg(new.user_id)
-            .ignore()
-            .query_async(&mut self.store.conn())
-            .await?;
-        Ok(created)
     }
 
     /// One session of a user, if alive.
@@ -377,10 +310,6 @@ impl Sessions {
             absolute_expires_at_ms,
         }))
     }
-}
-
-fn truncate(text: &str, max_chars: usize) -> String {
-    text.chars().take(max_chars).collect()
 }
 
 #[cfg(test)]

@@ -56,17 +56,14 @@ impl Touch {
 
 impl redis::FromRedisValue for Touch {
     fn from_redis_value(value: redis::Value) -> Result<Self, redis::ParsingError> {
-        use crate::store::reply::{items, malformed, number, text};
+        use crate::store::reply::{flag, items, malformed, number, text};
         const SCRIPT: &str = "touch.lua";
         let items = items(SCRIPT, value)?;
         match (number(SCRIPT, items.first(), "a status"), items.len()) {
             (Ok(1), 4 | 5) => Ok(Touch::Alive(Touched {
                 generation: number(SCRIPT, items.get(1), "a generation")?,
                 now_ms: number(SCRIPT, items.get(2), "a time")?,
-                must_change_password: match number(SCRIPT, items.get(3), "a flag")? {
-                    flag @ (0 | 1) => flag == 1,
-                    other => return Err(malformed(SCRIPT, format_args!("{other} as a flag"))),
-                },
+                must_change_password: flag(SCRIPT, items.get(3), "a flag")?,
                 roles: match items.get(4) {
                     None | Some(redis::Value::Nil) => None,
                     roles => Some(text(SCRIPT, roles, "roles")?),

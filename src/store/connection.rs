@@ -12,6 +12,9 @@ use redis::{Cmd, Pipeline, RedisError, RedisFuture, Value};
 
 use super::{healing, sentinel};
 
+#[cfg(any(test, feature = "test-util"))]
+pub(crate) mod slots;
+
 /// One connection, whichever the topology.
 #[derive(Clone)]
 pub(super) enum Connection {
@@ -92,7 +95,13 @@ impl ConnectionLike for Connection {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         let sent = match self {
             Connection::Single(c) => c.req_packed_command(cmd),
-            Connection::Cluster(c) => c.req_packed_command(cmd),
+            Connection::Cluster(c) => {
+                #[cfg(any(test, feature = "test-util"))]
+                if let Err(err) = slots::check(cmd) {
+                    return Box::pin(async move { Err(err) });
+                }
+                c.req_packed_command(cmd)
+            }
             // Blocking reads wait on purpose: not a latency.
             Connection::Dedicated(c) => return c.req_packed_command(cmd),
             Connection::Sentinel(c) => c.req_packed_command(cmd),

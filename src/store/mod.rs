@@ -22,6 +22,8 @@ use redis::{RedisError, Value};
 
 mod config;
 mod connection;
+#[cfg(test)]
+pub(crate) use connection::slots;
 mod durable;
 mod error;
 mod healing;

@@ -35,6 +35,14 @@ pub(crate) fn number(script: &str, value: Option<&Value>, what: &str) -> Result<
     parsed.ok_or_else(|| malformed(script, format_args!("{value:?} as {what}")))
 }
 
+/// A flag: 0 or 1.
+pub(crate) fn flag(script: &str, value: Option<&Value>, what: &str) -> Result<bool, ParsingError> {
+    match number(script, value, what)? {
+        flag @ (0 | 1) => Ok(flag == 1),
+        other => Err(malformed(script, format_args!("{other} as {what}"))),
+    }
+}
+
 /// A UTF-8 string.
 pub(crate) fn text(
     script: &str,
@@ -45,6 +53,43 @@ pub(crate) fn text(
         Some(Value::BulkString(bytes)) => String::from_utf8(bytes.clone())
             .map_err(|_| malformed(script, format_args!("{what} that is not UTF-8"))),
         other => Err(malformed(script, format_args!("{other:?} as {what}"))),
+    }
+}
+
+/// A record stored as a hash (read with `HGETALL`), field by field: a
+/// missing or unreadable field is an error naming the record and the
+/// field, never a default.
+pub(crate) struct Fields {
+    record: String,
+    fields: std::collections::HashMap<String, String>,
+}
+
+impl Fields {
+    pub(crate) fn new(
+        record: impl Into<String>,
+        fields: std::collections::HashMap<String, String>,
+    ) -> Self {
+        Self {
+            record: record.into(),
+            fields,
+        }
+    }
+
+    fn missing(&self, name: &str) -> ParsingError {
+        ParsingError::from(format!("{} has no valid `{name}`", self.record))
+    }
+
+    /// A text field, taken out of the record.
+    pub(crate) fn text(&mut self, name: &str) -> Result<String, ParsingError> {
+        self.fields.remove(name).ok_or_else(|| self.missing(name))
+    }
+
+    /// A non-negative integer field.
+    pub(crate) fn number(&self, name: &str) -> Result<u64, ParsingError> {
+        self.fields
+            .get(name)
+            .and_then(|value| value.parse().ok())
+            .ok_or_else(|| self.missing(name))
     }
 }
 

@@ -7,85 +7,41 @@
 //! Acquisitions over HTTP have no watchdog: the caller extends before
 //! `expires_in_ms` runs out, and releases with its owner token.
 
+#[cfg(feature = "ssr")]
+use gatehouse::api::events::{AdminLock, EventKind};
+use gatehouse::api::locks::{
+    Acquire, Extend, ForceReleased, LockLease, LockList, LockName, LockReleased, Release,
+};
 use leptos::prelude::*;
-use serde::{Deserialize, Serialize};
 use server_fn::codec::Json;
 
-use crate::error::ApiError;
+use crate::error::FnError;
 
 /// Longest wait accepted over HTTP: below the request timeout.
 pub const MAX_HTTP_WAIT_MS: u64 = 25_000;
 
-/// A hold on a lock, as the API returns it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LockLease {
-    /// The full lock name (with the caller's namespace).
-    pub name: String,
-    /// The owner token: needed to extend and release. Keep it secret.
-    pub owner: String,
-    /// Strictly increasing per lock; send it with every protected write.
-    pub fencing_token: u64,
-    pub expires_in_ms: u64,
-}
-
-/// What a release left.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LockReleased {
-    pub name: String,
-    pub released: bool,
-    pub remaining_holds: u64,
-}
-
-/// A held lock as admins see it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LockHolder {
-    pub name: String,
-    pub label: String,
-    pub instance: String,
-    pub acquired_at_ms: u64,
-    pub ttl_ms: u64,
-    pub ttl_left_ms: u64,
-    pub fencing_token: u64,
-    pub hold_count: u64,
-    pub waiters: u64,
-}
-
-/// `POST /api/v1/admin/locks/list` answer.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LockList {
-    pub locks: Vec<LockHolder>,
-}
-
-/// `POST /api/v1/admin/locks/force-release` answer.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ForceReleased {
-    pub name: String,
-    /// Whether a holder was removed.
-    pub released: bool,
-    /// Who held it.
-    pub holder: Option<LockHolder>,
-}
-
 /// `POST /api/v1/locks/acquire` `{"name","ttl_ms","wait_ms","label"}`:
 /// takes the lock, waiting up to `wait_ms` (409 `lock_busy` after that).
 #[server(prefix = "/api/v1", endpoint = "locks/acquire", input = Json)]
-pub async fn acquire_lock(
-    name: String,
-    #[server(default)] ttl_ms: Option<u64>,
-    #[server(default)] wait_ms: Option<u64>,
-    #[server(default)] label: Option<String>,
-    #[server(default)] global: Option<bool>,
-) -> Result<LockLease, ApiError> {
+pub async fn acquire_lock(#[server(flatten)] body: Acquire) -> Result<LockLease, FnError> {
     use std::time::Duration;
+    let Acquire {
+        name,
+        ttl_ms,
+        wait_ms,
+        label,
+        global,
+    } = body;
     let state = crate::state::current()?;
     let caller = ssr::lock_caller()?;
     let name = ssr::full_name(&caller, &name, global.unwrap_or(false))?;
     let wait_ms = wait_ms.unwrap_or(0);
     if wait_ms > MAX_HTTP_WAIT_MS {
-        return Err(ApiError::new(
+        return Err(crate::ApiError::new(
             crate::ErrorCode::ValidationFailed,
             format!("wait_ms may be at most {MAX_HTTP_WAIT_MS}; retry instead of waiting longer."),
-        ));
+        )
+        .into());
     }
     let label = match label.map(|l| l.chars().take(200).collect::<String>()) {
         Some(label) if !label.trim().is_empty() => label,
@@ -100,35 +56,37 @@ pub async fn acquire_lock(
         fencing: true,
     };
     let lease = state.locks.acquire_lease(&name, &options).await?;
-    Ok(ssr::lease(lease))
+    Ok(lease.into())
 }
 
 /// `POST /api/v1/locks/extend` `{"name","owner","ttl_ms"}`: resets the
 /// TTL (default: 30 s) if `owner` still holds the lock (else 409
 /// `lock_not_held`).
 #[server(prefix = "/api/v1", endpoint = "locks/extend", input = Json)]
-pub async fn extend_lock(
-    name: String,
-    owner: String,
-    #[server(default)] ttl_ms: Option<u64>,
-    #[server(default)] global: Option<bool>,
-) -> Result<LockLease, ApiError> {
+pub async fn extend_lock(#[server(flatten)] body: Extend) -> Result<LockLease, FnError> {
+    let Extend {
+        name,
+        owner,
+        ttl_ms,
+        global,
+    } = body;
     let state = crate::state::current()?;
     let caller = ssr::lock_caller()?;
     let name = ssr::full_name(&caller, &name, global.unwrap_or(false))?;
     let ttl = std::time::Duration::from_millis(ttl_ms.unwrap_or(30_000));
     let lease = state.locks.extend(&name, &owner, ttl).await?;
-    Ok(ssr::lease(lease))
+    Ok(lease.into())
 }
 
 /// `POST /api/v1/locks/release` `{"name","owner"}`: releases the lock if
 /// `owner` holds it (else 409 `lock_not_held`).
 #[server(prefix = "/api/v1", endpoint = "locks/release", input = Json)]
-pub async fn release_lock(
-    name: String,
-    owner: String,
-    #[server(default)] global: Option<bool>,
-) -> Result<LockReleased, ApiError> {
+pub async fn release_lock(#[server(flatten)] body: Release) -> Result<LockReleased, FnError> {
+    let Release {
+        name,
+        owner,
+        global,
+    } = body;
     let state = crate::state::current()?;
     let caller = ssr::lock_caller()?;
     let name = ssr::full_name(&caller, &name, global.unwrap_or(false))?;
@@ -142,41 +100,44 @@ pub async fn release_lock(
 
 /// `POST /api/v1/admin/locks/list`: every held lock.
 #[server(prefix = "/api/v1", endpoint = "admin/locks/list")]
-pub async fn list_locks() -> Result<LockList, ApiError> {
+pub async fn list_locks() -> Result<LockList, FnError> {
     let state = crate::state::current()?;
     crate::caller::require_role(gatehouse::user::Role::Admin)?;
-    let locks = state.locks.list().await?;
     Ok(LockList {
-        locks: locks.into_iter().map(ssr::holder).collect(),
+        locks: state.locks.list().await?,
     })
 }
 
 /// `POST /api/v1/admin/locks/force-release` `{"name"}`: removes a lock
 /// whoever holds it (its holder finds out at its next extension).
 #[server(prefix = "/api/v1", endpoint = "admin/locks/force-release", input = Json)]
-pub async fn force_release_lock(name: String) -> Result<ForceReleased, ApiError> {
+pub async fn force_release_lock(
+    #[server(flatten)] body: LockName,
+) -> Result<ForceReleased, FnError> {
+    let name = body.name;
     let state = crate::state::current()?;
     let admin = crate::caller::require_role(gatehouse::user::Role::Admin)?;
     let holder = state.locks.force_release(&name).await?;
     tracing::warn!(admin = %admin.user_id, lock = %name, "admin force-released a lock");
-    crate::caller::admin_event(&state, &admin, "admin_lock_force_released", |e| {
-        e.detail("lock", &name)
-    });
+    let lock = name.clone();
+    crate::caller::admin_event(
+        &state,
+        &admin,
+        |by| EventKind::AdminLockForceReleased(AdminLock { by, lock }),
+        |e| e,
+    );
     Ok(ForceReleased {
         name,
         released: holder.is_some(),
-        holder: holder.map(ssr::holder),
+        holder,
     })
 }
 
 #[cfg(feature = "ssr")]
 mod ssr {
+    use gatehouse::api::{ApiError, ErrorCode};
     use gatehouse::auth::Principal;
-    use gatehouse::lock::{Lease, LockInfo};
     use gatehouse::user::Role;
-
-    use super::{LockHolder, LockLease};
-    use crate::error::ApiError;
 
     /// The caller, who must hold a role that grants locks.
     pub fn lock_caller() -> Result<Principal, ApiError> {
@@ -185,7 +146,7 @@ mod ssr {
             Ok(principal)
         } else {
             Err(ApiError::new(
-                crate::ErrorCode::Forbidden,
+                ErrorCode::Forbidden,
                 "The lock service needs the `service` or `admin` role.",
             ))
         }
@@ -195,7 +156,7 @@ mod ssr {
     pub fn full_name(caller: &Principal, name: &str, global: bool) -> Result<String, ApiError> {
         if name.starts_with(gatehouse::lock::INTERNAL_PREFIX) {
             return Err(ApiError::new(
-                crate::ErrorCode::ValidationFailed,
+                ErrorCode::ValidationFailed,
                 format!(
                     "Lock names starting with `{}` are Gatehouse's own; choose another name.",
                     gatehouse::lock::INTERNAL_PREFIX
@@ -207,33 +168,10 @@ mod ssr {
                 return Ok(name.to_owned());
             }
             return Err(ApiError::new(
-                crate::ErrorCode::Forbidden,
+                ErrorCode::Forbidden,
                 "Only admins may use global lock names.",
             ));
         }
         Ok(format!("{}/{name}", caller.username))
-    }
-
-    pub fn lease(lease: Lease) -> LockLease {
-        LockLease {
-            name: lease.name,
-            owner: lease.owner,
-            fencing_token: lease.fencing_token,
-            expires_in_ms: u64::try_from(lease.ttl.as_millis()).unwrap_or(u64::MAX),
-        }
-    }
-
-    pub fn holder(info: LockInfo) -> LockHolder {
-        LockHolder {
-            name: info.name,
-            label: info.label,
-            instance: info.instance,
-            acquired_at_ms: info.acquired_at_ms,
-            ttl_ms: info.ttl_ms,
-            ttl_left_ms: info.ttl_left_ms,
-            fencing_token: info.fencing_token,
-            hold_count: info.hold_count,
-            waiters: info.waiters,
-        }
     }
 }

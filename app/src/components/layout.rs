@@ -4,18 +4,19 @@
 //! function, re-asked on every navigation) and shows only links to pages
 //! that exist for them.
 
+use gatehouse::api::auth::Identity;
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_location, use_navigate};
 
-use crate::api::auth::{Identity, Logout, current_session};
+use crate::api::auth::{Logout, current_session};
 use crate::components::theme::ThemeToggle;
 use crate::components::ui::BUTTON;
 
 /// The signed-in person, shared with pages through context. `None` while
 /// loading or when signed out.
 #[derive(Clone, Copy)]
-pub struct SessionContext(pub Resource<Result<Option<Identity>, crate::ApiError>>);
+pub struct SessionContext(pub Resource<Result<Option<Identity>, crate::FnError>>);
 
 /// Header with the product name and navigation, then the page.
 #[component]

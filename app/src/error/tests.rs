@@ -1,10 +1,10 @@
-//! Every core error becomes the documented status and error code.
+//! The server-function machinery's own failures become documented codes.
 
 use super::*;
 
 #[test]
 fn serialises_to_the_documented_shape() {
-    let err = ApiError::invalid_request("username is empty");
+    let err = FnError::from(ApiError::invalid_request("username is empty"));
     let json = serde_json::to_value(&err).unwrap();
     assert_eq!(
         json,
@@ -15,7 +15,7 @@ fn serialises_to_the_documented_shape() {
 
 #[test]
 fn undecodable_arguments_are_a_client_error() {
-    let err = ApiError::from_server_fn_error(ServerFnErrorErr::Args("expected `,`".into()));
+    let err = FnError::from_server_fn_error(ServerFnErrorErr::Args("expected `,`".into()));
     assert_eq!(err.error, ErrorCode::InvalidRequest);
     assert_eq!(err.status(), 400);
 }

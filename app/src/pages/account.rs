@@ -5,13 +5,15 @@
 
 mod password;
 
+use gatehouse::api::auth::Identity;
+use gatehouse::api::sessions::{SessionId, SessionView};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::Redirect;
 use leptos_router::hooks::use_navigate;
 
-use crate::api::auth::{Identity, LogoutAll, with_refresh};
-use crate::api::sessions::{RevokeSession, SessionView, list_sessions};
+use crate::api::auth::{LogoutAll, with_refresh};
+use crate::api::sessions::{RevokeSession, list_sessions};
 use crate::components::layout::SessionContext;
 use crate::components::time::RelativeTime;
 use crate::components::ui::{BUTTON, BUTTON_DANGER, Card, ErrorNotice};
@@ -34,7 +36,7 @@ pub fn AccountPage() -> impl IntoView {
                     }.into_any(),
                     Ok(Some(identity)) => view! { <Account identity/> }.into_any(),
                     Ok(None) => view! { <Redirect path="/login?next=/account"/> }.into_any(),
-                    Err(err) => view! { <ErrorNotice message=err.message/> }.into_any(),
+                    Err(err) => view! { <ErrorNotice message=err.0.message/> }.into_any(),
                 }
             })}
         </Transition>
@@ -77,7 +79,7 @@ fn Account(identity: Identity) -> impl IntoView {
                 <p class="mb-3 text-sm text-slate-600 dark:text-slate-400">
                     "Every device you signed in from. End any you do not recognise."
                 </p>
-                {move || revoke.value().get().and_then(Result::err).map(|err| view! { <ErrorNotice message=err.message/> })}
+                {move || revoke.value().get().and_then(Result::err).map(|err| view! { <ErrorNotice message=err.0.message/> })}
                 <Transition fallback=|| view! { <p class="text-sm text-slate-500 dark:text-slate-400">"Loading sessions…"</p> }>
                     {move || Suspend::new(async move {
                         match sessions.await {
@@ -89,7 +91,7 @@ fn Account(identity: Identity) -> impl IntoView {
                                     {list.sessions.into_iter().map(|s| view! { <SessionRow session=s revoke/> }).collect_view()}
                                 </ul>
                             }.into_any(),
-                            Err(err) => view! { <ErrorNotice message=err.message/> }.into_any(),
+                            Err(err) => view! { <ErrorNotice message=err.0.message/> }.into_any(),
                         }
                     })}
                 </Transition>
@@ -138,7 +140,7 @@ fn SessionRow(session: SessionView, revoke: ServerAction<RevokeSession>) -> impl
                 type="button"
                 class=BUTTON
                 aria-label=format!("{label} {}", session.device)
-                on:click=move |_| { revoke.dispatch(RevokeSession { session_id: id.clone() }); }
+                on:click=move |_| { revoke.dispatch(SessionId { session_id: id.clone() }.into()); }
             >
                 {label}
             </button>

@@ -4,10 +4,11 @@
 //! directly while the server renders the page, and over HTTP when the
 //! person presses "Check again" after hydration.
 
+use gatehouse::api::status::StatusReport;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::api::status::{StatusReport, instance_status};
+use crate::api::status::instance_status;
 
 #[component]
 pub fn HomePage() -> impl IntoView {
@@ -42,7 +43,7 @@ pub fn HomePage() -> impl IntoView {
                     match status.await {
                         Ok(status) => view! { <StatusDetails status/> }.into_any(),
                         Err(err) => view! {
-                            <p role="alert" class="mt-4 text-sm text-red-700 dark:text-red-400">{err.message}</p>
+                            <p role="alert" class="mt-4 text-sm text-red-700 dark:text-red-400">{err.0.message}</p>
                         }.into_any(),
                     }
                 })}

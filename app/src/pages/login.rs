@@ -16,7 +16,9 @@ use leptos_router::hooks::use_query_map;
 use server_fn::ServerFn;
 use server_fn::error::ServerFnUrlError;
 
+#[cfg(feature = "hydrate")]
 use crate::ApiError;
+use crate::FnError;
 use crate::api::auth::{SignIn, safe_next};
 use crate::components::layout::SessionContext;
 use crate::components::ui::{BUTTON_PRIMARY, Card, ErrorNotice, INPUT};
@@ -34,10 +36,10 @@ pub fn LoginPage() -> impl IntoView {
     let checking = RwSignal::new(false);
     #[cfg(feature = "hydrate")]
     Effect::new(move |_| {
-        let Some(Err(ApiError {
+        let Some(Err(FnError(ApiError {
             challenge: Some(challenge),
             ..
-        })) = action.value().get()
+        }))) = action.value().get()
         else {
             return;
         };
@@ -62,12 +64,12 @@ pub fn LoginPage() -> impl IntoView {
     // solved is not an error to show.
     let error = move || {
         if let Some(Err(err)) = action.value().get() {
-            return err.challenge.is_none().then_some(err.message);
+            return err.challenge.is_none().then_some(err.0.message);
         }
         let query = query.read();
         match (query.get("__path"), query.get("__err")) {
             (Some(path), Some(err)) if path == SignIn::PATH => {
-                Some(ServerFnUrlError::<ApiError>::decode_err(&err).message)
+                Some(ServerFnUrlError::<FnError>::decode_err(&err).0.message)
             }
             _ => None,
         }

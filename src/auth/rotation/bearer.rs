@@ -10,7 +10,7 @@ use super::super::{Auth, AuthError, Client, principal};
 use super::reply::Renew;
 use super::{Presented, Rotated, Stored, TOKENS_LUA, millis};
 use crate::blacklist::Reason;
-use crate::events::Event;
+use crate::events::{Event, EventKind};
 use crate::store::keys;
 use crate::token::AccessClaims;
 
@@ -80,7 +80,7 @@ impl Auth {
                     .await?;
                 tracing::info!("access token renewed");
                 self.inner.events.emit(
-                    Event::new("token_renewed")
+                    Event::new(EventKind::TokenRenewed)
                         .user(&claims.sub)
                         .session(&claims.sid),
                 );

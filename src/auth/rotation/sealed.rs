@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::super::{Auth, AuthError, principal};
 use super::Rotated;
-use crate::events::Event;
+use crate::events::{Event, EventKind};
 use crate::store::keys;
 
 /// What is stored (sealed) under the replaced token's id.
@@ -64,7 +64,7 @@ impl Auth {
             serde_json::from_slice(&plaintext).map_err(|e| AuthError::Corrupt(e.to_string()))?;
         let access = self.inner.tokens.verify_access(&stored.access)?;
         self.inner.events.emit(
-            Event::new("refresh_coalesced")
+            Event::new(EventKind::RefreshCoalesced)
                 .user(&access.sub)
                 .session(&access.sid),
         );

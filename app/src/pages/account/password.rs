@@ -4,6 +4,7 @@
 //! password, not the username); the form only checks that the two new
 //! entries match, and shows the server's reason otherwise.
 
+use gatehouse::api::auth::PasswordChange;
 use leptos::prelude::*;
 
 use crate::api::auth::ChangePassword;
@@ -32,10 +33,13 @@ pub fn ChangePasswordCard(#[prop(optional)] pending: bool) -> impl IntoView {
         if mismatch.get_untracked() {
             return;
         }
-        change.dispatch(ChangePassword {
-            current_password: current.value(),
-            new_password: new.value(),
-        });
+        change.dispatch(
+            PasswordChange {
+                current_password: current.value(),
+                new_password: new.value(),
+            }
+            .into(),
+        );
     };
     // After a change, forget what was typed; a lifted pending change opens
     // the rest of the page.
@@ -73,7 +77,7 @@ pub fn ChangePasswordCard(#[prop(optional)] pending: bool) -> impl IntoView {
                         autocomplete="new-password" class=INPUT/>
                 </div>
                 {move || mismatch.get().then(|| view! { <ErrorNotice message="The new passwords do not match."/> })}
-                {move || change.value().get().and_then(Result::err).map(|err| view! { <ErrorNotice message=err.message/> })}
+                {move || change.value().get().and_then(Result::err).map(|err| view! { <ErrorNotice message=err.0.message/> })}
                 {move || change.value().get().and_then(Result::ok).map(|changed| view! {
                     <p role="status" class="text-sm text-emerald-700 dark:text-emerald-400">
                         {match changed.revoked_sessions {

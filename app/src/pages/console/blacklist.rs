@@ -1,21 +1,29 @@
 //! `/console/blacklist`: revoked access tokens that have not expired;
 //! each row leaves the view when its token would have expired anyway.
 
+use gatehouse::api::Page;
+use gatehouse::api::users::BlacklistEntry;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
 use super::{Empty, SCROLL, ShortId, TABLE, TD, TH, UserLink};
-use crate::api::admin::{BlacklistEntry, list_blacklist};
+use crate::api::admin::list_blacklist;
 use crate::components::time::{Clock, RelativeTime};
 use crate::components::ui::{Card, ErrorNotice};
+use crate::events::Group;
 use crate::live::use_live;
 
 #[component]
 pub fn BlacklistPage() -> impl IntoView {
-    let changes = use_live().watch(&["token_blacklisted"]);
+    let changes = use_live().watch(&[Group::Tokens]);
     let entries = Resource::new(
         move || changes.get(),
-        |_| list_blacklist(Some(0), Some(200)),
+        |_| {
+            list_blacklist(Page {
+                offset: Some(0),
+                limit: Some(200),
+            })
+        },
     );
     view! {
         <Title text="Blacklist · Console"/>
@@ -27,7 +35,7 @@ pub fn BlacklistPage() -> impl IntoView {
                             <Empty text="Tokens revoked before they expire (sign-outs, rotations, revocations) appear here until they expire."/>
                         }.into_any(),
                         Ok(page) => view! { <BlacklistTable entries=page.entries/> }.into_any(),
-                        Err(err) => view! { <ErrorNotice message=err.message/> }.into_any(),
+                        Err(err) => view! { <ErrorNotice message=err.0.message/> }.into_any(),
                     }
                 })}
             </Transition>

@@ -1,24 +1,29 @@
-//! `/console/events`: the security event feed, live, with filters.
+//! `/console/events`: the security event feed, live, with filters: the
+//! kind filter lists every kind, grouped and labelled by the vocabulary
+//! (`crate::events`), so it offers exactly the kinds there are.
 
+use gatehouse::api::console::{Event, EventQuery};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
 use super::{Empty, ShortId, UserLink};
-use crate::api::console::{EventView, recent_events};
+use crate::api::console::recent_events;
 use crate::components::time::RelativeTime;
 use crate::components::ui::{BUTTON, Card, ErrorNotice, INPUT};
+use crate::events::{Group, details, label, tone};
 use crate::live::use_live;
 
 #[derive(Clone, Debug, Default, PartialEq)]
 struct Filter {
+    /// A kind's wire name, or empty for all.
     kind: String,
     user: String,
     ip: String,
 }
 
 impl Filter {
-    fn matches(&self, e: &EventView) -> bool {
-        (self.kind.is_empty() || e.kind.starts_with(&self.kind))
+    fn matches(&self, e: &Event) -> bool {
+        (self.kind.is_empty() || e.kind.name() == self.kind)
             && (self.user.is_empty()
                 || e.user_id.as_deref() == Some(self.user.as_str())
                 || e.username
@@ -34,10 +39,18 @@ pub fn EventsPage() -> impl IntoView {
     let filter = RwSignal::new(Filter::default());
     let initial = Resource::new(
         move || filter.get(),
-        |f| recent_events(Some(f.kind), Some(f.user), Some(f.ip), Some(200), None),
+        |f| {
+            recent_events(EventQuery {
+                kind: Some(f.kind),
+                user: Some(f.user),
+                ip: Some(f.ip),
+                limit: Some(200),
+                audit: None,
+            })
+        },
     );
     let (kind, user, ip) = (
-        NodeRef::<leptos::html::Input>::new(),
+        NodeRef::<leptos::html::Select>::new(),
         NodeRef::<leptos::html::Input>::new(),
         NodeRef::<leptos::html::Input>::new(),
     );
@@ -50,7 +63,7 @@ pub fn EventsPage() -> impl IntoView {
                 .unwrap_or_default()
         };
         filter.set(Filter {
-            kind: value(kind),
+            kind: kind.get().map(|k| k.value()).unwrap_or_default(),
             user: value(user),
             ip: value(ip),
         });
@@ -60,7 +73,16 @@ pub fn EventsPage() -> impl IntoView {
         <Card>
             <form on:submit=apply class="mb-4 grid gap-2 sm:grid-cols-[1fr_1fr_1fr_auto]" role="search">
                 <label class="sr-only" for="filter-kind">"Type"</label>
-                <input id="filter-kind" node_ref=kind placeholder="Type (e.g. login, lock_, rate_limited)" class=INPUT/>
+                <select id="filter-kind" node_ref=kind class=INPUT>
+                    <option value="">"All types"</option>
+                    {Group::ALL.iter().map(|group| view! {
+                        <optgroup label=group.label()>
+                            {group.kinds().map(|kind| view! {
+                                <option value=kind.as_str()>{label(kind)}</option>
+                            }).collect_view()}
+                        </optgroup>
+                    }).collect_view()}
+                </select>
                 <label class="sr-only" for="filter-user">"User"</label>
                 <input id="filter-user" node_ref=user placeholder="User" class=INPUT/>
                 <label class="sr-only" for="filter-ip">"IP"</label>
@@ -75,7 +97,7 @@ pub fn EventsPage() -> impl IntoView {
                             let initial_events = list.events;
                             let shown = move || {
                                 let f = filter.get();
-                                let mut events: Vec<EventView> = live
+                                let mut events: Vec<Event> = live
                                     .events
                                     .get()
                                     .into_iter()
@@ -97,7 +119,7 @@ pub fn EventsPage() -> impl IntoView {
                                 </Show>
                             }.into_any()
                         }
-                        Err(err) => view! { <ErrorNotice message=err.message/> }.into_any(),
+                        Err(err) => view! { <ErrorNotice message=err.0.message/> }.into_any(),
                     }
                 })}
             </Transition>
@@ -105,38 +127,15 @@ pub fn EventsPage() -> impl IntoView {
     }
 }
 
-fn tone(kind: &str) -> &'static str {
-    if kind.contains("failed")
-        || kind.contains("locked")
-        || kind.contains("reuse")
-        || kind.contains("rate_limited")
-        || kind.contains("lost")
-    {
-        "bg-red-100 text-red-800 dark:bg-red-950 dark:text-red-300"
-    } else if kind.starts_with("admin")
-        || kind.contains("revoked")
-        || kind.contains("force")
-        || kind.contains("disabled")
-    {
-        "bg-amber-100 text-amber-800 dark:bg-amber-950 dark:text-amber-300"
-    } else {
-        "bg-slate-100 text-slate-700 dark:bg-slate-800 dark:text-slate-300"
-    }
-}
-
 /// One event (also on the user page).
 #[component]
-pub(super) fn EventRow(event: EventView) -> impl IntoView {
-    let details = event
-        .details
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(" ");
+pub(super) fn EventRow(event: Event) -> impl IntoView {
+    let kind = event.kind.kind();
+    let details = details(&event.kind);
     view! {
-        <li class="flex flex-wrap items-baseline gap-x-3 gap-y-1 py-2" data-kind=event.kind.clone()>
+        <li class="flex flex-wrap items-baseline gap-x-3 gap-y-1 py-2" data-kind=kind.as_str()>
             <span class="w-24 shrink-0 text-xs text-slate-500 dark:text-slate-400"><RelativeTime at_ms=event.at_ms/></span>
-            <span class=format!("rounded px-1.5 py-0.5 font-mono text-xs {}", tone(&event.kind))>{event.kind.clone()}</span>
+            <span class=format!("rounded px-1.5 py-0.5 text-xs {}", tone(kind).classes()) title=kind.as_str()>{label(kind)}</span>
             {match (event.user_id.clone(), event.username.clone()) {
                 (Some(user_id), name) => Some(view! { <UserLink user_id name=name.unwrap_or_default()/> }.into_any()),
                 (None, Some(name)) => Some(view! { <span class="font-medium">{name}</span> }.into_any()),

@@ -1,19 +1,21 @@
 //! `/console/locks`: who holds which lock right now, with live TTL
 //! countdowns; force-release with confirmation; a demo lock to try it.
 
+use gatehouse::api::locks::{LockInfo, LockName};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
 use super::{Empty, SCROLL, TABLE, TD, TH};
 use crate::api::console::DemoLock;
-use crate::api::locks::{ForceReleaseLock, LockHolder, list_locks};
+use crate::api::locks::{ForceReleaseLock, list_locks};
 use crate::components::time::{Clock, RelativeTime, now_ms};
 use crate::components::ui::{BUTTON, BUTTON_DANGER, Card, ErrorNotice};
+use crate::events::Group;
 use crate::live::use_live;
 
 #[component]
 pub fn LocksPage() -> impl IntoView {
-    let changes = use_live().watch(&["lock_", "admin_lock"]);
+    let changes = use_live().watch(&[Group::Locks, Group::Admin]);
     let clock = expect_context::<Clock>().0;
     let every_five_seconds = Memo::new(move |_| clock.get() / 5_000);
     let demo = ServerAction::<DemoLock>::new();
@@ -40,8 +42,8 @@ pub fn LocksPage() -> impl IntoView {
                     "Take a demo lock"
                 </button>
             </div>
-            {move || demo.value().get().and_then(Result::err).map(|err| view! { <ErrorNotice message=err.message/> })}
-            {move || release.value().get().and_then(Result::err).map(|err| view! { <ErrorNotice message=err.message/> })}
+            {move || demo.value().get().and_then(Result::err).map(|err| view! { <ErrorNotice message=err.0.message/> })}
+            {move || release.value().get().and_then(Result::err).map(|err| view! { <ErrorNotice message=err.0.message/> })}
             <Transition fallback=|| view! { <p class="text-sm text-slate-500 dark:text-slate-400">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match locks.await {
@@ -65,7 +67,7 @@ pub fn LocksPage() -> impl IntoView {
                                 </div>
                             }.into_any()
                         }
-                        Err(err) => view! { <ErrorNotice message=err.message/> }.into_any(),
+                        Err(err) => view! { <ErrorNotice message=err.0.message/> }.into_any(),
                     }
                 })}
             </Transition>
@@ -74,11 +76,7 @@ pub fn LocksPage() -> impl IntoView {
 }
 
 #[component]
-fn Row(
-    lock: LockHolder,
-    fetched_at: u64,
-    release: ServerAction<ForceReleaseLock>,
-) -> impl IntoView {
+fn Row(lock: LockInfo, fetched_at: u64, release: ServerAction<ForceReleaseLock>) -> impl IntoView {
     let confirming = RwSignal::new(false);
     let name = lock.name.clone();
     view! {
@@ -103,7 +101,7 @@ fn Row(
                         view! {
                             <span class="mr-2 text-xs">"Release it?"</span>
                             <button type="button" class=BUTTON_DANGER
-                                on:click=move |_| { release.dispatch(ForceReleaseLock { name: name.clone() }); }>
+                                on:click=move |_| { release.dispatch(LockName { name: name.clone() }.into()); }>
                                 "Yes, release"
                             </button>
                             " "

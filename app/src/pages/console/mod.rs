@@ -40,7 +40,7 @@ pub fn ConsoleLayout() -> impl IntoView {
                         let next = location.pathname.get_untracked();
                         view! { <Redirect path=format!("/login?next={next}")/> }.into_any()
                     }
-                    Err(err) => view! { <ErrorNotice message=err.message/> }.into_any(),
+                    Err(err) => view! { <ErrorNotice message=err.0.message/> }.into_any(),
                 }
             })}
         </Transition>
@@ -126,8 +126,8 @@ pub(super) fn UserLink(user_id: String, #[prop(optional)] name: Option<String>) 
 }
 
 /// What the live region says about a new event.
-fn announcement(event: &crate::api::console::EventView) -> String {
-    let what = event.kind.replace('_', " ");
+fn announcement(event: &gatehouse::api::console::Event) -> String {
+    let what = crate::events::label(event.kind.kind());
     match &event.username {
         Some(username) => format!("New event: {what}, {username}"),
         None => format!("New event: {what}"),

@@ -1,17 +1,19 @@
 //! `/console`: counts, the last 30 minutes, and the instances.
 
+use gatehouse::api::console::{MinuteCounts, Overview};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
 use super::{Empty, SCROLL, TABLE, TD, TH};
-use crate::api::console::{MinuteCounts, Overview, console_overview};
+use crate::api::console::console_overview;
 use crate::components::time::{Clock, RelativeTime};
 use crate::components::ui::{Card, ErrorNotice};
+use crate::events::Group;
 use crate::live::use_live;
 
 #[component]
 pub fn OverviewPage() -> impl IntoView {
-    let changes = use_live().watch(&[""]);
+    let changes = use_live().watch(Group::ALL);
     let clock = expect_context::<Clock>().0;
     let every_ten_seconds = Memo::new(move |_| clock.get() / 10_000);
     let overview = Resource::new(
@@ -24,7 +26,7 @@ pub fn OverviewPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match overview.await {
                     Ok(overview) => view! { <OverviewView overview/> }.into_any(),
-                    Err(err) => view! { <ErrorNotice message=err.message/> }.into_any(),
+                    Err(err) => view! { <ErrorNotice message=err.0.message/> }.into_any(),
                 }
             })}
         </Transition>

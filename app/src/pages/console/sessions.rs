@@ -1,27 +1,23 @@
 //! `/console/sessions`: everyone's live sessions, searchable and paged;
 //! revoke one, or sign a user out everywhere.
 
+use gatehouse::api::sessions::{AdminSession, SessionQuery, UserSession};
+use gatehouse::api::users::UserId;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
 use super::{Empty, SCROLL, ShortId, TABLE, TD, TH, UserLink};
-use crate::api::console::{AdminLogoutAll, AdminRevokeSession, AdminSession, admin_sessions};
+use crate::api::console::{AdminLogoutAll, AdminRevokeSession, admin_sessions};
 use crate::components::time::RelativeTime;
 use crate::components::ui::{BUTTON, BUTTON_DANGER, Card, ErrorNotice, INPUT};
+use crate::events::Group;
 use crate::live::use_live;
 
 const PAGE: u64 = 50;
 
 #[component]
 pub fn SessionsPage() -> impl IntoView {
-    let changes = use_live().watch(&[
-        "session_",
-        "logout",
-        "signed_out",
-        "admin_s",
-        "refresh_rotated",
-        "user_disabled",
-    ]);
+    let changes = use_live().watch(&[Group::Sessions, Group::Tokens, Group::Admin]);
     let query = RwSignal::new(String::new());
     let offset = RwSignal::new(0u64);
     let revoke = ServerAction::<AdminRevokeSession>::new();
@@ -36,7 +32,13 @@ pub fn SessionsPage() -> impl IntoView {
                 logout_all.version().get(),
             )
         },
-        |(_, query, offset, _, _)| admin_sessions(Some(offset), Some(PAGE), Some(query)),
+        |(_, query, offset, _, _)| {
+            admin_sessions(SessionQuery {
+                offset: Some(offset),
+                limit: Some(PAGE),
+                query: Some(query),
+            })
+        },
     );
     let input = NodeRef::<leptos::html::Input>::new();
     let search = move |ev: leptos::ev::SubmitEvent| {
@@ -57,7 +59,7 @@ pub fn SessionsPage() -> impl IntoView {
                     <button type="button" class=BUTTON on:click=move |_| query.set(String::new())>"Show all"</button>
                 })}
             </form>
-            {move || revoke.value().get().and_then(Result::err).map(|err| view! { <ErrorNotice message=err.message/> })}
+            {move || revoke.value().get().and_then(Result::err).map(|err| view! { <ErrorNotice message=err.0.message/> })}
             <Transition fallback=|| view! { <p class="text-sm text-slate-500 dark:text-slate-400">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match sessions.await {
@@ -79,7 +81,7 @@ pub fn SessionsPage() -> impl IntoView {
                                 </div>
                             }.into_any()
                         }
-                        Err(err) => view! { <ErrorNotice message=err.message/> }.into_any(),
+                        Err(err) => view! { <ErrorNotice message=err.0.message/> }.into_any(),
                     }
                 })}
             </Transition>
@@ -133,13 +135,13 @@ fn Row(
             <td class=format!("{TD} whitespace-nowrap")>
                 <button type="button" class=BUTTON_DANGER
                     aria-label=format!("Revoke session of {}", session.username)
-                    on:click=move |_| { revoke.dispatch(AdminRevokeSession { user_id: user_id.clone(), session_id: session_id.clone() }); }>
+                    on:click=move |_| { revoke.dispatch(UserSession { user_id: user_id.clone(), session_id: session_id.clone() }.into()); }>
                     "Revoke"
                 </button>
                 " "
                 <button type="button" class=BUTTON
                     aria-label=format!("Sign {} out everywhere", session.username)
-                    on:click=move |_| { logout_all.dispatch(AdminLogoutAll { user_id: everywhere_user.clone() }); }>
+                    on:click=move |_| { logout_all.dispatch(UserId { user_id: everywhere_user.clone() }.into()); }>
                     "Everywhere"
                 </button>
             </td>

@@ -3,6 +3,9 @@
 //! windows drawn live, sign-in challenge state, revoked tokens and recent
 //! events. Like every console page it refreshes from the live feed.
 
+use gatehouse::api::console::EventQuery;
+use gatehouse::api::ratelimit::Subject;
+use gatehouse::api::users::{UserId, UserReport};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
@@ -16,27 +19,20 @@ use super::users::{RoleToggles, UserActions};
 use super::windows::Windows;
 use crate::api::admin::{ResetLockout, SetUserDisabled, SetUserPassword, SetUserRoles};
 use crate::api::console::{AdminLogoutAll, AdminRevokeSession, recent_events};
-use crate::api::ratelimit::{RateSubject, ResetWindows};
-use crate::api::users::{UserReport, user_detail};
+use crate::api::ratelimit::ResetWindows;
+use crate::api::users::user_detail;
 use crate::components::time::RelativeTime;
 use crate::components::ui::{BUTTON, Card, ErrorNotice};
+use crate::events::Group;
 use crate::live::use_live;
 
 /// Event kinds that can change what this page shows.
-const WATCHED: &[&str] = &[
-    "login_",
-    "logout",
-    "session_",
-    "signed_out",
-    "token_",
-    "refresh_",
-    "user_",
-    "roles_changed",
-    "password_",
-    "lockout_reset",
-    "windows_reset",
-    "admin_",
-    "rate_limited",
+const WATCHED: &[Group] = &[
+    Group::SignIn,
+    Group::Sessions,
+    Group::Tokens,
+    Group::Passwords,
+    Group::Admin,
 ];
 
 #[component]
@@ -45,7 +41,7 @@ pub fn UserPage() -> impl IntoView {
     let user_id = Memo::new(move |_| params.read().get("id").unwrap_or_default());
     let live = use_live();
     let changes = live.watch(WATCHED);
-    let window_changes = live.watch(&["rate_limited", "windows_reset", "lockout_reset"]);
+    let window_changes = live.watch(&[Group::RateLimits, Group::Admin]);
     let actions = Actions {
         revoke: ServerAction::new(),
         logout_all: ServerAction::new(),
@@ -57,22 +53,28 @@ pub fn UserPage() -> impl IntoView {
     };
     let report = Resource::new(
         move || (user_id.get(), changes.get(), actions.versions()),
-        |(id, _, _)| user_detail(id),
+        |(user_id, _, _)| user_detail(UserId { user_id }),
     );
     let events = Resource::new(
         move || (user_id.get(), changes.get()),
-        |(id, _)| recent_events(None, Some(id), None, Some(50), None),
+        |(id, _)| {
+            recent_events(EventQuery {
+                user: Some(id),
+                limit: Some(50),
+                ..EventQuery::default()
+            })
+        },
     );
     view! {
         <p class="mb-4 text-sm">
             <A href="/console/users" attr:class="text-sky-700 underline-offset-2 hover:underline dark:text-sky-400">"← All users"</A>
         </p>
-        {move || actions.error().map(|err| view! { <ErrorNotice message=err.message/> })}
+        {move || actions.error().map(|err| view! { <ErrorNotice message=err.0.message/> })}
         <Transition fallback=|| view! { <p class="text-sm text-slate-500 dark:text-slate-400">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match report.await {
                     Ok(report) => view! { <Report report actions window_changes/> }.into_any(),
-                    Err(err) => view! { <ErrorNotice message=err.message/> }.into_any(),
+                    Err(err) => view! { <ErrorNotice message=err.0.message/> }.into_any(),
                 }
             })}
         </Transition>
@@ -87,7 +89,7 @@ pub fn UserPage() -> impl IntoView {
                                     {list.events.into_iter().map(|event| view! { <EventRow event/> }).collect_view()}
                                 </ul>
                             }.into_any(),
-                            Err(err) => view! { <ErrorNotice message=err.message/> }.into_any(),
+                            Err(err) => view! { <ErrorNotice message=err.0.message/> }.into_any(),
                         }
                     })}
                 </Transition>
@@ -123,7 +125,7 @@ impl Actions {
     }
 
     /// The last action's error, if it failed.
-    fn error(self) -> Option<crate::ApiError> {
+    fn error(self) -> Option<crate::FnError> {
         [
             self.revoke.value().get().and_then(Result::err),
             self.logout_all.value().get().and_then(Result::err),
@@ -166,8 +168,8 @@ fn Report(report: UserReport, actions: Actions, window_changes: ReadSignal<u64>)
     let session_count = sessions.len();
     let title = format!("{username} · Console");
     let (id_text, roles_id) = (user_id.clone(), user_id.clone());
-    let by_user = RateSubject::User { user_id };
-    let by_name = RateSubject::Username {
+    let by_user = Subject::User { user_id };
+    let by_name = Subject::Username {
         username: username.clone(),
     };
     let roles_now = user.roles.clone();
@@ -203,7 +205,7 @@ fn Report(report: UserReport, actions: Actions, window_changes: ReadSignal<u64>)
                     view! {
                         <SessionTable sessions revoke logout_all/>
                         <button type="button" class=format!("{BUTTON} mt-3")
-                            on:click=move |_| { logout_all.dispatch(AdminLogoutAll { user_id: everywhere.clone() }); }>
+                            on:click=move |_| { logout_all.dispatch(UserId { user_id: everywhere.clone() }.into()); }>
                             "Revoke all sessions"
                         </button>
                     }.into_any()

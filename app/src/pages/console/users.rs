@@ -2,22 +2,25 @@
 //! set a password (ending the user's sessions, and by default making them
 //! choose their own at the next sign-in), end sign-in lockouts.
 
+use gatehouse::api::Page;
+use gatehouse::api::users::{NewUser, SetDisabled, SetPassword, SetRoles, UserView, Username};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
 use super::{Empty, SCROLL, TABLE, TD, TH, UserLink};
 use crate::api::admin::{
-    CreateUser, ResetLockout, SetUserDisabled, SetUserPassword, SetUserRoles, UserView, list_users,
+    CreateUser, ResetLockout, SetUserDisabled, SetUserPassword, SetUserRoles, list_users,
 };
 use crate::components::time::RelativeTime;
 use crate::components::ui::{BUTTON, BUTTON_PRIMARY, Card, ErrorNotice, INPUT};
+use crate::events::Group;
 use crate::live::use_live;
 
 const ROLES: [&str; 4] = ["user", "admin", "service", "metrics"];
 
 #[component]
 pub fn UsersPage() -> impl IntoView {
-    let changes = use_live().watch(&["user_", "roles_changed", "lockout_reset", "password_"]);
+    let changes = use_live().watch(&[Group::Admin, Group::Passwords]);
     let create = ServerAction::<CreateUser>::new();
     let disable = ServerAction::<SetUserDisabled>::new();
     let roles = ServerAction::<SetUserRoles>::new();
@@ -33,7 +36,12 @@ pub fn UsersPage() -> impl IntoView {
                 set_password.version().get(),
             )
         },
-        |_| list_users(Some(0), Some(200)),
+        |_| {
+            list_users(Page {
+                offset: Some(0),
+                limit: Some(200),
+            })
+        },
     );
     let (username, password) = (
         NodeRef::<leptos::html::Input>::new(),
@@ -43,11 +51,14 @@ pub fn UsersPage() -> impl IntoView {
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         if let (Some(u), Some(p)) = (username.get(), password.get()) {
-            create.dispatch(CreateUser {
-                username: u.value(),
-                password: p.value(),
-                roles: chosen.get(),
-            });
+            create.dispatch(
+                NewUser {
+                    username: u.value(),
+                    password: p.value(),
+                    roles: chosen.get(),
+                }
+                .into(),
+            );
             p.set_value("");
         }
     };
@@ -61,7 +72,7 @@ pub fn UsersPage() -> impl IntoView {
         ]
         .into_iter()
         .flatten()
-        .map(|err| err.message)
+        .map(|err| err.0.message)
         .collect::<Vec<_>>()
     };
     view! {
@@ -120,7 +131,7 @@ pub fn UsersPage() -> impl IntoView {
                                     </table>
                                 </div>
                             }.into_any(),
-                            Err(err) => view! { <ErrorNotice message=err.message/> }.into_any(),
+                            Err(err) => view! { <ErrorNotice message=err.0.message/> }.into_any(),
                         }
                     })}
                 </Transition>
@@ -187,7 +198,7 @@ pub(super) fn RoleToggles(
                         on:click=move |_| {
                             let mut next: Vec<String> = current.iter().filter(|r| *r != role).cloned().collect();
                             if !has { next.push(role.to_owned()); }
-                            roles.dispatch(SetUserRoles { user_id: id.clone(), roles: next });
+                            roles.dispatch(SetRoles { user_id: id.clone(), roles: next }.into());
                         }>
                         {role}
                     </button>
@@ -216,12 +227,12 @@ pub(super) fn UserActions(
     let name = username.clone();
     view! {
         <button type="button" class=BUTTON
-            on:click=move |_| { disable.dispatch(SetUserDisabled { user_id: id.clone(), disabled: !disabled }); }>
+            on:click=move |_| { disable.dispatch(SetDisabled { user_id: id.clone(), disabled: !disabled }.into()); }>
             {if disabled { "Enable" } else { "Disable" }}
         </button>
         " "
         <button type="button" class=BUTTON
-            on:click=move |_| { reset.dispatch(ResetLockout { username: name.clone() }); }>
+            on:click=move |_| { reset.dispatch(Username { username: name.clone() }.into()); }>
             "Reset lockout"
         </button>
         <SetPassword user_id username set_password/>
@@ -242,11 +253,14 @@ fn SetPassword(
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         if let Some(input) = password.get() {
-            set_password.dispatch(SetUserPassword {
-                user_id: user_id.clone(),
-                password: input.value(),
-                must_change: Some(must_change.get_untracked()),
-            });
+            set_password.dispatch(
+                SetPassword {
+                    user_id: user_id.clone(),
+                    password: input.value(),
+                    must_change: Some(must_change.get_untracked()),
+                }
+                .into(),
+            );
             input.set_value("");
         }
     };

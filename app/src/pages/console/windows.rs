@@ -3,24 +3,25 @@
 //! of the requests in the window that slides as time passes. Reset
 //! unblocks.
 
+use gatehouse::api::Page;
+use gatehouse::api::ratelimit::{ActiveWindow, Subject, SubjectRequest, Window};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
 use super::{Empty, UserLink};
-use crate::api::ratelimit::{
-    ActiveWindow, RateSubject, ResetWindows, WindowView, active_windows, subject_windows,
-};
+use crate::api::ratelimit::{ResetWindows, active_windows, subject_windows};
 use crate::components::time::{Clock, RelativeTime, now_ms};
 use crate::components::ui::{BUTTON, Card, ErrorNotice};
+use crate::events::Group;
 use crate::live::use_live;
 
 #[component]
 pub fn WindowsPage() -> impl IntoView {
-    let changes = use_live().watch(&["rate_limited", "windows_reset", "lockout_reset"]);
+    let changes = use_live().watch(&[Group::RateLimits, Group::Admin]);
     let clock = expect_context::<Clock>().0;
     let every_five_seconds = Memo::new(move |_| clock.get() / 5_000);
     let reset = ServerAction::<ResetWindows>::new();
-    let selected = RwSignal::new(None::<RateSubject>);
+    let selected = RwSignal::new(None::<Subject>);
     let subjects = Resource::new(
         move || {
             (
@@ -29,7 +30,12 @@ pub fn WindowsPage() -> impl IntoView {
                 reset.version().get(),
             )
         },
-        |_| active_windows(Some(0), Some(100)),
+        |_| {
+            active_windows(Page {
+                offset: Some(0),
+                limit: Some(100),
+            })
+        },
     );
     view! {
         <Title text="Request windows · Console"/>
@@ -46,7 +52,7 @@ pub fn WindowsPage() -> impl IntoView {
                                     {page.subjects.into_iter().map(|active| view! { <SubjectItem active selected/> }).collect_view()}
                                 </ul>
                             }.into_any(),
-                            Err(err) => view! { <ErrorNotice message=err.message/> }.into_any(),
+                            Err(err) => view! { <ErrorNotice message=err.0.message/> }.into_any(),
                         }
                     })}
                 </Transition>
@@ -61,19 +67,19 @@ pub fn WindowsPage() -> impl IntoView {
     }
 }
 
-fn kind(subject: &RateSubject) -> &'static str {
+fn kind(subject: &Subject) -> &'static str {
     match subject {
-        RateSubject::Ip { .. } => "address",
-        RateSubject::User { .. } => "user",
-        RateSubject::Session { .. } => "session",
-        RateSubject::UserRoute { .. } => "user+route",
-        RateSubject::IpUsername { .. } | RateSubject::Username { .. } => "sign-in",
-        RateSubject::Key { .. } => "service key",
+        Subject::Ip { .. } => "address",
+        Subject::User { .. } => "user",
+        Subject::Session { .. } => "session",
+        Subject::UserRoute { .. } => "user+route",
+        Subject::IpUsername { .. } | Subject::Username { .. } => "sign-in",
+        Subject::Key { .. } => "service key",
     }
 }
 
 #[component]
-fn SubjectItem(active: ActiveWindow, selected: RwSignal<Option<RateSubject>>) -> impl IntoView {
+fn SubjectItem(active: ActiveWindow, selected: RwSignal<Option<Subject>>) -> impl IntoView {
     let subject = active.subject.clone();
     let is_selected = {
         let subject = subject.clone();
@@ -100,7 +106,7 @@ fn SubjectItem(active: ActiveWindow, selected: RwSignal<Option<RateSubject>>) ->
 /// page).
 #[component]
 pub(super) fn Windows(
-    subject: RateSubject,
+    subject: Subject,
     reset: ServerAction<ResetWindows>,
     changes: ReadSignal<u64>,
     /// The heading; by default the kind of subject, with a link to the
@@ -109,7 +115,7 @@ pub(super) fn Windows(
     title: Option<String>,
 ) -> impl IntoView {
     let user_page = match (&title, &subject) {
-        (None, RateSubject::User { user_id }) => Some(user_id.clone()),
+        (None, Subject::User { user_id }) => Some(user_id.clone()),
         _ => None,
     };
     let heading = title.unwrap_or_else(|| kind(&subject).to_owned());
@@ -129,7 +135,7 @@ pub(super) fn Windows(
         changes.track();
         every_two_seconds.track();
         reset.version().track();
-        subject_windows(subject)
+        subject_windows(SubjectRequest { subject })
     });
     let to_reset = subject.clone();
     view! {
@@ -138,7 +144,7 @@ pub(super) fn Windows(
                 <h2 class="text-lg font-medium">{heading}</h2>
                 {user_page.map(|user_id| view! { <UserLink user_id name="User page".to_owned()/> })}
                 <button type="button" class=BUTTON
-                    on:click=move |_| { reset.dispatch(ResetWindows { subject: to_reset.clone() }); }>
+                    on:click=move |_| { reset.dispatch(SubjectRequest { subject: to_reset.clone() }.into()); }>
                     "Reset (unblock)"
                 </button>
             </div>
@@ -152,14 +158,14 @@ pub(super) fn Windows(
                         {report.windows.into_iter().map(|window| view! { <WindowBar window/> }).collect_view()}
                     </div>
                 }.into_any(),
-                Some(Err(err)) => view! { <ErrorNotice message=err.message/> }.into_any(),
+                Some(Err(err)) => view! { <ErrorNotice message=err.0.message/> }.into_any(),
             }}
         </Card>
     }
 }
 
 #[component]
-fn WindowBar(window: WindowView) -> impl IntoView {
+fn WindowBar(window: Window) -> impl IntoView {
     let clock = expect_context::<Clock>().0;
     let share = if window.limit == 0 {
         0.0
@@ -181,7 +187,7 @@ fn WindowBar(window: WindowView) -> impl IntoView {
         <section data-policy=window.policy.clone()>
             <div class="mb-1 flex flex-wrap justify-between gap-2 text-sm">
                 <span><span class="font-medium">{window.policy.clone()}</span>
-                    <span class="ml-2 text-xs text-slate-500 dark:text-slate-400">{window.algorithm.clone()}</span></span>
+                    <span class="ml-2 text-xs text-slate-500 dark:text-slate-400">{window.algorithm.as_str()}</span></span>
                 <span class="tabular-nums" data-testid="window-usage">{format!("{} / {}", window.used, window.limit)}</span>
             </div>
             <svg viewBox="0 0 100 4" preserveAspectRatio="none" class="h-2 w-full rounded bg-slate-200 dark:bg-slate-800" role="img"

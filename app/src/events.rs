@@ -1,0 +1,188 @@
+//! How the console reads the event vocabulary: each kind's label, group
+//! and tone, by exhaustive `match`es on [`Kind`], so a new kind does not
+//! compile until the console knows how to show it.
+
+use gatehouse::api::events::{EventKind, Kind};
+
+/// Kinds that belong together, for filtering and for what pages watch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Group {
+    SignIn,
+    Sessions,
+    Tokens,
+    Passwords,
+    Locks,
+    RateLimits,
+    Admin,
+}
+
+impl Group {
+    pub const ALL: &'static [Group] = &[
+        Group::SignIn,
+        Group::Sessions,
+        Group::Tokens,
+        Group::Passwords,
+        Group::Locks,
+        Group::RateLimits,
+        Group::Admin,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Group::SignIn => "Sign-in",
+            Group::Sessions => "Sessions",
+            Group::Tokens => "Tokens",
+            Group::Passwords => "Passwords",
+            Group::Locks => "Locks",
+            Group::RateLimits => "Rate limits",
+            Group::Admin => "Admin actions",
+        }
+    }
+
+    /// This group's kinds, in the vocabulary's order.
+    pub fn kinds(self) -> impl Iterator<Item = Kind> {
+        Kind::ALL
+            .iter()
+            .copied()
+            .filter(move |kind| group(*kind) == self)
+    }
+}
+
+/// How alarming a kind is, shown by colour and never by colour alone (the
+/// label says what happened).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tone {
+    Routine,
+    Notable,
+    Alarming,
+}
+
+impl Tone {
+    pub fn classes(self) -> &'static str {
+        match self {
+            Tone::Routine => "bg-slate-100 text-slate-700 dark:bg-slate-800 dark:text-slate-300",
+            Tone::Notable => "bg-amber-100 text-amber-800 dark:bg-amber-950 dark:text-amber-300",
+            Tone::Alarming => "bg-red-100 text-red-800 dark:bg-red-950 dark:text-red-300",
+        }
+    }
+}
+
+/// What people read for a kind.
+pub fn label(kind: Kind) -> &'static str {
+    match kind {
+        Kind::LoginSucceeded => "Signed in",
+        Kind::LoginFailed => "Sign-in failed",
+        Kind::LoginChallenged => "Sign-in challenged",
+        Kind::LoginLocked => "Sign-in locked out",
+        Kind::Logout => "Signed out",
+        Kind::SessionCreated => "Session started",
+        Kind::SessionRevoked => "Session revoked",
+        Kind::SignedOutEverywhere => "Signed out everywhere",
+        Kind::RefreshRotated => "Tokens rotated",
+        Kind::RefreshCoalesced => "Concurrent refresh joined",
+        Kind::RefreshReuseDetected => "Refresh token reused",
+        Kind::TokenRenewed => "Token renewed",
+        Kind::TokenBlacklisted => "Token revoked",
+        Kind::LockAcquired => "Lock acquired",
+        Kind::LockReleased => "Lock released",
+        Kind::LockForceReleased => "Lock force-released",
+        Kind::LockLost => "Lock lost",
+        Kind::RateLimited => "Rate limited",
+        Kind::PasswordChanged => "Password changed",
+        Kind::PasswordChangeFailed => "Password change failed",
+        Kind::UserCreated => "User created",
+        Kind::UserDisabled => "User disabled",
+        Kind::UserEnabled => "User enabled",
+        Kind::RolesChanged => "Roles changed",
+        Kind::PasswordReset => "Password reset by admin",
+        Kind::LockoutReset => "Lockout reset",
+        Kind::WindowsReset => "Rate-limit windows reset",
+        Kind::AdminSessionRevoked => "Session revoked by admin",
+        Kind::AdminSignedOutEverywhere => "Signed out everywhere by admin",
+        Kind::AdminLockForceReleased => "Lock force-released by admin",
+    }
+}
+
+pub fn group(kind: Kind) -> Group {
+    match kind {
+        Kind::LoginSucceeded | Kind::LoginFailed | Kind::LoginChallenged | Kind::LoginLocked => {
+            Group::SignIn
+        }
+        Kind::Logout | Kind::SessionCreated | Kind::SessionRevoked | Kind::SignedOutEverywhere => {
+            Group::Sessions
+        }
+        Kind::RefreshRotated
+        | Kind::RefreshCoalesced
+        | Kind::RefreshReuseDetected
+        | Kind::TokenRenewed
+        | Kind::TokenBlacklisted => Group::Tokens,
+        Kind::PasswordChanged | Kind::PasswordChangeFailed => Group::Passwords,
+        Kind::LockAcquired | Kind::LockReleased | Kind::LockForceReleased | Kind::LockLost => {
+            Group::Locks
+        }
+        Kind::RateLimited => Group::RateLimits,
+        Kind::UserCreated
+        | Kind::UserDisabled
+        | Kind::UserEnabled
+        | Kind::RolesChanged
+        | Kind::PasswordReset
+        | Kind::LockoutReset
+        | Kind::WindowsReset
+        | Kind::AdminSessionRevoked
+        | Kind::AdminSignedOutEverywhere
+        | Kind::AdminLockForceReleased => Group::Admin,
+    }
+}
+
+pub fn tone(kind: Kind) -> Tone {
+    match kind {
+        Kind::LoginFailed
+        | Kind::LoginLocked
+        | Kind::RefreshReuseDetected
+        | Kind::RateLimited
+        | Kind::LockLost
+        | Kind::PasswordChangeFailed => Tone::Alarming,
+        Kind::LoginChallenged
+        | Kind::SessionRevoked
+        | Kind::TokenBlacklisted
+        | Kind::LockForceReleased
+        | Kind::UserDisabled
+        | Kind::AdminSessionRevoked
+        | Kind::AdminSignedOutEverywhere
+        | Kind::AdminLockForceReleased => Tone::Notable,
+        Kind::LoginSucceeded
+        | Kind::Logout
+        | Kind::SessionCreated
+        | Kind::SignedOutEverywhere
+        | Kind::RefreshRotated
+        | Kind::RefreshCoalesced
+        | Kind::TokenRenewed
+        | Kind::LockAcquired
+        | Kind::LockReleased
+        | Kind::PasswordChanged
+        | Kind::UserCreated
+        | Kind::UserEnabled
+        | Kind::RolesChanged
+        | Kind::PasswordReset
+        | Kind::LockoutReset
+        | Kind::WindowsReset => Tone::Routine,
+    }
+}
+
+/// The details of an event as `name=value` text, as they travel.
+pub fn details(kind: &EventKind) -> String {
+    let Ok(serde_json::Value::Object(mut json)) = serde_json::to_value(kind) else {
+        return String::new();
+    };
+    let Some(serde_json::Value::Object(details)) = json.remove("details") else {
+        return String::new();
+    };
+    details
+        .into_iter()
+        .map(|(name, value)| match value {
+            serde_json::Value::String(text) => format!("{name}={text}"),
+            other => format!("{name}={other}"),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}

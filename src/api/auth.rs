@@ -1,0 +1,111 @@
+//! `/api/v1/auth/*`: signing in and out, refreshing, challenges, the
+//! caller's identity and password.
+
+use serde::{Deserialize, Serialize};
+
+/// `POST /api/v1/auth/login` body.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+    /// With `challenge_solution`, when sign-in asked for a challenge.
+    #[serde(default)]
+    pub challenge_id: Option<String>,
+    #[serde(default)]
+    pub challenge_solution: Option<String>,
+}
+
+/// The body of a successful `POST /api/v1/auth/login` and
+/// `/api/v1/auth/refresh`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TokenPair {
+    pub access_token: String,
+    pub refresh_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+    pub session_id: String,
+    /// Sign-in only: the user must change the password
+    /// (`POST /api/v1/auth/password`) before anything else.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub must_change_password: Option<bool>,
+}
+
+/// `POST /api/v1/auth/refresh` body: `{}` uses the refresh cookie.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RefreshRequest {
+    #[serde(default)]
+    pub refresh_token: Option<String>,
+}
+
+/// `POST /api/v1/auth/challenge` body.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ChallengeRequest {
+    pub username: String,
+}
+
+/// A sign-in challenge (see `POST /api/v1/auth/challenge`): find `s` such
+/// that SHA-256 of `salt + s` has `difficulty` leading zero bits, and sign
+/// in with `challenge_id` and `challenge_solution` = `s`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Challenge {
+    pub challenge_id: String,
+    /// Always `sha256-leading-zero-bits`.
+    pub algorithm: String,
+    pub salt: String,
+    pub difficulty: u8,
+    pub expires_in_ms: u64,
+}
+
+/// `POST /api/v1/auth/password` body.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PasswordChange {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+/// What a password change (or an admin's reset) ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PasswordChanged {
+    /// Sessions ended (with their tokens) because of the change.
+    pub revoked_sessions: u64,
+}
+
+/// What sign-out ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SignedOut {
+    pub revoked_sessions: u64,
+}
+
+/// `GET /api/v1/auth/verify` answer (forward auth): the caller, with the
+/// roles they have now. The same is in its `X-Gatehouse-*` headers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Verified {
+    pub user_id: String,
+    pub username: String,
+    pub roles: Vec<String>,
+    pub session_id: String,
+}
+
+/// The signed-in caller (`POST /api/v1/auth/me`, `GET /api/v1/auth/session`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Identity {
+    pub user_id: String,
+    pub username: String,
+    pub roles: Vec<String>,
+    pub session_id: String,
+    /// The password must be changed before anything else.
+    #[serde(default)]
+    pub must_change_password: bool,
+}
