@@ -7,39 +7,27 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use gatehouse::auth::{Auth, AuthParts, Client, RotationConfig};
-use gatehouse::blacklist::Blacklist;
-use gatehouse::lock::Locks;
-use gatehouse::password::Hasher;
-use gatehouse::ratelimit::{Limiter, Policy};
-use gatehouse::session::{SessionConfig, Sessions};
+use gatehouse::auth::{Auth, Client};
+use gatehouse::ratelimit::Policy;
 use gatehouse::testing::TestRedis;
-use gatehouse::token::{Keyring, TokenConfig, Tokens};
-use gatehouse::user::{Role, Users};
+use gatehouse::testing::fixtures::AuthFixture;
+use gatehouse::user::Role;
 use support::{ms, percentile, table};
 
 async fn auth(redis: &TestRedis) -> Auth {
-    let store = redis.store().await;
-    Auth::new(AuthParts {
-        users: Users::new(store.clone(), Hasher::new(4).await.unwrap()),
-        sessions: Sessions::new(store.clone(), SessionConfig::default()),
-        tokens: Tokens::new(
-            Keyring::from_secret(&gatehouse::random::bytes::<32>()).unwrap(),
-            TokenConfig::default(),
-        ),
-        locks: Locks::new(store.clone(), "bench"),
-        blacklist: Blacklist::new(store.clone()),
+    AuthFixture {
         // The per-session rotation limit is applied (so its cost is
         // measured) but set high enough never to refuse a benchmark round.
-        limiter: Limiter::new(
-            store.clone(),
-            vec![Policy::parse("name=refresh,key=session,limit=1000000000,window=1m").unwrap()],
-        ),
-        events: gatehouse::events::Events::new(store.clone(), "bench", 100_000),
-        rotation: RotationConfig::default(),
-        challenges: Default::default(),
-        store,
-    })
+        policies: vec![
+            Policy::parse("name=refresh,key=session,limit=1000000000,window=1m").unwrap(),
+        ],
+        only_policies: true,
+        events_kept: 100_000,
+        instance: "bench",
+        ..AuthFixture::default()
+    }
+    .build(&redis.store().await)
+    .await
 }
 
 /// `callers` refresh the same token at once, round after round.

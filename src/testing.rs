@@ -11,6 +11,7 @@ use crate::embedded::{EmbeddedOptions, RedisServer};
 use crate::store::{Store, StoreConfig};
 
 mod blackhole;
+pub mod fixtures;
 mod sentinel;
 mod tls;
 pub use blackhole::Blackhole;
@@ -46,6 +47,11 @@ impl TestRedis {
             reserved: None,
             dir,
         }
+    }
+
+    /// The running server's process id (benchmarks read its CPU time).
+    pub fn pid(&self) -> Option<u32> {
+        self.server.as_ref().map(RedisServer::pid)
     }
 
     /// The server's URL; stays the same across [`TestRedis::restart`].

@@ -20,7 +20,7 @@ use http::{HeaderValue, header};
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, PathItem, PathsBuilder};
 use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::response::ResponseBuilder;
-use utoipa::openapi::schema::{ComponentsBuilder, Schema};
+use utoipa::openapi::schema::{ComponentsBuilder, ObjectBuilder, OneOfBuilder, Schema, Type};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{
     ContentBuilder, InfoBuilder, OpenApi, OpenApiBuilder, Ref, RefOr, Required, SecurityRequirement,
@@ -76,6 +76,15 @@ fn named<T: ToSchema>(schemas: &mut Vec<(String, RefOr<Schema>)>) -> RefOr<Schem
     schemas.push((T::name().into_owned(), T::schema()));
     T::schemas(schemas);
     RefOr::Ref(Ref::from_schema_name(T::name()))
+}
+
+/// A named wire type, or `null`.
+fn optional<T: ToSchema>(schemas: &mut Vec<(String, RefOr<Schema>)>) -> RefOr<Schema> {
+    let named = named::<T>(schemas);
+    let null = ObjectBuilder::new().schema_type(Type::Null).build();
+    RefOr::T(Schema::OneOf(
+        OneOfBuilder::new().item(null).item(named).build(),
+    ))
 }
 
 /// A plain value (a count, a flag) as the whole body.

@@ -14,7 +14,7 @@ use super::users::UserView;
 use crate::auth::{Login, Principal, Rotated};
 use crate::lock::Lease;
 use crate::session::Session;
-use crate::user::User;
+use crate::user::{Role, User};
 
 impl Session {
     /// As its owner sees it; `current` is the session of the request.
@@ -54,7 +54,7 @@ impl From<User> for UserView {
         Self {
             user_id: user.id,
             username: user.username,
-            roles: user.roles.iter().map(|r| r.as_str().to_owned()).collect(),
+            roles: role_names(&user.roles),
             disabled: user.disabled,
             must_change_password: user.must_change_password,
             created_at_ms: user.created_at_ms,
@@ -63,18 +63,19 @@ impl From<User> for UserView {
     }
 }
 
+/// Roles by name, as every wire type lists them.
+fn role_names(roles: &[Role]) -> Vec<String> {
+    roles.iter().map(|r| r.as_str().to_owned()).collect()
+}
+
 impl From<Principal> for Identity {
     fn from(principal: Principal) -> Self {
         Self {
+            roles: role_names(&principal.roles),
+            must_change_password: principal.must_change_password,
             user_id: principal.user_id,
             username: principal.username,
-            roles: principal
-                .roles
-                .iter()
-                .map(|r| r.as_str().to_owned())
-                .collect(),
             session_id: principal.session_id,
-            must_change_password: principal.must_change_password,
         }
     }
 }
@@ -84,11 +85,7 @@ impl From<Principal> for Verified {
         Self {
             user_id: principal.user_id,
             username: principal.username,
-            roles: principal
-                .roles
-                .iter()
-                .map(|r| r.as_str().to_owned())
-                .collect(),
+            roles: role_names(&principal.roles),
             session_id: principal.session_id,
         }
     }

@@ -2,36 +2,23 @@
 //! whatever the transport.
 
 use super::*;
-use crate::password::Hasher;
-use crate::session::SessionConfig;
 use crate::testing::TestRedis;
-use crate::token::{Keyring, TokenConfig};
+use crate::testing::fixtures::AuthFixture;
+pub(super) use crate::testing::fixtures::client;
+use crate::token::TokenConfig;
 
 pub(super) async fn auth_with(
     store: &Store,
     tokens: TokenConfig,
     rotation: RotationConfig,
 ) -> Auth {
-    let store = store.clone();
-    let tokens = Tokens::new(
-        Keyring::from_secret(b"0123456789abcdef0123456789abcdef").unwrap(),
+    AuthFixture {
         tokens,
-    );
-    Auth::new(AuthParts {
-        users: Users::new(store.clone(), Hasher::new(4).await.unwrap()),
-        sessions: Sessions::new(store.clone(), SessionConfig::default()),
-        tokens,
-        locks: Locks::new(store.clone(), "test"),
-        blacklist: Blacklist::new(store.clone()),
-        limiter: crate::ratelimit::Limiter::new(
-            store.clone(),
-            crate::ratelimit::default_policies(),
-        ),
-        events: Events::new(store.clone(), "test", 10_000),
         rotation,
-        challenges: Default::default(),
-        store,
-    })
+        ..AuthFixture::default()
+    }
+    .build(store)
+    .await
 }
 
 async fn auth(redis: &TestRedis) -> Auth {
@@ -41,14 +28,6 @@ async fn auth(redis: &TestRedis) -> Auth {
         RotationConfig::default(),
     )
     .await
-}
-
-pub(super) fn client() -> Client {
-    Client {
-        ip: "198.51.100.4".into(),
-        limit_key: "198.51.100.4".into(),
-        user_agent: "curl/8.5.0".into(),
-    }
 }
 
 crate::both_topologies! {

@@ -6,17 +6,14 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use super::*;
-use crate::auth::{AuthParts, Client, Credential, Facts, RotationConfig, TokenSource};
-use crate::blacklist::Blacklist;
-use crate::events::Events;
-use crate::lock::Locks;
-use crate::password::{Cost, Hasher};
-use crate::ratelimit::{Limiter, Policy};
+use crate::auth::{Client, Credential, Facts, RotationConfig, TokenSource};
+use crate::ratelimit::Policy;
 use crate::route::RouteClass;
-use crate::session::{SessionConfig, Sessions};
+use crate::session::SessionConfig;
 use crate::testing::TestBackend;
-use crate::token::{Keyring, TokenConfig, Tokens};
-use crate::user::{Role, Users};
+use crate::testing::fixtures::AuthFixture;
+use crate::token::TokenConfig;
+use crate::user::Role;
 
 const USERS: usize = 1_000;
 const SESSIONS: usize = 5_000;
@@ -36,43 +33,32 @@ fn short_policies() -> Vec<Policy> {
 }
 
 async fn short_lived_auth(backend: &TestBackend) -> Auth {
-    let store = backend.store().await;
-    // Cheap hashes: this test is about keys, not Argon2.
-    let cost = Cost {
-        memory_kib: 64,
-        iterations: 1,
-    };
-    Auth::new(AuthParts {
-        users: Users::new(store.clone(), Hasher::with_cost(2, cost).await.unwrap()),
-        sessions: Sessions::new(
-            store.clone(),
-            SessionConfig {
-                idle_timeout: Duration::from_secs(2),
-                absolute_lifetime: Duration::from_secs(3),
-                max_per_user: 100,
-            },
-        ),
-        tokens: Tokens::new(
-            Keyring::from_secret(b"0123456789abcdef0123456789abcdef").unwrap(),
-            TokenConfig {
-                access_ttl: Duration::from_secs(2),
-                refresh_ttl: Duration::from_secs(3),
-                leeway: Duration::ZERO,
-                ..TokenConfig::default()
-            },
-        ),
-        locks: Locks::new(store.clone(), "test"),
-        blacklist: Blacklist::new(store.clone()),
-        limiter: Limiter::new(store.clone(), short_policies()),
-        events: Events::new(store.clone(), "test", 1_000),
+    AuthFixture {
+        sessions: SessionConfig {
+            idle_timeout: Duration::from_secs(2),
+            absolute_lifetime: Duration::from_secs(3),
+            max_per_user: 100,
+        },
+        tokens: TokenConfig {
+            access_ttl: Duration::from_secs(2),
+            refresh_ttl: Duration::from_secs(3),
+            leeway: Duration::ZERO,
+            ..TokenConfig::default()
+        },
         rotation: RotationConfig {
             grace: Duration::from_millis(500),
             lock_ttl: Duration::from_secs(1),
             ..RotationConfig::default()
         },
-        challenges: Default::default(),
-        store,
-    })
+        policies: short_policies(),
+        only_policies: true,
+        // Cheap hashes: this test is about keys, not Argon2.
+        cheap_hashing: true,
+        events_kept: 1_000,
+        ..AuthFixture::default()
+    }
+    .build(&backend.store().await)
+    .await
 }
 
 /// One person's day: a wrong password, a sign-in, a request, a refresh,

@@ -24,7 +24,7 @@ use std::io::Write;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use gatehouse::embedded::{EmbeddedOptions, RedisServer};
+use gatehouse::testing::TestRedis;
 use support::table;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -109,9 +109,8 @@ async fn run() {
         "wrk is not installed (apt-get install wrk; make bench installs it)"
     );
     let dir = tempfile::tempdir().unwrap();
-    let redis = RedisServer::start(&EmbeddedOptions::new(dir.path().join("redis"), false))
-        .await
-        .unwrap();
+    // The tests' throwaway Redis (one harness for tests and benchmarks).
+    let redis = TestRedis::start().await;
     let password_file = dir.path().join("password");
     std::fs::write(&password_file, PASSWORD).unwrap();
 
@@ -206,7 +205,7 @@ async fn run() {
     let pids = Pids {
         gatehouse: processes.gatehouse.id(),
         reference: processes.reference.id(),
-        redis: redis.pid(),
+        redis: redis.pid().expect("the benchmark's Redis is running"),
     };
     println!("{}", machine());
     for connections in [64, 1] {
@@ -266,7 +265,7 @@ async fn run() {
     }
     storm(gatehouse_port, &gatehouse_url, seconds, dir.path()).await;
     drop(processes);
-    redis.shutdown().await.unwrap();
+    drop(redis);
 }
 
 fn login_body() -> String {

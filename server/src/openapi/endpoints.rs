@@ -5,7 +5,7 @@ use gatehouse::api;
 
 use super::Access::{Admin, Public, Service, SignedIn};
 use super::Method::{Get, Post};
-use super::{Access, Body, Endpoint, Method, PATH, inline, named};
+use super::{Access, Body, Endpoint, Method, PATH, inline, named, optional};
 
 const fn op(
     method: Method,
@@ -89,7 +89,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         "The signed-in caller, or `null` (never 401).",
         Public,
         None,
-        inline::<Option<api::auth::Identity>>,
+        optional::<api::auth::Identity>,
     ),
     op(
         Get,

@@ -5,39 +5,24 @@ use std::time::Duration;
 
 use super::super::tests::client;
 use super::*;
-use crate::auth::{AuthParts, RotationConfig};
-use crate::blacklist::Blacklist;
-use crate::lock::Locks;
-use crate::password::Hasher;
-use crate::ratelimit::{Policy, default_policies, merge};
-use crate::session::{SessionConfig, Sessions};
 use crate::store::Store;
 use crate::testing::TestRedis;
-use crate::token::{Keyring, TokenConfig, Tokens};
-use crate::user::{Role, Users};
+use crate::testing::fixtures::{AuthFixture, signed_in};
+use crate::token::TokenConfig;
+use crate::user::Role;
 
 async fn auth(store: &Store, policies: &[&str]) -> Auth {
     auth_with_tokens(store, policies, TokenConfig::default()).await
 }
 
 async fn auth_with_tokens(store: &Store, policies: &[&str], tokens: TokenConfig) -> Auth {
-    let store = store.clone();
-    let overrides = policies.iter().map(|p| Policy::parse(p).unwrap()).collect();
-    Auth::new(AuthParts {
-        users: Users::new(store.clone(), Hasher::new(4).await.unwrap()),
-        sessions: Sessions::new(store.clone(), SessionConfig::default()),
-        tokens: Tokens::new(
-            Keyring::from_secret(b"0123456789abcdef0123456789abcdef").unwrap(),
-            tokens,
-        ),
-        locks: Locks::new(store.clone(), "test"),
-        blacklist: Blacklist::new(store.clone()),
-        limiter: Limiter::new(store.clone(), merge(default_policies(), overrides)),
-        events: crate::events::Events::new(store.clone(), "test", 10_000),
-        rotation: RotationConfig::default(),
-        challenges: Default::default(),
-        store,
-    })
+    AuthFixture {
+        tokens,
+        ..AuthFixture::default()
+    }
+    .with_policies(policies)
+    .build(store)
+    .await
 }
 
 /// A `MONITOR` connection: what clients (not scripts) send to Redis.
@@ -122,16 +107,6 @@ fn principal(admission: &Admission) -> &Principal {
         Caller::Principal(principal) => principal,
         other => panic!("expected a principal, got {other:?}"),
     }
-}
-
-async fn signed_in(auth: &Auth, name: &str, roles: &[Role]) -> crate::auth::Login {
-    auth.users()
-        .create(name, "long enough, really", roles)
-        .await
-        .unwrap();
-    auth.login(name, "long enough, really", &client())
-        .await
-        .unwrap()
 }
 
 #[tokio::test]

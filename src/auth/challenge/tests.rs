@@ -5,46 +5,24 @@ use std::time::Duration;
 
 use super::super::tests::client;
 use super::*;
-use crate::auth::AuthParts;
-use crate::blacklist::Blacklist;
-use crate::events::Events;
-use crate::lock::Locks;
-use crate::password::{Cost, Hasher};
-use crate::ratelimit::{Limiter, Policy};
-use crate::session::{SessionConfig, Sessions};
 use crate::testing::TestBackend;
-use crate::token::{Keyring, TokenConfig, Tokens};
-use crate::user::{Role, Users};
+use crate::testing::fixtures::AuthFixture;
+use crate::user::Role;
 
 /// Challenges after 3 failures per username or 6 per address, easy ones.
 async fn guarded(backend: &TestBackend, ttl: Duration) -> Auth {
-    let store = backend.store().await;
-    let policies = [
+    AuthFixture {
+        challenges: ChallengeConfig { difficulty: 8, ttl },
+        only_policies: true,
+        cheap_hashing: true,
+        ..AuthFixture::default()
+    }
+    .with_policies(&[
         "name=challenge-user,key=username,algorithm=sliding-log,limit=3,window=1m,fail=closed",
         "name=challenge-ip,key=ip,algorithm=sliding-log,limit=6,window=1m,fail=closed",
-    ]
-    .into_iter()
-    .map(|spec| Policy::parse(spec).unwrap())
-    .collect();
-    let cost = Cost {
-        memory_kib: 64,
-        iterations: 1,
-    };
-    Auth::new(AuthParts {
-        users: Users::new(store.clone(), Hasher::with_cost(2, cost).await.unwrap()),
-        sessions: Sessions::new(store.clone(), SessionConfig::default()),
-        tokens: Tokens::new(
-            Keyring::from_secret(b"0123456789abcdef0123456789abcdef").unwrap(),
-            TokenConfig::default(),
-        ),
-        locks: Locks::new(store.clone(), "test"),
-        blacklist: Blacklist::new(store.clone()),
-        limiter: Limiter::new(store.clone(), policies),
-        events: Events::new(store.clone(), "test", 10_000),
-        rotation: Default::default(),
-        challenges: ChallengeConfig { difficulty: 8, ttl },
-        store,
-    })
+    ])
+    .build(&backend.store().await)
+    .await
 }
 
 fn from(ip: &str) -> Client {

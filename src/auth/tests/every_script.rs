@@ -126,7 +126,10 @@ fn count_scripts(dir: &std::path::Path) -> usize {
         .map(|path| {
             if path.is_dir() {
                 count_scripts(&path)
-            } else if path.extension().is_some_and(|e| e == "rs") && !path.ends_with("tests.rs") {
+            } else if path.extension().is_some_and(|e| e == "rs")
+                && !path.ends_with("tests.rs")
+                && !path.iter().any(|part| part == "tests")
+            {
                 std::fs::read_to_string(&path)
                     .unwrap()
                     .matches("Script::new(")
