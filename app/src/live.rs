@@ -16,8 +16,7 @@
 use leptos::prelude::*;
 
 use gatehouse::api::console::Event;
-
-use crate::events::{Group, group};
+use gatehouse::api::events::Kind;
 
 /// How many recent live events the feed keeps.
 #[cfg(feature = "hydrate")]
@@ -35,9 +34,11 @@ pub struct Live {
 }
 
 impl Live {
-    /// A counter that moves (at most every 300 ms) when an event of one of
-    /// `groups` arrives.
-    pub fn watch(self, groups: &'static [Group]) -> ReadSignal<u64> {
+    /// A counter that moves (at most every 300 ms) when an event of a kind
+    /// that is `relevant` arrives. Pages name exactly the kinds that change
+    /// what they show: a refetch re-renders rows, and a busy instance's
+    /// unrelated events must not reset a half-done confirmation.
+    pub fn watch(self, relevant: fn(Kind) -> bool) -> ReadSignal<u64> {
         let (changes, set_changes) = signal(0u64);
         let pending = StoredValue::new(false);
         let seen = StoredValue::new(String::new());
@@ -54,7 +55,7 @@ impl Live {
             let relevant = events
                 .iter()
                 .take_while(|e| e.id != last_seen)
-                .any(|e| groups.contains(&group(e.kind.kind())));
+                .any(|e| relevant(e.kind.kind()));
             if relevant && !pending.get_value() {
                 pending.set_value(true);
                 set_timeout(

@@ -2,6 +2,7 @@
 //! each row leaves the view when its token would have expired anyway.
 
 use gatehouse::api::Page;
+use gatehouse::api::events::Kind;
 use gatehouse::api::users::BlacklistEntry;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -10,12 +11,11 @@ use super::{Empty, SCROLL, ShortId, TABLE, TD, TH, UserLink};
 use crate::api::admin::list_blacklist;
 use crate::components::time::{Clock, RelativeTime};
 use crate::components::ui::{Card, ErrorNotice};
-use crate::events::Group;
 use crate::live::use_live;
 
 #[component]
 pub fn BlacklistPage() -> impl IntoView {
-    let changes = use_live().watch(&[Group::Tokens]);
+    let changes = use_live().watch(|kind| kind == Kind::TokenBlacklisted);
     let entries = Resource::new(
         move || changes.get(),
         |_| {

@@ -1,6 +1,7 @@
 //! `/console/locks`: who holds which lock right now, with live TTL
 //! countdowns; force-release with confirmation; a demo lock to try it.
 
+use gatehouse::api::events::Kind;
 use gatehouse::api::locks::{LockInfo, LockName};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -10,12 +11,13 @@ use crate::api::console::DemoLock;
 use crate::api::locks::{ForceReleaseLock, list_locks};
 use crate::components::time::{Clock, RelativeTime, now_ms};
 use crate::components::ui::{BUTTON, BUTTON_DANGER, Card, ErrorNotice};
-use crate::events::Group;
+use crate::events::{Group, group};
 use crate::live::use_live;
 
 #[component]
 pub fn LocksPage() -> impl IntoView {
-    let changes = use_live().watch(&[Group::Locks, Group::Admin]);
+    let changes = use_live()
+        .watch(|kind| group(kind) == Group::Locks || kind == Kind::AdminLockForceReleased);
     let clock = expect_context::<Clock>().0;
     let every_five_seconds = Memo::new(move |_| clock.get() / 5_000);
     let demo = ServerAction::<DemoLock>::new();

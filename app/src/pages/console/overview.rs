@@ -8,12 +8,11 @@ use super::{Empty, SCROLL, TABLE, TD, TH};
 use crate::api::console::console_overview;
 use crate::components::time::{Clock, RelativeTime};
 use crate::components::ui::{Card, ErrorNotice};
-use crate::events::Group;
 use crate::live::use_live;
 
 #[component]
 pub fn OverviewPage() -> impl IntoView {
-    let changes = use_live().watch(Group::ALL);
+    let changes = use_live().watch(|_| true);
     let clock = expect_context::<Clock>().0;
     let every_ten_seconds = Memo::new(move |_| clock.get() / 10_000);
     let overview = Resource::new(

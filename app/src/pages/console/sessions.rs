@@ -1,6 +1,7 @@
 //! `/console/sessions`: everyone's live sessions, searchable and paged;
 //! revoke one, or sign a user out everywhere.
 
+use gatehouse::api::events::Kind;
 use gatehouse::api::sessions::{AdminSession, SessionQuery, UserSession};
 use gatehouse::api::users::UserId;
 use leptos::prelude::*;
@@ -10,14 +11,25 @@ use super::{Empty, SCROLL, ShortId, TABLE, TD, TH, UserLink};
 use crate::api::console::{AdminLogoutAll, AdminRevokeSession, admin_sessions};
 use crate::components::time::RelativeTime;
 use crate::components::ui::{BUTTON, BUTTON_DANGER, Card, ErrorNotice, INPUT};
-use crate::events::Group;
 use crate::live::use_live;
 
 const PAGE: u64 = 50;
 
 #[component]
 pub fn SessionsPage() -> impl IntoView {
-    let changes = use_live().watch(&[Group::Sessions, Group::Tokens, Group::Admin]);
+    let changes = use_live().watch(|kind| {
+        matches!(
+            kind,
+            Kind::SessionCreated
+                | Kind::SessionRevoked
+                | Kind::Logout
+                | Kind::SignedOutEverywhere
+                | Kind::RefreshRotated
+                | Kind::UserDisabled
+                | Kind::AdminSessionRevoked
+                | Kind::AdminSignedOutEverywhere
+        )
+    });
     let query = RwSignal::new(String::new());
     let offset = RwSignal::new(0u64);
     let revoke = ServerAction::<AdminRevokeSession>::new();

@@ -4,6 +4,7 @@
 //! events. Like every console page it refreshes from the live feed.
 
 use gatehouse::api::console::EventQuery;
+use gatehouse::api::events::Kind;
 use gatehouse::api::ratelimit::Subject;
 use gatehouse::api::users::{UserId, UserReport};
 use leptos::prelude::*;
@@ -23,25 +24,22 @@ use crate::api::ratelimit::ResetWindows;
 use crate::api::users::user_detail;
 use crate::components::time::RelativeTime;
 use crate::components::ui::{BUTTON, Card, ErrorNotice};
-use crate::events::Group;
+use crate::events::{Group, group};
 use crate::live::use_live;
 
-/// Event kinds that can change what this page shows.
-const WATCHED: &[Group] = &[
-    Group::SignIn,
-    Group::Sessions,
-    Group::Tokens,
-    Group::Passwords,
-    Group::Admin,
-];
+/// Event kinds that can change what this page shows (but its windows):
+/// all but locks and refusals.
+fn changes_the_user(kind: Kind) -> bool {
+    !matches!(group(kind), Group::Locks | Group::RateLimits)
+}
 
 #[component]
 pub fn UserPage() -> impl IntoView {
     let params = use_params_map();
     let user_id = Memo::new(move |_| params.read().get("id").unwrap_or_default());
     let live = use_live();
-    let changes = live.watch(WATCHED);
-    let window_changes = live.watch(&[Group::RateLimits, Group::Admin]);
+    let changes = live.watch(changes_the_user);
+    let window_changes = live.watch(super::windows::changes_windows);
     let actions = Actions {
         revoke: ServerAction::new(),
         logout_all: ServerAction::new(),

@@ -3,6 +3,7 @@
 //! choose their own at the next sign-in), end sign-in lockouts.
 
 use gatehouse::api::Page;
+use gatehouse::api::events::Kind;
 use gatehouse::api::users::{NewUser, SetDisabled, SetPassword, SetRoles, UserView, Username};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -13,14 +14,24 @@ use crate::api::admin::{
 };
 use crate::components::time::RelativeTime;
 use crate::components::ui::{BUTTON, BUTTON_PRIMARY, Card, ErrorNotice, INPUT};
-use crate::events::Group;
 use crate::live::use_live;
 
 const ROLES: [&str; 4] = ["user", "admin", "service", "metrics"];
 
 #[component]
 pub fn UsersPage() -> impl IntoView {
-    let changes = use_live().watch(&[Group::Admin, Group::Passwords]);
+    let changes = use_live().watch(|kind| {
+        matches!(
+            kind,
+            Kind::UserCreated
+                | Kind::UserDisabled
+                | Kind::UserEnabled
+                | Kind::RolesChanged
+                | Kind::LockoutReset
+                | Kind::PasswordChanged
+                | Kind::PasswordReset
+        )
+    });
     let create = ServerAction::<CreateUser>::new();
     let disable = ServerAction::<SetUserDisabled>::new();
     let roles = ServerAction::<SetUserRoles>::new();

@@ -4,6 +4,7 @@
 //! unblocks.
 
 use gatehouse::api::Page;
+use gatehouse::api::events::Kind;
 use gatehouse::api::ratelimit::{ActiveWindow, Subject, SubjectRequest, Window};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -12,12 +13,19 @@ use super::{Empty, UserLink};
 use crate::api::ratelimit::{ResetWindows, active_windows, subject_windows};
 use crate::components::time::{Clock, RelativeTime, now_ms};
 use crate::components::ui::{BUTTON, Card, ErrorNotice};
-use crate::events::Group;
 use crate::live::use_live;
+
+/// Event kinds that change request windows.
+pub(super) fn changes_windows(kind: Kind) -> bool {
+    matches!(
+        kind,
+        Kind::RateLimited | Kind::WindowsReset | Kind::LockoutReset
+    )
+}
 
 #[component]
 pub fn WindowsPage() -> impl IntoView {
-    let changes = use_live().watch(&[Group::RateLimits, Group::Admin]);
+    let changes = use_live().watch(changes_windows);
     let clock = expect_context::<Clock>().0;
     let every_five_seconds = Memo::new(move |_| clock.get() / 5_000);
     let reset = ServerAction::<ResetWindows>::new();
