@@ -293,102 +293,6 @@ async fn the_same_holder_reenters_and_the_lock_frees_when_the_count_returns_to_z
     locks.acquire_lease("door", &other).await.unwrap();
 }
 
-/// Kleppmann's scenario: A's lock expires while A is paused; B takes the
-/// lock and writes; A wakes up and writes with its old token: rejected.
-async fn fencing_rejects_the_paused_writer(store: Store) {
-    let locks = Locks::new(store, "i");
-    let a = locks.acquire("storage", &options(200, 0)).await.unwrap();
-    let a_token = a.fencing_token();
-    tokio::time::sleep(Duration::from_millis(300)).await; // A pauses past its TTL.
-    let b = locks.acquire("storage", &options(10_000, 0)).await.unwrap();
-    assert!(b.fencing_token() > a_token);
-    assert!(
-        locks
-            .fenced_write("file-42", b.fencing_token(), "written by B")
-            .await
-            .unwrap()
-    );
-    assert!(
-        !locks
-            .fenced_write("file-42", a_token, "written by A")
-            .await
-            .unwrap()
-    );
-    assert_eq!(
-        locks.fenced_read("file-42").await.unwrap().as_deref(),
-        Some("written by B")
-    );
-    b.release().await.unwrap();
-}
-
-#[tokio::test]
-async fn fencing_tokens_reject_a_writer_that_paused_past_its_ttl() {
-    let redis = TestRedis::start().await;
-    fencing_rejects_the_paused_writer(redis.store().await).await;
-}
-
-/// Acquire three locks (one with a waiter), release one: the registry lists
-/// exactly the two held, with their details.
-async fn registry_lists_exactly_the_held_locks(store: Store) {
-    let locks = Locks::new(store, "instance-a");
-    let mut labelled = options(10_000, 0);
-    labelled.label = "refresh of session 1".into();
-    let first = locks.acquire_lease("alpha", &labelled).await.unwrap();
-    let second = locks
-        .acquire_lease("beta", &options(10_000, 0))
-        .await
-        .unwrap();
-    let third = locks
-        .acquire_lease("gamma", &options(10_000, 0))
-        .await
-        .unwrap();
-    let waiter = {
-        let locks = locks.clone();
-        tokio::spawn(async move { locks.acquire_lease("alpha", &options(10_000, 3_000)).await })
-    };
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    locks.release("gamma", &third.owner).await.unwrap();
-
-    let held = locks.list().await.unwrap();
-    let names: Vec<&str> = held.iter().map(|l| l.name.as_str()).collect();
-    assert_eq!(names, ["alpha", "beta"]);
-    let alpha = &held[0];
-    assert_eq!(alpha.label, "refresh of session 1");
-    assert_eq!(alpha.instance, "instance-a");
-    assert_eq!(alpha.fencing_token, first.fencing_token);
-    assert_eq!(alpha.hold_count, 1);
-    assert_eq!(alpha.waiters, 1);
-    assert_eq!(alpha.ttl_ms, 10_000);
-    assert!(alpha.ttl_left_ms > 9_000 && alpha.ttl_left_ms <= 10_000);
-    assert!(alpha.acquired_at_ms > 0);
-    assert_eq!(held[1].waiters, 0);
-
-    locks.release("alpha", &first.owner).await.unwrap();
-    let handed_over = waiter.await.unwrap().unwrap();
-    locks.release("alpha", &handed_over.owner).await.unwrap();
-    locks.release("beta", &second.owner).await.unwrap();
-    assert!(locks.list().await.unwrap().is_empty());
-}
-
-#[tokio::test]
-async fn the_registry_lists_exactly_the_held_locks() {
-    let redis = TestRedis::start().await;
-    registry_lists_exactly_the_held_locks(redis.store().await).await;
-}
-
-#[tokio::test]
-async fn expired_locks_leave_the_registry() {
-    let redis = TestRedis::start().await;
-    let locks = Locks::new(redis.store().await, "i");
-    locks
-        .acquire_lease("brief", &options(100, 0))
-        .await
-        .unwrap();
-    assert_eq!(locks.list().await.unwrap().len(), 1);
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert!(locks.list().await.unwrap().is_empty());
-}
-
 #[tokio::test]
 async fn bad_names_and_ttls_are_clear_errors() {
     let redis = TestRedis::start().await;
@@ -427,40 +331,14 @@ async fn redis_down_during_acquire_is_an_error_never_a_guard() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn fencing_tokens_strictly_increase_under_contention() {
-    let redis = TestRedis::start().await;
-    let locks = Locks::new(redis.store().await, "i");
-    let last = Arc::new(AtomicU64::new(0));
-    let mut tasks = Vec::new();
-    for _ in 0..50 {
-        let locks = locks.clone();
-        let last = last.clone();
-        tasks.push(tokio::spawn(async move {
-            let guard = locks
-                .acquire("sequence", &options(5_000, 30_000))
-                .await
-                .unwrap();
-            let previous = last.swap(guard.fencing_token(), Ordering::SeqCst);
-            assert!(
-                guard.fencing_token() > previous,
-                "{} after {previous}",
-                guard.fencing_token()
-            );
-            guard.release().await.unwrap();
-        }));
-    }
-    for task in tasks {
-        task.await.unwrap();
-    }
-    assert_eq!(last.load(Ordering::SeqCst), 50);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn on_a_redis_cluster_locks_exclude_fence_and_register_the_same() {
     let cluster = TestCluster::start().await;
     let store = cluster.store().await;
     assert!(store.is_cluster());
     mutual_exclusion(store.clone()).await;
-    fencing_rejects_the_paused_writer(store.clone()).await;
-    registry_lists_exactly_the_held_locks(store).await;
+    fencing::fencing_rejects_the_paused_writer(store.clone()).await;
+    registry::registry_lists_exactly_the_held_locks(store).await;
 }
+
+mod fencing;
+mod registry;
