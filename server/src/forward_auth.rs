@@ -14,7 +14,7 @@ use gatehouse::api::ApiError;
 use gatehouse::api::auth::Verified;
 use gatehouse_app::caller::Authenticated;
 use gatehouse_app::state::AppState;
-use http::{HeaderMap, HeaderValue, header};
+use http::{HeaderValue, header};
 
 use crate::error::HttpError;
 
@@ -29,21 +29,20 @@ pub async fn verify(verdict: Option<Extension<Authenticated>>) -> Response {
             return HttpError(ApiError::unauthenticated()).into_response();
         }
     };
-    let mut identity = HeaderMap::with_capacity(5);
-    let roles: Vec<&str> = principal.roles.iter().map(|r| r.as_str()).collect();
+    let verified = Verified::from(principal);
+    let mut response = Json(&verified).into_response();
+    let headers = response.headers_mut();
     for (name, value) in [
-        ("x-gatehouse-user", principal.user_id.as_str()),
-        ("x-gatehouse-username", principal.username.as_str()),
-        ("x-gatehouse-roles", &roles.join(",")),
-        ("x-gatehouse-session", principal.session_id.as_str()),
+        ("x-gatehouse-user", verified.user_id.as_str()),
+        ("x-gatehouse-username", verified.username.as_str()),
+        ("x-gatehouse-roles", &verified.roles.join(",")),
+        ("x-gatehouse-session", verified.session_id.as_str()),
     ] {
         if let Ok(value) = HeaderValue::from_str(value) {
-            identity.insert(name, value);
+            headers.insert(name, value);
         }
     }
-    identity.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    let mut response = Json(Verified::from(principal)).into_response();
-    response.headers_mut().extend(identity);
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 
