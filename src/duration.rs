@@ -30,6 +30,12 @@ pub fn parse(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_millis(millis))
 }
 
+/// A duration in whole milliseconds (saturating: a duration too long for
+/// a `u64` of milliseconds is `u64::MAX`), as Redis takes TTLs and times.
+pub fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
 /// Milliseconds since the Unix epoch, by this machine's clock.
 pub fn epoch_ms() -> u64 {
     std::time::SystemTime::now()

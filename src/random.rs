@@ -34,6 +34,12 @@ pub fn hex<const N: usize>() -> String {
 /// sliding-log entries), without a system call per request. Never use it
 /// for tokens or keys.
 pub fn fast_hex() -> String {
+    String::from_utf8_lossy(&fast_hex_digits()).into_owned()
+}
+
+/// [`fast_hex`] as ASCII bytes, for callers that write it into a buffer
+/// of their own (no allocation).
+pub fn fast_hex_digits() -> [u8; 32] {
     use std::cell::Cell;
     thread_local! {
         static STATE: Cell<u64> = Cell::new(u64::from_le_bytes(bytes::<8>()));
@@ -46,7 +52,15 @@ pub fn fast_hex() -> String {
             ((t >> 64) as u64) ^ (t as u64)
         })
     };
-    format!("{:016x}{:016x}", next(), next())
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [0u8; 32];
+    for (half, value) in [next(), next()].into_iter().enumerate() {
+        for i in 0..16 {
+            let nibble = (value >> (60 - 4 * i)) & 0xf;
+            out[16 * half + i] = DIGITS[nibble as usize];
+        }
+    }
+    out
 }
 
 #[cfg(test)]

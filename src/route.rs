@@ -10,6 +10,8 @@
 
 /// The path forward-auth answers on.
 pub const VERIFY_PATH: &str = "/api/v1/auth/verify";
+/// Who the caller is (`POST`).
+pub const ME_PATH: &str = "/api/v1/auth/me";
 /// Every path under this is for admins only.
 pub const ADMIN_PREFIX: &str = "/api/v1/admin/";
 /// Where a signed-in user changes their password.
@@ -28,7 +30,7 @@ pub fn open_during_password_change(path: &str) -> bool {
             | ACCOUNT_PAGE
             | "/"
             | "/login"
-            | "/api/v1/auth/me"
+            | ME_PATH
             | "/api/v1/auth/session"
             | "/api/v1/auth/refresh"
             | "/api/v1/auth/logout"
@@ -58,6 +60,22 @@ pub enum RouteClass {
 }
 
 impl RouteClass {
+    /// Every class, in the order of [`RouteClass::index`].
+    pub const ALL: [RouteClass; 6] = [
+        RouteClass::Static,
+        RouteClass::Health,
+        RouteClass::Ready,
+        RouteClass::Verify,
+        RouteClass::Admin,
+        RouteClass::Ordinary,
+    ];
+
+    /// The class's position in [`RouteClass::ALL`] (for tables of
+    /// per-class values).
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
     /// The class's name (a metrics label).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -126,5 +144,12 @@ mod tests {
         assert!(!super::open_during_password_change("/api/v1/auth/verify"));
         assert!(!super::open_during_password_change("/console"));
         assert!(RouteClass::Verify.is_admitted() && RouteClass::Ordinary.is_admitted());
+    }
+
+    #[test]
+    fn every_class_is_listed_at_its_index() {
+        for (i, class) in RouteClass::ALL.into_iter().enumerate() {
+            assert_eq!(class.index(), i, "{class:?}");
+        }
     }
 }

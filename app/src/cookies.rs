@@ -32,7 +32,7 @@ pub struct CookiePolicy {
 
 /// The access token of a request: the `Authorization: Bearer` header wins
 /// over the cookie.
-pub fn access_token(headers: &HeaderMap) -> Option<(String, TokenSource)> {
+pub fn access_token(headers: &HeaderMap) -> Option<(&str, TokenSource)> {
     if let Some(value) = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) {
         let token = value
             .strip_prefix("Bearer ")
@@ -41,13 +41,18 @@ pub fn access_token(headers: &HeaderMap) -> Option<(String, TokenSource)> {
             .trim();
         // A malformed Authorization header is still the caller's choice of
         // credential: pass it on so it is rejected, never ignored.
-        return Some((token.to_owned(), TokenSource::Bearer));
+        return Some((token, TokenSource::Bearer));
     }
-    cookie(headers, ACCESS_COOKIE).map(|token| (token, TokenSource::Cookie))
+    cookie_value(headers, ACCESS_COOKIE).map(|token| (token, TokenSource::Cookie))
 }
 
 /// The value of cookie `name`, if the request carries it.
 pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    cookie_value(headers, name).map(str::to_owned)
+}
+
+/// [`cookie`], borrowed from the request's headers.
+fn cookie_value<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers
         .get_all(COOKIE)
         .iter()
@@ -55,7 +60,7 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(key, _)| *key == name)
-        .map(|(_, value)| value.trim_matches('"').to_owned())
+        .map(|(_, value)| value.trim_matches('"'))
         .filter(|value| !value.is_empty())
 }
 
@@ -142,20 +147,11 @@ mod tests {
     fn bearer_wins_over_cookie_and_cookies_parse() {
         let mut headers = HeaderMap::new();
         headers.insert(COOKIE, "a=1; gh_access=tok-c; b=2".parse().unwrap());
-        assert_eq!(
-            access_token(&headers),
-            Some(("tok-c".into(), TokenSource::Cookie))
-        );
+        assert_eq!(access_token(&headers), Some(("tok-c", TokenSource::Cookie)));
         headers.insert(AUTHORIZATION, "Bearer tok-b".parse().unwrap());
-        assert_eq!(
-            access_token(&headers),
-            Some(("tok-b".into(), TokenSource::Bearer))
-        );
+        assert_eq!(access_token(&headers), Some(("tok-b", TokenSource::Bearer)));
         headers.insert(AUTHORIZATION, "Basic abc".parse().unwrap());
-        assert_eq!(
-            access_token(&headers),
-            Some((String::new(), TokenSource::Bearer))
-        );
+        assert_eq!(access_token(&headers), Some(("", TokenSource::Bearer)));
     }
 
     #[test]

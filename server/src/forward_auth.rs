@@ -8,42 +8,60 @@
 //! services can verify access tokens themselves.
 
 use axum::Json;
-use axum::extract::{Extension, State};
+use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
-use gatehouse::api::ApiError;
+use bytes::Bytes;
+use gatehouse::api::Role;
 use gatehouse::api::auth::Verified;
-use gatehouse_app::caller::Authenticated;
 use gatehouse_app::state::AppState;
-use http::{HeaderValue, header};
+use http::{HeaderName, HeaderValue, header};
 
 use crate::error::HttpError;
 
 /// `GET /api/v1/auth/verify`: 200 with `X-Gatehouse-User` (user id),
 /// `X-Gatehouse-Username`, `X-Gatehouse-Roles` (comma-separated) and
 /// `X-Gatehouse-Session`, or 401 with the error code.
-pub async fn verify(verdict: Option<Extension<Authenticated>>) -> Response {
-    let principal = match verdict.map(|Extension(v)| v) {
-        Some(Authenticated::Principal(principal)) => principal,
-        Some(Authenticated::Rejected(err)) => return HttpError(err).into_response(),
-        Some(Authenticated::Anonymous) | None => {
-            return HttpError(ApiError::unauthenticated()).into_response();
-        }
+pub async fn verify(mut request: Request) -> Response {
+    let principal = match crate::identity::principal(&mut request) {
+        Ok(principal) => principal,
+        Err(err) => return HttpError(err).into_response(),
     };
     let verified = Verified::from(principal);
-    let mut response = Json(&verified).into_response();
+    let mut response = crate::json::ok(&verified);
     let headers = response.headers_mut();
+    if let Some(roles) = roles_header(&verified.roles) {
+        headers.insert(HeaderName::from_static("x-gatehouse-roles"), roles);
+    }
+    // The body is written: the strings move into the headers, uncopied.
     for (name, value) in [
-        ("x-gatehouse-user", verified.user_id.as_str()),
-        ("x-gatehouse-username", verified.username.as_str()),
-        ("x-gatehouse-roles", &verified.roles.join(",")),
-        ("x-gatehouse-session", verified.session_id.as_str()),
+        ("x-gatehouse-user", verified.user_id),
+        ("x-gatehouse-username", verified.username),
+        ("x-gatehouse-session", verified.session_id),
     ] {
-        if let Ok(value) = HeaderValue::from_str(value) {
-            headers.insert(name, value);
+        if let Ok(value) = HeaderValue::from_maybe_shared(Bytes::from(value)) {
+            headers.insert(HeaderName::from_static(name), value);
         }
     }
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
+}
+
+/// The roles, comma-separated (a single role, the usual case, is a static
+/// value).
+fn roles_header(roles: &[Role]) -> Option<HeaderValue> {
+    if let [role] = roles {
+        return Some(HeaderValue::from_static(role.as_str()));
+    }
+    let mut buffer = [0u8; 64];
+    let mut len = 0;
+    for (i, role) in roles.iter().enumerate() {
+        let separator: &[u8] = if i > 0 { b"," } else { b"" };
+        for part in [separator, role.as_str().as_bytes()] {
+            buffer.get_mut(len..len + part.len())?.copy_from_slice(part);
+            len += part.len();
+        }
+    }
+    HeaderValue::from_bytes(&buffer[..len]).ok()
 }
 
 /// `GET /.well-known/jwks.json`: the public keys (none for HS256).

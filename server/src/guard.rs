@@ -20,37 +20,115 @@
 //! It decides nothing itself. It never rejects a request for lacking a
 //! token: whether a route needs one is that route's business.
 
+use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
-use axum::extract::{ConnectInfo, Request, State};
-use axum::middleware::Next;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
 use axum::response::{IntoResponse, Response};
 use gatehouse::api::{ApiError, ErrorCode};
 use gatehouse::auth::{Admission, Auth, Caller, Client, Credential, Facts, Refusal, TokenSource};
-use gatehouse::ratelimit::Decision;
 use gatehouse::route::RouteClass;
 use gatehouse_app::caller::Authenticated;
 use gatehouse_app::cookies::{self, CookiePolicy};
 use http::header::{HOST, ORIGIN, SET_COOKIE, USER_AGENT};
-use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request};
+use pin_project_lite::pin_project;
+use tower::{Layer, Service};
 
 use crate::error::HttpError;
+use crate::limit_headers::LimitHeaders;
 
-/// What the guard needs. A clone is a reference-count bump (the core is
-/// one `Arc`) and two copies.
+/// What the guard needs. A clone is a few reference counts.
 #[derive(Clone)]
 pub struct Guard {
     pub auth: Auth,
     pub cookies: CookiePolicy,
     pub addressing: std::sync::Arc<gatehouse::network::Addressing>,
+    pub limit_headers: LimitHeaders,
 }
 
-/// The middleware.
-pub async fn guard(State(guard): State<Guard>, request: Request, next: Next) -> Response {
-    let route = RouteClass::of(request.uri().path());
-    if !route.is_admitted() {
-        return next.run(request).await;
+impl<S> Layer<S> for Guard {
+    type Service = GuardService<S>;
+
+    fn layer(&self, inner: S) -> GuardService<S> {
+        GuardService {
+            guard: self.clone(),
+            inner,
+        }
     }
+}
+
+/// The guard around the router.
+#[derive(Clone)]
+pub struct GuardService<S> {
+    guard: Guard,
+    inner: S,
+}
+
+impl<S> Service<Request<Body>> for GuardService<S>
+where
+    S: Service<Request<Body>, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = GuardFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
+        let route = RouteClass::of(request.uri().path());
+        if !route.is_admitted() {
+            return GuardFuture::Passed {
+                future: self.inner.call(request),
+            };
+        }
+        // The service that was polled ready goes with this request; the
+        // clone stays for the next (a router clone is a reference count).
+        let ready = self.inner.clone();
+        let inner = std::mem::replace(&mut self.inner, ready);
+        GuardFuture::Admitting {
+            // The one box of a request: admission is an `async fn` of the
+            // core, whose future has no name to store here.
+            future: Box::pin(guard(self.guard.clone(), route, request, inner)),
+        }
+    }
+}
+
+pin_project! {
+    #[project = Projected]
+    pub enum GuardFuture<F> {
+        Passed { #[pin] future: F },
+        Admitting { future: Pin<Box<dyn Future<Output = Response> + Send>> },
+    }
+}
+
+impl<F> Future for GuardFuture<F>
+where
+    F: Future<Output = Result<Response, Infallible>>,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            Projected::Passed { future } => future.poll(cx),
+            Projected::Admitting { future } => future.as_mut().poll(cx).map(Ok),
+        }
+    }
+}
+
+/// Admits one request of class `route` (see the module docs) and runs
+/// `next` with it unless it is refused.
+async fn guard<S>(guard: Guard, route: RouteClass, request: Request<Body>, mut next: S) -> Response
+where
+    S: Service<Request<Body>, Response = Response, Error = Infallible>,
+{
     let state_changing = !matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
@@ -69,10 +147,7 @@ pub async fn guard(State(guard): State<Guard>, request: Request, next: Next) -> 
         route,
         state_changing,
         client: &client,
-        credential: token.as_ref().map(|(token, source)| Credential {
-            token,
-            source: *source,
-        }),
+        credential: token.map(|(token, source)| Credential { token, source }),
         nonce: header("x-request-nonce"),
         timestamp: header("x-request-timestamp"),
         now_secs: gatehouse::duration::epoch_ms() / 1000,
@@ -95,16 +170,16 @@ pub async fn guard(State(guard): State<Guard>, request: Request, next: Next) -> 
             (refusal, _) => refusal.into(),
         };
         let mut response = HttpError(error).into_response();
-        add_limit_headers(response.headers_mut(), &limits);
+        guard.limit_headers.add(response.headers_mut(), &limits);
         return response;
     }
     parts.extensions.insert(client);
     parts.extensions.insert(Authenticated::from(caller));
     let request = Request::from_parts(parts, body);
 
-    let mut response = next.run(request).await;
+    let Ok(mut response) = next.call(request).await;
     let headers = response.headers_mut();
-    add_limit_headers(headers, &limits);
+    guard.limit_headers.add(headers, &limits);
     if clear_cookies {
         append_cookies(headers, &cookies::clearing_cookies(&guard.cookies));
     }
@@ -125,46 +200,6 @@ pub async fn guard(State(guard): State<Guard>, request: Request, next: Next) -> 
         headers.insert("x-gatehouse-token-expires-in", HeaderValue::from(secs));
     }
     response
-}
-
-/// `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers):
-/// each checked policy as `"name";q=<quota>;w=<window s>` and
-/// `"name";r=<remaining>;t=<seconds until reset>`.
-fn add_limit_headers(headers: &mut HeaderMap, limits: &Decision) {
-    if limits.outcomes.is_empty() {
-        return;
-    }
-    let policy = limits
-        .outcomes
-        .iter()
-        .map(|o| {
-            format!(
-                "\"{}\";q={};w={}",
-                o.policy,
-                o.limit,
-                o.window_ms.div_ceil(1000)
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(", ");
-    let current = limits
-        .outcomes
-        .iter()
-        .map(|o| {
-            format!(
-                "\"{}\";r={};t={}",
-                o.policy,
-                o.remaining,
-                o.reset_ms.div_ceil(1000)
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(", ");
-    for (name, value) in [("ratelimit-policy", policy), ("ratelimit", current)] {
-        if let Ok(value) = HeaderValue::from_str(&value) {
-            headers.insert(HeaderName::from_static(name), value);
-        }
-    }
 }
 
 fn append_cookies(headers: &mut HeaderMap, cookies: &[String]) {

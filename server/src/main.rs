@@ -100,19 +100,22 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     // hold shutdown up), in-flight requests finish, for at most
     // --shutdown-timeout.
     let (signalled, on_signal) = tokio::sync::oneshot::channel::<()>();
-    let serve = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown({
-        let hub = hub.clone();
-        async move {
-            shutdown_signal().await;
-            readiness.start_draining();
-            hub.close();
-            let _ = signalled.send(());
-        }
-    });
+    let serve =
+        axum::serve(
+            listener,
+            axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
+                SocketAddr,
+            >(app),
+        )
+        .with_graceful_shutdown({
+            let hub = hub.clone();
+            async move {
+                shutdown_signal().await;
+                readiness.start_draining();
+                hub.close();
+                let _ = signalled.send(());
+            }
+        });
     let drain_limit = async {
         if on_signal.await.is_ok() {
             tokio::time::sleep(config.shutdown_timeout).await;

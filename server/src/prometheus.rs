@@ -4,18 +4,15 @@
 //! registers some counters up front); it is served either on the main
 //! listener to callers with the `metrics` (or `admin`) role, or without
 //! authentication on a listener of its own (`--metrics-addr`, for a
-//! scraper on a private network). The names are in `gatehouse::observe`.
+//! scraper on a private network). The names are in `gatehouse::observe`;
+//! the HTTP measurements are taken by `stack::metrics`.
 
-use std::time::Instant;
-
-use axum::extract::{Extension, Request};
-use axum::middleware::Next;
+use axum::extract::Extension;
 use axum::response::{IntoResponse, Response};
 use gatehouse::api::ApiError;
-use gatehouse::route::RouteClass;
 use gatehouse::user::Role;
 use gatehouse_app::caller::Authenticated;
-use http::{HeaderValue, Method, header};
+use http::{HeaderValue, header};
 use metrics_exporter_prometheus::{BuildError, PrometheusBuilder, PrometheusHandle};
 
 use crate::error::HttpError;
@@ -63,67 +60,4 @@ pub fn render(handle: &PrometheusHandle) -> Response {
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
     );
     response
-}
-
-/// The middleware counting requests by route class, method and status,
-/// and timing them by route class.
-pub async fn record(request: Request, next: Next) -> Response {
-    let class = RouteClass::of(request.uri().path()).as_str();
-    let method = method_label(request.method());
-    let started = Instant::now();
-    let response = next.run(request).await;
-    metrics::histogram!(gatehouse::observe::HTTP_DURATION, "class" => class)
-        .record(started.elapsed().as_secs_f64());
-    let status = status_label(response.status().as_u16());
-    metrics::counter!(
-        gatehouse::observe::HTTP_REQUESTS,
-        "class" => class, "method" => method, "status" => status
-    )
-    .increment(1);
-    response
-}
-
-fn method_label(method: &Method) -> &'static str {
-    match *method {
-        Method::GET => "GET",
-        Method::POST => "POST",
-        Method::HEAD => "HEAD",
-        Method::OPTIONS => "OPTIONS",
-        Method::PUT => "PUT",
-        Method::DELETE => "DELETE",
-        Method::PATCH => "PATCH",
-        _ => "other",
-    }
-}
-
-/// Statuses Gatehouse answers with, as labels (no allocation per request).
-fn status_label(status: u16) -> &'static str {
-    const KNOWN: [(u16, &str); 22] = [
-        (200, "200"),
-        (201, "201"),
-        (204, "204"),
-        (301, "301"),
-        (302, "302"),
-        (303, "303"),
-        (304, "304"),
-        (400, "400"),
-        (401, "401"),
-        (403, "403"),
-        (404, "404"),
-        (405, "405"),
-        (408, "408"),
-        (409, "409"),
-        (413, "413"),
-        (415, "415"),
-        (422, "422"),
-        (429, "429"),
-        (500, "500"),
-        (502, "502"),
-        (503, "503"),
-        (504, "504"),
-    ];
-    KNOWN
-        .iter()
-        .find(|(code, _)| *code == status)
-        .map_or("other", |(_, label)| label)
 }

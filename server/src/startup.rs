@@ -100,6 +100,11 @@ pub async fn app_state(config: &Config, store: Store) -> Result<AppState, Startu
     for policy in auth.limiter().policies() {
         tracing::info!(policy = %policy.to_spec(), "rate-limit policy");
     }
+    // Now rather than on the first request; a Redis that is not answering
+    // yet gets them on the first call that finds them missing.
+    if let Err(err) = auth.limiter().load_functions().await {
+        tracing::warn!(error = %err, "the Redis functions will be loaded on first use");
+    }
     let instance = Instance {
         id: instance_id,
         version: env!("CARGO_PKG_VERSION"),

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::Role;
+
 /// `POST /api/v1/auth/login` body.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -93,7 +95,7 @@ pub struct SignedOut {
 pub struct Verified {
     pub user_id: String,
     pub username: String,
-    pub roles: Vec<String>,
+    pub roles: Vec<Role>,
     pub session_id: String,
 }
 
@@ -103,7 +105,7 @@ pub struct Verified {
 pub struct Identity {
     pub user_id: String,
     pub username: String,
-    pub roles: Vec<String>,
+    pub roles: Vec<Role>,
     pub session_id: String,
     /// The password must be changed before anything else.
     #[serde(default)]

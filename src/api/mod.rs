@@ -19,6 +19,7 @@ pub mod error;
 pub mod events;
 pub mod locks;
 pub mod ratelimit;
+pub mod role;
 pub mod sessions;
 pub mod status;
 pub mod users;
@@ -26,6 +27,7 @@ pub mod users;
 mod views;
 
 pub use error::{ApiError, ErrorCode};
+pub use role::Role;
 
 /// `{"offset","limit"}`: one page of a list (the default limit differs
 /// per list and is given with each endpoint).

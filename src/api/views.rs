@@ -71,7 +71,7 @@ fn role_names(roles: &[Role]) -> Vec<String> {
 impl From<Principal> for Identity {
     fn from(principal: Principal) -> Self {
         Self {
-            roles: role_names(&principal.roles),
+            roles: principal.roles,
             must_change_password: principal.must_change_password,
             user_id: principal.user_id,
             username: principal.username,
@@ -85,7 +85,7 @@ impl From<Principal> for Verified {
         Self {
             user_id: principal.user_id,
             username: principal.username,
-            roles: role_names(&principal.roles),
+            roles: principal.roles,
             session_id: principal.session_id,
         }
     }

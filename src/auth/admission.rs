@@ -358,7 +358,7 @@ impl Auth {
         let rejected = limits.rejection()?;
         tracing::info!(policy = %rejected.policy, ip = %facts.client.ip, path = facts.path, "rate limited");
         let mut event = Event::new(EventKind::RateLimited(RateLimited {
-            policy: Some(rejected.policy.clone()),
+            policy: Some(rejected.policy.to_string()),
             path: Some(facts.path.to_owned()),
             subjects: None,
             repeats: Repeats::default(),

@@ -27,6 +27,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 pub use admission::{Admission, Caller, Credential, Facts, Refusal, TokenSource};
+pub(crate) use request::ADMIT_LUA;
 pub use rotation::{Rotated, RotationConfig};
 
 use crate::api::events::{SessionEnded, Sessions as SessionCount};

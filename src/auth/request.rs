@@ -4,34 +4,45 @@
 //! (and its idle timeout slid), is the token blacklisted, what may the user
 //! do *now* (roles and the disabled flag, never trusted from the token
 //! alone), and do the rate limits allow it (and, with replay protection,
-//! was its nonce seen before). On one Redis server they come from one
-//! script that combines the session's `touch` function and the rate
-//! limiter's `check` function. A Redis Cluster cannot run one script
-//! across slots; there the session part (with the nonce, which lives in
-//! the user's slot) and each policy run concurrently instead.
+//! was its nonce seen before). On one Redis server they come from one call
+//! of the `admit` function (admit.lua: the session's `touch`, then the
+//! rate limiter's `check`), whose keys and arguments are written straight
+//! into the command. A Redis Cluster cannot run one call across slots;
+//! there the session part (with the nonce, which lives in the user's slot)
+//! and each policy run concurrently instead.
 
-use std::sync::LazyLock;
-
-use redis::Script;
+use redis::{FromRedisValue, ParsingError, Value};
 
 use super::{Auth, AuthError, Principal, principal_with_roles};
-use crate::ratelimit::{Check, Checked, Decision};
+use crate::ratelimit::{ADMIT, Check, Checked, Decision};
 use crate::session::{SessionError, Touch, Touched};
-use crate::store::{StoreError, keys};
+use crate::store::keys::{self, Key};
+use crate::store::reply::{items, malformed};
 use crate::token::AccessClaims;
 use crate::user::Role;
 
-/// Session and limits in one script: one server (or Sentinel) only, as
-/// its keys span slots; a Cluster runs touch and check apart.
-pub(super) static ADMIT: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(&format!(
-        "{}\n{}\nlocal t = touch(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], ARGV[1], ARGV[2])\n\
-         if t[1] ~= 1 then return {{ t, {{}} }} end\n\
-         return {{ t, check(KEYS, 6, ARGV, 3, t[3]) }}",
-        crate::session::TOUCH_LUA,
-        crate::ratelimit::LUA
-    ))
-});
+/// The admission script, as Lua.
+pub(crate) const ADMIT_LUA: &str = include_str!("admit.lua");
+
+/// `admit`'s reply: the session's verdict and, for a live session, the
+/// limits' (decoded only then: an ended session's reply has none).
+struct Admitted {
+    touch: Touch,
+    limits: Option<Checked>,
+}
+
+impl FromRedisValue for Admitted {
+    fn from_redis_value(value: Value) -> Result<Self, ParsingError> {
+        let items = items("admit.lua", value)?;
+        let touch = Touch::from_items(items.get(..5.min(items.len())).unwrap_or_default())?;
+        let limits = match &touch {
+            Touch::Alive(_) => Some(Checked::from_items(items.get(5..).unwrap_or_default())?),
+            _ if items.len() == 1 => None,
+            _ => return Err(malformed("admit.lua", format_args!("{items:?}"))),
+        };
+        Ok(Self { touch, limits })
+    }
+}
 
 impl Auth {
     /// Confirms the token's session in Redis and applies `checks` (plus a
@@ -46,8 +57,8 @@ impl Auth {
         checks: &[Check<'_>],
         nonce: Option<&str>,
     ) -> Result<(Principal, Decision), AuthError> {
-        let nonce_key = nonce.map(|nonce| keys::replay_nonce(&claims.sub, nonce));
         let (touched, decision) = if self.inner.store.is_cluster() {
+            let nonce_key = nonce.map(|nonce| keys::replay_nonce(&claims.sub, nonce));
             let (touched, decision) = tokio::join!(
                 self.inner
                     .sessions
@@ -56,32 +67,36 @@ impl Auth {
             );
             (touched.map_err(ended_if_disabled)?, decision?)
         } else {
-            let invocation = self.inner.limiter.invocation(checks, true, nonce_key);
-            let mut call = ADMIT.prepare_invoke();
-            call.key(keys::session(&claims.sub, &claims.sid))
-                .key(keys::user_sessions(&claims.sub))
-                .key(keys::blacklisted(&claims.sub, &claims.jti))
-                .key(keys::user_roles(&claims.sub))
-                .key(keys::user_disabled(&claims.sub))
-                .arg(&claims.sid)
-                .arg(
-                    u64::try_from(self.inner.sessions.config().idle_timeout.as_millis())
-                        .unwrap_or(u64::MAX),
-                );
-            for key in &invocation.keys {
-                call.key(key);
-            }
-            for arg in &invocation.args {
-                call.arg(arg);
-            }
-            // The limits are only checked (and their reply only given) for
-            // a live session: decoded after the session's verdict.
-            let (touch, limits): (Touch, redis::Value) =
-                call.invoke_async(&mut self.inner.store.conn()).await?;
-            let touched = touch.into_result().map_err(ended_if_disabled)?;
-            let limits = redis::from_redis_value::<Checked>(limits)
-                .map_err(|err| StoreError::from(redis::RedisError::from(err)))?;
-            (touched, self.inner.limiter.decision(checks, limits)?)
+            let limiter = &self.inner.limiter;
+            let nonce = nonce.map(|nonce| (claims.sub.as_str(), nonce));
+            let limits = limiter.call(checks, true, nonce, true)?;
+            let mut call =
+                limiter
+                    .library()
+                    .call(ADMIT, 5 + limits.key_count(), 2 + limits.arg_count());
+            let user_id = claims.sub.as_str();
+            call.arg(Key::Session {
+                user_id,
+                session_id: &claims.sid,
+            })
+            .arg(Key::UserSessions(user_id))
+            .arg(Key::Blacklisted {
+                user_id,
+                jti: &claims.jti,
+            })
+            .arg(Key::UserRoles(user_id))
+            .arg(Key::UserDisabled(user_id));
+            limits.write_keys(&mut call);
+            call.arg(&claims.sid).arg(crate::duration::millis(
+                self.inner.sessions.config().idle_timeout,
+            ));
+            limits.write_args(&mut call);
+            let admitted: Admitted = self.inner.store.fcall(limiter.library(), &call).await?;
+            let touched = admitted.touch.into_result().map_err(ended_if_disabled)?;
+            let limits = admitted.limits.ok_or_else(|| {
+                AuthError::Corrupt("admit.lua gave a live session no limits".to_owned())
+            })?;
+            (touched, limiter.decision(checks, limits)?)
         };
         let must_change_password = touched.must_change_password;
         let roles = self.current_roles(&claims.sub, touched).await?;

@@ -26,6 +26,7 @@
 //! client's (bearer) renewal replaces only the access token, since the
 //! client keeps its refresh token itself.
 
+use crate::duration::millis;
 use std::sync::LazyLock;
 use std::time::Duration;
 
@@ -87,10 +88,6 @@ pub struct Rotated {
     pub principal: Principal,
     /// Another caller did the rotation; this one got its result.
     pub coalesced: bool,
-}
-
-fn millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 fn via(presented: &Presented<'_>) -> RotationVia {

@@ -32,6 +32,7 @@ mod guard;
 mod notify;
 mod reply;
 
+use crate::duration::millis;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
@@ -173,10 +174,6 @@ fn validate_ttl(ttl: Duration) -> Result<(), LockError> {
     } else {
         Err(LockError::InvalidTtl)
     }
-}
-
-fn millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// A random fraction in [0.5, 1.5) for jittering backoff.

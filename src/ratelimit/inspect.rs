@@ -49,7 +49,7 @@ impl Limiter {
                 Vec::new()
             };
             windows.push(Window {
-                policy: outcome.policy,
+                policy: outcome.policy.to_string(),
                 algorithm: check.policy.algorithm,
                 limit: outcome.limit,
                 used: outcome.limit.saturating_sub(outcome.remaining),

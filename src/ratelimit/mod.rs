@@ -6,51 +6,43 @@
 //! timestamps are what the console draws), a sliding-window counter (two
 //! weighted buckets, O(1) memory, for high-volume keys such as per-IP) and
 //! GCRA (smooth rate with bursts, O(1) memory). [`Limiter::check`] runs
-//! all the policies that apply to a request in one script: each is
+//! all the policies that apply to a request in one function call (the
+//! policies themselves are a table in Redis, see `library`): each is
 //! evaluated first, and only if every one allows the request is it counted
 //! against all of them, so a request rejected by one policy spends nothing
-//! of another's budget. The request guard runs the same script together
+//! of another's budget. The request guard runs the same check together
 //! with session validation (`Auth::authenticate_limited`): one round trip.
 //!
 //! Keys live with their subject (a user's windows in the user's slot), and
 //! an index of subjects with live windows lets the console list them
 //! without `KEYS`. On a Redis Cluster, policies on different slots are
-//! checked by separate scripts (see [`Limiter::check`]).
+//! checked by separate calls (see [`Limiter::check`]).
 
+mod call;
 mod inspect;
+mod library;
 mod listing;
 pub mod policy;
 mod reply;
 mod subject;
 
-use std::sync::{Arc, LazyLock};
+use crate::duration::millis;
+use std::sync::Arc;
 use std::time::Duration;
 
-use redis::Script;
 use serde::{Deserialize, Serialize};
 
 pub use inspect::{ActiveSubject, Window};
 pub use policy::{Algorithm, FailMode, KeyKind, Policy, PolicyError, default_policies, merge};
 pub use subject::Subject;
 
+pub(crate) use library::ADMIT;
+#[cfg(test)]
+pub(crate) use library::CHECK;
 pub(crate) use reply::Checked;
 
 use crate::route::RouteClass;
-use crate::store::{Store, StoreError, keys};
-
-/// The Lua functions, for scripts that combine them with others.
-pub(crate) const LUA: &str = concat!(
-    include_str!("sliding_log.lua"),
-    "\n",
-    include_str!("sliding_counter.lua"),
-    "\n",
-    include_str!("gcra.lua"),
-    "\n",
-    include_str!("check.lua"),
-    "\n"
-);
-static CHECK: LazyLock<Script> =
-    LazyLock::new(|| Script::new(&format!("{LUA}return check(KEYS, 1, ARGV, 1)")));
+use crate::store::{Library, Store, StoreError, keys};
 
 /// How long a replay nonce is remembered, and how far a request's
 /// timestamp may be from now.
@@ -68,7 +60,7 @@ pub struct Check<'a> {
 /// What one policy decided.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Outcome {
-    pub policy: String,
+    pub policy: Arc<str>,
     pub allowed: bool,
     /// The quota (for GCRA: the burst).
     pub limit: u64,
@@ -120,16 +112,6 @@ impl From<redis::RedisError> for LimitError {
     }
 }
 
-fn millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
-}
-
-/// The keys and arguments of one `check` call.
-pub(crate) struct Invocation {
-    pub keys: Vec<String>,
-    pub args: Vec<String>,
-}
-
 /// The rate limiter. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Limiter {
@@ -138,6 +120,8 @@ pub struct Limiter {
     /// Per policy (same order): decisions that allowed, and that limited.
     decisions: Arc<Vec<[metrics::Counter; 2]>>,
     listings: Arc<listing::Listings>,
+    /// The request path's Redis functions, with these policies in them.
+    library: Arc<Library>,
 }
 
 impl Limiter {
@@ -157,10 +141,34 @@ impl Limiter {
             .collect();
         Self {
             store,
+            library: Arc::new(library::library(&policies)),
             policies: Arc::new(policies),
             decisions: Arc::new(decisions),
             listings: Arc::default(),
         }
+    }
+
+    /// The request path's Redis functions (see `library`).
+    pub(crate) fn library(&self) -> &Library {
+        &self.library
+    }
+
+    /// Loads the functions into Redis now, so that the first requests do
+    /// not wait for it (a Redis that forgot them gets them again on the
+    /// next call anyway).
+    pub async fn load_functions(&self) -> Result<(), StoreError> {
+        self.store.load(&self.library).await
+    }
+
+    /// `policy`'s number in the library's table: it must be one of this
+    /// limiter's policies (the table is in Redis).
+    fn number_of(&self, policy: &Policy) -> Result<u16, LimitError> {
+        self.policies
+            .iter()
+            .position(|p| std::ptr::eq(p, policy))
+            .or_else(|| self.policies.iter().position(|p| p == policy))
+            .and_then(|i| u16::try_from(i + 1).ok())
+            .ok_or_else(|| LimitError::UnknownPolicy(policy.name.to_string()))
     }
 
     /// Counts `decision`'s outcomes for the metrics.
@@ -181,7 +189,7 @@ impl Limiter {
     }
 
     pub fn policy(&self, name: &str) -> Option<&Policy> {
-        self.policies.iter().find(|p| p.name == name)
+        self.policies.iter().find(|p| &*p.name == name)
     }
 
     /// The route policies that apply to a request for `path` (of class
@@ -240,78 +248,30 @@ impl Limiter {
     }
 
     /// The subjects of `checks` this instance should (re)list in the index
-    /// now (see [`listing`]), each with its longest window in ms.
+    /// now (see [`listing`]), each with its longest window in ms. Usually
+    /// none, and then nothing is allocated.
     fn due_listings(&self, checks: &[Check<'_>]) -> Vec<(String, u64)> {
         let now = std::time::Instant::now();
-        let mut due: Vec<(&Subject, u64)> = Vec::new();
-        for check in checks {
-            let window = millis(check.policy.window);
-            match due.iter_mut().find(|(s, _)| **s == check.subject) {
-                Some((_, longest)) => *longest = (*longest).max(window),
-                None => due.push((&check.subject, window)),
+        let mut due = Vec::new();
+        for (i, check) in checks.iter().enumerate() {
+            let earlier = &checks[..i];
+            if earlier.iter().any(|c| c.subject == check.subject) {
+                continue;
+            }
+            if !self.listings.due(&check.subject, now) {
+                continue;
+            }
+            let longest = checks
+                .iter()
+                .filter(|c| c.subject == check.subject)
+                .map(|c| millis(c.policy.window))
+                .max()
+                .unwrap_or(0);
+            if let Some(member) = check.subject.index_member() {
+                due.push((member, longest));
             }
         }
-        due.into_iter()
-            .filter(|(subject, _)| self.listings.due(subject, now))
-            .filter_map(|(subject, window)| Some((subject.index_member()?, window)))
-            .collect()
-    }
-
-    /// The script arguments for `checks` (and a replay nonce key); when
-    /// counted (`commit`), with the subjects due to be listed.
-    pub(crate) fn invocation(
-        &self,
-        checks: &[Check<'_>],
-        commit: bool,
-        nonce_key: Option<String>,
-    ) -> Invocation {
-        let members = if commit {
-            self.due_listings(checks)
-        } else {
-            Vec::new()
-        };
-        self.invocation_listing(checks, commit, nonce_key, members)
-    }
-
-    fn invocation_listing(
-        &self,
-        checks: &[Check<'_>],
-        commit: bool,
-        nonce_key: Option<String>,
-        members: Vec<(String, u64)>,
-    ) -> Invocation {
-        let mut keys: Vec<String> = checks
-            .iter()
-            .map(|c| c.subject.key(&c.policy.name))
-            .collect();
-        if !members.is_empty() {
-            keys.push(keys::rate_limit_index());
-        }
-        if let Some(nonce) = nonce_key {
-            keys.push(nonce);
-        }
-        let mut args = vec![
-            if commit { "1" } else { "0" }.to_owned(),
-            crate::random::fast_hex(),
-            checks.len().to_string(),
-            members.len().to_string(),
-            millis(2 * REPLAY_WINDOW).to_string(),
-        ];
-        for (member, window) in members {
-            args.push(member);
-            args.push(window.to_string());
-        }
-        for check in checks {
-            let policy = check.policy;
-            args.extend([
-                policy.algorithm.lua().to_owned(),
-                policy.limit.to_string(),
-                millis(policy.window).to_string(),
-                policy.burst.to_string(),
-                check.cost.to_string(),
-            ]);
-        }
-        Invocation { keys, args }
+        due
     }
 
     /// Reads a `check` reply.
@@ -339,7 +299,7 @@ impl Limiter {
             .map(|(check, verdict)| Outcome {
                 policy: check.policy.name.clone(),
                 allowed: verdict.allowed,
-                limit: verdict.limit,
+                limit: check.policy.quota(),
                 remaining: verdict.remaining,
                 window_ms: millis(check.policy.window),
                 reset_ms: verdict.reset_ms,
@@ -357,8 +317,8 @@ impl Limiter {
     /// Applies `checks` (counting them only if all allow, and `commit`).
     ///
     /// On one Redis server (or a Sentinel-managed primary) this is one
-    /// atomic script. On a Cluster, each policy is checked by its own
-    /// script in its subject's slot: all run concurrently, and a request
+    /// atomic function call. On a Cluster, each policy is checked by its
+    /// own call in its subject's slot: all run concurrently, and a request
     /// rejected by one policy may still have counted against another.
     #[tracing::instrument(skip_all, err(level = "debug"))]
     pub async fn check(&self, checks: &[Check<'_>], commit: bool) -> Result<Decision, LimitError> {
@@ -366,21 +326,16 @@ impl Limiter {
             return Ok(Decision::default());
         }
         if !self.store.is_cluster() {
-            let invocation = self.invocation(checks, commit, None);
-            let reply: Checked = run(&CHECK, &invocation)
-                .invoke_async(&mut self.store.conn())
-                .await?;
+            let call = self.call(checks, commit, None, true)?;
+            let reply: Checked = self.store.fcall(&self.library, &call.command(self)).await?;
             return self.decision(checks, reply);
         }
-        let singles = checks.iter().map(|check| {
-            let mut conn = self.store.conn();
+        let singles = checks.iter().map(|check| async move {
+            let single = std::slice::from_ref(check);
             // The index lives in another slot: updated separately below.
-            let invocation =
-                self.invocation_listing(std::slice::from_ref(check), commit, None, Vec::new());
-            async move {
-                let reply: Checked = run(&CHECK, &invocation).invoke_async(&mut conn).await?;
-                self.decision(std::slice::from_ref(check), reply)
-            }
+            let call = self.call(single, commit, None, false)?;
+            let reply: Checked = self.store.fcall(&self.library, &call.command(self)).await?;
+            self.decision(single, reply)
         });
         let decisions = futures_util::future::try_join_all(singles).await?;
         if commit {
@@ -393,7 +348,7 @@ impl Limiter {
     }
 
     /// Lists `members` (each with its longest window) in the index
-    /// (Cluster path), like the script does on one server.
+    /// (Cluster path), like check.lua does on one server.
     async fn index(&self, members: Vec<(String, u64)>) -> Result<(), LimitError> {
         if members.is_empty() {
             return Ok(());
@@ -411,17 +366,6 @@ impl Limiter {
         let _: () = pipe.query_async(&mut self.store.conn()).await?;
         Ok(())
     }
-}
-
-fn run<'a>(script: &'a Script, invocation: &Invocation) -> redis::ScriptInvocation<'a> {
-    let mut call = script.prepare_invoke();
-    for key in &invocation.keys {
-        call.key(key);
-    }
-    for arg in &invocation.args {
-        call.arg(arg);
-    }
-    call
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! `--rate-limit` (repeatable) or `GATEHOUSE_RATE_LIMITS` (`;`-separated);
 //! a policy with the name of a default replaces it, `limit=0` removes it.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -61,15 +62,6 @@ impl KeyKind {
 pub use crate::api::ratelimit::Algorithm;
 
 impl Algorithm {
-    /// The Lua function's name in check.lua.
-    pub(super) fn lua(self) -> &'static str {
-        match self {
-            Algorithm::SlidingLog => "log",
-            Algorithm::SlidingCounter => "counter",
-            Algorithm::Gcra => "gcra",
-        }
-    }
-
     fn parse(text: &str) -> Option<Self> {
         match text {
             "sliding-log" | "log" => Some(Algorithm::SlidingLog),
@@ -93,7 +85,9 @@ pub enum FailMode {
 /// One rate-limit policy.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Policy {
-    pub name: String,
+    /// Shared: every decision names its policy, and a name is cloned into
+    /// each one (a reference count, not a string).
+    pub name: Arc<str>,
     pub key: KeyKind,
     pub algorithm: Algorithm,
     /// Requests allowed per `window` (for GCRA: the sustained rate).
@@ -194,7 +188,7 @@ impl Policy {
                 other => return Err(error(format!("unknown field `{other}`"))),
             }
         }
-        let name = name
+        let name: String = name
             .filter(|n| !n.is_empty())
             .ok_or_else(|| error("needs a name".to_owned()))?;
         if !name
@@ -222,8 +216,17 @@ impl Policy {
             routes,
             fail,
             replay,
-            name,
+            name: name.into(),
         })
+    }
+
+    /// What `RateLimit` headers and the console call the quota: the burst
+    /// for GCRA (requests allowed at once), else the limit per window.
+    pub fn quota(&self) -> u64 {
+        match self.algorithm {
+            Algorithm::Gcra => self.burst,
+            Algorithm::SlidingLog | Algorithm::SlidingCounter => self.limit,
+        }
     }
 
     /// Whether this policy guards `path`.
@@ -349,7 +352,7 @@ mod tests {
                 Policy::parse("name=api-user,key=user,limit=0").unwrap(),
             ],
         );
-        assert_eq!(merged.iter().find(|p| p.name == "ip").unwrap().limit, 10);
-        assert!(merged.iter().all(|p| p.name != "api-user"));
+        assert_eq!(merged.iter().find(|p| &*p.name == "ip").unwrap().limit, 10);
+        assert!(merged.iter().all(|p| &*p.name != "api-user"));
     }
 }

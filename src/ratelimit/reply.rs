@@ -1,6 +1,6 @@
-//! The check script's reply (check.lua, also the tail of the admission
-//! script's), decoded strictly: a reply of any other shape is an error
-//! naming the script, never a default that could allow a request.
+//! The check function's reply (check.lua, also the tail of admission's),
+//! decoded strictly: a reply of any other shape is an error naming the
+//! script, never a default that could allow a request.
 
 use redis::{FromRedisValue, ParsingError, Value};
 
@@ -8,8 +8,9 @@ use crate::store::reply::{flag, items, malformed};
 
 const SCRIPT: &str = "check.lua";
 
-/// `{replayed 0/1, then per check: allowed 0/1, limit, remaining, reset
-/// ms, retry-after ms (-1: never)}`.
+/// `{replayed 0/1, then per check: allowed 0/1, remaining, reset ms,
+/// retry-after ms (-1: never)}`. (The quota is the policy's: the caller
+/// knows it.)
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Checked {
     /// The request's replay nonce was seen before (no verdicts follow).
@@ -21,7 +22,6 @@ pub(crate) struct Checked {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Verdict {
     pub allowed: bool,
-    pub limit: u64,
     pub remaining: u64,
     /// A window that is already free (a time in the past under another
     /// instance's clock) resets now: 0.
@@ -32,32 +32,35 @@ pub(crate) struct Verdict {
 
 impl FromRedisValue for Checked {
     fn from_redis_value(value: Value) -> Result<Self, ParsingError> {
-        let items = items(SCRIPT, value)?;
+        Checked::from_items(&items(SCRIPT, value)?)
+    }
+}
+
+impl Checked {
+    /// The reply from its items (also the tail of admission's reply).
+    pub(crate) fn from_items(items: &[Value]) -> Result<Self, ParsingError> {
         let Some((replayed, rest)) = items.split_first() else {
             return Err(malformed(SCRIPT, "an empty array"));
         };
         let replayed = flag(SCRIPT, Some(replayed), "the replay flag")?;
-        if replayed && !rest.is_empty() || rest.len() % 5 != 0 {
+        if replayed && !rest.is_empty() || rest.len() % 4 != 0 {
             return Err(malformed(SCRIPT, format_args!("{} values", items.len())));
         }
+        let int = |value: &Value, what: &str| match value {
+            Value::Int(n) => Ok(*n),
+            other => Err(malformed(SCRIPT, format_args!("{other:?} as {what}"))),
+        };
         let verdicts =
-            rest.chunks_exact(5)
+            rest.chunks_exact(4)
                 .map(|v| {
-                    let int = |value: &Value, what: &str| match value {
-                        Value::Int(n) => Ok(*n),
-                        other => Err(malformed(SCRIPT, format_args!("{other:?} as {what}"))),
-                    };
-                    let count = |value: &Value, what: &str| {
-                        let n = int(value, what)?;
-                        u64::try_from(n)
-                            .map_err(|_| malformed(SCRIPT, format_args!("{n} as {what}")))
-                    };
+                    let remaining = int(&v[1], "a remaining count")?;
                     Ok(Verdict {
                         allowed: flag(SCRIPT, Some(&v[0]), "a verdict")?,
-                        limit: count(&v[1], "a limit")?,
-                        remaining: count(&v[2], "a remaining count")?,
-                        reset_ms: u64::try_from(int(&v[3], "a reset time")?).unwrap_or(0),
-                        retry_after_ms: match int(&v[4], "a retry time")? {
+                        remaining: u64::try_from(remaining).map_err(|_| {
+                            malformed(SCRIPT, format_args!("{remaining} as a remaining count"))
+                        })?,
+                        reset_ms: u64::try_from(int(&v[2], "a reset time")?).unwrap_or(0),
+                        retry_after_ms: match int(&v[3], "a retry time")? {
                             -1 => None,
                             n => Some(u64::try_from(n).map_err(|_| {
                                 malformed(SCRIPT, format_args!("{n} as a retry time"))
@@ -79,23 +82,21 @@ mod tests {
     }
 
     #[test]
-    fn verdicts_come_five_numbers_each() {
+    fn verdicts_come_four_numbers_each() {
         let checked =
-            Checked::from_redis_value(reply(&[0, 1, 10, 9, 60_000, 0, 0, 5, 0, -3, -1])).unwrap();
+            Checked::from_redis_value(reply(&[0, 1, 9, 60_000, 0, 0, 0, -3, -1])).unwrap();
         assert!(!checked.replayed);
         assert_eq!(
             checked.verdicts,
             [
                 Verdict {
                     allowed: true,
-                    limit: 10,
                     remaining: 9,
                     reset_ms: 60_000,
                     retry_after_ms: Some(0),
                 },
                 Verdict {
                     allowed: false,
-                    limit: 5,
                     remaining: 0,
                     reset_ms: 0,
                     retry_after_ms: None,
@@ -111,14 +112,14 @@ mod tests {
             reply(&[]),
             reply(&[2]),
             reply(&[0, 1, 10, 9]),
-            reply(&[1, 1, 10, 9, 0, 0]),
-            reply(&[0, 7, 10, 9, 0, 0]),
-            reply(&[0, 1, -10, 9, 0, 0]),
-            reply(&[0, 1, 10, 9, 0, -2]),
+            reply(&[0, 1, 10]),
+            reply(&[1, 1, 9, 0, 0]),
+            reply(&[0, 7, 9, 0, 0]),
+            reply(&[0, 1, -9, 0, 0]),
+            reply(&[0, 1, 9, 0, -2]),
             Value::Array(vec![
                 Value::Int(0),
                 Value::Nil,
-                Value::Int(1),
                 Value::Int(1),
                 Value::Int(1),
                 Value::Int(1),

@@ -1,10 +1,10 @@
 -- Sliding-window counter: two fixed buckets, the previous one weighted
 -- by how much of it still overlaps the sliding window. O(1) memory (one
 -- small hash per key), for high-volume keys such as per-IP limits.
--- sliding_counter(key, now ms, limit, window ms, burst (unused), cost)
--- Returns {allowed 0/1, limit, remaining, reset ms, retry-after ms} and a
--- function that counts the request (see sliding_log).
-local function sliding_counter(key, now, limit, window, _, cost)
+-- counter_read(key, now ms, limit, window ms, burst (unused), cost)
+-- Returns allowed (boolean), remaining, reset ms, retry-after ms (-1:
+-- never) and what counter_count needs (the estimate).
+local function counter_read(key, now, limit, window, _, cost)
   local bucket = math.floor(now / window)
   local into = now - bucket * window
   local counts = redis.call('HMGET', key, bucket, bucket - 1)
@@ -29,19 +29,21 @@ local function sliding_counter(key, now, limit, window, _, cost)
       retry = reset
     end
   end
-  local result = { allowed and 1 or 0, limit, math.max(0, math.floor(limit - estimate)), reset, retry }
-  local function write()
-    if cost > 0 then
-      -- The first count of a bucket drops the one before the previous and
-      -- sets the TTL to two windows from now, which outlives the bucket and
-      -- the next one (where it is the weighted previous): later counts in
-      -- the same bucket need neither.
-      if redis.call('HINCRBY', key, bucket, cost) == cost then
-        redis.call('HDEL', key, bucket - 2)
-        redis.call('PEXPIRE', key, 2 * window)
-      end
-      result[3] = math.max(0, math.floor(limit - estimate - cost))
-    end
+  return allowed, math.max(0, math.floor(limit - estimate)), reset, retry, estimate
+end
+
+-- counter_count(key, now, limit, window, burst, cost, estimate)
+-- Counts the request; returns the new remaining count (the reset is the
+-- bucket's end, as read).
+local function counter_count(key, now, limit, window, _, cost, estimate)
+  local bucket = math.floor(now / window)
+  -- The first count of a bucket drops the one before the previous and
+  -- sets the TTL to two windows from now, which outlives the bucket and
+  -- the next one (where it is the weighted previous): later counts in the
+  -- same bucket need neither.
+  if redis.call('HINCRBY', key, bucket, cost) == cost then
+    redis.call('HDEL', key, bucket - 2)
+    redis.call('PEXPIRE', key, 2 * window)
   end
-  return result, write
+  return math.max(0, math.floor(limit - estimate - cost))
 end

@@ -3,26 +3,25 @@
 //! arbitrary text (usernames, routes, caller keys) never reaches a key
 //! unhashed.
 
-use sha2::{Digest, Sha256};
+use std::fmt;
+
+use sha2::{Digest as _, Sha256};
 
 use super::KeyKind;
-use crate::store::keys;
+use crate::store::keys::{Key, KeySafe};
 
 pub use crate::api::ratelimit::Subject;
 
-/// Arbitrary text (usernames, routes, caller keys) as a key-safe id.
-fn digest(text: &str) -> String {
-    Sha256::digest(text.as_bytes())[..12]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
+/// Arbitrary text (usernames, routes, caller keys) as a key-safe id:
+/// the first 12 bytes of its SHA-256, in hex.
+struct Digest<'a>(&'a str);
 
-fn key_safe(text: &str) -> String {
-    text.chars()
-        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | ':' | '-'))
-        .take(64)
-        .collect()
+impl fmt::Display for Digest<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        Sha256::digest(self.0.as_bytes())[..12]
+            .iter()
+            .try_for_each(|b| write!(f, "{b:02x}"))
+    }
 }
 
 impl Subject {
@@ -40,30 +39,37 @@ impl Subject {
 
     /// The Redis key of this subject's window under `policy`.
     pub(crate) fn key(&self, policy: &str) -> String {
+        self.with_key(policy, |key| key.to_string())
+    }
+
+    /// Calls `f` with the key of this subject's window under `policy`
+    /// (to write it into a command without building a string).
+    pub(crate) fn with_key<R>(&self, policy: &str, f: impl FnOnce(Key<'_>) -> R) -> R {
+        let window = |tag: &dyn fmt::Display, extra: Option<&dyn fmt::Display>| {
+            f(Key::RateLimit { tag, policy, extra })
+        };
         match self {
-            Subject::Ip { ip } => keys::rate_limit(&format!("ip:{}", key_safe(ip)), policy, ""),
-            Subject::User { user_id } => {
-                keys::rate_limit(&format!("u:{}", key_safe(user_id)), policy, "")
-            }
+            Subject::Ip { ip } => window(&format_args!("ip:{}", KeySafe(ip)), None),
+            Subject::User { user_id } => window(&format_args!("u:{}", KeySafe(user_id)), None),
             Subject::Session {
                 user_id,
                 session_id,
-            } => keys::rate_limit(
-                &format!("u:{}", key_safe(user_id)),
-                policy,
-                &key_safe(session_id),
+            } => window(
+                &format_args!("u:{}", KeySafe(user_id)),
+                Some(&KeySafe(session_id)),
             ),
-            Subject::UserRoute { user_id, route } => {
-                keys::rate_limit(&format!("u:{}", key_safe(user_id)), policy, &digest(route))
-            }
+            Subject::UserRoute { user_id, route } => window(
+                &format_args!("u:{}", KeySafe(user_id)),
+                Some(&Digest(route)),
+            ),
             Subject::IpUsername { ip, username } => {
-                keys::rate_limit(&format!("lg:{}", digest(username)), policy, &key_safe(ip))
+                window(&format_args!("lg:{}", Digest(username)), Some(&KeySafe(ip)))
             }
             // In the same slot as the username's lockout windows.
             Subject::Username { username } => {
-                keys::rate_limit(&format!("lg:{}", digest(username)), policy, "")
+                window(&format_args!("lg:{}", Digest(username)), None)
             }
-            Subject::Key { key } => keys::rate_limit(&format!("k:{}", digest(key)), policy, ""),
+            Subject::Key { key } => window(&format_args!("k:{}", Digest(key)), None),
         }
     }
 

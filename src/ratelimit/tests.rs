@@ -26,12 +26,49 @@ async fn hit(limiter: &Limiter, policy: &Policy, subject: &Subject) -> Outcome {
         .remove(0)
 }
 
+/// Policies live in Redis with the limiter's functions: one it was not
+/// built with cannot be checked (and is not silently allowed).
+#[tokio::test]
+async fn a_policy_the_limiter_does_not_have_is_refused() {
+    let redis = crate::testing::TestRedis::start().await;
+    let limiter = Limiter::new(redis.store().await, vec![]);
+    let stranger = policy("name=stranger,key=ip,limit=3,window=1m");
+    let checks = [Check {
+        policy: &stranger,
+        subject: ip("10.0.0.9"),
+        cost: 1,
+    }];
+    match limiter.check(&checks, true).await {
+        Err(LimitError::UnknownPolicy(name)) => assert_eq!(name, "stranger"),
+        other => panic!("checked a policy the limiter lacks: {other:?}"),
+    }
+}
+
+/// Redis forgets functions when it restarts without persistence (and a
+/// new Cluster node has none): the next check loads them again.
+#[tokio::test]
+async fn functions_redis_forgot_are_loaded_again() {
+    let redis = crate::testing::TestRedis::start().await;
+    let store = redis.store().await;
+    let log = policy("name=log,key=ip,limit=3,window=1m");
+    let limiter = Limiter::new(store.clone(), vec![log.clone()]);
+    limiter.load_functions().await.unwrap();
+    for _ in 0..2 {
+        let _: () = redis::cmd("FUNCTION")
+            .arg("FLUSH")
+            .query_async(&mut store.conn())
+            .await
+            .unwrap();
+        assert!(hit(&limiter, &log, &ip("10.0.0.8")).await.allowed);
+    }
+}
+
 crate::both_topologies! {
     async fn the_sliding_log_is_exact_at_the_window_edge(backend) {
-        let limiter = Limiter::new(backend.store().await, vec![]);
         // Margins of a second either side of the edge: a busy machine cannot
         // turn this into a false failure, only Redis's clock decides.
         let log = policy("name=log,key=ip,algorithm=sliding-log,limit=3,window=3s");
+        let limiter = Limiter::new(backend.store().await, vec![log.clone()]);
         let who = ip("10.0.0.1");
         for left in [2, 1, 0] {
             let outcome = hit(&limiter, &log, &who).await;
@@ -60,7 +97,13 @@ crate::both_topologies! {
 crate::both_topologies! {
     async fn every_window_key_expires_with_its_window(backend) {
         let store = backend.store().await;
-        let limiter = Limiter::new(store.clone(), vec![]);
+        let specs = [
+            "name=l,key=ip,algorithm=sliding-log,limit=5,window=1s",
+            "name=c,key=ip,algorithm=sliding-counter,limit=5,window=1s",
+            "name=g,key=ip,algorithm=gcra,limit=5,window=1s,burst=5",
+            "name=c,key=ip,algorithm=sliding-counter,limit=50,window=1s",
+        ];
+        let limiter = Limiter::new(store.clone(), specs.into_iter().map(policy).collect());
         let who = ip("10.9.9.9");
         let pttl = |key: String| {
             let store = store.clone();
@@ -109,8 +152,8 @@ crate::both_topologies! {
 
 crate::both_topologies! {
     async fn the_sliding_counter_weights_the_previous_bucket(backend) {
-        let limiter = Limiter::new(backend.store().await, vec![]);
         let counter = policy("name=counter,key=ip,algorithm=sliding-counter,limit=4,window=1s");
+        let limiter = Limiter::new(backend.store().await, vec![counter.clone()]);
         let who = ip("10.0.0.2");
         // Start just after a bucket begins (by Redis's clock), so the burst
         // below cannot straddle two buckets.
@@ -142,9 +185,9 @@ crate::both_topologies! {
 
 crate::both_topologies! {
     async fn gcra_allows_the_burst_then_the_steady_rate(backend) {
-        let limiter = Limiter::new(backend.store().await, vec![]);
         // One a second, bursts of 3 (a second of slack for a busy machine).
         let gcra = policy("name=gcra,key=ip,algorithm=gcra,limit=10,window=10s,burst=3");
+        let limiter = Limiter::new(backend.store().await, vec![gcra.clone()]);
         let who = ip("10.0.0.3");
         for _ in 0..3 {
             assert!(hit(&limiter, &gcra, &who).await.allowed);
@@ -213,7 +256,7 @@ crate::both_topologies! {
             if decision.allowed() {
                 admitted += 1;
             } else {
-                assert_eq!(decision.rejection().unwrap().policy, "per-user");
+                assert_eq!(&*decision.rejection().unwrap().policy, "per-user");
             }
         }
         assert_eq!(admitted, 2);
@@ -270,8 +313,8 @@ crate::both_topologies! {
 
 crate::both_topologies! {
     async fn a_cost_above_the_limit_can_never_pass(backend) {
-        let limiter = Limiter::new(backend.store().await, vec![]);
         let log = policy("name=log,key=key,limit=3,window=1m");
+        let limiter = Limiter::new(backend.store().await, vec![log.clone()]);
         let checks = [Check {
             policy: &log,
             subject: Subject::Key { key: "k".into() },

@@ -23,6 +23,7 @@ pub mod device;
 mod ended;
 mod touch;
 
+use crate::duration::millis;
 use std::collections::HashMap;
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -134,10 +135,6 @@ impl From<redis::RedisError> for SessionError {
 pub struct Sessions {
     store: Store,
     config: SessionConfig,
-}
-
-fn millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 impl Sessions {

@@ -15,7 +15,8 @@ use crate::store::keys;
 pub(crate) const TOUCH_LUA: &str = include_str!("touch.lua");
 static TOUCH: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
-        "{TOUCH_LUA}\nreturn touch(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], ARGV[1], ARGV[2])"
+        "{}\n{TOUCH_LUA}\nreturn touched(KEYS, ARGV, now_ms())",
+        include_str!("../store/time.lua")
     ))
 });
 
@@ -56,9 +57,15 @@ impl Touch {
 
 impl redis::FromRedisValue for Touch {
     fn from_redis_value(value: redis::Value) -> Result<Self, redis::ParsingError> {
-        use crate::store::reply::{flag, items, malformed, number, text};
+        Touch::from_items(&crate::store::reply::items("touch.lua", value)?)
+    }
+}
+
+impl Touch {
+    /// The reply from its items (also the head of admission's reply).
+    pub(crate) fn from_items(items: &[redis::Value]) -> Result<Self, redis::ParsingError> {
+        use crate::store::reply::{flag, malformed, number, text};
         const SCRIPT: &str = "touch.lua";
-        let items = items(SCRIPT, value)?;
         match (number(SCRIPT, items.first(), "a status"), items.len()) {
             (Ok(1), 4 | 5) => Ok(Touch::Alive(Touched {
                 generation: number(SCRIPT, items.get(1), "a generation")?,

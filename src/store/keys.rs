@@ -7,7 +7,94 @@
 //! script. Ids embedded here are hex strings produced by [`crate::random`]
 //! or checked by [`is_id`] first, so they cannot break out of the layout.
 
+use std::fmt::{self, Display, Write as _};
+
 use super::PREFIX;
+
+/// A key on the request path, written where it is needed: straight into
+/// a command's buffer (as [`redis::ToRedisArgs`], no allocation) or into
+/// a `String` (`to_string`). Its layout is written once, here; the
+/// `String` builders of the same keys below use it.
+#[derive(Clone, Copy)]
+pub enum Key<'a> {
+    /// See [`session`].
+    Session {
+        user_id: &'a str,
+        session_id: &'a str,
+    },
+    /// See [`user_sessions`].
+    UserSessions(&'a str),
+    /// See [`blacklisted`].
+    Blacklisted { user_id: &'a str, jti: &'a str },
+    /// See [`user_roles`].
+    UserRoles(&'a str),
+    /// See [`user_disabled`].
+    UserDisabled(&'a str),
+    /// See [`replay_nonce`].
+    ReplayNonce { user_id: &'a str, nonce: &'a str },
+    /// See [`rate_limit`]: `tag` and `extra` are written as they display.
+    RateLimit {
+        tag: &'a dyn Display,
+        policy: &'a str,
+        extra: Option<&'a dyn Display>,
+    },
+    /// See [`rate_limit_index`].
+    RateLimitIndex,
+}
+
+impl Display for Key<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Key::Session {
+                user_id,
+                session_id,
+            } => write!(f, "{PREFIX}:{{u:{user_id}}}:s:{session_id}"),
+            Key::UserSessions(user_id) => write!(f, "{PREFIX}:{{u:{user_id}}}:sessions"),
+            Key::Blacklisted { user_id, jti } => write!(f, "{PREFIX}:{{u:{user_id}}}:bl:{jti}"),
+            Key::UserRoles(user_id) => write!(f, "{PREFIX}:{{u:{user_id}}}:roles"),
+            Key::UserDisabled(user_id) => write!(f, "{PREFIX}:{{u:{user_id}}}:disabled"),
+            Key::ReplayNonce { user_id, nonce } => {
+                write!(f, "{PREFIX}:{{u:{user_id}}}:nonce:{nonce}")
+            }
+            Key::RateLimit { tag, policy, extra } => {
+                write!(f, "{PREFIX}:{{{tag}}}:rl:{policy}")?;
+                match extra {
+                    Some(extra) => write!(f, ":{extra}"),
+                    None => Ok(()),
+                }
+            }
+            Key::RateLimitIndex => write!(f, "{PREFIX}:rl:index"),
+        }
+    }
+}
+
+impl fmt::Debug for Key<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")
+    }
+}
+
+impl redis::ToRedisArgs for Key<'_> {
+    fn write_redis_args<W: ?Sized + redis::RedisWrite>(&self, out: &mut W) {
+        // Writing into a command's buffer cannot fail.
+        let _ = std::io::Write::write_fmt(&mut out.writer_for_next_arg(), format_args!("{self}"));
+    }
+}
+
+/// Writes `text` keeping only characters that are safe in a key (ASCII
+/// letters and digits, `.`, `:`, `-`), at most 64 of them: for text a
+/// client chose (addresses, ids) that a key embeds.
+pub struct KeySafe<'a>(pub &'a str);
+
+impl Display for KeySafe<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | ':' | '-'))
+            .take(64)
+            .try_for_each(|c| f.write_char(c))
+    }
+}
 
 /// Whether `id` is a well-formed Gatehouse id (lower-case hex).
 pub fn is_id(id: &str) -> bool {
@@ -38,7 +125,7 @@ pub fn user_index() -> String {
 /// change applies to the very next request. The user record keeps a
 /// copy for display.
 pub fn user_roles(user_id: &str) -> String {
-    format!("{PREFIX}:{{u:{user_id}}}:roles")
+    Key::UserRoles(user_id).to_string()
 }
 
 /// The user's password generation (how many times the password was
@@ -50,12 +137,16 @@ pub fn user_password_generation(user_id: &str) -> String {
 
 /// Present while the user is disabled; checked when sessions are made.
 pub fn user_disabled(user_id: &str) -> String {
-    format!("{PREFIX}:{{u:{user_id}}}:disabled")
+    Key::UserDisabled(user_id).to_string()
 }
 
 /// One session (hash), expiring with the session.
 pub fn session(user_id: &str, session_id: &str) -> String {
-    format!("{}{session_id}", session_prefix(user_id))
+    Key::Session {
+        user_id,
+        session_id,
+    }
+    .to_string()
 }
 
 /// The common prefix of a user's session keys, for scripts that walk
@@ -66,14 +157,14 @@ pub fn session_prefix(user_id: &str) -> String {
 
 /// A user's live sessions: session id scored by expiry time (sorted set).
 pub fn user_sessions(user_id: &str) -> String {
-    format!("{PREFIX}:{{u:{user_id}}}:sessions")
+    Key::UserSessions(user_id).to_string()
 }
 
 /// A revoked access token (hash, expiring with the token), in its
 /// user's slot so request validation checks it in the same script as
 /// the session.
 pub fn blacklisted(user_id: &str, jti: &str) -> String {
-    format!("{}{jti}", blacklist_prefix(user_id))
+    Key::Blacklisted { user_id, jti }.to_string()
 }
 
 /// The prefix of a user's blacklist entries.
@@ -102,22 +193,23 @@ pub fn rotation_result_prefix(user_id: &str) -> String {
 /// windows in the user's slot), `<policy>` names the policy and
 /// `<extra>` (possibly empty) narrows it (a session, a route).
 pub fn rate_limit(tag: &str, policy: &str, extra: &str) -> String {
-    if extra.is_empty() {
-        format!("{PREFIX}:{{{tag}}}:rl:{policy}")
-    } else {
-        format!("{PREFIX}:{{{tag}}}:rl:{policy}:{extra}")
+    Key::RateLimit {
+        tag: &tag,
+        policy,
+        extra: (!extra.is_empty()).then_some(&extra as &dyn Display),
     }
+    .to_string()
 }
 
 /// Subjects with live rate-limit windows (sorted set scored by when
 /// their longest window ends), for the console.
 pub fn rate_limit_index() -> String {
-    format!("{PREFIX}:rl:index")
+    Key::RateLimitIndex.to_string()
 }
 
 /// A replay-protection nonce already seen from this user.
 pub fn replay_nonce(user_id: &str, nonce: &str) -> String {
-    format!("{PREFIX}:{{u:{user_id}}}:nonce:{nonce}")
+    Key::ReplayNonce { user_id, nonce }.to_string()
 }
 
 /// The security event stream.
@@ -224,6 +316,62 @@ pub fn jwt_default_secret() -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    /// The same layout whichever way a key is written.
+    #[test]
+    fn keys_written_into_a_command_match_their_strings() {
+        let tag = "u:ab";
+        let extra = "s1";
+        for (key, string) in [
+            (
+                Key::Session {
+                    user_id: "ab",
+                    session_id: "cd",
+                },
+                session("ab", "cd"),
+            ),
+            (Key::UserSessions("ab"), user_sessions("ab")),
+            (
+                Key::Blacklisted {
+                    user_id: "ab",
+                    jti: "ef",
+                },
+                blacklisted("ab", "ef"),
+            ),
+            (Key::UserRoles("ab"), user_roles("ab")),
+            (Key::UserDisabled("ab"), user_disabled("ab")),
+            (
+                Key::ReplayNonce {
+                    user_id: "ab",
+                    nonce: "n",
+                },
+                replay_nonce("ab", "n"),
+            ),
+            (
+                Key::RateLimit {
+                    tag: &tag,
+                    policy: "api",
+                    extra: Some(&extra),
+                },
+                rate_limit(tag, "api", extra),
+            ),
+            (Key::RateLimitIndex, rate_limit_index()),
+        ] {
+            let mut cmd = redis::cmd("GET");
+            cmd.arg(key);
+            assert_eq!(
+                cmd.args_iter().nth(1),
+                Some(redis::Arg::Simple(string.as_bytes())),
+                "{string}"
+            );
+        }
+        assert!(session("ab", "cd").starts_with(&session_prefix("ab")));
+        assert!(blacklisted("ab", "ef").starts_with(&blacklist_prefix("ab")));
+        assert_eq!(rate_limit("ip:1", "ip", ""), "gh:{ip:1}:rl:ip");
+        assert_eq!(KeySafe("1.2.3.4\n{x}").to_string(), "1.2.3.4x");
+    }
+
     /// Every Lua script of the crate, by path.
     fn scripts() -> Vec<(String, String)> {
         let mut found = Vec::new();

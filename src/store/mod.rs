@@ -8,7 +8,8 @@
 //! client (also replaced when it stops answering). All sit behind one
 //! [`redis::aio::ConnectionLike`] so that scripts and commands are written
 //! once. Session writes that must survive a failover wait for replicas
-//! (see `durable`); `rediss://` URLs use the certificates of `tls`.
+//! (see `durable`); `rediss://` URLs use the certificates of `tls`. The
+//! request path's Lua runs as a function library (see `library`).
 //!
 //! Invariant: a call never waits longer than the configured timeouts. When
 //! Redis is gone, callers get [`StoreError::Unavailable`] quickly instead of
@@ -28,6 +29,7 @@ mod durable;
 mod error;
 mod healing;
 pub mod keys;
+mod library;
 pub(crate) mod reply;
 mod sentinel;
 mod tls;
@@ -36,6 +38,7 @@ pub use config::{Endpoint, StoreConfig};
 use connection::Connection;
 pub use durable::{DurableWrite, Replication};
 pub use error::StoreError;
+pub use library::Library;
 pub use tls::Tls;
 
 /// Every Gatehouse key starts with this, so Gatehouse can share a Redis

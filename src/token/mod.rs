@@ -18,11 +18,11 @@
 //! single round trip as the rest of request validation.
 
 mod keys;
+mod verify;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{Header, Validation};
+use jsonwebtoken::Header;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -124,6 +124,16 @@ pub struct Tokens {
     refresh_audience: String,
 }
 
+/// What a token is verified as.
+#[derive(Clone, Copy)]
+enum Kind {
+    Access,
+    /// An access token past its `exp`, to renew the current token of a
+    /// live session.
+    ExpiredAccess,
+    Refresh,
+}
+
 /// JWT header `typ` of refresh tokens.
 const REFRESH_TYP: &str = "refresh+jwt";
 
@@ -208,7 +218,7 @@ impl Tokens {
 
     /// Verifies an access token's signature and claims (no Redis).
     pub fn verify_access(&self, token: &str) -> Result<AccessClaims, TokenError> {
-        let claims: AccessClaims = self.verify_inner(token, true, &[&self.config.audience])?;
+        let claims: AccessClaims = self.verify_inner(token, Kind::Access)?;
         if claims.token_use != TokenUse::Access {
             return Err(TokenError::Invalid("not an access token"));
         }
@@ -219,7 +229,7 @@ impl Tokens {
     /// it after its `exp`: for renewing the current token of a live session
     /// (the caller must check that it is).
     pub fn verify_access_expired(&self, token: &str) -> Result<AccessClaims, TokenError> {
-        let claims: AccessClaims = self.verify_inner(token, false, &[&self.config.audience])?;
+        let claims: AccessClaims = self.verify_inner(token, Kind::ExpiredAccess)?;
         if claims.token_use != TokenUse::Access {
             return Err(TokenError::Invalid("not an access token"));
         }
@@ -231,11 +241,7 @@ impl Tokens {
     /// audience; `token_use` still tells them apart here, and they are
     /// accepted until they expire so that upgrading signs no one out.
     pub fn verify_refresh(&self, token: &str) -> Result<RefreshClaims, TokenError> {
-        let claims: RefreshClaims = self.verify_inner(
-            token,
-            true,
-            &[&self.refresh_audience, &self.config.audience],
-        )?;
+        let claims: RefreshClaims = self.verify_inner(token, Kind::Refresh)?;
         if claims.token_use != TokenUse::Refresh {
             return Err(TokenError::Invalid("not a refresh token"));
         }
@@ -262,47 +268,62 @@ impl Tokens {
             .map_err(|e| TokenError::Signing(e.to_string()))
     }
 
-    fn verify_inner<C: DeserializeOwned>(
+    fn verify_inner<C: DeserializeOwned + verify::Registered>(
         &self,
         token: &str,
-        check_expiry: bool,
-        audiences: &[&str],
+        kind: Kind,
     ) -> Result<C, TokenError> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(TokenError::Invalid("too long"));
         }
-        // `alg: none` and unknown algorithms fail here: jsonwebtoken's
-        // header type has no variant for them.
-        let header = jsonwebtoken::decode_header(token)
-            .map_err(|_| TokenError::Invalid("malformed header"))?;
-        let kid = header.kid.ok_or(TokenError::Invalid("no kid"))?;
-        let key = self
-            .keyring
-            .verifying(&kid)
-            .ok_or(TokenError::Invalid("unknown kid"))?;
-        // The key decides the algorithm, never the token.
-        if header.alg != key.alg {
-            return Err(TokenError::Invalid("algorithm does not match the key"));
-        }
-        let mut validation = Validation::new(key.alg);
-        validation.set_issuer(&[&self.config.issuer]);
-        validation.set_audience(audiences);
-        validation.set_required_spec_claims(&["exp", "nbf", "iat", "iss", "aud", "sub"]);
-        validation.validate_nbf = true;
-        validation.validate_exp = check_expiry;
-        validation.leeway = self.config.leeway.as_secs();
-        jsonwebtoken::decode::<C>(token, &key.decoding, &validation)
-            .map(|data| data.claims)
-            .map_err(|err| match err.kind() {
-                ErrorKind::ExpiredSignature => TokenError::Expired,
-                ErrorKind::ImmatureSignature => TokenError::Invalid("not yet valid"),
-                ErrorKind::InvalidSignature => TokenError::Invalid("bad signature"),
-                ErrorKind::InvalidIssuer => TokenError::Invalid("wrong issuer"),
-                ErrorKind::InvalidAudience => TokenError::Invalid("wrong audience"),
-                ErrorKind::InvalidAlgorithm => TokenError::Invalid("wrong algorithm"),
-                ErrorKind::MissingRequiredClaim(_) => TokenError::Invalid("missing claim"),
-                _ => TokenError::Invalid("malformed"),
-            })
+        let access = [self.config.audience.as_str()];
+        let refresh = [
+            self.refresh_audience.as_str(),
+            self.config.audience.as_str(),
+        ];
+        let rules = verify::Rules {
+            issuer: &self.config.issuer,
+            audiences: match kind {
+                Kind::Access | Kind::ExpiredAccess => &access,
+                // Refresh tokens issued before they had their own audience
+                // carry the access audience (see `verify_refresh`).
+                Kind::Refresh => &refresh,
+            },
+            check_expiry: !matches!(kind, Kind::ExpiredAccess),
+            leeway: self.config.leeway.as_secs(),
+            now: now_secs(),
+        };
+        verify::verify(token, &self.keyring, &rules)
+    }
+}
+
+impl verify::Registered for AccessClaims {
+    fn exp(&self) -> u64 {
+        self.exp
+    }
+    fn nbf(&self) -> u64 {
+        self.nbf
+    }
+    fn iss(&self) -> &str {
+        &self.iss
+    }
+    fn aud(&self) -> &str {
+        &self.aud
+    }
+}
+
+impl verify::Registered for RefreshClaims {
+    fn exp(&self) -> u64 {
+        self.exp
+    }
+    fn nbf(&self) -> u64 {
+        self.nbf
+    }
+    fn iss(&self) -> &str {
+        &self.iss
+    }
+    fn aud(&self) -> &str {
+        &self.aud
     }
 }
 

@@ -157,12 +157,6 @@ pub async fn logout_all() -> Result<SignedOut, FnError> {
     })
 }
 
-/// `POST /api/v1/auth/me`: who the token belongs to.
-#[server(prefix = "/api/v1", endpoint = "auth/me")]
-pub async fn me() -> Result<Identity, FnError> {
-    Ok(crate::caller::principal()?.into())
-}
-
 /// `GET /api/v1/auth/session`: the signed-in caller, or `null`. For pages
 /// that look different when signed in; never answers 401.
 #[server(prefix = "/api/v1", endpoint = "auth/session", input = GetUrl)]

@@ -53,7 +53,7 @@ pub fn Layout(children: Children) -> impl IntoView {
                         {move || Suspend::new(async move {
                             match session.await {
                                 Ok(Some(identity)) => view! {
-                                    {identity.roles.iter().any(|r| r == "admin").then(|| view! {
+                                    {identity.roles.contains(&gatehouse::api::Role::Admin).then(|| view! {
                                         <NavLink href="/console" exact=false>"Console"</NavLink>
                                     })}
                                     <NavLink href="/account">"Account"</NavLink>

@@ -64,7 +64,12 @@ fn Account(identity: Identity) -> impl IntoView {
         }
     });
 
-    let roles = identity.roles.join(", ");
+    let roles = identity
+        .roles
+        .iter()
+        .map(|role| role.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
     view! {
         <h1 class="mb-4 text-2xl font-semibold tracking-tight">"Account"</h1>
         <div class="space-y-6">

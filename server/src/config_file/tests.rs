@@ -85,10 +85,10 @@ fn flags_win_over_the_file_which_wins_over_defaults() {
     let policies =
         gatehouse::ratelimit::merge(gatehouse::ratelimit::default_policies(), config.rate_limits);
     assert!(
-        !policies.iter().any(|p| p.name == "ip"),
+        !policies.iter().any(|p| &*p.name == "ip"),
         "enabled = false removes a default"
     );
-    let api = policies.iter().find(|p| p.name == "api-user").unwrap();
+    let api = policies.iter().find(|p| &*p.name == "api-user").unwrap();
     assert_eq!(
         (api.limit, api.routes.clone()),
         (50, vec!["/api/*".to_owned()])

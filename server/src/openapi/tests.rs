@@ -20,8 +20,8 @@ fn registered() -> BTreeSet<(String, String)> {
         .filter(|(path, _)| path.starts_with("/api/v1/") && !path.starts_with("/api/v1/ui/"))
         .map(|(path, method)| (method.as_str().to_owned(), path.to_owned()))
         .collect();
-    for path in crate::router::PLAIN_API_ROUTES {
-        routes.insert(("GET".to_owned(), (*path).to_owned()));
+    for (method, path) in crate::router::PLAIN_API_ROUTES {
+        routes.insert(((*method).to_owned(), (*path).to_owned()));
     }
     routes
 }

@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use axum::Router;
 use axum::body::Body;
 use clap::Parser;
 use gatehouse::testing::{TestBackend, TestRedis};
@@ -19,7 +18,7 @@ use tower::ServiceExt;
 
 /// The router and its state, wired exactly like `main` does.
 pub struct TestApp {
-    pub router: Router,
+    pub router: router::Gateway,
     pub state: AppState,
     /// What a shutdown and creating the configured admin set.
     pub readiness: gatehouse_server::health::Readiness,

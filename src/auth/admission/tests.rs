@@ -83,7 +83,7 @@ crate::both_topologies! {
         let Some(Refusal::RateLimited(outcome)) = admission.refusal else {
             panic!("expected a rate limit, got {:?}", admission.refusal);
         };
-        assert_eq!(outcome.policy, "api-user");
+        assert_eq!(&*outcome.policy, "api-user");
         assert!(outcome.retry_after_ms.is_some_and(|ms| ms > 0));
     }
 
@@ -151,7 +151,7 @@ crate::both_topologies! {
         principal(&admission);
         assert!(admission.renewal.is_none(), "forward-auth must not renew");
         assert_eq!(admission.expires_in_secs, Some(1));
-        let names: Vec<&str> = admission.limits.outcomes.iter().map(|o| o.policy.as_str()).collect();
+        let names: Vec<&str> = admission.limits.outcomes.iter().map(|o| &*o.policy).collect();
         assert_eq!(names, ["verify"]);
         // And the ordinary API budget is untouched.
         let windows = auth
@@ -268,7 +268,7 @@ crate::both_topologies! {
         assert!(matches!(garbage.caller, Caller::Rejected(AuthError::Token(TokenError::Invalid(_)))));
         let anonymous = auth.admit(&facts(ME, &client, None)).await;
         assert!(matches!(anonymous.caller, Caller::Anonymous));
-        let names: Vec<&str> = anonymous.limits.outcomes.iter().map(|o| o.policy.as_str()).collect();
+        let names: Vec<&str> = anonymous.limits.outcomes.iter().map(|o| &*o.policy).collect();
         assert_eq!(names, ["ip"]);
     }
 

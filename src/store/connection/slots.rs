@@ -1,5 +1,5 @@
-//! Test builds check every script call sent to a Cluster for keys in more
-//! than one slot, and record which scripts were checked.
+//! Test builds check every script and function call sent to a Cluster
+//! for keys in more than one slot, and record which were checked.
 //!
 //! The Cluster would refuse such a call too (`CROSSSLOT`), but only for
 //! the calls a test happens to make, and without saying which keys. Here,
@@ -15,18 +15,21 @@ use std::sync::Mutex;
 use redis::cluster_routing::Slot;
 use redis::{Arg, Cmd, ErrorKind, RedisError, RedisResult};
 
-/// The SHA1 of every script sent so far in this process (and checked).
+/// The SHA1 of every script, and the name of every function, sent so far
+/// in this process (and checked).
 static CHECKED: Mutex<Option<HashSet<String>>> = Mutex::new(None);
 
-/// `EVALSHA <sha> <numkeys> <key>…`: all keys in one slot, or an error
-/// saying which keys are where.
+/// `EVALSHA <sha> <numkeys> <key>…` (or `FCALL <function> …`): all keys
+/// in one slot, or an error saying which keys are where.
 pub(super) fn check(cmd: &Cmd) -> RedisResult<()> {
     let mut args = cmd.args_iter().map(|arg| match arg {
         Arg::Simple(bytes) => bytes,
         _ => b"".as_slice(),
     });
     let is_script = args.next().is_some_and(|name| {
-        name.eq_ignore_ascii_case(b"EVALSHA") || name.eq_ignore_ascii_case(b"EVAL")
+        [b"EVALSHA".as_slice(), b"EVAL", b"FCALL"]
+            .iter()
+            .any(|script| name.eq_ignore_ascii_case(script))
     });
     if !is_script {
         return Ok(());
@@ -51,7 +54,7 @@ pub(super) fn check(cmd: &Cmd) -> RedisResult<()> {
             )));
         }
     }
-    if script.len() == 40 {
+    if script.len() == 40 || script.starts_with("gh_") {
         let mut checked = CHECKED.lock().unwrap_or_else(|e| e.into_inner());
         checked.get_or_insert_with(HashSet::new).insert(script);
     }

@@ -32,7 +32,7 @@ pub fn ConsoleLayout() -> impl IntoView {
         <Transition fallback=|| view! { <p class="text-sm text-slate-500 dark:text-slate-400">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match session.await {
-                    Ok(Some(identity)) if identity.roles.iter().any(|r| r == "admin") => {
+                    Ok(Some(identity)) if identity.roles.contains(&gatehouse::api::Role::Admin) => {
                         view! { <ConsoleFrame/> }.into_any()
                     }
                     Ok(Some(_)) => view! { <Forbidden/> }.into_any(),

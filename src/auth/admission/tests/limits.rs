@@ -152,7 +152,7 @@ async fn only_real_rotations_count_against_the_refresh_limit() {
     let Err(AuthError::RateLimited(outcome)) = third else {
         panic!("expected the third rotation to be limited, got {third:?}");
     };
-    assert_eq!(outcome.policy, "refresh");
+    assert_eq!(&*outcome.policy, "refresh");
 }
 
 crate::both_topologies! {
