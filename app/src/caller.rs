@@ -10,7 +10,7 @@
 use gatehouse::api::ApiError;
 use gatehouse::auth::{Client, Principal};
 use gatehouse::user::Role;
-use leptos::prelude::use_context;
+use leptos::prelude::with_context;
 
 /// The guard's verdict on a request.
 #[derive(Clone, Debug)]
@@ -34,14 +34,14 @@ impl From<gatehouse::auth::Caller> for Authenticated {
     }
 }
 
-fn request() -> Option<http::request::Parts> {
-    use_context::<http::request::Parts>()
+/// What the guard put in the request's extensions (borrowed from the
+/// context: the request head is not copied).
+fn extension<T: Clone + Send + Sync + 'static>() -> Option<T> {
+    with_context::<http::request::Parts, _>(|parts| parts.extensions.get::<T>().cloned()).flatten()
 }
 
 fn verdict() -> Authenticated {
-    request()
-        .and_then(|parts| parts.extensions.get::<Authenticated>().cloned())
-        .unwrap_or(Authenticated::Anonymous)
+    extension::<Authenticated>().unwrap_or(Authenticated::Anonymous)
 }
 
 /// The signed-in caller, or the reason there is none.
@@ -89,7 +89,5 @@ pub fn admin_event(
 
 /// The client's address and user agent, as the guard recorded them.
 pub fn client() -> Client {
-    request()
-        .and_then(|parts| parts.extensions.get::<Client>().cloned())
-        .unwrap_or_default()
+    extension::<Client>().unwrap_or_default()
 }

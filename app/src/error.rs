@@ -73,14 +73,15 @@ impl FromServerFnError for FnError {
     fn ser(&self) -> server_fn::Bytes {
         #[cfg(feature = "ssr")]
         {
-            use leptos::prelude::use_context;
-            let form_post = use_context::<http::request::Parts>().is_some_and(|parts| {
+            use leptos::prelude::{use_context, with_context};
+            let form_post = with_context::<http::request::Parts, _>(|parts| {
                 parts
                     .headers
                     .get(http::header::ACCEPT)
                     .and_then(|v| v.to_str().ok())
                     .is_some_and(|v| v.contains("text/html"))
-            });
+            })
+            .unwrap_or(false);
             if !form_post
                 && let Some(response) = use_context::<leptos_axum::ResponseOptions>()
                 && let Ok(status) = http::StatusCode::from_u16(self.status())

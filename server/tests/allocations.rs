@@ -120,8 +120,16 @@ async fn each_request_stays_within_its_allocation_budget() {
         request
     };
     let measured = [
-        ("GET /health", per_request(&app, || get("/health")).await, 20),
-        ("GET /api/v1/auth/verify", per_request(&app, verify).await, 50),
+        (
+            "GET /health",
+            per_request(&app, || get("/health")).await,
+            20,
+        ),
+        (
+            "GET /api/v1/auth/verify",
+            per_request(&app, verify).await,
+            50,
+        ),
         (
             "POST /api/v1/auth/me",
             per_request(&app, || post_bearer(gatehouse::route::ME_PATH, &token)).await,

@@ -4,8 +4,10 @@
 //! and on a Cluster a plain pipeline is split by slot here (see
 //! [`split_by_slot`]), so callers never think about slots.
 
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
+use metrics::Histogram;
 use redis::aio::ConnectionLike;
 use redis::cluster_routing::Slot;
 use redis::{Cmd, Pipeline, RedisError, RedisFuture, Value};
@@ -15,9 +17,17 @@ use super::{healing, sentinel};
 #[cfg(any(test, feature = "test-util"))]
 pub(crate) mod slots;
 
-/// One connection, whichever the topology.
+/// One connection, whichever the topology, with its meters. Clones share
+/// both.
 #[derive(Clone)]
-pub(super) enum Connection {
+pub(super) struct Connection {
+    pub(super) link: Link,
+    meters: Arc<Meters>,
+}
+
+/// The topologies.
+#[derive(Clone)]
+pub(super) enum Link {
     Single(healing::Healing<healing::Single>),
     Cluster(healing::Healing<healing::Cluster>),
     /// A connection of its own, for blocking reads.
@@ -25,88 +35,136 @@ pub(super) enum Connection {
     Sentinel(sentinel::SentinelConnection),
 }
 
-/// Awaits a command, recording its latency (and error, if any) under
-/// `command`.
-async fn timed<T>(command: &'static str, sent: RedisFuture<'_, T>) -> redis::RedisResult<T> {
-    let started = Instant::now();
-    let result = sent.await;
-    metrics::histogram!(crate::observe::REDIS_DURATION, "command" => command)
-        .record(started.elapsed().as_secs_f64());
-    if let Err(err) = &result {
-        let kind = if err.is_timeout() {
-            "timeout"
-        } else if err.is_io_error() || err.is_connection_dropped() {
-            "connection"
-        } else {
-            "other"
-        };
-        metrics::counter!(crate::observe::REDIS_ERRORS, "command" => command, "kind" => kind)
-            .increment(1);
+impl Connection {
+    pub(super) fn new(link: Link) -> Self {
+        Self {
+            link,
+            meters: Arc::default(),
+        }
     }
-    result
 }
 
-/// The command's name as a metrics label (a fixed set; scripts are all
-/// `EVALSHA`).
-fn command_name(cmd: &Cmd) -> &'static str {
-    const KNOWN: [&str; 31] = [
-        "EVALSHA",
-        "EVAL",
-        "SCRIPT",
-        "GET",
-        "SET",
-        "DEL",
-        "EXISTS",
-        "HGET",
-        "HSET",
-        "HDEL",
-        "HGETALL",
-        "HMGET",
-        "ZADD",
-        "ZREM",
-        "ZRANGE",
-        "ZREMRANGEBYSCORE",
-        "ZCARD",
-        "ZSCAN",
-        "XADD",
-        "XRANGE",
-        "XREVRANGE",
-        "XREAD",
-        "XLEN",
-        "INCR",
-        "PUBLISH",
-        "PING",
-        "INFO",
-        "MGET",
-        "SCAN",
-        "PEXPIRE",
-        "WAIT",
-    ];
+/// The names commands are timed under (a fixed set of labels; scripts are
+/// all `EVALSHA`, functions `FCALL`), then `other` and `pipeline`.
+const COMMANDS: [&str; 32] = [
+    "EVALSHA",
+    "EVAL",
+    "FCALL",
+    "SCRIPT",
+    "GET",
+    "SET",
+    "DEL",
+    "EXISTS",
+    "HGET",
+    "HSET",
+    "HDEL",
+    "HGETALL",
+    "HMGET",
+    "ZADD",
+    "ZREM",
+    "ZRANGE",
+    "ZREMRANGEBYSCORE",
+    "ZCARD",
+    "ZSCAN",
+    "XADD",
+    "XRANGE",
+    "XREVRANGE",
+    "XREAD",
+    "XLEN",
+    "INCR",
+    "PUBLISH",
+    "PING",
+    "INFO",
+    "MGET",
+    "SCAN",
+    "PEXPIRE",
+    "WAIT",
+];
+const OTHER: usize = COMMANDS.len();
+const PIPELINE: usize = COMMANDS.len() + 1;
+
+/// Each label's latency histogram, registered with the recorder the first
+/// time it is used (looking one up by its labels builds a key and hashes
+/// it: an allocation on every command).
+struct Meters {
+    durations: [OnceLock<Histogram>; COMMANDS.len() + 2],
+}
+
+impl Default for Meters {
+    fn default() -> Self {
+        Self {
+            durations: std::array::from_fn(|_| OnceLock::new()),
+        }
+    }
+}
+
+impl Meters {
+    /// Records a call of command `index` that took from `started`, and its
+    /// error, if any.
+    fn record<T>(&self, index: usize, started: Instant, result: &redis::RedisResult<T>) {
+        let label = label(index);
+        if let Some(histogram) = self.durations.get(index) {
+            histogram
+                .get_or_init(
+                    || metrics::histogram!(crate::observe::REDIS_DURATION, "command" => label),
+                )
+                .record(started.elapsed().as_secs_f64());
+        }
+        if let Err(err) = result {
+            let kind = if err.is_timeout() {
+                "timeout"
+            } else if err.is_io_error() || err.is_connection_dropped() {
+                "connection"
+            } else {
+                "other"
+            };
+            metrics::counter!(crate::observe::REDIS_ERRORS, "command" => label, "kind" => kind)
+                .increment(1);
+        }
+    }
+}
+
+fn label(index: usize) -> &'static str {
+    match index {
+        PIPELINE => "pipeline",
+        _ => COMMANDS.get(index).copied().unwrap_or("other"),
+    }
+}
+
+/// The index of the command's name in [`COMMANDS`] (or [`OTHER`]).
+fn command_index(cmd: &Cmd) -> usize {
     let Some(redis::Arg::Simple(name)) = cmd.args_iter().next() else {
-        return "other";
+        return OTHER;
     };
-    KNOWN
-        .into_iter()
-        .find(|known| known.as_bytes().eq_ignore_ascii_case(name))
-        .unwrap_or("other")
+    COMMANDS
+        .iter()
+        .position(|known| known.as_bytes().eq_ignore_ascii_case(name))
+        .unwrap_or(OTHER)
 }
 
 impl ConnectionLike for Connection {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
-        let sent = match self {
-            Connection::Single(c) => c.req_packed_command(cmd),
-            Connection::Cluster(c) => {
-                #[cfg(any(test, feature = "test-util"))]
-                if let Err(err) = slots::check(cmd) {
-                    return Box::pin(async move { Err(err) });
-                }
-                c.req_packed_command(cmd)
-            }
+        let Connection { link, meters } = self;
+        match link {
             // Blocking reads wait on purpose: not a latency.
-            Connection::Dedicated(c) => return c.req_packed_command(cmd),
-            Connection::Sentinel(c) => c.req_packed_command(cmd),
-        };
-        Box::pin(timed(command_name(cmd), sent))
+            Link::Dedicated(conn) => conn.req_packed_command(cmd),
+            // The one box of a call: the trait returns one.
+            link => Box::pin(async move {
+                let started = Instant::now();
+                let result = match link {
+                    Link::Single(conn) => conn.send(cmd).await,
+                    Link::Cluster(conn) => {
+                        #[cfg(any(test, feature = "test-util"))]
+                        slots::check(cmd)?;
+                        conn.send(cmd).await
+                    }
+                    Link::Sentinel(conn) => conn.req_packed_command(cmd).await,
+                    Link::Dedicated(conn) => conn.req_packed_command(cmd).await,
+                };
+                meters.record(command_index(cmd), started, &result);
+                result
+            }),
+        }
     }
 
     fn req_packed_commands<'a>(
@@ -115,24 +173,30 @@ impl ConnectionLike for Connection {
         offset: usize,
         count: usize,
     ) -> RedisFuture<'a, Vec<Value>> {
-        let sent = match self {
-            Connection::Single(c) => c.req_packed_commands(pipeline, offset, count),
-            Connection::Cluster(c) if !pipeline.is_transaction() => {
+        let sent = match &mut self.link {
+            Link::Single(c) => c.req_packed_commands(pipeline, offset, count),
+            Link::Cluster(c) if !pipeline.is_transaction() => {
                 split_by_slot(c.clone(), pipeline, offset, count)
             }
-            Connection::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
-            Connection::Dedicated(c) => return c.req_packed_commands(pipeline, offset, count),
-            Connection::Sentinel(c) => c.req_packed_commands(pipeline, offset, count),
+            Link::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+            Link::Dedicated(c) => return c.req_packed_commands(pipeline, offset, count),
+            Link::Sentinel(c) => c.req_packed_commands(pipeline, offset, count),
         };
-        Box::pin(timed("pipeline", sent))
+        let meters = &self.meters;
+        Box::pin(async move {
+            let started = Instant::now();
+            let result = sent.await;
+            meters.record(PIPELINE, started, &result);
+            result
+        })
     }
 
     fn get_db(&self) -> i64 {
-        match self {
-            Connection::Single(c) => c.get_db(),
-            Connection::Cluster(c) => c.get_db(),
-            Connection::Dedicated(c) => c.get_db(),
-            Connection::Sentinel(c) => c.get_db(),
+        match &self.link {
+            Link::Single(c) => c.get_db(),
+            Link::Cluster(c) => c.get_db(),
+            Link::Dedicated(c) => c.get_db(),
+            Link::Sentinel(c) => c.get_db(),
         }
     }
 }

@@ -25,10 +25,15 @@ use redis::{Cmd, Pipeline, RedisFuture, RedisResult, Value};
 /// Timeouts in a row that condemn a connection.
 const THRESHOLD: u32 = 2;
 
-/// How to open the connection a [`Healing`] keeps.
+/// How to open the connection a [`Healing`] keeps, and send a command on
+/// it.
 pub(super) trait Connect: Send + Sync + 'static {
     type Conn: ConnectionLike + Clone + Send + Sync + 'static;
     fn connect(&self) -> impl Future<Output = RedisResult<Self::Conn>> + Send;
+    fn send<'a>(
+        conn: &'a mut Self::Conn,
+        cmd: &'a Cmd,
+    ) -> impl Future<Output = RedisResult<Value>> + Send + 'a;
 }
 
 /// One server, through a `ConnectionManager` (connected lazily, see
@@ -43,6 +48,11 @@ impl Connect for Single {
     async fn connect(&self) -> RedisResult<ConnectionManager> {
         ConnectionManager::new_lazy_with_config(self.client.clone(), self.config.clone())
     }
+
+    // Not through `ConnectionLike`, which boxes every call.
+    async fn send(conn: &mut ConnectionManager, cmd: &Cmd) -> RedisResult<Value> {
+        conn.send_packed_command(cmd).await
+    }
 }
 
 /// A Redis Cluster, through the cluster client.
@@ -52,6 +62,10 @@ impl Connect for Cluster {
     type Conn = ClusterConnection;
     async fn connect(&self) -> RedisResult<ClusterConnection> {
         self.0.get_async_connection().await
+    }
+
+    async fn send(conn: &mut ClusterConnection, cmd: &Cmd) -> RedisResult<Value> {
+        conn.req_packed_command(cmd).await
     }
 }
 
@@ -142,14 +156,20 @@ impl<C: Connect> Healing<C> {
     }
 }
 
+impl<C: Connect> Healing<C> {
+    /// Sends `cmd` on the current connection (unboxed: the caller boxes
+    /// the call once).
+    pub(super) async fn send(&self, cmd: &Cmd) -> RedisResult<Value> {
+        let mut conn = self.current();
+        let result = C::send(&mut conn, cmd).await;
+        self.observe(&result);
+        result
+    }
+}
+
 impl<C: Connect> ConnectionLike for Healing<C> {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
-        let mut conn = self.current();
-        Box::pin(async move {
-            let result = conn.req_packed_command(cmd).await;
-            self.observe(&result);
-            result
-        })
+        Box::pin(self.send(cmd))
     }
 
     fn req_packed_commands<'a>(

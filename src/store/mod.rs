@@ -35,7 +35,7 @@ mod sentinel;
 mod tls;
 
 pub use config::{Endpoint, StoreConfig};
-use connection::Connection;
+use connection::{Connection, Link};
 pub use durable::{DurableWrite, Replication};
 pub use error::StoreError;
 pub use library::Library;
@@ -62,10 +62,10 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let kind = match self.conn {
-            Connection::Single(_) | Connection::Dedicated(_) => "single",
-            Connection::Cluster(_) => "cluster",
-            Connection::Sentinel(_) => "sentinel",
+        let kind = match self.conn.link {
+            Link::Single(_) | Link::Dedicated(_) => "single",
+            Link::Cluster(_) => "cluster",
+            Link::Sentinel(_) => "sentinel",
         };
         f.debug_struct("Store").field("topology", &kind).finish()
     }
@@ -130,7 +130,7 @@ impl Store {
             .set_number_of_retries(1)
             .set_min_delay(Duration::from_millis(50))
             .set_max_delay(Duration::from_millis(500));
-        Ok(match &config.endpoint {
+        Ok(Connection::new(match &config.endpoint {
             Endpoint::Single(url) => {
                 let client = tls::client(url, config.tls.as_ref()).map_err(|source| {
                     StoreError::InvalidUrl {
@@ -138,7 +138,7 @@ impl Store {
                         source,
                     }
                 })?;
-                Connection::Single(
+                Link::Single(
                     healing::Healing::new(healing::Single {
                         client,
                         config: manager_config,
@@ -157,7 +157,7 @@ impl Store {
                     url: nodes.join(","),
                     source,
                 })?;
-                Connection::Cluster(healing::Healing::new(healing::Cluster(client)).await?)
+                Link::Cluster(healing::Healing::new(healing::Cluster(client)).await?)
             }
             Endpoint::Sentinel {
                 sentinels,
@@ -180,17 +180,17 @@ impl Store {
                     },
                     _ => StoreError::from(source),
                 })?;
-                Connection::Sentinel(sentinel::SentinelConnection(sentinel))
+                Link::Sentinel(sentinel::SentinelConnection(sentinel))
             }
-        })
+        }))
     }
 
     /// A client for a node that takes connections of their own: the
     /// server, the current Sentinel primary, or a Cluster's first seed
     /// (pub/sub messages reach every node of a Cluster).
     async fn node_client(&self) -> Result<redis::Client, StoreError> {
-        Ok(match (&self.endpoint, &self.conn) {
-            (_, Connection::Sentinel(sentinel)) => sentinel.0.primary().await?,
+        Ok(match (&self.endpoint, &self.conn.link) {
+            (_, Link::Sentinel(sentinel)) => sentinel.0.primary().await?,
             (Endpoint::Single(url), _) => tls::client(url, self.tls.as_ref())?,
             (Endpoint::Cluster(nodes), _) => tls::client(
                 nodes.first().map(String::as_str).unwrap_or_default(),
@@ -223,19 +223,19 @@ impl Store {
                 response_timeout,
                 self.tls.as_ref(),
             )?;
-            return Ok(Connection::Cluster(
+            return Ok(Connection::new(Link::Cluster(
                 healing::Healing::new(healing::Cluster(client)).await?,
-            ));
+            )));
         }
         let config = redis::AsyncConnectionConfig::new()
             .set_connection_timeout(Some(self.connect_timeout))
             .set_response_timeout(Some(response_timeout));
         let client = self.node_client().await?;
-        Ok(Connection::Dedicated(
+        Ok(Connection::new(Link::Dedicated(
             client
                 .get_multiplexed_async_connection_with_config(&config)
                 .await?,
-        ))
+        )))
     }
 
     /// A new pub/sub connection of its own (not shared with commands),
@@ -258,7 +258,7 @@ impl Store {
 
     /// Whether this store talks to a Redis Cluster.
     pub fn is_cluster(&self) -> bool {
-        matches!(self.conn, Connection::Cluster(_))
+        matches!(self.conn.link, Link::Cluster(_))
     }
 
     /// A connection handle for one operation. Cheap: it shares the

@@ -56,16 +56,16 @@ pub async fn refresh(#[server(flatten)] body: RefreshRequest) -> Result<TokenPai
     let state = crate::state::current()?;
     let token = match body.refresh_token.filter(|t| !t.is_empty()) {
         Some(token) => token,
-        None => leptos::prelude::use_context::<http::request::Parts>()
-            .and_then(|parts| {
-                crate::cookies::cookie(&parts.headers, crate::cookies::REFRESH_COOKIE)
-            })
-            .ok_or_else(|| {
-                crate::ApiError::new(
-                    crate::ErrorCode::Unauthenticated,
-                    "Send {\"refresh_token\": \"…\"} or the refresh cookie.",
-                )
-            })?,
+        None => leptos::prelude::with_context::<http::request::Parts, _>(|parts| {
+            crate::cookies::cookie(&parts.headers, crate::cookies::REFRESH_COOKIE)
+        })
+        .flatten()
+        .ok_or_else(|| {
+            crate::ApiError::new(
+                crate::ErrorCode::Unauthenticated,
+                "Send {\"refresh_token\": \"…\"} or the refresh cookie.",
+            )
+        })?,
     };
     let rotated = state.auth.refresh(&token, &crate::caller::client()).await?;
     crate::cookies::send(&crate::cookies::rotated_cookies(&state.cookies, &rotated));

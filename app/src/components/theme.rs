@@ -58,9 +58,11 @@ impl Theme {
     pub fn current() -> Self {
         #[cfg(feature = "ssr")]
         {
-            use_context::<http::request::Parts>()
-                .and_then(|parts| crate::cookies::cookie(&parts.headers, THEME_COOKIE))
-                .map_or(Theme::System, |name| Theme::parse(&name))
+            with_context::<http::request::Parts, _>(|parts| {
+                crate::cookies::cookie(&parts.headers, THEME_COOKIE)
+            })
+            .flatten()
+            .map_or(Theme::System, |name| Theme::parse(&name))
         }
         #[cfg(not(feature = "ssr"))]
         {
