@@ -47,9 +47,12 @@ build:
 
 # Benchmarks: each binary prints Markdown tables (the README quotes them).
 # The HTTP benchmark loads the release binary with wrk.
+# The allocation test's table goes beside the HTTP benchmark's CPU times.
+ALLOCATIONS := $(CARGO_TARGET_DIR)/allocations.tsv
 bench: deps build
 	@.ci/bundle-size
-	GATEHOUSE_BIN=$(GATEHOUSE_BIN) cargo run --release --locked -p gatehouse-http-bench
+	GATEHOUSE_ALLOCATIONS_OUT=$(ALLOCATIONS) cargo test --locked -q -p gatehouse-server --test allocations -- --nocapture
+	GATEHOUSE_BIN=$(GATEHOUSE_BIN) GATEHOUSE_ALLOCATIONS=$(ALLOCATIONS) cargo run --release --locked -p gatehouse-http-bench
 	cargo bench --bench locks
 	cargo bench --bench refresh
 	cargo bench --bench ratelimit

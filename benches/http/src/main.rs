@@ -175,33 +175,45 @@ async fn run() {
     let gatehouse_url = format!("http://127.0.0.1:{gatehouse_port}");
     let bearer = format!("Authorization: Bearer {token}");
     let cookie = format!("Cookie: gh_access={token}");
-    let endpoints: Vec<(&str, String, Option<&str>, &str)> = vec![
+    // (name, URL, header, method, key in the allocation test's table)
+    let endpoints: Vec<(&str, String, Option<&str>, &str, &str)> = vec![
         (
             "PING reference",
             format!("{reference_url}/ping"),
             None,
             "GET",
+            "",
         ),
-        ("/health", format!("{gatehouse_url}/health"), None, "GET"),
+        (
+            "/health",
+            format!("{gatehouse_url}/health"),
+            None,
+            "GET",
+            "health",
+        ),
         (
             "GET /api/v1/auth/verify (bearer)",
             format!("{gatehouse_url}/api/v1/auth/verify"),
             Some(bearer.as_str()),
             "GET",
+            "verify",
         ),
         (
             "POST /api/v1/auth/me (bearer)",
             format!("{gatehouse_url}/api/v1/auth/me"),
             Some(bearer.as_str()),
             "POST",
+            "me",
         ),
         (
             "GET /account (cookie, page)",
             format!("{gatehouse_url}/account"),
             Some(cookie.as_str()),
             "GET",
+            "page",
         ),
     ];
+    let allocations = allocations();
     let pids = Pids {
         gatehouse: processes.gatehouse.id(),
         reference: processes.reference.id(),
@@ -211,7 +223,7 @@ async fn run() {
     for connections in [64, 1] {
         let mut rows = Vec::new();
         let mut reference_rps = 0.0;
-        for (name, url, header, method) in &endpoints {
+        for (name, url, header, method, key) in &endpoints {
             let pid = if name.starts_with("PING") {
                 pids.reference
             } else {
@@ -244,6 +256,10 @@ async fn run() {
                 format!("{:.2}", median.rps / reference_rps.max(1.0)),
                 format!("{:.1}", median.server_us),
                 format!("{:.1}", median.redis_us),
+                allocations
+                    .iter()
+                    .find(|(k, _)| k == key)
+                    .map_or_else(|| "-".to_owned(), |(_, n)| n.clone()),
             ]);
         }
         table(
@@ -259,6 +275,7 @@ async fn run() {
                 "× PING",
                 "server CPU µs/req",
                 "redis CPU µs/req",
+                "allocations/req",
             ],
             &rows,
         );
@@ -266,6 +283,19 @@ async fn run() {
     storm(gatehouse_port, &gatehouse_url, seconds, dir.path()).await;
     drop(processes);
     drop(redis);
+}
+
+/// Allocations per request, as the allocation test measured them (`make
+/// bench` runs it first and names its table in `GATEHOUSE_ALLOCATIONS`).
+fn allocations() -> Vec<(String, String)> {
+    std::env::var("GATEHOUSE_ALLOCATIONS")
+        .ok()
+        .and_then(|path| std::fs::read_to_string(path).ok())
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| line.split_once('\t'))
+        .map(|(key, n)| (key.to_owned(), n.to_owned()))
+        .collect()
 }
 
 fn login_body() -> String {
