@@ -42,6 +42,11 @@ pub const REDIS_ERRORS: &str = "gatehouse_redis_errors_total";
 /// Durable writes (sessions created or revoked) that fewer replicas
 /// confirmed than `--redis-wait-replicas` asks for, by `write`.
 pub const REDIS_WAIT_SHORT: &str = "gatehouse_redis_wait_short_total";
+/// Each Redis target's circuit breaker by `target`: 0 closed, 1 half-open,
+/// 2 open.
+pub const REDIS_BREAKER_STATE: &str = "gatehouse_redis_breaker_state";
+/// Breaker transitions by `target` and `to` (`closed`, `half_open`, `open`).
+pub const REDIS_BREAKER_TRANSITIONS: &str = "gatehouse_redis_breaker_transitions_total";
 /// Open live console streams on this instance.
 pub const CONSOLE_STREAMS: &str = "gatehouse_console_streams";
 /// Live sessions and users with one (refreshed in the background).
@@ -121,6 +126,14 @@ pub fn describe() {
     describe_counter!(
         REDIS_WAIT_SHORT,
         "Durable writes fewer replicas confirmed than configured, by write."
+    );
+    describe_gauge!(
+        REDIS_BREAKER_STATE,
+        "Redis circuit breaker by target: 0 closed, 1 half-open, 2 open."
+    );
+    describe_counter!(
+        REDIS_BREAKER_TRANSITIONS,
+        "Redis circuit breaker transitions by target and new state."
     );
     describe_gauge!(
         CONSOLE_STREAMS,

@@ -157,6 +157,16 @@ impl TestCluster {
         }
     }
 
+    /// Stops node `i` (of three) answering, the others left running.
+    pub fn freeze_node(&self, i: usize) {
+        send_signal(self.nodes[i].pid(), "-STOP");
+    }
+
+    /// Lets node `i` run again.
+    pub fn thaw_node(&self, i: usize) {
+        send_signal(self.nodes[i].pid(), "-CONT");
+    }
+
     /// Starts three cluster-enabled servers, joins them into a cluster
     /// covering all slots, and waits until every node reports it healthy.
     pub async fn start() -> Self {

@@ -12,6 +12,7 @@ use redis::aio::ConnectionLike;
 use redis::cluster_routing::Slot;
 use redis::{Cmd, Pipeline, RedisError, RedisFuture, Value};
 
+use super::circuit::Circuit;
 use super::{healing, sentinel};
 
 #[cfg(any(test, feature = "test-util"))]
@@ -23,6 +24,9 @@ pub(crate) mod slots;
 pub(super) struct Connection {
     pub(super) link: Link,
     meters: Arc<Meters>,
+    /// The circuit breakers calls go through (none on a dedicated
+    /// connection, whose reads block on purpose).
+    circuit: Option<Arc<Circuit>>,
 }
 
 /// The topologies.
@@ -36,10 +40,54 @@ pub(super) enum Link {
 }
 
 impl Connection {
-    pub(super) fn new(link: Link) -> Self {
+    /// A connection whose calls go through `circuit` (probed from now on).
+    pub(super) fn guarded(link: Link, circuit: Arc<Circuit>) -> Self {
+        circuit.watch(link.clone());
         Self {
             link,
             meters: Arc::default(),
+            circuit: Some(circuit),
+        }
+    }
+
+    /// A connection of its own for blocking reads: no breaker, no timing.
+    pub(super) fn dedicated(conn: redis::aio::MultiplexedConnection) -> Self {
+        Self {
+            link: Link::Dedicated(conn),
+            meters: Arc::default(),
+            circuit: None,
+        }
+    }
+
+    pub(super) fn circuit(&self) -> Option<&Circuit> {
+        self.circuit.as_deref()
+    }
+}
+
+impl Link {
+    /// A probe went unanswered within its deadline: the connection is
+    /// treated as after a timeout (replaced, or its primary looked up
+    /// again, when that keeps happening).
+    pub(super) fn missed(&self) {
+        match self {
+            Link::Single(conn) => conn.missed(),
+            Link::Cluster(conn) => conn.missed(),
+            Link::Sentinel(conn) => conn.0.missed(),
+            Link::Dedicated(_) => {}
+        }
+    }
+
+    /// Sends `cmd`, past any breaker (the probes' way).
+    pub(super) async fn send(&mut self, cmd: &Cmd) -> redis::RedisResult<Value> {
+        match self {
+            Link::Single(conn) => conn.send(cmd).await,
+            Link::Cluster(conn) => {
+                #[cfg(any(test, feature = "test-util"))]
+                slots::check(cmd)?;
+                conn.send(cmd).await
+            }
+            Link::Sentinel(conn) => conn.req_packed_command(cmd).await,
+            Link::Dedicated(conn) => conn.req_packed_command(cmd).await,
         }
     }
 }
@@ -144,22 +192,21 @@ fn command_index(cmd: &Cmd) -> usize {
 
 impl ConnectionLike for Connection {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
-        let Connection { link, meters } = self;
+        let Connection {
+            link,
+            meters,
+            circuit,
+        } = self;
         match link {
             // Blocking reads wait on purpose: not a latency.
             Link::Dedicated(conn) => conn.req_packed_command(cmd),
             // The one box of a call: the trait returns one.
             link => Box::pin(async move {
                 let started = Instant::now();
-                let result = match link {
-                    Link::Single(conn) => conn.send(cmd).await,
-                    Link::Cluster(conn) => {
-                        #[cfg(any(test, feature = "test-util"))]
-                        slots::check(cmd)?;
-                        conn.send(cmd).await
-                    }
-                    Link::Sentinel(conn) => conn.req_packed_command(cmd).await,
-                    Link::Dedicated(conn) => conn.req_packed_command(cmd).await,
+                let target = circuit.as_ref().and_then(|circuit| circuit.target(cmd));
+                let result = match target {
+                    Some(target) => target.guard(link.send(cmd)).await,
+                    None => link.send(cmd).await,
                 };
                 meters.record(command_index(cmd), started, &result);
                 result
@@ -183,9 +230,16 @@ impl ConnectionLike for Connection {
             Link::Sentinel(c) => c.req_packed_commands(pipeline, offset, count),
         };
         let meters = &self.meters;
+        let target = self
+            .circuit
+            .as_ref()
+            .and_then(|circuit| pipeline.cmd_iter().find_map(|cmd| circuit.target(cmd)));
         Box::pin(async move {
             let started = Instant::now();
-            let result = sent.await;
+            let result = match target {
+                Some(target) => target.guard(sent).await,
+                None => sent.await,
+            };
             meters.record(PIPELINE, started, &result);
             result
         })

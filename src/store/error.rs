@@ -22,30 +22,51 @@ pub enum StoreError {
     Command(#[source] RedisError),
 }
 
+/// What a call refused by an open circuit breaker fails with.
+pub(super) const CIRCUIT_OPEN: &str = "the Redis circuit breaker is open";
+
+/// The error of a call the circuit breaker did not send (or gave up on
+/// when it opened).
+pub(super) fn circuit_open() -> RedisError {
+    RedisError::from((redis::ErrorKind::Io, CIRCUIT_OPEN))
+}
+
+/// Whether `err` says Redis could not answer (as opposed to an answer
+/// that was an error).
+pub(super) fn is_unavailable(err: &RedisError) -> bool {
+    let busy = matches!(
+        err.kind(),
+        redis::ErrorKind::Server(
+            redis::ServerErrorKind::BusyLoading
+                | redis::ServerErrorKind::TryAgain
+                | redis::ServerErrorKind::ClusterDown
+                | redis::ServerErrorKind::MasterDown
+                | redis::ServerErrorKind::ReadOnly
+        ) | redis::ErrorKind::MasterNameNotFoundBySentinel
+    );
+    busy || err.is_io_error()
+        || err.is_timeout()
+        || err.is_connection_dropped()
+        || err.is_connection_refusal()
+        || err.is_unrecoverable_error()
+}
+
+impl StoreError {
+    /// The call was not sent (or was given up) because the circuit
+    /// breaker of its Redis target is open.
+    pub fn is_circuit_open(&self) -> bool {
+        matches!(self, StoreError::Unavailable(err) if err.to_string().contains(CIRCUIT_OPEN))
+    }
+}
+
 impl From<RedisError> for StoreError {
     fn from(err: RedisError) -> Self {
         // A Redis that is loading its data, failing over, or whose Cluster
         // is reconfiguring cannot answer *now*: that is unavailability (a
         // 503 the client may retry), not a failed command (a 500).
         // So is a Sentinel deployment whose sentinels name no reachable
-        // primary (mid-failover).
-        let busy = matches!(
-            err.kind(),
-            redis::ErrorKind::Server(
-                redis::ServerErrorKind::BusyLoading
-                    | redis::ServerErrorKind::TryAgain
-                    | redis::ServerErrorKind::ClusterDown
-                    | redis::ServerErrorKind::MasterDown
-                    | redis::ServerErrorKind::ReadOnly
-            ) | redis::ErrorKind::MasterNameNotFoundBySentinel
-        );
-        if busy
-            || err.is_io_error()
-            || err.is_timeout()
-            || err.is_connection_dropped()
-            || err.is_connection_refusal()
-            || err.is_unrecoverable_error()
-        {
+        // primary (mid-failover), and a target whose breaker is open.
+        if is_unavailable(&err) {
             StoreError::Unavailable(err)
         } else {
             StoreError::Command(err)

@@ -112,6 +112,15 @@ impl<C: Connect> Healing<C> {
             .clone()
     }
 
+    /// A call given up before it timed out (a probe past its deadline)
+    /// counts as a timeout: a connection nobody waits on long enough must
+    /// still be replaced when it stops answering.
+    pub(super) fn missed(&self) {
+        if self.inner.timeouts.fetch_add(1, Ordering::Relaxed) + 1 >= THRESHOLD {
+            self.replace();
+        }
+    }
+
     fn observe<T>(&self, result: &RedisResult<T>) {
         let inner = &self.inner;
         match result {
@@ -162,6 +171,20 @@ impl<C: Connect> Healing<C> {
     pub(super) async fn send(&self, cmd: &Cmd) -> RedisResult<Value> {
         let mut conn = self.current();
         let result = C::send(&mut conn, cmd).await;
+        self.observe(&result);
+        result
+    }
+}
+
+impl Healing<Cluster> {
+    /// Sends `cmd` where `routing` says (a probe to one node).
+    pub(super) async fn route(
+        &self,
+        cmd: Cmd,
+        routing: redis::cluster_routing::RoutingInfo,
+    ) -> RedisResult<Value> {
+        let mut conn = self.current();
+        let result = conn.route_command(cmd, routing).await;
         self.observe(&result);
         result
     }

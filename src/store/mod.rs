@@ -21,6 +21,8 @@ use redis::aio::{ConnectionLike, ConnectionManagerConfig};
 use redis::cluster::ClusterClient;
 use redis::{RedisError, Value};
 
+pub mod breaker;
+mod circuit;
 mod config;
 mod connection;
 #[cfg(test)]
@@ -130,7 +132,7 @@ impl Store {
             .set_number_of_retries(1)
             .set_min_delay(Duration::from_millis(50))
             .set_max_delay(Duration::from_millis(500));
-        Ok(Connection::new(match &config.endpoint {
+        let (link, circuit) = match &config.endpoint {
             Endpoint::Single(url) => {
                 let client = tls::client(url, config.tls.as_ref()).map_err(|source| {
                     StoreError::InvalidUrl {
@@ -138,12 +140,16 @@ impl Store {
                         source,
                     }
                 })?;
-                Link::Single(
-                    healing::Healing::new(healing::Single {
-                        client,
-                        config: manager_config,
-                    })
-                    .await?,
+                let name = client.get_connection_info().addr().to_string();
+                (
+                    Link::Single(
+                        healing::Healing::new(healing::Single {
+                            client,
+                            config: manager_config,
+                        })
+                        .await?,
+                    ),
+                    circuit::Circuit::one(&name),
                 )
             }
             Endpoint::Cluster(nodes) => {
@@ -157,7 +163,10 @@ impl Store {
                     url: nodes.join(","),
                     source,
                 })?;
-                Link::Cluster(healing::Healing::new(healing::Cluster(client)).await?)
+                (
+                    Link::Cluster(healing::Healing::new(healing::Cluster(client)).await?),
+                    circuit::Circuit::cluster(),
+                )
             }
             Endpoint::Sentinel {
                 sentinels,
@@ -180,9 +189,13 @@ impl Store {
                     },
                     _ => StoreError::from(source),
                 })?;
-                Link::Sentinel(sentinel::SentinelConnection(sentinel))
+                (
+                    Link::Sentinel(sentinel::SentinelConnection(sentinel)),
+                    circuit::Circuit::one(&format!("sentinel:{master}")),
+                )
             }
-        }))
+        };
+        Ok(Connection::guarded(link, circuit))
     }
 
     /// A client for a node that takes connections of their own: the
@@ -223,19 +236,22 @@ impl Store {
                 response_timeout,
                 self.tls.as_ref(),
             )?;
-            return Ok(Connection::new(Link::Cluster(
-                healing::Healing::new(healing::Cluster(client)).await?,
-            )));
+            // Blocking reads on a Cluster: a cluster connection of their
+            // own, gated and probed like the store's.
+            return Ok(Connection::guarded(
+                Link::Cluster(healing::Healing::new(healing::Cluster(client)).await?),
+                circuit::Circuit::cluster(),
+            ));
         }
         let config = redis::AsyncConnectionConfig::new()
             .set_connection_timeout(Some(self.connect_timeout))
             .set_response_timeout(Some(response_timeout));
         let client = self.node_client().await?;
-        Ok(Connection::new(Link::Dedicated(
+        Ok(Connection::dedicated(
             client
                 .get_multiplexed_async_connection_with_config(&config)
                 .await?,
-        )))
+        ))
     }
 
     /// A new pub/sub connection of its own (not shared with commands),
@@ -254,6 +270,20 @@ impl Store {
             .await
             .map_err(|_| timed_out("timed out subscribing"))??;
         Ok(pubsub)
+    }
+
+    /// Whether a circuit breaker of this store is open or half-open: some
+    /// Redis target is taken to be gone, and calls to it fail at once.
+    pub fn tripped(&self) -> bool {
+        self.conn.circuit().is_some_and(circuit::Circuit::tripped)
+    }
+
+    /// When the Redis target holding `key` (without a key: every target)
+    /// last answered a call or a probe; `None` if it never has.
+    pub fn last_contact(&self, key: Option<&str>) -> Option<Instant> {
+        self.conn
+            .circuit()
+            .and_then(|circuit| circuit.last_contact(key.map(str::as_bytes)))
     }
 
     /// Whether this store talks to a Redis Cluster.

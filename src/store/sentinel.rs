@@ -140,6 +140,12 @@ impl Sentinel {
         }
     }
 
+    /// A probe went unanswered: ask the sentinels again (and connect
+    /// afresh), as after a timeout.
+    pub(super) fn missed(self: &Arc<Self>) {
+        self.search_in_background(true);
+    }
+
     /// Rediscovers the primary without holding up the caller (at most one
     /// search at a time).
     fn search_in_background(self: &Arc<Self>, fresh: bool) {

@@ -1,0 +1,374 @@
+//! The store's circuit breakers (see [`super::breaker`]): which one a call
+//! goes through, and the probes that watch each target.
+//!
+//! One server or a Sentinel primary is one target. A Cluster has one per
+//! primary: a call goes through the breaker of the node that owns its
+//! first key's slot (learnt from `CLUSTER SLOTS`, refreshed every few
+//! seconds), so one frozen node does not stop requests whose keys live on
+//! the others. A call without a key is not gated.
+//!
+//! The probes run on the store's own connection, past the breakers: what
+//! they show is whether the connection requests use would be answered.
+
+use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock, Weak};
+use std::time::Instant;
+
+use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, Slot, SlotAddr};
+use redis::{Cmd, RedisResult, Value};
+use tokio::sync::Notify;
+
+use super::breaker::{Breaker, PROBE_DEADLINE, PROBE_EVERY, Permit, Phase, Transition};
+use super::connection::Link;
+
+/// Slots of a Cluster.
+const SLOTS: u16 = 16_384;
+use super::error::{circuit_open, is_unavailable};
+
+/// One target: its breaker, and the calls waiting on it.
+pub(super) struct Target {
+    name: Arc<str>,
+    breaker: Breaker,
+    /// Woken when the breaker opens: every call waiting then fails.
+    opened: Notify,
+}
+
+impl Target {
+    fn new(name: &str) -> Arc<Self> {
+        let target = Arc::new(Self {
+            name: name.into(),
+            breaker: Breaker::default(),
+            opened: Notify::new(),
+        });
+        target.report(Some(Phase::Closed), false);
+        target
+    }
+
+    /// Makes a transition known: the metrics, the log, and the calls that
+    /// wait on a target that just opened.
+    fn report(&self, transition: Transition, counted: bool) {
+        let Some(phase) = transition else { return };
+        let name = self.name.to_string();
+        metrics::gauge!(crate::observe::REDIS_BREAKER_STATE, "target" => name.clone())
+            .set(phase as u8 as f64);
+        if !counted {
+            return;
+        }
+        metrics::counter!(
+            crate::observe::REDIS_BREAKER_TRANSITIONS,
+            "target" => name, "to" => phase.as_str()
+        )
+        .increment(1);
+        match phase {
+            Phase::Open => {
+                tracing::warn!(target = %self.name, "Redis is not answering: circuit breaker open, calls fail at once");
+                self.opened.notify_waiters();
+            }
+            Phase::HalfOpen => {
+                tracing::info!(target = %self.name, "Redis answers probes again: one call goes through");
+            }
+            Phase::Closed => {
+                tracing::warn!(target = %self.name, "Redis answers again: circuit breaker closed")
+            }
+        }
+    }
+
+    /// Sends a call through this target's breaker: at once refused while
+    /// it is open, and given up the moment it opens.
+    pub(super) async fn guard<T>(
+        &self,
+        send: impl Future<Output = RedisResult<T>>,
+    ) -> RedisResult<T> {
+        let permit = self.breaker.permit();
+        if permit == Permit::Refused {
+            return Err(circuit_open());
+        }
+        // Registered before the call is sent, so an opening while it waits
+        // cannot be missed.
+        let opened = self.opened.notified();
+        tokio::pin!(opened);
+        opened.as_mut().enable();
+        let mut outcome = Outcome {
+            breaker: &self.breaker,
+            permit,
+            ended: false,
+        };
+        let started = Instant::now();
+        let result = tokio::select! {
+            biased;
+            result = send => result,
+            () = opened => return Err(circuit_open()),
+        };
+        outcome.ended = true;
+        let failed = result.as_ref().err().is_some_and(is_unavailable);
+        let transition = self
+            .breaker
+            .record(permit, failed, started.elapsed(), Instant::now());
+        self.report(transition, true);
+        result
+    }
+
+    fn probed(&self, answered: bool) {
+        let transition = self.breaker.probed(answered, Instant::now());
+        self.report(transition, true);
+    }
+}
+
+/// A call's permit, given back if the call is dropped before it ends (so a
+/// half-open breaker's trial is not lost with a cancelled request).
+struct Outcome<'a> {
+    breaker: &'a Breaker,
+    permit: Permit,
+    ended: bool,
+}
+
+impl Drop for Outcome<'_> {
+    fn drop(&mut self) {
+        if !self.ended {
+            self.breaker.abandon(self.permit);
+        }
+    }
+}
+
+/// The targets of one store.
+pub(super) struct Circuit {
+    targets: RwLock<Targets>,
+}
+
+enum Targets {
+    One(Arc<Target>),
+    /// A Cluster's primaries: each with the first slot it owns (where its
+    /// probe goes), and the owner of every slot.
+    Slots {
+        primaries: Vec<(u16, Arc<Target>)>,
+        owners: HashMap<Slot, Arc<Target>>,
+    },
+}
+
+impl Targets {
+    fn slots() -> Self {
+        Targets::Slots {
+            primaries: Vec::new(),
+            owners: HashMap::new(),
+        }
+    }
+}
+
+impl Circuit {
+    /// One target (a server, a Sentinel primary), named `name`.
+    pub(super) fn one(name: &str) -> Arc<Self> {
+        Arc::new(Self {
+            targets: RwLock::new(Targets::One(Target::new(name))),
+        })
+    }
+
+    /// A Cluster's targets, learnt by the first probe.
+    pub(super) fn cluster() -> Arc<Self> {
+        Arc::new(Self {
+            targets: RwLock::new(Targets::slots()),
+        })
+    }
+
+    /// The target `cmd` goes to (`None`: not gated).
+    pub(super) fn target(&self, cmd: &Cmd) -> Option<Arc<Target>> {
+        let targets = self.targets.read().unwrap_or_else(PoisonError::into_inner);
+        match &*targets {
+            Targets::One(target) => Some(Arc::clone(target)),
+            Targets::Slots { owners, .. } => owners.get(&Slot::for_key(first_key(cmd)?)).cloned(),
+        }
+    }
+
+    /// When the target of `key` (any target, without one) last answered.
+    pub(super) fn last_contact(&self, key: Option<&[u8]>) -> Option<Instant> {
+        let targets = self.targets.read().unwrap_or_else(PoisonError::into_inner);
+        match &*targets {
+            Targets::One(target) => target.breaker.last_success(),
+            Targets::Slots { primaries, owners } => match key {
+                Some(key) => owners
+                    .get(&Slot::for_key(key))
+                    .and_then(|target| target.breaker.last_success()),
+                None => primaries
+                    .iter()
+                    .filter_map(|(_, target)| target.breaker.last_success())
+                    .min(),
+            },
+        }
+    }
+
+    /// Whether a breaker of this store is not closed.
+    pub(super) fn tripped(&self) -> bool {
+        let targets = self.targets.read().unwrap_or_else(PoisonError::into_inner);
+        match &*targets {
+            Targets::One(target) => target.breaker.phase() != Phase::Closed,
+            Targets::Slots { primaries, .. } => primaries
+                .iter()
+                .any(|(_, target)| target.breaker.phase() != Phase::Closed),
+        }
+    }
+
+    fn primaries(&self) -> Vec<(u16, Arc<Target>)> {
+        match &*self.targets.read().unwrap_or_else(PoisonError::into_inner) {
+            Targets::Slots { primaries, .. } => primaries.clone(),
+            Targets::One(_) => Vec::new(),
+        }
+    }
+
+    /// Starts the probes of `link`'s targets; they stop with the circuit.
+    pub(super) fn watch(self: &Arc<Self>, link: Link) {
+        tokio::spawn(probe(Arc::downgrade(self), link));
+    }
+}
+
+/// The probes: a `PING` to every target every [`PROBE_EVERY`], each with
+/// [`PROBE_DEADLINE`]; a Cluster's slot map is read again every 20 rounds
+/// (5 s), and whenever it is unknown.
+async fn probe(circuit: Weak<Circuit>, mut link: Link) {
+    let mut every = tokio::time::interval(PROBE_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let ping = redis::cmd("PING");
+    for round in 0u64.. {
+        every.tick().await;
+        let Some(circuit) = circuit.upgrade() else {
+            return;
+        };
+        let one = {
+            let targets = circuit
+                .targets
+                .read()
+                .unwrap_or_else(PoisonError::into_inner);
+            match &*targets {
+                Targets::One(target) => Some(Arc::clone(target)),
+                Targets::Slots { .. } => None,
+            }
+        };
+        match (one, &mut link) {
+            (Some(target), link) => {
+                let answered = tokio::time::timeout(PROBE_DEADLINE, link.send(&ping)).await;
+                if answered.is_err() {
+                    link.missed();
+                }
+                target.probed(matches!(answered, Ok(Ok(_))));
+            }
+            (None, Link::Cluster(cluster)) => {
+                let mut primaries = circuit.primaries();
+                if primaries.is_empty() || round % 20 == 0 {
+                    refresh(&circuit, cluster).await;
+                    primaries = circuit.primaries();
+                }
+                let probes = primaries.into_iter().map(|(start, target)| {
+                    let cluster = cluster.clone();
+                    let ping = ping.clone();
+                    async move {
+                        let route = RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(
+                            Route::new(start, SlotAddr::Master),
+                        ));
+                        let answered =
+                            tokio::time::timeout(PROBE_DEADLINE, cluster.route(ping, route)).await;
+                        if answered.is_err() {
+                            cluster.missed();
+                        }
+                        target.probed(matches!(answered, Ok(Ok(_))));
+                    }
+                });
+                futures_util::future::join_all(probes).await;
+            }
+            (None, _) => return,
+        }
+    }
+}
+
+/// Reads a Cluster's slot map and gives each primary a target (keeping
+/// the breakers of primaries that stay).
+async fn refresh(circuit: &Circuit, cluster: &super::healing::Healing<super::healing::Cluster>) {
+    let route = RoutingInfo::SingleNode(SingleNodeRoutingInfo::Random);
+    let answer = tokio::time::timeout(
+        PROBE_DEADLINE * 5,
+        cluster.route(redis::cmd("CLUSTER").arg("SLOTS").clone(), route),
+    )
+    .await;
+    let Ok(Ok(Value::Array(entries))) = answer else {
+        return;
+    };
+    let ranges: Vec<(u16, u16, String)> = entries.into_iter().filter_map(slot_range).collect();
+    if ranges.is_empty() {
+        return;
+    }
+    let mut targets = circuit
+        .targets
+        .write()
+        .unwrap_or_else(PoisonError::into_inner);
+    let Targets::Slots { primaries, owners } = &mut *targets else {
+        return;
+    };
+    let mut fresh: Vec<(u16, Arc<Target>)> = Vec::new();
+    let mut fresh_owners = HashMap::with_capacity(usize::from(SLOTS));
+    for (start, end, name) in ranges {
+        let known = |list: &[(u16, Arc<Target>)]| {
+            list.iter()
+                .find(|(_, t)| *t.name == *name)
+                .map(|(_, t)| Arc::clone(t))
+        };
+        let target = match known(&fresh) {
+            Some(target) => target,
+            None => {
+                let target = known(primaries).unwrap_or_else(|| Target::new(&name));
+                fresh.push((start, Arc::clone(&target)));
+                target
+            }
+        };
+        for slot in (start..=end).filter_map(Slot::new) {
+            fresh_owners.insert(slot, Arc::clone(&target));
+        }
+    }
+    *primaries = fresh;
+    *owners = fresh_owners;
+}
+
+/// One `CLUSTER SLOTS` entry: `[start, end, [host, port, …], replicas…]`.
+fn slot_range(entry: Value) -> Option<(u16, u16, String)> {
+    let Value::Array(items) = entry else {
+        return None;
+    };
+    let number = |value: &Value| match value {
+        Value::Int(n) => u16::try_from(*n).ok(),
+        _ => None,
+    };
+    let (start, end) = (number(items.first()?)?, number(items.get(1)?)?);
+    let Value::Array(primary) = items.get(2)? else {
+        return None;
+    };
+    let host = match primary.first()? {
+        Value::BulkString(bytes) => String::from_utf8_lossy(bytes).into_owned(),
+        Value::SimpleString(text) => text.clone(),
+        _ => return None,
+    };
+    let port = match primary.get(1)? {
+        Value::Int(port) => *port,
+        _ => return None,
+    };
+    Some((start, end, format!("{host}:{port}")))
+}
+
+/// The first key of a command: the one after the key count of a script or
+/// function call, else its first argument.
+fn first_key(cmd: &Cmd) -> Option<&[u8]> {
+    let mut args = cmd.args_iter().map(|arg| match arg {
+        redis::Arg::Simple(bytes) => bytes,
+        _ => b"".as_slice(),
+    });
+    let name = args.next()?;
+    let script = [b"EVALSHA".as_slice(), b"EVAL", b"FCALL"]
+        .iter()
+        .any(|s| name.eq_ignore_ascii_case(s));
+    if script {
+        let _ = args.next()?;
+        let count = args.next()?;
+        if count == b"0" {
+            return None;
+        }
+    }
+    args.next()
+}
+
+#[cfg(test)]
+mod tests;
