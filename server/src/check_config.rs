@@ -120,7 +120,7 @@ fn redact(key: &str, value: &str) -> String {
     if key.starts_with("redis_") && key != "redis_timeout" && key != "redis_server_bin" {
         value
             .split(',')
-            .map(crate::backend::redact_url)
+            .map(gatehouse::store::redact_url)
             .collect::<Vec<_>>()
             .join(",")
     } else {

@@ -37,7 +37,8 @@ pub struct Config {
     #[arg(
         long,
         env = "GATEHOUSE_REDIS_URL",
-        conflicts_with_all = ["redis_cluster_nodes", "redis_sentinels"]
+        conflicts_with_all = ["redis_cluster_nodes", "redis_sentinels"],
+        value_parser = parse_redis_url
     )]
     pub redis_url: Option<String>,
 
@@ -46,13 +47,20 @@ pub struct Config {
         long,
         env = "GATEHOUSE_REDIS_CLUSTER_NODES",
         value_delimiter = ',',
-        conflicts_with = "redis_sentinels"
+        conflicts_with = "redis_sentinels",
+        value_parser = parse_redis_url
     )]
     pub redis_cluster_nodes: Vec<String>,
 
-    /// Redis Sentinels, comma-separated `redis://[:password@]host:26379`
-    /// URLs: Gatehouse asks them for the primary and follows failovers.
-    #[arg(long, env = "GATEHOUSE_REDIS_SENTINELS", value_delimiter = ',')]
+    /// Redis Sentinels, comma-separated, each `host:port` (port 26379 when
+    /// left out) or a URL `redis[s]://[:password@]host:port`: Gatehouse
+    /// asks them for the primary and follows failovers.
+    #[arg(
+        long,
+        env = "GATEHOUSE_REDIS_SENTINELS",
+        value_delimiter = ',',
+        value_parser = parse_sentinel
+    )]
     pub redis_sentinels: Vec<String>,
 
     /// The name the sentinels monitor the primary under.
@@ -68,7 +76,8 @@ pub struct Config {
     #[arg(
         long,
         env = "GATEHOUSE_REDIS_SENTINEL_NODE_URL",
-        requires = "redis_sentinels"
+        requires = "redis_sentinels",
+        value_parser = parse_redis_url
     )]
     pub redis_sentinel_node_url: Option<String>,
 
@@ -349,6 +358,21 @@ pub fn parse_policy(text: &str) -> Result<gatehouse::ratelimit::Policy, String> 
     gatehouse::ratelimit::Policy::parse(text).map_err(|e| e.to_string())
 }
 
+/// A Redis URL, checked as the option is read so that a mistake is
+/// reported with the flag (or variable) and the value it came from.
+fn parse_redis_url(text: &str) -> Result<String, String> {
+    gatehouse::store::check_url(text).map(|()| text.to_owned()).map_err(|_| {
+        "not a Redis URL; expected redis://[user:password@]host:port[/db], rediss://... or redis+unix:///path".to_owned()
+    })
+}
+
+/// A sentinel: `host:port` or a URL (see [`gatehouse::store::sentinel_url`]).
+fn parse_sentinel(text: &str) -> Result<String, String> {
+    gatehouse::store::sentinel_url(text).map_err(|_| {
+        "not a sentinel address; expected host:port (sentinels usually listen on 26379) or redis[s]://[:password@]host:port".to_owned()
+    })
+}
+
 /// Parses a duration argument (see [`gatehouse::duration::parse`]).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     gatehouse::duration::parse(text)
@@ -392,5 +416,42 @@ mod tests {
             "1",
         ]);
         assert!(wait_on_cluster.is_err(), "WAIT is not offered on a Cluster");
+    }
+
+    #[test]
+    fn sentinels_are_host_port_or_urls() {
+        let config = Config::try_parse_from([
+            "gatehouse",
+            "--redis-sentinels",
+            "127.0.0.1:26380,s2,[::1]:26381,::1,rediss://:pw@s3:26379",
+        ])
+        .unwrap();
+        assert_eq!(
+            config.redis_sentinels,
+            [
+                "redis://127.0.0.1:26380",
+                "redis://s2:26379",
+                "redis://[::1]:26381",
+                "redis://[::1]:26379",
+                "rediss://:pw@s3:26379",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_bad_redis_address_names_the_flag_and_the_value() {
+        for (flag, value) in [
+            ("--redis-sentinels", "s1:port"),
+            ("--redis-sentinels", "http://s1:26379"),
+            ("--redis-url", "127.0.0.1:6379"),
+            ("--redis-cluster-nodes", "redis://n1:7000,n2:notaport"),
+        ] {
+            let err = Config::try_parse_from(["gatehouse", flag, value])
+                .expect_err(value)
+                .to_string();
+            assert!(err.contains(flag), "{flag} {value}: {err}");
+            let bad = value.rsplit(',').next().unwrap();
+            assert!(err.contains(bad), "{flag} {value}: {err}");
+        }
     }
 }

@@ -22,6 +22,8 @@ use crate::config::Config;
 /// Why the state could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
+    #[error("--jwt-key-file (GATEHOUSE_JWT_KEY_FILES): {0}")]
+    KeyFiles(#[source] KeyError),
     #[error(transparent)]
     Keys(#[from] KeyError),
     #[error(
@@ -132,7 +134,7 @@ pub async fn app_state(config: &Config, store: Store) -> Result<AppState, Startu
 
 async fn keyring(config: &Config, store: &Store) -> Result<Keyring, StartupError> {
     if !config.jwt_key_files.is_empty() {
-        return Ok(Keyring::from_files(&config.jwt_key_files)?);
+        return Keyring::from_files(&config.jwt_key_files).map_err(StartupError::KeyFiles);
     }
     let deadline = tokio::time::Instant::now() + DEFAULT_KEY_WAIT;
     loop {

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::{Replication, Tls};
+use super::{Replication, StoreError, Tls};
 
 /// How to reach Redis.
 #[derive(Clone, Debug)]
@@ -40,6 +40,49 @@ pub enum Endpoint {
     },
 }
 
+/// Checks, without connecting, that `url` is a Redis URL this store can
+/// use, so that a configuration mistake is caught when it is read.
+pub fn check_url(url: &str) -> Result<(), StoreError> {
+    redis::IntoConnectionInfo::into_connection_info(url)
+        .map(drop)
+        .map_err(|source| StoreError::InvalidUrl {
+            url: url.to_owned(),
+            source,
+        })
+}
+
+/// A sentinel's URL from how operators usually write its address: a URL
+/// as for a server, `host:port`, `[v6-address]:port`, or a bare host (or
+/// IPv6 address) on the sentinels' usual port 26379.
+pub fn sentinel_url(address: &str) -> Result<String, StoreError> {
+    let address = address.trim();
+    let url = if address.contains("://") {
+        address.to_owned()
+    } else {
+        match address.matches(':').count() {
+            _ if address.starts_with('[') && address.ends_with(']') => {
+                format!("redis://{address}:26379")
+            }
+            0 => format!("redis://{address}:26379"),
+            1 => format!("redis://{address}"),
+            _ if address.starts_with('[') => format!("redis://{address}"),
+            _ => format!("redis://[{address}]:26379"),
+        }
+    };
+    check_url(&url)?;
+    Ok(url)
+}
+
+/// `url` without its password, for logs and error messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            format!("{}://***@{}", &url[..scheme_end], &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
 impl StoreConfig {
     /// A single Redis server at `url` with the default timeouts.
     pub fn single(url: impl Into<String>) -> Self {
@@ -58,5 +101,41 @@ impl StoreConfig {
             endpoint: Endpoint::Cluster(nodes),
             ..Self::single(String::new())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_reach_the_log() {
+        assert_eq!(
+            redact_url("redis://:s3cret@db:6380/2"),
+            "redis://***@db:6380/2"
+        );
+        assert_eq!(redact_url("rediss://app:pw@db"), "rediss://***@db");
+        assert_eq!(redact_url("redis://db:6379"), "redis://db:6379");
+        let err = check_url("redis://:s3cret@db:port")
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("s3cret"), "{err}");
+    }
+
+    #[test]
+    fn sentinels_may_be_written_as_host_and_port() {
+        assert_eq!(
+            sentinel_url("10.0.0.5:26380").unwrap(),
+            "redis://10.0.0.5:26380"
+        );
+        assert_eq!(sentinel_url("s1").unwrap(), "redis://s1:26379");
+        assert_eq!(sentinel_url("[::1]:26381").unwrap(), "redis://[::1]:26381");
+        assert_eq!(sentinel_url("::1").unwrap(), "redis://[::1]:26379");
+        assert_eq!(sentinel_url("rediss://:pw@s3").unwrap(), "rediss://:pw@s3");
+        assert!(matches!(
+            sentinel_url("s1:port"),
+            Err(StoreError::InvalidUrl { .. })
+        ));
+        assert!(sentinel_url("http://s1:26379").is_err());
     }
 }

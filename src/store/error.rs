@@ -8,7 +8,7 @@ use redis::RedisError;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The URL could not be parsed; this is a configuration mistake.
-    #[error("invalid Redis URL {url:?}: {source}")]
+    #[error("invalid Redis URL {:?}: {source}", super::redact_url(url))]
     InvalidUrl {
         url: String,
         #[source]

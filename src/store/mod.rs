@@ -36,7 +36,7 @@ pub(crate) mod reply;
 mod sentinel;
 mod tls;
 
-pub use config::{Endpoint, StoreConfig};
+pub use config::{Endpoint, StoreConfig, check_url, redact_url, sentinel_url};
 use connection::{Connection, Link};
 pub use durable::{DurableWrite, Replication};
 pub use error::StoreError;
@@ -173,6 +173,10 @@ impl Store {
                 master,
                 node,
             } => {
+                // Each URL checked on its own, so a mistake names the one.
+                for url in sentinels.iter().chain(node) {
+                    check_url(url)?;
+                }
                 let sentinel = sentinel::Sentinel::connect(
                     sentinels,
                     master,
@@ -181,14 +185,7 @@ impl Store {
                     manager_config,
                     config.connect_timeout,
                 )
-                .await
-                .map_err(|source| match source.kind() {
-                    redis::ErrorKind::InvalidClientConfig => StoreError::InvalidUrl {
-                        url: "(sentinel or data node URL)".to_owned(),
-                        source,
-                    },
-                    _ => StoreError::from(source),
-                })?;
+                .await?;
                 (
                     Link::Sentinel(sentinel::SentinelConnection(sentinel)),
                     circuit::Circuit::one(&format!("sentinel:{master}")),
