@@ -1,7 +1,10 @@
 //! A Redis that stops answering (frozen with `SIGSTOP`, connections left
-//! open): every request that needs Redis answers 503 within the configured
-//! timeout plus a second, none hangs, no revoked token is accepted, and
-//! service resumes by itself within two seconds of Redis answering again.
+//! open): the circuit breaker opens within about 650 ms (two missed
+//! probes), failing the requests already waiting instead of letting them
+//! wait the 2 s Redis timeout; once it is open every request is a 503
+//! with `Retry-After` within milliseconds; none hangs, no revoked token is
+//! accepted, and service resumes by itself within two seconds of Redis
+//! answering again.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failure
 
 mod support;
@@ -12,12 +15,20 @@ use gatehouse::testing::{TestCluster, TestRedis, TestSentinel};
 use gatehouse::user::Role;
 use support::{TestApp, app, build, post_bearer, read_until, stream_request};
 
-const TIMEOUT: Duration = Duration::from_millis(500);
+/// The Redis timeout, as by default: long, so that the breaker is what
+/// makes the answers fast.
+const TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a request may wait while the breaker decides: two missed
+/// probes (every 250 ms, again at once after a miss, 200 ms deadline)
+/// take at most 650 ms.
+const OPENING: Duration = Duration::from_millis(1000);
+/// How long a request may take once the breaker is open.
+const OPEN_ANSWER: Duration = Duration::from_millis(150);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_frozen_redis_is_a_fast_503_and_service_resumes_without_a_restart() {
     let redis = TestRedis::start().await;
-    let app = app(&redis, &["--redis-timeout", "500ms"]).await;
+    let app = app(&redis, &["--redis-timeout", "2s"]).await;
     frozen_is_a_fast_503(&app, || redis.freeze(), || redis.thaw()).await;
 }
 
@@ -27,7 +38,7 @@ async fn a_frozen_cluster_is_a_fast_503_and_service_resumes_without_a_restart() 
     let nodes = cluster.urls().join(",");
     let app = build(
         &["--redis-cluster-nodes", &nodes],
-        &["--redis-timeout", "500ms"],
+        &["--redis-timeout", "2s"],
     )
     .await;
     frozen_is_a_fast_503(&app, || cluster.freeze(), || cluster.thaw()).await;
@@ -38,7 +49,7 @@ async fn a_frozen_sentinel_primary_is_a_fast_503_and_service_resumes_without_a_r
     let setup = TestSentinel::start().await;
     let flags = setup.flags();
     let target: Vec<&str> = flags.iter().map(String::as_str).collect();
-    let app = build(&target, &["--redis-timeout", "500ms"]).await;
+    let app = build(&target, &["--redis-timeout", "2s"]).await;
     frozen_is_a_fast_503(&app, || setup.freeze_primary(), || setup.thaw_primary()).await;
 }
 
@@ -80,11 +91,23 @@ async fn frozen_is_a_fast_503(app: &TestApp, freeze: impl Fn(), thaw: impl Fn())
             "with Redis frozen, every protected request is a 503"
         );
         assert!(
-            took <= TIMEOUT + Duration::from_secs(1),
-            "answered after {took:?}"
+            took <= OPENING,
+            "answered after {took:?}: the breaker should have failed it when it opened"
         );
     }
-    // Frozen longer than the timeout in total before it comes back.
+    // Open now: no request waits on Redis.
+    for token in [&valid, &revoked] {
+        let started = Instant::now();
+        let response = app.send(post_bearer("/api/v1/auth/me", token)).await;
+        let took = started.elapsed();
+        assert_eq!(response.status(), 503);
+        assert_eq!(response.headers()["retry-after"], "1");
+        assert!(
+            took <= OPEN_ANSWER,
+            "an open breaker answered after {took:?}"
+        );
+    }
+    // Frozen a while longer, the breaker open, before it comes back.
     tokio::time::sleep(Duration::from_millis(700)).await;
 
     thaw();
@@ -114,7 +137,7 @@ async fn frozen_is_a_fast_503(app: &TestApp, freeze: impl Fn(), thaw: impl Fn())
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_open_console_gets_what_happened_while_redis_was_frozen() {
     let redis = TestRedis::start().await;
-    let app = app(&redis, &["--redis-timeout", "500ms"]).await;
+    let app = app(&redis, &["--redis-timeout", "2s"]).await;
     console_resumes(&app, || redis.freeze(), || redis.thaw()).await;
 }
 
@@ -124,7 +147,7 @@ async fn an_open_console_gets_what_happened_while_the_cluster_was_frozen() {
     let nodes = cluster.urls().join(",");
     let app = build(
         &["--redis-cluster-nodes", &nodes],
-        &["--redis-timeout", "500ms"],
+        &["--redis-timeout", "2s"],
     )
     .await;
     console_resumes(&app, || cluster.freeze(), || cluster.thaw()).await;

@@ -99,7 +99,8 @@ impl ErrorCode {
 }
 
 /// The JSON error body: `{"error": <code>, "message": <text>}`, plus
-/// `policy` and `retry_after_ms` when a rate limit refused the request.
+/// `policy` and `retry_after_ms` when a rate limit refused the request
+/// (`retry_after_ms` also when Redis is unavailable).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[error("{message}")]
@@ -190,11 +191,16 @@ impl ApiError {
         Self::new(ErrorCode::NotFound, message)
     }
 
+    /// Redis cannot answer now; clients are asked to retry in a second
+    /// (`Retry-After: 1`), about when an open breaker tries again.
     pub fn unavailable() -> Self {
-        Self::new(
-            ErrorCode::Unavailable,
-            "Gatehouse cannot reach Redis right now. Try again in a few seconds.",
-        )
+        Self {
+            retry_after_ms: Some(UNAVAILABLE_RETRY_MS),
+            ..Self::new(
+                ErrorCode::Unavailable,
+                "Gatehouse cannot reach Redis right now. Try again in a few seconds.",
+            )
+        }
     }
 
     /// The HTTP status to send this error with.
@@ -202,6 +208,10 @@ impl ApiError {
         self.error.status()
     }
 }
+
+/// When a client should retry after a 503: a breaker that opened probes
+/// Redis every 250 ms and lets traffic through after three good probes.
+const UNAVAILABLE_RETRY_MS: u64 = 1000;
 
 /// "3 s", "2 min", "1 h 5 min".
 fn wait_text(ms: u64) -> String {

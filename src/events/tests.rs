@@ -81,6 +81,36 @@ async fn events_emitted_while_redis_restarts_are_not_lost() {
     assert_eq!(written.len(), 3, "{written:?}");
 }
 
+/// Events emitted while the circuit breaker is open (Redis frozen) are
+/// held and written once Redis answers again, not dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_emitted_while_the_breaker_is_open_are_written_when_redis_is_back() {
+    let redis = TestRedis::start().await;
+    let store = redis.store().await;
+    let events = Events::new(store.clone(), "gh-a", 1000);
+    redis.freeze();
+    let frozen = std::time::Instant::now();
+    while !store.tripped() {
+        assert!(
+            frozen.elapsed() < Duration::from_secs(3),
+            "the breaker never opened"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for i in 0..3 {
+        events.emit(numbered(i));
+    }
+    // The writer is refused by the open breaker meanwhile.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    redis.thaw();
+    events.flush().await;
+    let written = events.recent(&Filter::default(), 10, 10).await.unwrap();
+    let mut numbers: Vec<u64> = written.iter().map(number).collect();
+    numbers.sort_unstable();
+    assert_eq!(numbers, [0, 1, 2], "{written:?}");
+    assert_eq!(events.dropped(), 0);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_blocking_read_on_a_frozen_redis_fails_in_bounded_time() {
     let redis = TestRedis::start().await;

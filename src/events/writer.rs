@@ -1,6 +1,6 @@
 //! The background writer: drains the queue in pipelined batches.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
@@ -17,19 +17,33 @@ const RETRIES: [Duration; 5] = [
     Duration::from_millis(2_500),
 ];
 
+/// Longest a batch is held for a circuit breaker to close before its
+/// events are dropped (the queue behind it is bounded as well).
+const HOLD_WHILE_OPEN: Duration = Duration::from_secs(300);
+
 /// Writes one batch. A batch whose connection was refused or dropped is
 /// sent again a few times: refused, Redis never saw it; dropped, it may
 /// have run, and then its events are recorded twice, a rare duplicate
-/// preferred to a lost audit event. A timeout is not retried: a frozen
-/// Redis still runs the batch when it wakes, so sending it again would
-/// duplicate every event.
+/// preferred to a lost audit event. A batch an open circuit breaker did
+/// not send is held until the breaker closes (up to [`HOLD_WHILE_OPEN`]),
+/// so the events of an outage are written when Redis is back. A timeout
+/// (also a batch given up on when the breaker opened) is not retried: a
+/// frozen Redis still runs the batch when it wakes, so sending it again
+/// would duplicate every event.
 async fn send(store: &Store, pipe: &redis::Pipeline) {
     let mut waits = RETRIES.iter();
+    let held = Instant::now();
     loop {
         let err = match pipe.query_async::<()>(&mut store.conn()).await {
             Ok(()) => return,
             Err(err) => err,
         };
+        if crate::store::not_sent(&err) && held.elapsed() < HOLD_WHILE_OPEN {
+            // Refused at once while the breaker is open; once it lets a
+            // trial call through, this send may be that trial.
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            continue;
+        }
         let never_sent = err.is_connection_refusal() || err.is_connection_dropped();
         match waits.next() {
             Some(wait) if never_sent => {

@@ -23,7 +23,7 @@ use super::connection::Link;
 
 /// Slots of a Cluster.
 const SLOTS: u16 = 16_384;
-use super::error::{circuit_open, is_unavailable};
+use super::error::{abandoned, circuit_open, is_unavailable};
 
 /// One target: its breaker, and the calls waiting on it.
 pub(super) struct Target {
@@ -97,7 +97,7 @@ impl Target {
         let result = tokio::select! {
             biased;
             result = send => result,
-            () = opened => return Err(circuit_open()),
+            () = opened => return Err(abandoned()),
         };
         outcome.ended = true;
         let failed = result.as_ref().err().is_some_and(is_unavailable);
@@ -220,7 +220,8 @@ impl Circuit {
 }
 
 /// The probes: a `PING` to every target every [`PROBE_EVERY`], each with
-/// [`PROBE_DEADLINE`]; a Cluster's slot map is read again every 20 rounds
+/// [`PROBE_DEADLINE`], and again at once after a miss (a frozen Redis then
+/// opens the breaker within 650 ms, not 700); a Cluster's slot map is read again every 20 rounds
 /// (5 s), and whenever it is unknown.
 async fn probe(circuit: Weak<Circuit>, mut link: Link) {
     let mut every = tokio::time::interval(PROBE_EVERY);
@@ -246,6 +247,9 @@ async fn probe(circuit: Weak<Circuit>, mut link: Link) {
                 let answered = tokio::time::timeout(PROBE_DEADLINE, link.send(&ping)).await;
                 if answered.is_err() {
                     link.missed();
+                    // Confirm at once: the second miss opens the breaker
+                    // 400 ms after the first probe went out, not 450.
+                    every.reset_immediately();
                 }
                 target.probed(matches!(answered, Ok(Ok(_))));
             }
@@ -264,13 +268,18 @@ async fn probe(circuit: Weak<Circuit>, mut link: Link) {
                         ));
                         let answered =
                             tokio::time::timeout(PROBE_DEADLINE, cluster.route(ping, route)).await;
-                        if answered.is_err() {
+                        let missed = answered.is_err();
+                        if missed {
                             cluster.missed();
                         }
                         target.probed(matches!(answered, Ok(Ok(_))));
+                        missed
                     }
                 });
-                futures_util::future::join_all(probes).await;
+                let missed = futures_util::future::join_all(probes).await;
+                if missed.contains(&true) {
+                    every.reset_immediately();
+                }
             }
             (None, _) => return,
         }

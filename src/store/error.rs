@@ -23,12 +23,26 @@ pub enum StoreError {
 }
 
 /// What a call refused by an open circuit breaker fails with.
-pub(super) const CIRCUIT_OPEN: &str = "the Redis circuit breaker is open";
+const CIRCUIT_OPEN: &str = "the Redis circuit breaker is open";
 
-/// The error of a call the circuit breaker did not send (or gave up on
-/// when it opened).
+/// The error of a call the circuit breaker did not send: Redis never saw
+/// it, so sending it again later cannot duplicate it.
 pub(super) fn circuit_open() -> RedisError {
     RedisError::from((redis::ErrorKind::Io, CIRCUIT_OPEN))
+}
+
+/// The error of a call that was sent and given up on when the breaker
+/// opened: a timeout, since a frozen Redis may still run it when it wakes.
+pub(super) fn abandoned() -> RedisError {
+    RedisError::from(std::io::Error::new(
+        std::io::ErrorKind::TimedOut,
+        "no answer before the Redis circuit breaker opened",
+    ))
+}
+
+/// Whether `err` is a call an open circuit breaker did not send.
+pub fn not_sent(err: &RedisError) -> bool {
+    err.kind() == redis::ErrorKind::Io && err.to_string().contains(CIRCUIT_OPEN)
 }
 
 /// Whether `err` says Redis could not answer (as opposed to an answer
@@ -55,7 +69,7 @@ impl StoreError {
     /// The call was not sent (or was given up) because the circuit
     /// breaker of its Redis target is open.
     pub fn is_circuit_open(&self) -> bool {
-        matches!(self, StoreError::Unavailable(err) if err.to_string().contains(CIRCUIT_OPEN))
+        matches!(self, StoreError::Unavailable(err) if not_sent(err))
     }
 }
 

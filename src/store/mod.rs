@@ -39,7 +39,7 @@ mod tls;
 pub use config::{Endpoint, StoreConfig, check_url, redact_url, sentinel_url};
 use connection::{Connection, Link};
 pub use durable::{DurableWrite, Replication};
-pub use error::StoreError;
+pub use error::{StoreError, not_sent};
 pub use library::Library;
 pub use tls::Tls;
 

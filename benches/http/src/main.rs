@@ -15,6 +15,10 @@
 //! windows per request) with limits high enough that no request is
 //! refused: the benchmark measures admitted requests.
 //!
+//! Last, Redis is frozen under load (see `freeze`): how fast the circuit
+//! breaker opens, how fast requests are answered while it is open, and
+//! how soon service returns after the thaw.
+//!
 //! `BENCH_SMOKE=1` runs everything once for one second (`make test` does,
 //! so the benchmark cannot rot). Run it with `cargo run --release -p
 //! gatehouse-http-bench` (`make bench` does, after `make build`).
@@ -28,6 +32,7 @@ use gatehouse::testing::TestRedis;
 use support::table;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+mod freeze;
 #[path = "../../support/mod.rs"]
 mod support;
 
@@ -147,29 +152,7 @@ async fn run() {
     wait_listening(reference_port).await;
     wait_ok(gatehouse_port, "/ready").await;
 
-    // The configured admin is created in the background at startup.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let token = loop {
-        let login = raw(
-            gatehouse_port,
-            &format!(
-                "POST /api/v1/auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
-                 Content-Length: {}\r\nConnection: close\r\n\r\n{}",
-                login_body().len(),
-                login_body()
-            ),
-        )
-        .await;
-        if let Some(token) = login
-            .split("\"access_token\":\"")
-            .nth(1)
-            .and_then(|rest| rest.split('"').next())
-        {
-            break token.to_owned();
-        }
-        assert!(Instant::now() < deadline, "sign-in failed: {login}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let token = sign_in(gatehouse_port).await;
 
     let reference_url = format!("http://127.0.0.1:{reference_port}");
     let gatehouse_url = format!("http://127.0.0.1:{gatehouse_port}");
@@ -281,8 +264,51 @@ async fn run() {
         );
     }
     storm(gatehouse_port, &gatehouse_url, seconds, dir.path()).await;
+    // Fresh sessions: the storm's sign-ins have evicted the oldest ones.
+    let signed_in = sign_in(gatehouse_port).await;
+    let signed_out = sign_in(gatehouse_port).await;
+    let logout = raw(
+        gatehouse_port,
+        &format!(
+            "POST /api/v1/auth/logout HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {signed_out}\r\n\
+             Content-Length: 0\r\nConnection: close\r\n\r\n"
+        ),
+    )
+    .await;
+    assert!(
+        logout.starts_with("HTTP/1.1 200"),
+        "sign-out failed: {logout}"
+    );
+    freeze::run(gatehouse_port, &signed_in, &signed_out, &redis).await;
     drop(processes);
     drop(redis);
+}
+
+/// Signs the benchmark's admin in (created in the background at start-up,
+/// so it is retried for a while); the access token.
+async fn sign_in(port: u16) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let login = raw(
+            port,
+            &format!(
+                "POST /api/v1/auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+                 Content-Length: {}\r\nConnection: close\r\n\r\n{}",
+                login_body().len(),
+                login_body()
+            ),
+        )
+        .await;
+        if let Some(token) = login
+            .split("\"access_token\":\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+        {
+            return token.to_owned();
+        }
+        assert!(Instant::now() < deadline, "sign-in failed: {login}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// Allocations per request, as the allocation test measured them (`make

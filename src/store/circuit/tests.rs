@@ -9,8 +9,9 @@ use crate::store::StoreConfig;
 use crate::testing::{Blackhole, TestCluster, TestRedis, TestSentinel};
 
 /// What a frozen target may cost a call: the breaker opens after two
-/// missed probes (250 ms apart, 200 ms each), well inside the 2 s response
-/// timeout; the slack is for a busy machine.
+/// missed probes (the second sent as soon as the first misses, 200 ms
+/// each), well inside the 2 s response timeout; the slack is for a busy
+/// machine.
 const OPENS_WITHIN: Duration = Duration::from_millis(1_200);
 
 /// Pings on `store` from 10 tasks at once; each result and how long it

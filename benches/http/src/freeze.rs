@@ -1,0 +1,271 @@
+//! Redis frozen under load: how fast the breaker opens, how fast requests
+//! are answered while it is open, how fast service returns, and whether
+//! anything was let through that should not have been.
+//!
+//! Twenty keep-alive clients send `POST /api/v1/auth/me` in a loop, four
+//! of them with a token that was signed out before the freeze. After a
+//! second of normal service the Redis process is stopped (`SIGSTOP`, its
+//! connections left open: the hang that no connection error reveals),
+//! left frozen for three seconds and continued (`SIGCONT`). Every
+//! request's start, end and status are kept; the table is computed from
+//! them afterwards. `FREEZE_TIMELINE=1` also prints the answers per 100 ms.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use gatehouse::testing::TestRedis;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::support::{ms, percentile, table};
+
+const CLIENTS: usize = 20;
+const REVOKED_CLIENTS: usize = 4;
+/// A request slower than this counts as hung (and the connection is
+/// dropped, as a proxy in front would).
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// One request as a client saw it, in offsets from the start.
+struct Exchange {
+    start: Duration,
+    end: Duration,
+    /// The HTTP status, or 0 when there was no answer.
+    status: u16,
+    revoked: bool,
+}
+
+/// Runs the freeze and prints its table.
+pub async fn run(port: u16, valid: &str, revoked: &str, redis: &TestRedis) {
+    let origin = Instant::now();
+    let stop = Arc::new(AtomicBool::new(false));
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|i| {
+            let is_revoked = i < REVOKED_CLIENTS;
+            let token = if is_revoked { revoked } else { valid };
+            tokio::spawn(client(
+                port,
+                token.to_owned(),
+                is_revoked,
+                origin,
+                stop.clone(),
+            ))
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let frozen = origin.elapsed();
+    redis.freeze();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let thawed = origin.elapsed();
+    redis.thaw();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut exchanges = Vec::new();
+    for client in clients {
+        exchanges.extend(client.await.unwrap());
+    }
+    report(&exchanges, frozen, thawed);
+    if std::env::var("FREEZE_TIMELINE").is_ok() {
+        timeline(&exchanges, frozen, thawed);
+    }
+}
+
+/// Answers per 100 ms from the freeze to 2 s after the thaw: how many,
+/// how many 200, the slowest, and which statuses.
+fn timeline(exchanges: &[Exchange], frozen: Duration, thawed: Duration) {
+    let step = Duration::from_millis(100);
+    let mut from = frozen;
+    while from < thawed + Duration::from_secs(2) {
+        let inside: Vec<&Exchange> = exchanges
+            .iter()
+            .filter(|e| e.end >= from && e.end < from + step)
+            .collect();
+        let ok = inside.iter().filter(|e| e.status == 200).count();
+        let worst = inside
+            .iter()
+            .map(|e| e.end - e.start)
+            .max()
+            .unwrap_or_default();
+        let mut statuses: Vec<u16> = inside.iter().map(|e| e.status).collect();
+        statuses.sort_unstable();
+        statuses.dedup();
+        let since_thaw = from.as_millis() as i64 - thawed.as_millis() as i64;
+        println!(
+            "{since_thaw:>6} ms from the thaw: {} answers, {ok} ok, slowest {}, statuses {statuses:?}",
+            inside.len(),
+            ms(worst)
+        );
+        from += step;
+    }
+}
+
+fn report(exchanges: &[Exchange], frozen: Duration, thawed: Duration) {
+    let during = |e: &&Exchange| e.end > frozen && e.start < thawed;
+    let opened = exchanges
+        .iter()
+        .filter(during)
+        .filter(|e| e.status == 503)
+        .map(|e| e.end)
+        .min();
+    let worst_frozen = exchanges
+        .iter()
+        .filter(during)
+        .filter(|e| e.end <= thawed)
+        .map(|e| e.end - e.start)
+        .max()
+        .unwrap_or_default();
+    let mut once_open: Vec<Duration> = opened
+        .map(|open| {
+            exchanges
+                .iter()
+                .filter(|e| e.start >= open && e.end <= thawed)
+                .map(|e| e.end - e.start)
+                .collect()
+        })
+        .unwrap_or_default();
+    once_open.sort();
+    // Full service: from the thaw to the end of the last refused request
+    // of a signed-in client.
+    let restored = exchanges
+        .iter()
+        .filter(|e| !e.revoked && e.status != 200 && e.end > thawed)
+        .map(|e| e.end - thawed)
+        .max()
+        .unwrap_or_default();
+    let false_allows = exchanges
+        .iter()
+        .filter(|e| e.revoked && e.status == 200)
+        .count();
+    let hung = exchanges.iter().filter(|e| e.status == 0).count();
+    let answered_503 = exchanges.iter().filter(|e| e.status == 503).count();
+    let verdict = |ok: bool| if ok { "✓" } else { "missed" }.to_owned();
+    let open_ms = opened.map(|open| open - frozen);
+    let p99 = percentile(&once_open, 99.0);
+    table(
+        &format!(
+            "Redis frozen (SIGSTOP) for 3 s under load: {CLIENTS} keep-alive clients on \
+             POST /api/v1/auth/me, {REVOKED_CLIENTS} of them signed out; {} requests, {answered_503} \
+             answered 503, {hung} without an answer in {CLIENT_TIMEOUT:?}",
+            exchanges.len()
+        ),
+        &["measure", "measured", "target", ""],
+        &[
+            vec![
+                "freeze → breaker open (first fast 503)".to_owned(),
+                open_ms.map_or_else(|| "never".to_owned(), ms),
+                "-".to_owned(),
+                String::new(),
+            ],
+            vec![
+                "worst request latency while frozen".to_owned(),
+                ms(worst_frozen),
+                "≤ 650 ms".to_owned(),
+                verdict(worst_frozen <= Duration::from_millis(650)),
+            ],
+            vec![
+                format!("p99 once open ({} requests)", once_open.len()),
+                ms(p99),
+                "≤ 20 ms".to_owned(),
+                verdict(opened.is_some() && p99 <= Duration::from_millis(20)),
+            ],
+            vec![
+                "thaw → full service".to_owned(),
+                ms(restored),
+                "≤ 2 s".to_owned(),
+                verdict(restored <= Duration::from_secs(2)),
+            ],
+            vec![
+                "false allows (a signed-out token answered 200)".to_owned(),
+                false_allows.to_string(),
+                "0".to_owned(),
+                verdict(false_allows == 0),
+            ],
+        ],
+    );
+}
+
+/// One keep-alive client: requests in a loop until `stop`.
+async fn client(
+    port: u16,
+    token: String,
+    revoked: bool,
+    origin: Instant,
+    stop: Arc<AtomicBool>,
+) -> Vec<Exchange> {
+    let request = format!(
+        "POST /api/v1/auth/me HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n\
+         Content-Length: 0\r\n\r\n"
+    );
+    let mut exchanges = Vec::new();
+    let mut stream = None;
+    while !stop.load(Ordering::Relaxed) {
+        let start = origin.elapsed();
+        let status =
+            match tokio::time::timeout(CLIENT_TIMEOUT, send(&mut stream, port, &request)).await {
+                Ok(Some(status)) => status,
+                _ => {
+                    stream = None;
+                    0
+                }
+            };
+        exchanges.push(Exchange {
+            start,
+            end: origin.elapsed(),
+            status,
+            revoked,
+        });
+    }
+    exchanges
+}
+
+/// One exchange on the client's connection (opened when there is none);
+/// the status, or `None` when the connection failed.
+async fn send(stream: &mut Option<TcpStream>, port: u16, request: &str) -> Option<u16> {
+    if stream.is_none() {
+        *stream = Some(TcpStream::connect(("127.0.0.1", port)).await.ok()?);
+    }
+    let conn = stream.as_mut()?;
+    if conn.write_all(request.as_bytes()).await.is_err() {
+        *stream = None;
+        return None;
+    }
+    let answer = read_response(conn).await;
+    if answer.is_none() {
+        *stream = None;
+    }
+    answer
+}
+
+/// Reads one response (head and `Content-Length` body); its status.
+async fn read_response(conn: &mut TcpStream) -> Option<u16> {
+    let mut buffer = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 4096];
+    let head_end = loop {
+        let n = conn.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buffer.extend_from_slice(&chunk[..n]);
+        if let Some(at) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+            break at + 4;
+        }
+    };
+    let head = std::str::from_utf8(&buffer[..head_end]).ok()?;
+    let status = head.get(9..12)?.parse().ok()?;
+    let length: usize = head
+        .lines()
+        .find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse().ok())?
+        })
+        .unwrap_or(0);
+    while buffer.len() < head_end + length {
+        let n = conn.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buffer.extend_from_slice(&chunk[..n]);
+    }
+    Some(status)
+}
