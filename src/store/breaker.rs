@@ -9,7 +9,11 @@
 //! - at least half of at least 20 calls in the last 2 s failed or took
 //!   longer than 500 ms, or
 //! - 2 background probes in a row (a `PING` every 250 ms, 200 ms deadline)
-//!   went unanswered, which opens it with no traffic too.
+//!   went unanswered, which opens it with no traffic too. A call is a probe
+//!   as well: 200 ms in which calls waited and the target answered nothing
+//!   count as a missed probe ([`Breaker::stalled`], checked every 50 ms), so
+//!   under traffic a freeze is seen 400 ms after it began, whatever the
+//!   phase of the background probes.
 //!
 //! Opening wakes every call waiting on the target, which then fails at
 //! once. While open, calls fail without being sent; the probes go on, and
@@ -89,6 +93,8 @@ struct State {
     /// 250 ms, oldest first.
     buckets: [(Option<Instant>, u32, u32); 8],
     missed_probes: u32,
+    /// When a miss was last counted.
+    last_miss: Option<Instant>,
     good_probes: u32,
     /// Good probes needed before the next trial.
     needed: u32,
@@ -97,6 +103,10 @@ struct State {
     last_opened: Option<Instant>,
     /// When a call or probe last succeeded.
     last_success: Option<Instant>,
+    /// Calls sent and not yet ended.
+    waiting: u32,
+    /// While calls wait: since when the target has answered nothing.
+    silent_since: Option<Instant>,
 }
 
 impl Default for Breaker {
@@ -107,11 +117,14 @@ impl Default for Breaker {
                 consecutive_failures: 0,
                 buckets: [(None, 0, 0); 8],
                 missed_probes: 0,
+                last_miss: None,
                 good_probes: 0,
                 needed: GOOD_PROBES,
                 trial_out: false,
                 last_opened: None,
                 last_success: None,
+                waiting: 0,
+                silent_since: None,
             }),
         }
     }
@@ -131,17 +144,23 @@ impl Breaker {
         self.state().last_success
     }
 
-    /// Whether a call may be sent now.
-    pub fn permit(&self) -> Permit {
+    /// Whether a call may be sent now; a permitted call waits until it is
+    /// [recorded](Self::record) or [abandoned](Self::abandon).
+    pub fn permit(&self, now: Instant) -> Permit {
         let mut state = self.state();
-        match state.phase {
+        let permit = match state.phase {
             Phase::Closed => Permit::Call,
             Phase::HalfOpen if !state.trial_out => {
                 state.trial_out = true;
                 Permit::Trial
             }
-            Phase::HalfOpen | Phase::Open => Permit::Refused,
+            Phase::HalfOpen | Phase::Open => return Permit::Refused,
+        };
+        if state.waiting == 0 {
+            state.silent_since = Some(now);
         }
+        state.waiting += 1;
+        permit
     }
 
     /// The outcome of a call sent with `permit`: `failed` when the target
@@ -149,8 +168,9 @@ impl Breaker {
     /// its duration.
     pub fn record(&self, permit: Permit, failed: bool, took: Duration, now: Instant) -> Transition {
         let mut state = self.state();
+        state.ended();
         if !failed {
-            state.last_success = Some(now);
+            state.answered(now);
         }
         match (permit, state.phase) {
             (Permit::Trial, Phase::HalfOpen) => {
@@ -185,8 +205,28 @@ impl Breaker {
     /// A call sent with `permit` ended without an outcome (its request was
     /// dropped): a trial is given back, so that another can be sent.
     pub fn abandon(&self, permit: Permit) {
+        let mut state = self.state();
+        state.ended();
         if permit == Permit::Trial {
-            self.state().trial_out = false;
+            state.trial_out = false;
+        }
+    }
+
+    /// Counts a missed probe when calls have waited [`PROBE_DEADLINE`]
+    /// and the target answered nothing meanwhile (then the silence is
+    /// counted again from the end of that deadline).
+    pub fn stalled(&self, now: Instant) -> Transition {
+        let mut state = self.state();
+        let since = state.silent_since?;
+        if state.phase != Phase::Closed || now.saturating_duration_since(since) < PROBE_DEADLINE {
+            return None;
+        }
+        let deadline = since + PROBE_DEADLINE;
+        state.silent_since = Some(deadline);
+        if state.miss(deadline) && state.missed_probes >= MISSED_PROBES {
+            state.open(now)
+        } else {
+            None
         }
     }
 
@@ -194,7 +234,7 @@ impl Breaker {
     pub fn probed(&self, answered: bool, now: Instant) -> Transition {
         let mut state = self.state();
         if answered {
-            state.last_success = Some(now);
+            state.answered(now);
             state.missed_probes = 0;
             if state.phase == Phase::Open {
                 state.good_probes += 1;
@@ -207,9 +247,9 @@ impl Breaker {
             return None;
         }
         state.good_probes = 0;
-        state.missed_probes += 1;
+        let counted = state.miss(now);
         match state.phase {
-            Phase::Closed if state.missed_probes >= MISSED_PROBES => state.open(now),
+            Phase::Closed if counted && state.missed_probes >= MISSED_PROBES => state.open(now),
             // A half-open target that stops answering is open again.
             Phase::HalfOpen => state.open(now),
             _ => None,
@@ -218,6 +258,37 @@ impl Breaker {
 }
 
 impl State {
+    /// The target answered (a call or a probe).
+    fn answered(&mut self, now: Instant) {
+        self.last_success = Some(now);
+        if self.waiting > 0 {
+            self.silent_since = Some(now);
+        }
+    }
+
+    /// Counts a missed probe (or a stall) that happened `at`, unless
+    /// another was counted less than a probe's deadline before: a probe and the calls that wait
+    /// beside it in one silence are one miss, not two.
+    fn miss(&mut self, at: Instant) -> bool {
+        if self
+            .last_miss
+            .is_some_and(|last| at.saturating_duration_since(last) < PROBE_DEADLINE)
+        {
+            return false;
+        }
+        self.last_miss = Some(at);
+        self.missed_probes += 1;
+        true
+    }
+
+    /// A call no longer waits.
+    fn ended(&mut self) {
+        self.waiting = self.waiting.saturating_sub(1);
+        if self.waiting == 0 {
+            self.silent_since = None;
+        }
+    }
+
     fn open(&mut self, now: Instant) -> Transition {
         let flapping = self
             .last_opened

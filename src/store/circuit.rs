@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock, Weak};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, Slot, SlotAddr};
 use redis::{Cmd, RedisResult, Value};
@@ -21,9 +21,12 @@ use tokio::sync::Notify;
 use super::breaker::{Breaker, PROBE_DEADLINE, PROBE_EVERY, Permit, Phase, Transition};
 use super::connection::Link;
 
+use super::error::{abandoned, circuit_open, is_unavailable};
+
 /// Slots of a Cluster.
 const SLOTS: u16 = 16_384;
-use super::error::{abandoned, circuit_open, is_unavailable};
+/// How often waiting calls are checked for a stalled target.
+const STALL_CHECK: Duration = Duration::from_millis(50);
 
 /// One target: its breaker, and the calls waiting on it.
 pub(super) struct Target {
@@ -79,7 +82,8 @@ impl Target {
         &self,
         send: impl Future<Output = RedisResult<T>>,
     ) -> RedisResult<T> {
-        let permit = self.breaker.permit();
+        let started = Instant::now();
+        let permit = self.breaker.permit(started);
         if permit == Permit::Refused {
             return Err(circuit_open());
         }
@@ -93,7 +97,6 @@ impl Target {
             permit,
             ended: false,
         };
-        let started = Instant::now();
         let result = tokio::select! {
             biased;
             result = send => result,
@@ -108,8 +111,33 @@ impl Target {
         result
     }
 
+    /// Sends a command that waits on purpose (`WAIT`, `XREAD BLOCK`):
+    /// refused unless the breaker is closed and given up the moment it
+    /// opens, but not counted, since its wait says nothing of the target.
+    pub(super) async fn guard_blocking<T>(
+        &self,
+        send: impl Future<Output = RedisResult<T>>,
+    ) -> RedisResult<T> {
+        if self.breaker.phase() != Phase::Closed {
+            return Err(circuit_open());
+        }
+        let opened = self.opened.notified();
+        tokio::pin!(opened);
+        opened.as_mut().enable();
+        tokio::select! {
+            biased;
+            result = send => result,
+            () = opened => Err(abandoned()),
+        }
+    }
+
     fn probed(&self, answered: bool) {
         let transition = self.breaker.probed(answered, Instant::now());
+        self.report(transition, true);
+    }
+
+    fn check_stall(&self, now: Instant) {
+        let transition = self.breaker.stalled(now);
         self.report(transition, true);
     }
 }
@@ -206,6 +234,16 @@ impl Circuit {
         }
     }
 
+    /// Runs `visit` on every target.
+    fn each(&self, mut visit: impl FnMut(&Target)) {
+        match &*self.targets.read().unwrap_or_else(PoisonError::into_inner) {
+            Targets::One(target) => visit(target),
+            Targets::Slots { primaries, .. } => {
+                primaries.iter().for_each(|(_, target)| visit(target));
+            }
+        }
+    }
+
     fn primaries(&self) -> Vec<(u16, Arc<Target>)> {
         match &*self.targets.read().unwrap_or_else(PoisonError::into_inner) {
             Targets::Slots { primaries, .. } => primaries.clone(),
@@ -213,16 +251,33 @@ impl Circuit {
         }
     }
 
-    /// Starts the probes of `link`'s targets; they stop with the circuit.
+    /// Starts the probes of `link`'s targets and the watch on waiting
+    /// calls; they stop with the circuit.
     pub(super) fn watch(self: &Arc<Self>, link: Link) {
         tokio::spawn(probe(Arc::downgrade(self), link));
+        tokio::spawn(stalls(Arc::downgrade(self)));
+    }
+}
+
+/// Every [`STALL_CHECK`], whether calls on a target have waited a probe's
+/// deadline without an answer (see [`Breaker::stalled`]).
+async fn stalls(circuit: Weak<Circuit>) {
+    let mut every = tokio::time::interval(STALL_CHECK);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        let Some(circuit) = circuit.upgrade() else {
+            return;
+        };
+        let now = Instant::now();
+        circuit.each(|target| target.check_stall(now));
     }
 }
 
 /// The probes: a `PING` to every target every [`PROBE_EVERY`], each with
-/// [`PROBE_DEADLINE`], and again at once after a miss (a frozen Redis then
-/// opens the breaker within 650 ms, not 700); a Cluster's slot map is read again every 20 rounds
-/// (5 s), and whenever it is unknown.
+/// [`PROBE_DEADLINE`], and again at once after a miss (with no traffic, a
+/// frozen Redis then opens the breaker within 650 ms, not 700); a Cluster's
+/// slot map is read again every 20 rounds (5 s), and whenever it is unknown.
 async fn probe(circuit: Weak<Circuit>, mut link: Link) {
     let mut every = tokio::time::interval(PROBE_EVERY);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -359,13 +414,22 @@ fn slot_range(entry: Value) -> Option<(u16, u16, String)> {
 }
 
 /// The first key of a command: the one after the key count of a script or
-/// function call, else its first argument.
-fn first_key(cmd: &Cmd) -> Option<&[u8]> {
+/// function call, after `STREAMS` for `XREAD`, none for `WAIT`, else its
+/// first argument.
+pub(super) fn first_key(cmd: &Cmd) -> Option<&[u8]> {
     let mut args = cmd.args_iter().map(|arg| match arg {
         redis::Arg::Simple(bytes) => bytes,
         _ => b"".as_slice(),
     });
     let name = args.next()?;
+    if name.eq_ignore_ascii_case(b"XREAD") {
+        return args
+            .skip_while(|arg| !arg.eq_ignore_ascii_case(b"STREAMS"))
+            .nth(1);
+    }
+    if name.eq_ignore_ascii_case(b"WAIT") {
+        return None;
+    }
     let script = [b"EVALSHA".as_slice(), b"EVAL", b"FCALL"]
         .iter()
         .any(|s| name.eq_ignore_ascii_case(s));

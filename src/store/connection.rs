@@ -50,6 +50,17 @@ impl Connection {
         }
     }
 
+    /// A second link to the targets of `store`'s connection, through its
+    /// breakers but not probed again: it carries commands that block on
+    /// purpose (`WAIT`, `XREAD BLOCK`), behind which a probe would wait.
+    pub(super) fn sharing(link: Link, store: &Connection) -> Self {
+        Self {
+            link,
+            meters: Arc::default(),
+            circuit: store.circuit.clone(),
+        }
+    }
+
     /// A connection of its own for blocking reads: no breaker, no timing.
     pub(super) fn dedicated(conn: redis::aio::MultiplexedConnection) -> Self {
         Self {
@@ -179,6 +190,18 @@ fn label(index: usize) -> &'static str {
     }
 }
 
+/// Whether `cmd` (command `index`) waits on purpose: `WAIT`, or `XREAD`
+/// with `BLOCK`.
+fn blocks(index: usize, cmd: &Cmd) -> bool {
+    match label(index) {
+        "WAIT" => true,
+        "XREAD" => cmd.args_iter().any(
+            |arg| matches!(arg, redis::Arg::Simple(word) if word.eq_ignore_ascii_case(b"BLOCK")),
+        ),
+        _ => false,
+    }
+}
+
 /// The index of the command's name in [`COMMANDS`] (or [`OTHER`]).
 fn command_index(cmd: &Cmd) -> usize {
     let Some(redis::Arg::Simple(name)) = cmd.args_iter().next() else {
@@ -203,12 +226,16 @@ impl ConnectionLike for Connection {
             // The one box of a call: the trait returns one.
             link => Box::pin(async move {
                 let started = Instant::now();
+                let index = command_index(cmd);
                 let target = circuit.as_ref().and_then(|circuit| circuit.target(cmd));
                 let result = match target {
+                    Some(target) if blocks(index, cmd) => {
+                        target.guard_blocking(link.send(cmd)).await
+                    }
                     Some(target) => target.guard(link.send(cmd)).await,
                     None => link.send(cmd).await,
                 };
-                meters.record(command_index(cmd), started, &result);
+                meters.record(index, started, &result);
                 result
             }),
         }
@@ -316,11 +343,7 @@ fn split_by_slot<'a>(
     })
 }
 
-/// The slot of a command's first key (the first argument for every
-/// command Gatehouse pipelines), or `None` for a keyless command.
+/// The slot of a command's first key, or `None` for a keyless command.
 fn first_key_slot(cmd: &Cmd) -> Option<Slot> {
-    match cmd.args_iter().nth(1)? {
-        redis::Arg::Simple(key) => Some(Slot::for_key(key)),
-        _ => None,
-    }
+    super::circuit::first_key(cmd).map(Slot::for_key)
 }

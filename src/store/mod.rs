@@ -89,10 +89,15 @@ impl Store {
                 tracing::warn!("waiting for replicas is not supported on a Redis Cluster: ignored");
                 None
             }
-            // `WAIT` answers after its own timeout at the latest.
-            _ => Some(
-                Self::open(config, config.response_timeout + config.replication.timeout).await?,
-            ),
+            // `WAIT` answers after its own timeout at the latest. The same
+            // targets as `conn`, so the same breakers, probed on `conn`: a
+            // probe on this link would wait behind a blocked `WAIT`.
+            _ => Some(Connection::sharing(
+                Self::link(config, config.response_timeout + config.replication.timeout)
+                    .await?
+                    .0,
+                &conn,
+            )),
         };
         Ok(Self {
             conn,
@@ -121,18 +126,32 @@ impl Store {
     }
 
     /// Opens one connection to the configured Redis, whose commands may
-    /// take up to `response_timeout`.
+    /// take up to `response_timeout`, with breakers of its own.
     async fn open(
         config: &StoreConfig,
         response_timeout: Duration,
     ) -> Result<Connection, StoreError> {
+        let (link, target) = Self::link(config, response_timeout).await?;
+        let circuit = match target {
+            Some(name) => circuit::Circuit::one(&name),
+            None => circuit::Circuit::cluster(),
+        };
+        Ok(Connection::guarded(link, circuit))
+    }
+
+    /// A link to the configured Redis, and the name of its one target
+    /// (`None`: a Cluster, whose targets are learnt from it).
+    async fn link(
+        config: &StoreConfig,
+        response_timeout: Duration,
+    ) -> Result<(Link, Option<String>), StoreError> {
         let manager_config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(config.connect_timeout))
             .set_response_timeout(Some(response_timeout))
             .set_number_of_retries(1)
             .set_min_delay(Duration::from_millis(50))
             .set_max_delay(Duration::from_millis(500));
-        let (link, circuit) = match &config.endpoint {
+        Ok(match &config.endpoint {
             Endpoint::Single(url) => {
                 let client = tls::client(url, config.tls.as_ref()).map_err(|source| {
                     StoreError::InvalidUrl {
@@ -149,7 +168,7 @@ impl Store {
                         })
                         .await?,
                     ),
-                    circuit::Circuit::one(&name),
+                    Some(name),
                 )
             }
             Endpoint::Cluster(nodes) => {
@@ -165,7 +184,7 @@ impl Store {
                 })?;
                 (
                     Link::Cluster(healing::Healing::new(healing::Cluster(client)).await?),
-                    circuit::Circuit::cluster(),
+                    None,
                 )
             }
             Endpoint::Sentinel {
@@ -188,11 +207,10 @@ impl Store {
                 .await?;
                 (
                     Link::Sentinel(sentinel::SentinelConnection(sentinel)),
-                    circuit::Circuit::one(&format!("sentinel:{master}")),
+                    Some(format!("sentinel:{master}")),
                 )
             }
-        };
-        Ok(Connection::guarded(link, circuit))
+        })
     }
 
     /// A client for a node that takes connections of their own: the
@@ -234,10 +252,11 @@ impl Store {
                 self.tls.as_ref(),
             )?;
             // Blocking reads on a Cluster: a cluster connection of their
-            // own, gated and probed like the store's.
-            return Ok(Connection::guarded(
+            // own, through the store's breakers (probed on the store's
+            // connection: a probe here would wait behind a blocked read).
+            return Ok(Connection::sharing(
                 Link::Cluster(healing::Healing::new(healing::Cluster(client)).await?),
-                circuit::Circuit::cluster(),
+                &self.conn,
             ));
         }
         let config = redis::AsyncConnectionConfig::new()

@@ -5,7 +5,7 @@ use super::*;
 const MS: Duration = Duration::from_millis(1);
 
 fn call(breaker: &Breaker, failed: bool, took: Duration, now: Instant) -> Transition {
-    let permit = breaker.permit();
+    let permit = breaker.permit(now);
     assert_ne!(permit, Permit::Refused, "a call was refused");
     breaker.record(permit, failed, took, now)
 }
@@ -22,7 +22,7 @@ fn five_failures_in_a_row_open_it_and_a_success_between_resets_the_count() {
         assert_eq!(call(&breaker, true, MS, t + (60 + i * 10) * MS), None);
     }
     assert_eq!(call(&breaker, true, MS, t + 100 * MS), Some(Phase::Open));
-    assert_eq!(breaker.permit(), Permit::Refused);
+    assert_eq!(breaker.permit(t), Permit::Refused);
 }
 
 #[test]
@@ -90,9 +90,9 @@ fn three_good_probes_let_one_trial_through_and_its_success_closes_it() {
     assert_eq!(breaker.probed(true, t + 500 * MS), None);
     assert_eq!(breaker.probed(true, t + 750 * MS), None);
     assert_eq!(breaker.probed(true, t + 1_000 * MS), Some(Phase::HalfOpen));
-    assert_eq!(breaker.permit(), Permit::Trial);
+    assert_eq!(breaker.permit(t), Permit::Trial);
     assert_eq!(
-        breaker.permit(),
+        breaker.permit(t),
         Permit::Refused,
         "only one trial at a time"
     );
@@ -100,7 +100,7 @@ fn three_good_probes_let_one_trial_through_and_its_success_closes_it() {
         breaker.record(Permit::Trial, false, MS, t + 1_010 * MS),
         Some(Phase::Closed)
     );
-    assert_eq!(breaker.permit(), Permit::Call);
+    assert_eq!(breaker.permit(t), Permit::Call);
 }
 
 #[test]
@@ -108,7 +108,7 @@ fn a_failed_trial_opens_it_again_and_reopening_within_a_minute_doubles_the_run()
     let breaker = Breaker::default();
     let mut t = Instant::now();
     breaker.probed(false, t);
-    breaker.probed(false, t);
+    breaker.probed(false, t + PROBE_DEADLINE);
     let mut runs = Vec::new();
     for _ in 0..7 {
         // Probes until half-open, counting them.
@@ -121,7 +121,7 @@ fn a_failed_trial_opens_it_again_and_reopening_within_a_minute_doubles_the_run()
             }
         }
         runs.push(run);
-        assert_eq!(breaker.permit(), Permit::Trial);
+        assert_eq!(breaker.permit(t), Permit::Trial);
         assert_eq!(
             breaker.record(Permit::Trial, true, MS, t),
             Some(Phase::Open)
@@ -142,7 +142,7 @@ fn a_failed_trial_opens_it_again_and_reopening_within_a_minute_doubles_the_run()
     }
     breaker.record(Permit::Trial, false, MS, t);
     breaker.probed(false, t + FLAP_WINDOW);
-    breaker.probed(false, t + FLAP_WINDOW);
+    breaker.probed(false, t + FLAP_WINDOW + PROBE_DEADLINE);
     let mut run = 0;
     while breaker.probed(true, t + FLAP_WINDOW) != Some(Phase::HalfOpen) {
         run += 1;
@@ -154,9 +154,9 @@ fn a_failed_trial_opens_it_again_and_reopening_within_a_minute_doubles_the_run()
 fn a_call_sent_before_the_breaker_opened_changes_nothing_when_it_ends() {
     let breaker = Breaker::default();
     let t = Instant::now();
-    let permit = breaker.permit();
+    let permit = breaker.permit(t);
     breaker.probed(false, t);
-    breaker.probed(false, t);
+    breaker.probed(false, t + PROBE_DEADLINE);
     assert_eq!(breaker.record(permit, false, MS, t), None);
     assert_eq!(breaker.phase(), Phase::Open);
 }
@@ -166,7 +166,7 @@ fn a_half_open_target_that_misses_a_probe_is_open_again() {
     let breaker = Breaker::default();
     let t = Instant::now();
     breaker.probed(false, t);
-    breaker.probed(false, t);
+    breaker.probed(false, t + PROBE_DEADLINE);
     for _ in 0..3 {
         breaker.probed(true, t);
     }
@@ -179,11 +179,75 @@ fn a_trial_that_never_ended_is_given_back() {
     let breaker = Breaker::default();
     let t = Instant::now();
     breaker.probed(false, t);
-    breaker.probed(false, t);
+    breaker.probed(false, t + PROBE_DEADLINE);
     for _ in 0..3 {
         breaker.probed(true, t);
     }
-    assert_eq!(breaker.permit(), Permit::Trial);
+    assert_eq!(breaker.permit(t), Permit::Trial);
     breaker.abandon(Permit::Trial);
-    assert_eq!(breaker.permit(), Permit::Trial);
+    assert_eq!(breaker.permit(t), Permit::Trial);
+}
+
+#[test]
+fn calls_that_wait_two_probe_deadlines_without_an_answer_open_it() {
+    let breaker = Breaker::default();
+    let t = Instant::now();
+    assert_eq!(breaker.stalled(t + 500 * MS), None, "nothing waits");
+    let first = breaker.permit(t);
+    let _second = breaker.permit(t + 100 * MS);
+    assert_eq!(breaker.stalled(t + 150 * MS), None);
+    assert_eq!(
+        breaker.stalled(t + 210 * MS),
+        None,
+        "one deadline: one miss"
+    );
+    assert_eq!(
+        breaker.stalled(t + 300 * MS),
+        None,
+        "counted once per deadline"
+    );
+    assert_eq!(breaker.stalled(t + 400 * MS), Some(Phase::Open));
+    breaker.abandon(first);
+}
+
+#[test]
+fn an_answer_while_calls_wait_starts_the_silence_again() {
+    let breaker = Breaker::default();
+    let t = Instant::now();
+    let first = breaker.permit(t);
+    let _second = breaker.permit(t);
+    assert_eq!(breaker.stalled(t + 200 * MS), None);
+    // The first call is answered late; the second still waits.
+    assert_eq!(breaker.record(first, false, 250 * MS, t + 250 * MS), None);
+    assert_eq!(breaker.stalled(t + 400 * MS), None);
+    // A good probe forgets the earlier miss.
+    breaker.probed(true, t + 420 * MS);
+    assert_eq!(breaker.stalled(t + 450 * MS), None);
+    assert_eq!(breaker.stalled(t + 620 * MS), None, "a first miss again");
+    assert_eq!(breaker.stalled(t + 820 * MS), Some(Phase::Open));
+}
+
+#[test]
+fn calls_that_ended_leave_no_silence_behind() {
+    let breaker = Breaker::default();
+    let t = Instant::now();
+    let failed = breaker.permit(t);
+    breaker.record(failed, true, MS, t + MS);
+    let dropped = breaker.permit(t);
+    breaker.abandon(dropped);
+    assert_eq!(breaker.stalled(t + 300 * MS), None);
+    assert_eq!(breaker.stalled(t + 600 * MS), None);
+    assert_eq!(breaker.phase(), Phase::Closed);
+}
+
+#[test]
+fn a_probe_and_a_call_that_miss_in_the_same_silence_count_once() {
+    let breaker = Breaker::default();
+    let t = Instant::now();
+    let call = breaker.permit(t);
+    assert_eq!(breaker.probed(false, t + 200 * MS), None);
+    assert_eq!(breaker.stalled(t + 210 * MS), None, "the same 200 ms");
+    assert_eq!(breaker.phase(), Phase::Closed);
+    assert_eq!(breaker.stalled(t + 410 * MS), Some(Phase::Open));
+    breaker.abandon(call);
 }

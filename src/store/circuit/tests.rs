@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use super::first_key;
 use crate::Store;
 use crate::store::StoreConfig;
 use crate::testing::{Blackhole, TestCluster, TestRedis, TestSentinel};
@@ -208,4 +209,34 @@ async fn each_target_is_probed_four_times_a_second() {
     }
     drop(store);
     assert!((6..=10).contains(&pings), "{pings} probes in 2 s");
+}
+
+#[test]
+fn a_call_goes_through_the_breaker_of_its_first_key() {
+    let key = |cmd: &redis::Cmd| first_key(cmd).map(<[u8]>::to_vec);
+    assert_eq!(
+        key(redis::cmd("GET").arg("gh:{a}:x")),
+        Some(b"gh:{a}:x".to_vec())
+    );
+    assert_eq!(
+        key(redis::cmd("FCALL")
+            .arg("admit")
+            .arg(2)
+            .arg("gh:{u}:s")
+            .arg("k2")),
+        Some(b"gh:{u}:s".to_vec())
+    );
+    assert_eq!(key(redis::cmd("FCALL").arg("f").arg(0)), None);
+    assert_eq!(
+        key(redis::cmd("XREAD")
+            .arg("COUNT")
+            .arg(10)
+            .arg("BLOCK")
+            .arg(1000)
+            .arg("STREAMS")
+            .arg("gh:{events}")
+            .arg("0-0")),
+        Some(b"gh:{events}".to_vec())
+    );
+    assert_eq!(key(redis::cmd("WAIT").arg(1).arg(100)), None);
 }
