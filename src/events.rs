@@ -2,17 +2,19 @@
 //!
 //! Every security-relevant action (sign-ins, sign-outs, sessions, refresh
 //! rotations and reuse, blacklisting, locks, rate limiting, admin actions)
-//! appends one event to a Redis Stream (`gh:events`, capped with
-//! `MAXLEN ~`). Because the stream is in Redis, every instance sees every
+//! and every Redis circuit breaker opening or closing appends one event to
+//! a Redis Stream (`gh:events`, capped with `MAXLEN ~`). Because the stream is in Redis, every instance sees every
 //! instance's events: the console tails it (`XREAD BLOCK`) and resumes
 //! from the last id it saw after a reconnect.
 //!
 //! Emitting never slows the action down or fails it: [`Events::emit`]
 //! queues the event, and a background writer sends queued events in
 //! pipelined batches (`XADD` plus per-minute counters for the console's
-//! time series). If Redis is unreachable, events are dropped with a
-//! warning; the action itself has already succeeded or failed on its own.
-//! Events carry ids, names and addresses, never tokens or passwords.
+//! time series). Events refused while Redis is away are held (up to 5
+//! minutes, in a bounded queue) and written when it is back; past that
+//! they are dropped with a warning. The action itself has already
+//! succeeded or failed on its own. Events carry ids, names and
+//! addresses, never tokens or passwords.
 //!
 //! Two things keep a flood from evicting what matters. Audit events
 //! ([`AUDIT`]: sign-ins and sign-outs, revocations, role and password
@@ -26,11 +28,14 @@ mod read;
 mod writer;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot};
 
+use crate::api::events::Breaker;
+use crate::store::breaker::Phase;
 use crate::store::{Store, StoreError, keys};
 
 /// Kinds counted per minute for the console's charts.
@@ -179,7 +184,7 @@ pub struct Events {
     instance: Arc<str>,
     queue: mpsc::Sender<Command>,
     /// Events dropped because the queue was full (Redis too slow or gone).
-    dropped: Arc<std::sync::atomic::AtomicU64>,
+    dropped: Arc<AtomicU64>,
     aggregator: Arc<aggregate::Aggregator>,
 }
 
@@ -235,7 +240,44 @@ impl Events {
                 }
             }
         });
+        events.tell_breakers();
         events
+    }
+
+    /// Records the store's circuit breakers opening and closing
+    /// (`breaker_opened`, `breaker_closed`). An opening is queued while
+    /// Redis is away and written when it is back, like every event of an
+    /// outage. Ends with the store's breakers, or at the first change after
+    /// the last handle is gone (it holds only a weak one).
+    fn tell_breakers(&self) {
+        let Some(mut changes) = self.store.breaker_changes() else {
+            return;
+        };
+        let queue = self.queue.downgrade();
+        let instance = self.instance.clone();
+        let dropped = Arc::clone(&self.dropped);
+        tokio::spawn(async move {
+            loop {
+                let change = match changes.recv().await {
+                    Ok(change) => change,
+                    Err(broadcast::error::RecvError::Lagged(missed)) => {
+                        tracing::warn!(missed, "circuit breaker changes were missed");
+                        continue;
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return,
+                };
+                let Some(queue) = queue.upgrade() else { return };
+                let details = Breaker {
+                    target: change.target.to_string(),
+                };
+                let kind = match change.phase {
+                    Phase::Open => EventKind::BreakerOpened(details),
+                    Phase::Closed => EventKind::BreakerClosed(details),
+                    Phase::HalfOpen => continue,
+                };
+                enqueue(&queue, &instance, &dropped, Event::new(kind));
+            }
+        });
     }
 
     /// Records a refusal that a flood can repeat (`rate_limited`,
@@ -251,22 +293,14 @@ impl Events {
 
     /// Queues an event (stamped with this instance). Never blocks, never
     /// fails the caller.
-    pub fn emit(&self, mut event: Event) {
-        metrics::counter!(crate::observe::EVENTS, "kind" => event.kind.name())
-            .increment(event.kind.stands_for());
-        event.instance = self.instance.to_string();
-        if let Err(err) = self.queue.try_send(Command::Emit(Box::new(event))) {
-            self.dropped
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            metrics::counter!(crate::observe::EVENTS_DROPPED).increment(1);
-            tracing::warn!(error = %err, "security event dropped: the event queue is full or closed");
-        }
+    pub fn emit(&self, event: Event) {
+        enqueue(&self.queue, &self.instance, &self.dropped, event);
     }
 
     /// How many events were dropped because the queue was full (Redis too
     /// slow or unreachable for longer than the queue lasts).
     pub fn dropped(&self) -> u64 {
-        self.dropped.load(std::sync::atomic::Ordering::Relaxed)
+        self.dropped.load(Ordering::Relaxed)
     }
 
     /// Waits until every event emitted before this call has been written
@@ -276,6 +310,19 @@ impl Events {
         if self.queue.send(Command::Flush(done)).await.is_ok() {
             let _ = wait.await;
         }
+    }
+}
+
+/// Counts `event`, stamps it with `instance` and queues it for the writer
+/// (counted in `dropped` when the queue is full).
+fn enqueue(queue: &mpsc::Sender<Command>, instance: &str, dropped: &AtomicU64, mut event: Event) {
+    metrics::counter!(crate::observe::EVENTS, "kind" => event.kind.name())
+        .increment(event.kind.stands_for());
+    event.instance = instance.to_owned();
+    if let Err(err) = queue.try_send(Command::Emit(Box::new(event))) {
+        dropped.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!(crate::observe::EVENTS_DROPPED).increment(1);
+        tracing::warn!(error = %err, "security event dropped: the event queue is full or closed");
     }
 }
 

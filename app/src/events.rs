@@ -13,6 +13,7 @@ pub enum Group {
     Passwords,
     Locks,
     RateLimits,
+    Redis,
     Admin,
 }
 
@@ -24,6 +25,7 @@ impl Group {
         Group::Passwords,
         Group::Locks,
         Group::RateLimits,
+        Group::Redis,
         Group::Admin,
     ];
 
@@ -35,6 +37,7 @@ impl Group {
             Group::Passwords => "Passwords",
             Group::Locks => "Locks",
             Group::RateLimits => "Rate limits",
+            Group::Redis => "Redis",
             Group::Admin => "Admin actions",
         }
     }
@@ -88,6 +91,8 @@ pub fn label(kind: Kind) -> &'static str {
         Kind::LockForceReleased => "Lock force-released",
         Kind::LockLost => "Lock lost",
         Kind::RateLimited => "Rate limited",
+        Kind::BreakerOpened => "Redis not answering",
+        Kind::BreakerClosed => "Redis answering again",
         Kind::PasswordChanged => "Password changed",
         Kind::PasswordChangeFailed => "Password change failed",
         Kind::UserCreated => "User created",
@@ -121,6 +126,7 @@ pub fn group(kind: Kind) -> Group {
             Group::Locks
         }
         Kind::RateLimited => Group::RateLimits,
+        Kind::BreakerOpened | Kind::BreakerClosed => Group::Redis,
         Kind::UserCreated
         | Kind::UserDisabled
         | Kind::UserEnabled
@@ -141,6 +147,7 @@ pub fn tone(kind: Kind) -> Tone {
         | Kind::RefreshReuseDetected
         | Kind::RateLimited
         | Kind::LockLost
+        | Kind::BreakerOpened
         | Kind::PasswordChangeFailed => Tone::Alarming,
         Kind::LoginChallenged
         | Kind::SessionRevoked
@@ -149,7 +156,8 @@ pub fn tone(kind: Kind) -> Tone {
         | Kind::UserDisabled
         | Kind::AdminSessionRevoked
         | Kind::AdminSignedOutEverywhere
-        | Kind::AdminLockForceReleased => Tone::Notable,
+        | Kind::AdminLockForceReleased
+        | Kind::BreakerClosed => Tone::Notable,
         Kind::LoginSucceeded
         | Kind::Logout
         | Kind::SessionCreated

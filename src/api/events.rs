@@ -126,6 +126,11 @@ event_kinds! {
     LockForceReleased(LockForceReleased) = "lock_force_released",
     /// A holder found its lock gone, or Redis unreachable, while renewing.
     LockLost(LockLost) = "lock_lost",
+    /// A Redis target stopped answering: its circuit breaker opened and
+    /// calls to it fail at once.
+    BreakerOpened(Breaker) = "breaker_opened",
+    /// A Redis target answers again: its circuit breaker closed.
+    BreakerClosed(Breaker) = "breaker_closed",
     /// A rate-limit policy refused requests.
     RateLimited(RateLimited) = "rate_limited",
     /// A user changed their password.

@@ -77,8 +77,17 @@ async fn events_emitted_while_redis_restarts_are_not_lost() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     redis.restart().await;
     events.flush().await;
-    let written = events.recent(&Filter::default(), 10, 10).await.unwrap();
+    let written = events.recent(&locks(), 10, 10).await.unwrap();
     assert_eq!(written.len(), 3, "{written:?}");
+}
+
+/// The numbered events only (a stopped Redis also opens the breaker,
+/// which is an event of its own).
+fn locks() -> Filter {
+    Filter {
+        kind: Some("lock".to_owned()),
+        ..Filter::default()
+    }
 }
 
 /// Events emitted while the circuit breaker is open (Redis frozen) are
@@ -104,11 +113,39 @@ async fn events_emitted_while_the_breaker_is_open_are_written_when_redis_is_back
     tokio::time::sleep(Duration::from_millis(500)).await;
     redis.thaw();
     events.flush().await;
-    let written = events.recent(&Filter::default(), 10, 10).await.unwrap();
+    let written = events.recent(&locks(), 10, 10).await.unwrap();
     let mut numbers: Vec<u64> = written.iter().map(number).collect();
     numbers.sort_unstable();
     assert_eq!(numbers, [0, 1, 2], "{written:?}");
     assert_eq!(events.dropped(), 0);
+
+    // The breaker's opening (queued while Redis was frozen) and closing
+    // are events too, naming the target and in that order.
+    let breaker = Filter {
+        kind: Some("breaker".to_owned()),
+        ..Filter::default()
+    };
+    let thawed = std::time::Instant::now();
+    let told = loop {
+        events.flush().await;
+        let told = events.recent(&breaker, 10, 10).await.unwrap();
+        if told.len() >= 2 || thawed.elapsed() > Duration::from_secs(5) {
+            break told;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let target = redis.url().trim_start_matches("redis://").to_owned();
+    let expected = crate::api::events::Breaker { target };
+    let kinds: Vec<&EventKind> = told.iter().rev().map(|event| &event.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            &EventKind::BreakerOpened(expected.clone()),
+            &EventKind::BreakerClosed(expected)
+        ],
+        "{told:?}"
+    );
+    assert!(told.iter().all(|event| event.instance == "gh-a"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, Slot, SlotAddr};
 use redis::{Cmd, RedisResult, Value};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, broadcast};
 
 use super::breaker::{Breaker, PROBE_DEADLINE, PROBE_EVERY, Permit, Phase, Transition};
 use super::connection::Link;
@@ -27,6 +27,19 @@ use super::error::{abandoned, circuit_open, is_unavailable};
 const SLOTS: u16 = 16_384;
 /// How often waiting calls are checked for a stalled target.
 const STALL_CHECK: Duration = Duration::from_millis(50);
+/// Changes kept for a subscriber that lags behind (a flapping Cluster of
+/// many primaries makes a few a minute at most).
+const CHANGES: usize = 64;
+
+/// A breaker that changed phase, as [`super::Store::breaker_changes`]
+/// tells it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BreakerChange {
+    /// The target: `host:port` of the server, the Sentinel primary or a
+    /// Cluster primary.
+    pub target: Arc<str>,
+    pub phase: Phase,
+}
 
 /// One target: its breaker, and the calls waiting on it.
 pub(super) struct Target {
@@ -34,21 +47,24 @@ pub(super) struct Target {
     breaker: Breaker,
     /// Woken when the breaker opens: every call waiting then fails.
     opened: Notify,
+    /// Where its changes are told.
+    changes: broadcast::Sender<BreakerChange>,
 }
 
 impl Target {
-    fn new(name: &str) -> Arc<Self> {
+    fn new(name: &str, changes: broadcast::Sender<BreakerChange>) -> Arc<Self> {
         let target = Arc::new(Self {
             name: name.into(),
             breaker: Breaker::default(),
             opened: Notify::new(),
+            changes,
         });
         target.report(Some(Phase::Closed), false);
         target
     }
 
-    /// Makes a transition known: the metrics, the log, and the calls that
-    /// wait on a target that just opened.
+    /// Makes a transition known: the metrics, the log, the subscribers to
+    /// changes, and the calls that wait on a target that just opened.
     fn report(&self, transition: Transition, counted: bool) {
         let Some(phase) = transition else { return };
         let name = self.name.to_string();
@@ -62,6 +78,11 @@ impl Target {
             "target" => name, "to" => phase.as_str()
         )
         .increment(1);
+        // No subscriber is no error: nobody asked.
+        let _ = self.changes.send(BreakerChange {
+            target: Arc::clone(&self.name),
+            phase,
+        });
         match phase {
             Phase::Open => {
                 tracing::warn!(target = %self.name, "Redis is not answering: circuit breaker open, calls fail at once");
@@ -161,6 +182,7 @@ impl Drop for Outcome<'_> {
 /// The targets of one store.
 pub(super) struct Circuit {
     targets: RwLock<Targets>,
+    changes: broadcast::Sender<BreakerChange>,
 }
 
 enum Targets {
@@ -185,8 +207,10 @@ impl Targets {
 impl Circuit {
     /// One target (a server, a Sentinel primary), named `name`.
     pub(super) fn one(name: &str) -> Arc<Self> {
+        let changes = broadcast::Sender::new(CHANGES);
         Arc::new(Self {
-            targets: RwLock::new(Targets::One(Target::new(name))),
+            targets: RwLock::new(Targets::One(Target::new(name, changes.clone()))),
+            changes,
         })
     }
 
@@ -194,7 +218,13 @@ impl Circuit {
     pub(super) fn cluster() -> Arc<Self> {
         Arc::new(Self {
             targets: RwLock::new(Targets::slots()),
+            changes: broadcast::Sender::new(CHANGES),
         })
+    }
+
+    /// The changes of every breaker from now on.
+    pub(super) fn changes(&self) -> broadcast::Receiver<BreakerChange> {
+        self.changes.subscribe()
     }
 
     /// The target `cmd` goes to (`None`: not gated).
@@ -375,7 +405,8 @@ async fn refresh(circuit: &Circuit, cluster: &super::healing::Healing<super::hea
         let target = match known(&fresh) {
             Some(target) => target,
             None => {
-                let target = known(primaries).unwrap_or_else(|| Target::new(&name));
+                let target =
+                    known(primaries).unwrap_or_else(|| Target::new(&name, circuit.changes.clone()));
                 fresh.push((start, Arc::clone(&target)));
                 target
             }

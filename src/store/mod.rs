@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use redis::aio::{ConnectionLike, ConnectionManagerConfig};
 use redis::cluster::ClusterClient;
 use redis::{RedisError, Value};
+use tokio::sync::broadcast;
 
 pub mod breaker;
 mod circuit;
@@ -36,6 +37,7 @@ pub(crate) mod reply;
 mod sentinel;
 mod tls;
 
+pub use circuit::BreakerChange;
 pub use config::{Endpoint, StoreConfig, check_url, redact_url, sentinel_url};
 use connection::{Connection, Link};
 pub use durable::{DurableWrite, Replication};
@@ -292,6 +294,13 @@ impl Store {
     /// Redis target is taken to be gone, and calls to it fail at once.
     pub fn tripped(&self) -> bool {
         self.conn.circuit().is_some_and(circuit::Circuit::tripped)
+    }
+
+    /// Every change of this store's circuit breakers from now on (none
+    /// on a store without breakers). A receiver that falls more than 64
+    /// changes behind loses the oldest.
+    pub fn breaker_changes(&self) -> Option<broadcast::Receiver<BreakerChange>> {
+        self.conn.circuit().map(circuit::Circuit::changes)
     }
 
     /// When the Redis target holding `key` (without a key: every target)

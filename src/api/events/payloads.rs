@@ -180,6 +180,15 @@ pub struct LockLost {
     pub why: LockLoss,
 }
 
+/// `breaker_opened` and `breaker_closed` details.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Breaker {
+    /// The Redis target: `host:port` of the server, the Sentinel primary
+    /// or the Cluster primary (never a password).
+    pub target: String,
+}
+
 /// `rate_limited` details.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -28,9 +28,9 @@ use crate::events::{Group, group};
 use crate::live::use_live;
 
 /// Event kinds that can change what this page shows (but its windows):
-/// all but locks and refusals.
+/// all but locks, refusals and Redis' breakers.
 fn changes_the_user(kind: Kind) -> bool {
-    !matches!(group(kind), Group::Locks | Group::RateLimits)
+    !matches!(group(kind), Group::Locks | Group::RateLimits | Group::Redis)
 }
 
 #[component]
