@@ -3,7 +3,8 @@
 //! `/health` says the process is up and serving HTTP; it never touches
 //! Redis, so a Redis outage does not get healthy instances restarted.
 //! `/ready` says this instance can do useful work right now: it sends
-//! PING and answers 503 while Redis is unreachable, and from the moment
+//! PING and answers 503 while Redis is unreachable (at once while a
+//! circuit breaker is open, see `Store::ping`), and from the moment
 //! a shutdown begins (so a load balancer stops sending new work while
 //! in-flight requests finish), and while the configured admin user is
 //! still being created (a sign-in with its password would fail until

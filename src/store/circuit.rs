@@ -253,15 +253,11 @@ impl Circuit {
         }
     }
 
-    /// Whether a breaker of this store is not closed.
-    pub(super) fn tripped(&self) -> bool {
-        let targets = self.targets.read().unwrap_or_else(PoisonError::into_inner);
-        match &*targets {
-            Targets::One(target) => target.breaker.phase() != Phase::Closed,
-            Targets::Slots { primaries, .. } => primaries
-                .iter()
-                .any(|(_, target)| target.breaker.phase() != Phase::Closed),
-        }
+    /// Whether a breaker of this store is in a phase `wanted` accepts.
+    pub(super) fn any(&self, wanted: impl Fn(Phase) -> bool) -> bool {
+        let mut any = false;
+        self.each(|target| any |= wanted(target.breaker.phase()));
+        any
     }
 
     /// Runs `visit` on every target.

@@ -22,6 +22,8 @@ use redis::cluster::ClusterClient;
 use redis::{RedisError, Value};
 use tokio::sync::broadcast;
 
+use breaker::Phase;
+
 pub mod breaker;
 mod circuit;
 mod config;
@@ -293,7 +295,9 @@ impl Store {
     /// Whether a circuit breaker of this store is open or half-open: some
     /// Redis target is taken to be gone, and calls to it fail at once.
     pub fn tripped(&self) -> bool {
-        self.conn.circuit().is_some_and(circuit::Circuit::tripped)
+        self.conn
+            .circuit()
+            .is_some_and(|circuit| circuit.any(|phase| phase != Phase::Closed))
     }
 
     /// Every change of this store's circuit breakers from now on (none
@@ -324,6 +328,17 @@ impl Store {
 
     /// Sends PING and checks the answer.
     pub async fn ping(&self) -> Result<(), StoreError> {
+        // A Cluster's PING goes to any node: with one primary frozen it
+        // could wait the whole timeout, or be answered by a healthy one.
+        // (Half-open is not refused: on one server this PING may be the
+        // trial call that closes the breaker.)
+        if self
+            .conn
+            .circuit()
+            .is_some_and(|circuit| circuit.any(|phase| phase == Phase::Open))
+        {
+            return Err(StoreError::Unavailable(error::circuit_open()));
+        }
         let pong: String = redis::cmd("PING").query_async(&mut self.conn()).await?;
         if pong == "PONG" {
             Ok(())

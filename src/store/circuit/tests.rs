@@ -126,6 +126,15 @@ async fn a_frozen_cluster_node_fails_only_its_own_keys() {
     assert!(answered > 0, "keys on the running nodes failed too");
     assert!(refused > 0, "no key lived on the frozen node");
     assert!(store.tripped());
+    // A PING (what /ready sends) could reach any node: it is refused at
+    // once while a primary's breaker is open, not after the timeout.
+    let pinged = Instant::now();
+    let ping = store.ping().await;
+    assert!(
+        matches!(&ping, Err(err) if err.is_circuit_open()),
+        "{ping:?}"
+    );
+    assert!(pinged.elapsed() < Duration::from_millis(50));
     cluster.thaw_node(0);
     // Half-open lets one call through; its success closes the breaker.
     let thawed = Instant::now();
