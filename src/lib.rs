@@ -68,6 +68,8 @@ pub mod route;
 #[cfg(feature = "server")]
 pub mod session;
 #[cfg(feature = "server")]
+pub mod signouts;
+#[cfg(feature = "server")]
 pub mod store;
 #[cfg(all(feature = "server", any(test, feature = "test-util")))]
 pub mod testing;

@@ -87,6 +87,14 @@ pub fn admin_event(
     state.auth.events().emit(fill(event));
 }
 
+/// The access token the request presented (bearer header or cookie).
+pub fn access_token() -> Option<String> {
+    with_context::<http::request::Parts, _>(|parts| {
+        crate::cookies::access_token(&parts.headers).map(|(token, _)| token.to_owned())
+    })
+    .flatten()
+}
+
 /// The client's address and user agent, as the guard recorded them.
 pub fn client() -> Client {
     extension::<Client>().unwrap_or_default()

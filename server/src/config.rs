@@ -115,8 +115,8 @@ pub struct Config {
     #[arg(long, env = "GATEHOUSE_REDIS_WAIT_TIMEOUT", default_value = "200ms", value_parser = parse_duration)]
     pub redis_wait_timeout: Duration,
 
-    /// Directory for the embedded Redis's data (append-only file) and log.
-    /// Default: `$XDG_DATA_HOME/gatehouse`, else `~/.local/share/gatehouse`,
+    /// Directory for the embedded Redis's data (append-only file) and log,
+    /// and for the journal of sign-outs made while Redis is away. Default: `$XDG_DATA_HOME/gatehouse`, else `~/.local/share/gatehouse`,
     /// else `./data`.
     #[arg(long, env = "GATEHOUSE_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
@@ -315,7 +315,7 @@ pub enum LogFormat {
 }
 
 impl Config {
-    /// Where the embedded Redis keeps its files.
+    /// Where the embedded Redis and the sign-out journal keep their files.
     pub fn data_dir(&self) -> PathBuf {
         if let Some(dir) = &self.data_dir {
             return dir.clone();

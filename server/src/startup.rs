@@ -1,6 +1,7 @@
 //! Building the application state from configuration: keys, the auth
 //! service, and the first admin.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use gatehouse::Store;
@@ -11,6 +12,7 @@ use gatehouse::lock::Locks;
 use gatehouse::password::{Hasher, PasswordError};
 use gatehouse::ratelimit::{self, Limiter};
 use gatehouse::session::{SessionConfig, Sessions};
+use gatehouse::signouts::Journal;
 use gatehouse::token::{KeyError, Keyring, TokenConfig, Tokens};
 use gatehouse::user::{Role, Users};
 use gatehouse_app::cookies::CookiePolicy;
@@ -32,6 +34,8 @@ pub enum StartupError {
     DefaultKey(gatehouse::StoreError),
     #[error("cannot set up password hashing: {0}")]
     Hasher(#[from] PasswordError),
+    #[error("--data-dir (GATEHOUSE_DATA_DIR): {0}")]
+    Journal(#[from] gatehouse::signouts::JournalError),
 }
 
 /// How long startup waits for Redis to hand out the shared default key.
@@ -76,6 +80,7 @@ pub async fn app_state(config: &Config, store: Store) -> Result<AppState, Startu
         },
     );
     let locks = Locks::new(store.clone(), instance_id.as_str()).with_events(events.clone());
+    let signouts = Journal::open(config.data_dir().join(gatehouse::signouts::FILE))?;
     let auth = Auth::new(AuthParts {
         store: store.clone(),
         users,
@@ -98,6 +103,7 @@ pub async fn app_state(config: &Config, store: Store) -> Result<AppState, Startu
             difficulty: config.challenge_difficulty,
             ttl: config.challenge_ttl,
         },
+        signouts: Some(Arc::new(signouts)),
     });
     for policy in auth.limiter().policies() {
         tracing::info!(policy = %policy.to_spec(), "rate-limit policy");

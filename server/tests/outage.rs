@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 
 use gatehouse::testing::{TestCluster, TestRedis, TestSentinel};
 use gatehouse::user::Role;
-use support::{TestApp, app, build, post_bearer, read_until, stream_request};
+use support::{
+    TestApp, app, build, expect_error, json, post_bearer, read_until, set_cookies, stream_request,
+};
 
 /// The Redis timeout, as by default: long, so that the breaker is what
 /// makes the answers fast.
@@ -175,4 +177,64 @@ async fn console_resumes(app: &TestApp, freeze: impl Fn(), thaw: impl Fn()) {
     thaw();
     let seen = read_until(&mut body, "during-the-freeze").await;
     assert!(seen.contains("event: lock_force_released"), "{seen}");
+}
+
+/// A sign-out while Redis is frozen is answered as usual (200, cookies
+/// cleared) instead of a 503; the token is refused at once on this
+/// instance, and on another one once Redis is back (the sign-out journal
+/// in `--data-dir` is replayed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sign_out_while_redis_is_frozen_is_answered_and_holds_on_every_instance() {
+    let redis = TestRedis::start().await;
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().to_str().unwrap();
+    let here = app(&redis, &["--redis-timeout", "2s", "--data-dir", dir]).await;
+    let elsewhere = app(&redis, &["--redis-timeout", "2s"]).await;
+    here.user("dora", "correct horse", &[Role::User]).await;
+    let token = here.token("dora", "correct horse").await;
+
+    redis.freeze();
+    let frozen = Instant::now();
+    while here
+        .send(post_bearer("/api/v1/auth/me", &token))
+        .await
+        .status()
+        != 503
+    {
+        assert!(frozen.elapsed() < TIMEOUT * 2, "Redis never looked frozen");
+    }
+    let asked = Instant::now();
+    let out = here.send(post_bearer("/api/v1/auth/logout", &token)).await;
+    assert!(asked.elapsed() < OPENING, "took {:?}", asked.elapsed());
+    assert_eq!(out.status(), 200);
+    assert!(
+        set_cookies(out.headers())
+            .iter()
+            .any(|c| c.starts_with("gh_access=;") && c.contains("Max-Age=0"))
+    );
+    assert_eq!(json(out).await["revoked_sessions"], 1);
+    assert!(data.path().join(gatehouse::signouts::FILE).exists());
+    expect_error(
+        here.send(post_bearer("/api/v1/auth/me", &token)).await,
+        401,
+        "token_revoked",
+    )
+    .await;
+
+    redis.thaw();
+    let thawed = Instant::now();
+    loop {
+        let status = elsewhere
+            .send(post_bearer("/api/v1/auth/me", &token))
+            .await
+            .status();
+        if status == 401 {
+            break;
+        }
+        assert!(
+            thawed.elapsed() < Duration::from_secs(5),
+            "the other instance still answers {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

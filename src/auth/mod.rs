@@ -21,6 +21,7 @@ mod password;
 mod request;
 mod rotation;
 mod sign_in;
+mod sign_out;
 
 use std::sync::Arc;
 
@@ -123,6 +124,9 @@ pub enum AuthError {
     User(UserError),
     #[error("stored session is corrupt: {0}")]
     Corrupt(String),
+    /// Redis was unavailable and the sign-out could not be journaled.
+    #[error(transparent)]
+    Journal(#[from] crate::signouts::JournalError),
 }
 
 impl From<SessionError> for AuthError {
@@ -177,6 +181,9 @@ pub struct AuthParts {
     pub events: Events,
     pub rotation: RotationConfig,
     pub challenges: challenge::ChallengeConfig,
+    /// Where sign-outs Redis cannot take wait for it (without one, such a
+    /// sign-out fails with Redis' error).
+    pub signouts: Option<Arc<crate::signouts::Journal>>,
 }
 
 /// The Gatehouse core: sign-in, admission, rotation and sign-out, and
@@ -203,6 +210,7 @@ struct Inner {
     rotation: RotationConfig,
     challenges: challenge::ChallengeConfig,
     admissions: crate::observe::Admissions,
+    signouts: Option<Arc<crate::signouts::Journal>>,
     /// Seals rotation results stored in Redis (derived from the signing key).
     sealing_key: [u8; 32],
 }
@@ -222,10 +230,13 @@ impl Auth {
             rotation: parts.rotation,
             challenges: parts.challenges,
             admissions: crate::observe::Admissions::register(),
+            signouts: parts.signouts,
         };
-        Self {
+        let auth = Self {
             inner: Arc::new(inner),
-        }
+        };
+        auth.replay_sign_outs();
+        auth
     }
 
     /// The Redis connection every service shares.

@@ -57,6 +57,9 @@ impl Auth {
         checks: &[Check<'_>],
         nonce: Option<&str>,
     ) -> Result<(Principal, Decision), AuthError> {
+        if self.signed_out_here(&claims.sid) {
+            return Err(AuthError::TokenRevoked);
+        }
         let (touched, decision) = if self.inner.store.is_cluster() {
             let nonce_key = nonce.map(|nonce| keys::replay_nonce(&claims.sub, nonce));
             let (touched, decision) = tokio::join!(

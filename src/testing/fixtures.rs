@@ -35,6 +35,8 @@ pub struct AuthFixture {
     pub events_kept: u64,
     /// The instance name in events and lock registries.
     pub instance: &'static str,
+    /// The sign-out journal's file, if sign-outs may outlast Redis.
+    pub signouts: Option<std::path::PathBuf>,
 }
 
 impl Default for AuthFixture {
@@ -49,6 +51,7 @@ impl Default for AuthFixture {
             cheap_hashing: false,
             events_kept: 10_000,
             instance: "test",
+            signouts: None,
         }
     }
 }
@@ -94,6 +97,11 @@ impl AuthFixture {
             events: Events::new(store.clone(), self.instance, self.events_kept),
             rotation: self.rotation,
             challenges: self.challenges,
+            signouts: self.signouts.map(|path| {
+                std::sync::Arc::new(
+                    crate::signouts::Journal::open(path).expect("open the sign-out journal"),
+                )
+            }),
             store,
         })
     }

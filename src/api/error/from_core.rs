@@ -74,6 +74,10 @@ impl From<crate::auth::AuthError> for ApiError {
             }
             AuthError::Store(err) => err.into(),
             AuthError::User(err) => err.into(),
+            AuthError::Journal(err) => {
+                tracing::error!(error = %err, "a sign-out could not be journaled");
+                ApiError::unavailable()
+            }
             err @ (AuthError::Token(TokenError::Signing(_))
             | AuthError::Password(_)
             | AuthError::Corrupt(_)) => {
