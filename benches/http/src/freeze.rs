@@ -3,12 +3,14 @@
 //! anything was let through that should not have been.
 //!
 //! Twenty keep-alive clients send `POST /api/v1/auth/me` in a loop, four
-//! of them with a token that was signed out before the freeze. After a
-//! second of normal service the Redis process is stopped (`SIGSTOP`, its
-//! connections left open: the hang that no connection error reveals),
-//! left frozen for three seconds and continued (`SIGCONT`). Every
-//! request's start, end and status are kept; the table is computed from
-//! them afterwards. `FREEZE_TIMELINE=1` also prints the answers per 100 ms.
+//! of them with a token that was signed out before the freeze and two with
+//! one that signs out a second into the freeze (the sign-out journal keeps
+//! it). After a second of normal service the Redis process is stopped
+//! (`SIGSTOP`, its connections left open: the hang that no connection
+//! error reveals), left frozen for three seconds and continued
+//! (`SIGCONT`). Every request's start, end and status are kept; the table
+//! is computed from them afterwards. `FREEZE_TIMELINE=1` also prints the
+//! answers per 100 ms.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,6 +24,7 @@ use crate::support::{ms, percentile, table};
 
 const CLIENTS: usize = 20;
 const REVOKED_CLIENTS: usize = 4;
+const SIGNING_OUT_CLIENTS: usize = 2;
 /// A request slower than this counts as hung (and the connection is
 /// dropped, as a proxy in front would).
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -32,30 +35,72 @@ struct Exchange {
     end: Duration,
     /// The HTTP status, or 0 when there was no answer.
     status: u16,
-    revoked: bool,
+    token: Token,
+}
+
+/// Which token a client sends.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Token {
+    Valid,
+    /// Signed out before the freeze.
+    Revoked,
+    /// Signed out during the freeze.
+    SigningOut,
+}
+
+/// The tokens the clients send.
+pub struct Tokens<'a> {
+    pub valid: &'a str,
+    pub revoked: &'a str,
+    pub signing_out: &'a str,
+}
+
+/// The sign-out sent during the freeze, as its client saw it.
+struct SignOut {
+    /// When it was answered.
+    end: Duration,
+    took: Duration,
+    status: u16,
 }
 
 /// Runs the freeze and prints its table.
-pub async fn run(port: u16, valid: &str, revoked: &str, redis: &TestRedis) {
+pub async fn run(port: u16, tokens: Tokens<'_>, redis: &TestRedis) {
     let origin = Instant::now();
     let stop = Arc::new(AtomicBool::new(false));
     let clients: Vec<_> = (0..CLIENTS)
         .map(|i| {
-            let is_revoked = i < REVOKED_CLIENTS;
-            let token = if is_revoked { revoked } else { valid };
-            tokio::spawn(client(
-                port,
-                token.to_owned(),
-                is_revoked,
-                origin,
-                stop.clone(),
-            ))
+            let (kind, token) = if i < REVOKED_CLIENTS {
+                (Token::Revoked, tokens.revoked)
+            } else if i < REVOKED_CLIENTS + SIGNING_OUT_CLIENTS {
+                (Token::SigningOut, tokens.signing_out)
+            } else {
+                (Token::Valid, tokens.valid)
+            };
+            tokio::spawn(client(port, token.to_owned(), kind, origin, stop.clone()))
         })
         .collect();
     tokio::time::sleep(Duration::from_secs(1)).await;
     let frozen = origin.elapsed();
     redis.freeze();
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let request = format!(
+        "POST /api/v1/auth/logout HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {}\r\n\
+         Content-Length: 0\r\n\r\n",
+        tokens.signing_out
+    );
+    let start = origin.elapsed();
+    let status = tokio::time::timeout(CLIENT_TIMEOUT, send(&mut None, port, &request))
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or(0);
+    let end = origin.elapsed();
+    let sign_out = SignOut {
+        end,
+        took: end - start,
+        status,
+    };
+    tokio::time::sleep(Duration::from_secs(2)).await;
     let thawed = origin.elapsed();
     redis.thaw();
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -64,7 +109,7 @@ pub async fn run(port: u16, valid: &str, revoked: &str, redis: &TestRedis) {
     for client in clients {
         exchanges.extend(client.await.unwrap());
     }
-    report(&exchanges, frozen, thawed);
+    report(&exchanges, &sign_out, frozen, thawed);
     if std::env::var("FREEZE_TIMELINE").is_ok() {
         timeline(&exchanges, frozen, thawed);
     }
@@ -99,7 +144,7 @@ fn timeline(exchanges: &[Exchange], frozen: Duration, thawed: Duration) {
     }
 }
 
-fn report(exchanges: &[Exchange], frozen: Duration, thawed: Duration) {
+fn report(exchanges: &[Exchange], sign_out: &SignOut, frozen: Duration, thawed: Duration) {
     let during = |e: &&Exchange| e.end > frozen && e.start < thawed;
     let opened = exchanges
         .iter()
@@ -128,13 +173,20 @@ fn report(exchanges: &[Exchange], frozen: Duration, thawed: Duration) {
     // of a signed-in client.
     let restored = exchanges
         .iter()
-        .filter(|e| !e.revoked && e.status != 200 && e.end > thawed)
+        .filter(|e| e.token == Token::Valid && e.status != 200 && e.end > thawed)
         .map(|e| e.end - thawed)
         .max()
         .unwrap_or_default();
+    // A token signed out before the freeze, or after its sign-out was
+    // answered, must never be let through again.
     let false_allows = exchanges
         .iter()
-        .filter(|e| e.revoked && e.status == 200)
+        .filter(|e| e.status == 200)
+        .filter(|e| match e.token {
+            Token::Valid => false,
+            Token::Revoked => true,
+            Token::SigningOut => e.start >= sign_out.end,
+        })
         .count();
     let hung = exchanges.iter().filter(|e| e.status == 0).count();
     let answered_503 = exchanges.iter().filter(|e| e.status == 503).count();
@@ -144,8 +196,9 @@ fn report(exchanges: &[Exchange], frozen: Duration, thawed: Duration) {
     table(
         &format!(
             "Redis frozen (SIGSTOP) for 3 s under load: {CLIENTS} keep-alive clients on \
-             POST /api/v1/auth/me, {REVOKED_CLIENTS} of them signed out; {} requests, {answered_503} \
-             answered 503, {hung} without an answer in {CLIENT_TIMEOUT:?}",
+             POST /api/v1/auth/me, {REVOKED_CLIENTS} of them signed out before the freeze and \
+             {SIGNING_OUT_CLIENTS} during it; {} requests, {answered_503} answered 503, {hung} \
+             without an answer in {CLIENT_TIMEOUT:?}",
             exchanges.len()
         ),
         &["measure", "measured", "target", ""],
@@ -175,6 +228,12 @@ fn report(exchanges: &[Exchange], frozen: Duration, thawed: Duration) {
                 verdict(restored <= Duration::from_secs(2)),
             ],
             vec![
+                "a sign-out while frozen (journaled)".to_owned(),
+                format!("{} in {}", sign_out.status, ms(sign_out.took)),
+                "200 ≤ 20 ms".to_owned(),
+                verdict(sign_out.status == 200 && sign_out.took <= Duration::from_millis(20)),
+            ],
+            vec![
                 "false allows (a signed-out token answered 200)".to_owned(),
                 false_allows.to_string(),
                 "0".to_owned(),
@@ -188,7 +247,7 @@ fn report(exchanges: &[Exchange], frozen: Duration, thawed: Duration) {
 async fn client(
     port: u16,
     token: String,
-    revoked: bool,
+    kind: Token,
     origin: Instant,
     stop: Arc<AtomicBool>,
 ) -> Vec<Exchange> {
@@ -212,7 +271,7 @@ async fn client(
             start,
             end: origin.elapsed(),
             status,
-            revoked,
+            token: kind,
         });
     }
     exchanges

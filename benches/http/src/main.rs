@@ -125,6 +125,8 @@ async fn run() {
     let gatehouse = Command::new(&binary)
         .args(["--addr", &format!("127.0.0.1:{gatehouse_port}")])
         .args(["--redis-url", &redis.url()])
+        .arg("--data-dir")
+        .arg(dir.path())
         .args(["--admin-user", "bench"])
         .arg("--admin-password-file")
         .arg(&password_file)
@@ -267,6 +269,7 @@ async fn run() {
     // Fresh sessions: the storm's sign-ins have evicted the oldest ones.
     let signed_in = sign_in(gatehouse_port).await;
     let signed_out = sign_in(gatehouse_port).await;
+    let signing_out = sign_in(gatehouse_port).await;
     let logout = raw(
         gatehouse_port,
         &format!(
@@ -279,7 +282,12 @@ async fn run() {
         logout.starts_with("HTTP/1.1 200"),
         "sign-out failed: {logout}"
     );
-    freeze::run(gatehouse_port, &signed_in, &signed_out, &redis).await;
+    let tokens = freeze::Tokens {
+        valid: &signed_in,
+        revoked: &signed_out,
+        signing_out: &signing_out,
+    };
+    freeze::run(gatehouse_port, tokens, &redis).await;
     drop(processes);
     drop(redis);
 }
