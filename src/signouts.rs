@@ -54,8 +54,10 @@ impl JournalError {
     }
 }
 
-/// The journal of one instance. Writes go through one lock, so lines never
-/// interleave and a replay never drops a line written meanwhile.
+/// The journal of one instance. Changes to the file hold the file lock
+/// (so lines never interleave and a replay never drops a line written
+/// meanwhile); the list in memory, which admission reads, is locked only
+/// around memory, never across disk I/O.
 #[derive(Debug)]
 pub struct Journal {
     path: PathBuf,
@@ -92,11 +94,7 @@ impl Journal {
     /// A session signed out again (a client retrying) is written once, so
     /// the file grows with sessions, not with requests.
     pub fn record(&self, sign_out: SignOut) -> Result<(), JournalError> {
-        let mut pending = self.lock();
-        if pending
-            .iter()
-            .any(|waiting| waiting.session_id == sign_out.session_id)
-        {
+        if self.is_signed_out(&sign_out.session_id) {
             return Ok(());
         }
         if let Some(dir) = self.path.parent() {
@@ -108,7 +106,7 @@ impl Journal {
         }
         let _held = self.hold().map_err(|source| self.io(source))?;
         append(&self.path, &sign_out).map_err(|source| self.io(source))?;
-        pending.push(sign_out);
+        self.lock().push(sign_out);
         self.any.store(true, Ordering::Release);
         Ok(())
     }
@@ -134,7 +132,6 @@ impl Journal {
     /// is read again and rewritten with every other line, or removed when
     /// none is left). Blocking.
     pub fn replayed(&self, done: &[SignOut]) -> Result<(), JournalError> {
-        let mut pending = self.lock();
         let _held = self.hold().map_err(|source| self.io(source))?;
         let on_disk = match File::open(&self.path) {
             Ok(file) => read(&self.path, file)?,
@@ -146,6 +143,7 @@ impl Journal {
             .filter(|sign_out| !done.contains(sign_out))
             .collect();
         rewrite(&self.path, &rest).map_err(|source| self.io(source))?;
+        let mut pending = self.lock();
         pending.retain(|sign_out| !done.contains(sign_out));
         self.any.store(!pending.is_empty(), Ordering::Release);
         Ok(())
