@@ -217,7 +217,10 @@ impl Auth {
             None
         };
         match renewed {
-            Some(rotated) => {
+            Some(mut rotated) => {
+                // The new token names the same session: a password change
+                // it must make still stands (a fresh token cannot say so).
+                rotated.principal.must_change_password = principal.must_change_password;
                 let caller = Caller::Principal(rotated.principal.clone());
                 Admission {
                     renewal: Some((rotated, credential.source)),

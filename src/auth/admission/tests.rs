@@ -296,3 +296,47 @@ crate::both_topologies! {
 
 mod cost;
 mod limits;
+
+/// A bearer token renewed on the way keeps its session's pending password
+/// change: the renewed caller is still asked to change it.
+#[tokio::test]
+async fn a_renewed_caller_keeps_a_pending_password_change() {
+    let redis = TestRedis::start().await;
+    let auth = AuthFixture {
+        tokens: TokenConfig {
+            access_ttl: Duration::from_secs(3),
+            leeway: Duration::ZERO,
+            ..TokenConfig::default()
+        },
+        rotation: crate::auth::RotationConfig {
+            renew_window: 0.9,
+            ..crate::auth::RotationConfig::default()
+        },
+        cheap_hashing: true,
+        ..AuthFixture::default()
+    }
+    .build(&redis.store().await)
+    .await;
+    let user = auth
+        .users()
+        .create("gus", "long enough, really", &[Role::User])
+        .await
+        .unwrap();
+    auth.reset_password(&user.id, "reset by an admin", true)
+        .await
+        .unwrap();
+    let login = auth
+        .login("gus", "reset by an admin", &client())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let client = client();
+    let bearer = Some((login.access.token.as_str(), TokenSource::Bearer));
+    let open = auth.admit(&facts(ME, &client, bearer)).await;
+    assert!(open.renewal.is_some(), "near its end, the token is renewed");
+    assert!(open.refusal.is_none());
+    assert!(
+        principal(&open).must_change_password,
+        "the renewed caller must still change the password"
+    );
+}
