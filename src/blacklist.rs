@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use crate::api::events::Blacklisted;
 use crate::events::{Event, EventKind, Events};
+use crate::revocations::Revoked;
 use crate::store::{Store, StoreError, keys};
 
 /// Why a token was revoked (the event vocabulary's, so events and
@@ -104,6 +105,13 @@ impl Blacklist {
     /// Revokes tokens (skipping any that already expired).
     pub async fn add(&self, revocations: &[Revocation<'_>]) -> Result<(), StoreError> {
         let now = crate::duration::epoch_ms();
+        let live: Vec<Revoked<'_>> = revocations
+            .iter()
+            .filter(|r| r.expires_at_ms > now)
+            .map(|r| Revoked::Token { jti: r.jti })
+            .collect();
+        // First, so that no revocation can lack its entry.
+        crate::revocations::publish(&self.store, &live).await?;
         let mut pipe = redis::pipe();
         let mut any = false;
         for r in revocations.iter().filter(|r| r.expires_at_ms > now) {

@@ -22,6 +22,8 @@
 //!   (one Redis round trip: session, current roles, rate limits, replay),
 //!   refresh rotation and silent renewal, sign-out.
 //! - [`blacklist`]: access tokens revoked before they expire.
+//! - [`revocations`]: every revocation in a stream each instance mirrors,
+//!   so that degraded mode (Redis away) still refuses revoked tokens.
 //! - [`lock`]: distributed locks with owner tokens, a watchdog, fencing and
 //!   a registry.
 //! - [`ratelimit`]: sliding-log, sliding-counter and GCRA limits, checked
@@ -63,6 +65,8 @@ pub mod password;
 pub mod random;
 #[cfg(feature = "server")]
 pub mod ratelimit;
+#[cfg(feature = "server")]
+pub mod revocations;
 #[cfg(feature = "server")]
 pub mod route;
 #[cfg(feature = "server")]

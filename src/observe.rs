@@ -47,6 +47,12 @@ pub const REDIS_WAIT_SHORT: &str = "gatehouse_redis_wait_short_total";
 pub const REDIS_BREAKER_STATE: &str = "gatehouse_redis_breaker_state";
 /// Breaker transitions by `target` and `to` (`closed`, `half_open`, `open`).
 pub const REDIS_BREAKER_TRANSITIONS: &str = "gatehouse_redis_breaker_transitions_total";
+/// Requests answered (or refused) in degraded mode, by `route_class` and
+/// `outcome` (`allowed`, `revoked`, `expired`, `refused`).
+pub const DEGRADED_DECISIONS: &str = "gatehouse_degraded_decisions_total";
+/// How long ago this instance's revocation mirror was last known to hold
+/// every revocation (seconds).
+pub const REVOCATION_MIRROR_LAG: &str = "gatehouse_revocation_mirror_lag_seconds";
 /// Open live console streams on this instance.
 pub const CONSOLE_STREAMS: &str = "gatehouse_console_streams";
 /// Live sessions and users with one (refreshed in the background).
@@ -134,6 +140,15 @@ pub fn describe() {
     describe_counter!(
         REDIS_BREAKER_TRANSITIONS,
         "Redis circuit breaker transitions by target and new state."
+    );
+    describe_counter!(
+        DEGRADED_DECISIONS,
+        "Requests decided in degraded mode (Redis away), by route class and outcome."
+    );
+    describe_gauge!(
+        REVOCATION_MIRROR_LAG,
+        Unit::Seconds,
+        "How long ago the revocation mirror was last known to be whole."
     );
     describe_gauge!(
         CONSOLE_STREAMS,

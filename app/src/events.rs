@@ -93,6 +93,8 @@ pub fn label(kind: Kind) -> &'static str {
         Kind::RateLimited => "Rate limited",
         Kind::BreakerOpened => "Redis not answering",
         Kind::BreakerClosed => "Redis answering again",
+        Kind::DegradedStarted => "Degraded mode started",
+        Kind::DegradedEnded => "Degraded mode ended",
         Kind::PasswordChanged => "Password changed",
         Kind::PasswordChangeFailed => "Password change failed",
         Kind::UserCreated => "User created",
@@ -126,7 +128,9 @@ pub fn group(kind: Kind) -> Group {
             Group::Locks
         }
         Kind::RateLimited => Group::RateLimits,
-        Kind::BreakerOpened | Kind::BreakerClosed => Group::Redis,
+        Kind::BreakerOpened | Kind::BreakerClosed | Kind::DegradedStarted | Kind::DegradedEnded => {
+            Group::Redis
+        }
         Kind::UserCreated
         | Kind::UserDisabled
         | Kind::UserEnabled
@@ -148,6 +152,7 @@ pub fn tone(kind: Kind) -> Tone {
         | Kind::RateLimited
         | Kind::LockLost
         | Kind::BreakerOpened
+        | Kind::DegradedStarted
         | Kind::PasswordChangeFailed => Tone::Alarming,
         Kind::LoginChallenged
         | Kind::SessionRevoked
@@ -157,7 +162,8 @@ pub fn tone(kind: Kind) -> Tone {
         | Kind::AdminSessionRevoked
         | Kind::AdminSignedOutEverywhere
         | Kind::AdminLockForceReleased
-        | Kind::BreakerClosed => Tone::Notable,
+        | Kind::BreakerClosed
+        | Kind::DegradedEnded => Tone::Notable,
         Kind::LoginSucceeded
         | Kind::Logout
         | Kind::SessionCreated

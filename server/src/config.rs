@@ -115,6 +115,14 @@ pub struct Config {
     #[arg(long, env = "GATEHOUSE_REDIS_WAIT_TIMEOUT", default_value = "200ms", value_parser = parse_duration)]
     pub redis_wait_timeout: Duration,
 
+    /// While a Redis circuit breaker is open, answer forward-auth, `me` and
+    /// signed-in users' pages from the token and the revocation mirror for
+    /// at most this long after Redis last answered (header
+    /// `X-Gatehouse-Degraded: 1`); everything else answers 503. `0`: off,
+    /// every request that needs Redis answers 503.
+    #[arg(long, env = "GATEHOUSE_DEGRADED_MAX", default_value = "5m", value_parser = parse_duration)]
+    pub degraded_max: Duration,
+
     /// Directory for the embedded Redis's data (append-only file) and log,
     /// and for the journal of sign-outs made while Redis is away. Default: `$XDG_DATA_HOME/gatehouse`, else `~/.local/share/gatehouse`,
     /// else `./data`.

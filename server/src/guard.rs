@@ -159,6 +159,7 @@ where
         renewal,
         clear_cookies,
         expires_in_secs,
+        degraded,
     } = guard.auth.admit(&facts).await;
     if let Some(refusal) = refusal {
         if refusal == Refusal::PasswordChangeRequired && !parts.uri.path().starts_with("/api/") {
@@ -171,6 +172,9 @@ where
         };
         let mut response = HttpError(error).into_response();
         guard.limit_headers.add(response.headers_mut(), &limits);
+        if degraded {
+            response.headers_mut().insert(DEGRADED, DEGRADED_VALUE);
+        }
         return response;
     }
     parts.extensions.insert(client);
@@ -199,8 +203,16 @@ where
     if let Some(secs) = expires_in_secs {
         headers.insert("x-gatehouse-token-expires-in", HeaderValue::from(secs));
     }
+    if degraded {
+        headers.insert(DEGRADED, DEGRADED_VALUE);
+    }
     response
 }
+
+/// Set on every answer decided in degraded mode (Redis away: from the
+/// token and the revocation mirror); forward-auth's proxy passes it on.
+pub const DEGRADED: HeaderName = HeaderName::from_static("x-gatehouse-degraded");
+const DEGRADED_VALUE: HeaderValue = HeaderValue::from_static("1");
 
 fn append_cookies(headers: &mut HeaderMap, cookies: &[String]) {
     for cookie in cookies {

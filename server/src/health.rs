@@ -4,7 +4,8 @@
 //! Redis, so a Redis outage does not get healthy instances restarted.
 //! `/ready` says this instance can do useful work right now: it sends
 //! PING and answers 503 while Redis is unreachable (at once while a
-//! circuit breaker is open, see `Store::ping`), and from the moment
+//! circuit breaker is open, see `Store::ping`) unless degraded mode still
+//! answers (then 200 with `"status":"degraded"`), and from the moment
 //! a shutdown begins (so a load balancer stops sending new work while
 //! in-flight requests finish), and while the configured admin user is
 //! still being created (a sign-in with its password would fail until
@@ -18,6 +19,7 @@ use axum::extract::State;
 use axum::response::Response;
 use axum::{Extension, Json};
 use gatehouse::api::{ApiError, ErrorCode};
+use gatehouse::auth::Mode;
 use gatehouse_app::state::AppState;
 use http::{HeaderMap, HeaderValue, header};
 use serde_json::{Value, json};
@@ -79,7 +81,10 @@ pub async fn live() -> Response {
     response
 }
 
-/// `GET /ready`: 200 when Redis answers PING, 503 `unavailable` otherwise,
+/// `GET /ready`: 200 when Redis answers PING; 200 `{"status":"degraded"}`
+/// while Redis is away but degraded mode answers (within
+/// `--degraded-max`: if every instance turned unready at once, a load
+/// balancer would make the outage total); 503 `unavailable` otherwise,
 /// while the configured admin is being created, or while shutting down.
 pub async fn ready(
     State(state): State<AppState>,
@@ -87,6 +92,13 @@ pub async fn ready(
 ) -> Result<Json<Value>, HttpError> {
     if let Some(why) = readiness.not_ready() {
         return Err(HttpError(ApiError::new(ErrorCode::Unavailable, why)));
+    }
+    if let Mode::Degraded { since_ms } = state.auth.mode() {
+        return Ok(Json(json!({
+            "status": "degraded",
+            "redis": "unavailable",
+            "degraded_since_ms": since_ms,
+        })));
     }
     state.store.ping().await?;
     Ok(Json(json!({"status": "ready", "redis": "ok"})))

@@ -104,6 +104,7 @@ pub async fn app_state(config: &Config, store: Store) -> Result<AppState, Startu
             ttl: config.challenge_ttl,
         },
         signouts: Some(Arc::new(signouts)),
+        degraded_max: config.degraded_max,
     });
     for policy in auth.limiter().policies() {
         tracing::info!(policy = %policy.to_spec(), "rate-limit policy");

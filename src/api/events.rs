@@ -131,6 +131,11 @@ event_kinds! {
     BreakerOpened(Breaker) = "breaker_opened",
     /// A Redis target answers again: its circuit breaker closed.
     BreakerClosed(Breaker) = "breaker_closed",
+    /// Redis is away: this instance answers who callers are from their
+    /// tokens and its revocation mirror (degraded mode).
+    DegradedStarted(DegradedMode) = "degraded_started",
+    /// Degraded mode ended: Redis answers again, or its bound ran out.
+    DegradedEnded(DegradedMode) = "degraded_ended",
     /// A rate-limit policy refused requests.
     RateLimited(RateLimited) = "rate_limited",
     /// A user changed their password.

@@ -102,10 +102,13 @@ pub struct Admission {
     /// Forward-auth only: the token is in its renewal window and expires
     /// in this many seconds; the client should refresh it.
     pub expires_in_secs: Option<u64>,
+    /// Decided in degraded mode (Redis away): from the token and the
+    /// revocation mirror alone (adapters say so: `X-Gatehouse-Degraded`).
+    pub degraded: bool,
 }
 
 impl Admission {
-    fn new(caller: Caller, limits: Decision) -> Self {
+    pub(super) fn new(caller: Caller, limits: Decision) -> Self {
         Self {
             caller,
             refusal: None,
@@ -113,6 +116,7 @@ impl Admission {
             renewal: None,
             clear_cookies: false,
             expires_in_secs: None,
+            degraded: false,
         }
     }
 
@@ -167,19 +171,20 @@ impl Auth {
             &facts.client.limit_key,
             Some((&claims.sub, &claims.sid)),
         );
-        match self
-            .authenticate_limited(claims, &checks, nonce.as_deref())
-            .await
-        {
-            Ok((principal, limits)) => self.admitted(facts, credential, principal, limits).await,
-            Err(err @ AuthError::Store(_)) => {
-                let refusal = Limiter::fails_closed(&checks).then_some(Refusal::Unavailable);
-                tracing::warn!(error = %err, fail_closed = refusal.is_some(), "cannot admit: Redis unavailable");
-                Admission {
-                    refusal,
-                    ..Admission::new(Caller::Rejected(err), Decision::default())
-                }
+        match self.confirm(&claims, &checks, nonce.as_deref()).await {
+            Ok((confirmed, limits)) => {
+                let principal = confirmed.principal(claims);
+                self.admitted(facts, credential, principal, limits).await
             }
+            Err(err @ AuthError::Store(_)) => self
+                .admit_degraded(facts, claims, &checks, err)
+                .unwrap_or_else(|err| {
+                    let (limits, refusal) = self.fail_mode(facts, &checks, &err);
+                    Admission {
+                        refusal,
+                        ..Admission::new(Caller::Rejected(err), limits)
+                    }
+                }),
             Err(err) => self.rejected(facts, credential, err).await,
         }
     }
@@ -284,12 +289,11 @@ impl Auth {
                 ..Admission::new(Caller::Principal(principal), limits)
             },
             Err(err @ AuthError::Store(_)) => {
-                let refusal = Limiter::fails_closed(&checks).then_some(Refusal::Unavailable);
-                tracing::warn!(error = %err, fail_closed = refusal.is_some(), "cannot admit a renewed token: Redis unavailable");
+                let (limits, refusal) = self.fail_mode(facts, &checks, &err);
                 Admission {
                     refusal,
                     renewal,
-                    ..Admission::new(Caller::Rejected(err), Decision::default())
+                    ..Admission::new(Caller::Rejected(err), limits)
                 }
             }
             Err(err) => self.rejected(facts, credential, err).await,
@@ -321,33 +325,54 @@ impl Auth {
             self.inner
                 .limiter
                 .checks_for(facts.route, facts.path, &facts.client.limit_key, None);
-        let (limits, refusal) = self.limits_or_fail_mode(&checks).await;
-        let refusal = refusal.or_else(|| self.limits_refusal(facts, None, &limits));
+        let (limits, refusal) = self.limits_or_fail_mode(facts, &checks).await;
         Admission {
             refusal,
             ..Admission::new(caller, limits)
         }
     }
 
-    /// Applies `checks`; if Redis cannot be asked, refuses when a policy
-    /// fails closed, else lets the request through with a warning.
-    async fn limits_or_fail_mode(&self, checks: &[Check<'_>]) -> (Decision, Option<Refusal>) {
+    /// Applies `checks` (if Redis cannot be asked, see [`Auth::fail_mode`]).
+    async fn limits_or_fail_mode(
+        &self,
+        facts: &Facts<'_>,
+        checks: &[Check<'_>],
+    ) -> (Decision, Option<Refusal>) {
         match self.inner.limiter.check(checks, true).await {
-            Ok(decision) => (decision, None),
-            Err(err) if Limiter::fails_closed(checks) => {
-                tracing::warn!(error = %err, "rate limits unavailable; refusing (fail-closed policy)");
-                (Decision::default(), Some(Refusal::Unavailable))
+            Ok(decision) => {
+                let refusal = self.limits_refusal(facts, None, &decision);
+                (decision, refusal)
             }
-            Err(err) => {
-                tracing::warn!(error = %err, "rate limits unavailable; allowing (fail-open policies)");
-                metrics::counter!(crate::observe::FAIL_OPEN).increment(1);
-                (Decision::default(), None)
-            }
+            Err(err) => self.fail_mode(facts, checks, &err),
         }
     }
 
+    /// The limits of a request Redis cannot be asked about (`err`):
+    /// refused when a policy that applies fails closed, else counted on
+    /// this node against its share of each policy (see
+    /// [`crate::ratelimit::LocalLimits`]).
+    pub(super) fn fail_mode(
+        &self,
+        facts: &Facts<'_>,
+        checks: &[Check<'_>],
+        err: &dyn std::fmt::Display,
+    ) -> (Decision, Option<Refusal>) {
+        if Limiter::fails_closed(checks) {
+            tracing::warn!(error = %err, "Redis unavailable; refusing (fail-closed policy)");
+            return (Decision::default(), Some(Refusal::Unavailable));
+        }
+        tracing::warn!(error = %err, "Redis unavailable; limits counted on this node (fail-open policies)");
+        metrics::counter!(crate::observe::FAIL_OPEN).increment(1);
+        let decision = self
+            .inner
+            .local_limits
+            .check(checks, crate::duration::epoch_ms());
+        let refusal = self.limits_refusal(facts, None, &decision);
+        (decision, refusal)
+    }
+
     /// A replayed or rate-limited request's refusal (recorded as an event).
-    fn limits_refusal(
+    pub(super) fn limits_refusal(
         &self,
         facts: &Facts<'_>,
         principal: Option<&Principal>,

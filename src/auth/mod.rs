@@ -17,6 +17,7 @@
 
 mod admission;
 pub mod challenge;
+mod degraded;
 mod password;
 mod request;
 mod rotation;
@@ -28,6 +29,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 pub use admission::{Admission, Caller, Credential, Facts, Refusal, TokenSource};
+pub use degraded::Mode;
 pub(crate) use request::ADMIT_LUA;
 pub use rotation::{Rotated, RotationConfig};
 
@@ -184,6 +186,9 @@ pub struct AuthParts {
     /// Where sign-outs Redis cannot take wait for it (without one, such a
     /// sign-out fails with Redis' error).
     pub signouts: Option<Arc<crate::signouts::Journal>>,
+    /// How long after Redis last answered degraded mode may answer from
+    /// tokens and the revocation mirror (zero: off, fail closed).
+    pub degraded_max: std::time::Duration,
 }
 
 /// The Gatehouse core: sign-in, admission, rotation and sign-out, and
@@ -211,13 +216,24 @@ struct Inner {
     challenges: challenge::ChallengeConfig,
     admissions: crate::observe::Admissions,
     signouts: Option<Arc<crate::signouts::Journal>>,
+    /// `None` when degraded mode is off.
+    degraded: Option<degraded::Degraded>,
+    /// Fail-open limits while Redis is away.
+    local_limits: crate::ratelimit::LocalLimits,
     /// Seals rotation results stored in Redis (derived from the signing key).
     sealing_key: [u8; 32],
 }
 
 impl Auth {
     pub fn new(parts: AuthParts) -> Self {
+        let degraded = degraded::Degraded::start(
+            &parts.store,
+            parts.degraded_max,
+            parts.tokens.config().access_ttl,
+        );
         let inner = Inner {
+            degraded,
+            local_limits: crate::ratelimit::LocalLimits::default(),
             sealing_key: parts.tokens.keyring().derive_key("rotation results"),
             store: parts.store,
             users: parts.users,
@@ -236,6 +252,7 @@ impl Auth {
             inner: Arc::new(inner),
         };
         auth.replay_sign_outs();
+        auth.watch_mode();
         auth
     }
 

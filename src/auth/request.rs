@@ -24,6 +24,20 @@ use crate::user::Role;
 /// The admission script, as Lua.
 pub(crate) const ADMIT_LUA: &str = include_str!("admit.lua");
 
+/// What Redis confirmed about a token's caller: the user's current
+/// roles, and whether the session must change the password first.
+pub(super) struct Confirmed {
+    roles: Vec<Role>,
+    must_change_password: bool,
+}
+
+impl Confirmed {
+    /// The caller, as `claims` name them and Redis confirmed them.
+    pub(super) fn principal(self, claims: AccessClaims) -> Principal {
+        principal_with_roles(claims, self.roles, self.must_change_password)
+    }
+}
+
 /// `admit`'s reply: the session's verdict and, for a live session, the
 /// limits' (decoded only then: an ended session's reply has none).
 struct Admitted {
@@ -57,6 +71,18 @@ impl Auth {
         checks: &[Check<'_>],
         nonce: Option<&str>,
     ) -> Result<(Principal, Decision), AuthError> {
+        let (confirmed, decision) = self.confirm(&claims, checks, nonce).await?;
+        Ok((confirmed.principal(claims), decision))
+    }
+
+    /// [`Auth::authenticate_limited`] without building the principal, so
+    /// that a caller Redis could not confirm still has its claims.
+    pub(super) async fn confirm(
+        &self,
+        claims: &AccessClaims,
+        checks: &[Check<'_>],
+        nonce: Option<&str>,
+    ) -> Result<(Confirmed, Decision), AuthError> {
         if self.signed_out_here(&claims.sid) {
             return Err(AuthError::TokenRevoked);
         }
@@ -104,7 +130,10 @@ impl Auth {
         let must_change_password = touched.must_change_password;
         let roles = self.current_roles(&claims.sub, touched).await?;
         Ok((
-            principal_with_roles(claims, roles, must_change_password),
+            Confirmed {
+                roles,
+                must_change_password,
+            },
             decision,
         ))
     }

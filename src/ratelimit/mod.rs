@@ -22,6 +22,7 @@ mod call;
 mod inspect;
 mod library;
 mod listing;
+mod local;
 pub mod policy;
 mod reply;
 mod subject;
@@ -33,6 +34,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use inspect::{ActiveSubject, Window};
+pub use local::LocalLimits;
 pub use policy::{Algorithm, FailMode, KeyKind, Policy, PolicyError, default_policies, merge};
 pub use subject::Subject;
 

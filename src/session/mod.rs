@@ -31,6 +31,7 @@ use std::time::Duration;
 use redis::Script;
 use serde::{Deserialize, Serialize};
 
+use crate::revocations::Revoked;
 use crate::store::{Store, StoreError, keys};
 
 pub use ended::Ended;
@@ -206,6 +207,12 @@ impl Sessions {
         if !keys::is_id(user_id) || !keys::is_id(session_id) {
             return Ok(None);
         }
+        // First, so that no revocation can lack its entry.
+        let revoked = Revoked::Session {
+            user_id,
+            session_id,
+        };
+        crate::revocations::publish(&self.store, &[revoked]).await?;
         let mut write = self.store.durable();
         let EndedOne(token) = REVOKE
             .key(keys::session(user_id, session_id))
@@ -262,6 +269,9 @@ impl Sessions {
         if !keys::is_id(user_id) {
             return Ok(Vec::new());
         }
+        // First, so that no revocation can lack its entry.
+        let revoked = Revoked::User { user_id, keep };
+        crate::revocations::publish(&self.store, &[revoked]).await?;
         let mut write = self.store.durable();
         let EndedAll(ended) = REVOKE_ALL
             .key(keys::user_sessions(user_id))

@@ -178,6 +178,12 @@ pub fn blacklist_index() -> String {
     format!("{PREFIX}:blacklist")
 }
 
+/// Every revocation, in order (a stream every instance follows; see
+/// [`crate::revocations`]). Trimmed by age, expires when idle.
+pub fn revocations() -> String {
+    format!("{PREFIX}:revocations")
+}
+
 /// The token pair a rotation produced, kept for the grace window under
 /// the id of the token it replaced, so concurrent callers get the same.
 pub fn rotation_result(user_id: &str, replaced_jti: &str) -> String {

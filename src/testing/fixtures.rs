@@ -37,6 +37,8 @@ pub struct AuthFixture {
     pub instance: &'static str,
     /// The sign-out journal's file, if sign-outs may outlast Redis.
     pub signouts: Option<std::path::PathBuf>,
+    /// Degraded mode's bound (zero: off, the default here).
+    pub degraded_max: std::time::Duration,
 }
 
 impl Default for AuthFixture {
@@ -52,6 +54,7 @@ impl Default for AuthFixture {
             events_kept: 10_000,
             instance: "test",
             signouts: None,
+            degraded_max: std::time::Duration::ZERO,
         }
     }
 }
@@ -102,6 +105,7 @@ impl AuthFixture {
                     crate::signouts::Journal::open(path).expect("open the sign-out journal"),
                 )
             }),
+            degraded_max: self.degraded_max,
             store,
         })
     }

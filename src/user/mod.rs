@@ -24,6 +24,7 @@ use redis::{Script, Value};
 use serde::{Deserialize, Serialize};
 
 use crate::password::{Hasher, PasswordError};
+use crate::revocations::Revoked;
 use crate::store::{Store, StoreError, keys};
 
 pub use role::Role;
@@ -365,6 +366,16 @@ impl Users {
     #[tracing::instrument(skip_all, fields(user_id = %user_id), err)]
     pub async fn set_roles(&self, user_id: &str, roles: &[Role]) -> Result<(), UserError> {
         let roles = roles_to_string(roles)?;
+        if !keys::is_id(user_id) {
+            return Err(UserError::NotFound);
+        }
+        // Tokens carry the roles they were issued with: in degraded mode,
+        // which reads roles from the token, every older one is refused.
+        let revoked = Revoked::User {
+            user_id,
+            keep: None,
+        };
+        crate::revocations::publish(&self.store, &[revoked]).await?;
         self.update(user_id, &[("roles", roles.clone())]).await?;
         // The copy admission reads: from here on, every request of every
         // session of this user carries the new roles.
@@ -398,6 +409,13 @@ impl Users {
     /// (see `Auth::set_disabled`).
     #[tracing::instrument(skip_all, fields(user_id = %user_id, disabled), err)]
     pub async fn set_disabled(&self, user_id: &str, disabled: bool) -> Result<(), UserError> {
+        if disabled && keys::is_id(user_id) {
+            let revoked = Revoked::User {
+                user_id,
+                keep: None,
+            };
+            crate::revocations::publish(&self.store, &[revoked]).await?;
+        }
         self.update(user_id, &[("disabled", flag(disabled).to_owned())])
             .await?;
         let cmd = if disabled {

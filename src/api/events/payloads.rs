@@ -189,6 +189,29 @@ pub struct Breaker {
     pub target: String,
 }
 
+/// `degraded_started` and `degraded_ended` details.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DegradedMode {
+    /// When Redis last answered before the period (ms since the epoch).
+    pub since_ms: u64,
+    /// `degraded_ended` only: why it ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub why: Option<DegradedEnd>,
+}
+
+/// Why a degraded period ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum DegradedEnd {
+    /// Redis answers again.
+    RedisBack,
+    /// `--degraded-max` ran out (or the revocation mirror could no longer
+    /// vouch): every request that needs Redis answers 503.
+    LimitReached,
+}
+
 /// `rate_limited` details.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
