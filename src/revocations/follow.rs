@@ -51,8 +51,12 @@ async fn run(store: Store, mirror: Weak<Mirror>) {
                 continue;
             }
         };
+        // The first read after (re)connecting does not wait, so that the
+        // mirror counts as whole as soon as it caught up.
+        let mut block = None;
         loop {
-            let read = read(&mut conn, &last).await;
+            let read = read(&mut conn, &last, block).await;
+            block = Some(BLOCK);
             let Some(mirror) = mirror.upgrade() else {
                 return;
             };
@@ -102,16 +106,18 @@ fn record_lag(mirror: &Mirror, now_ms: u64) {
 
 type Read = (String, u64, Option<Entry>);
 
-/// Waits up to [`BLOCK`] for entries after `last`.
+/// Entries after `last`, waiting up to `block` for some if there are none.
 async fn read(
     conn: &mut (impl redis::aio::ConnectionLike + Send),
     last: &str,
+    block: Option<Duration>,
 ) -> Result<Vec<Read>, StoreError> {
-    let reply: Value = redis::cmd("XREAD")
-        .arg("COUNT")
-        .arg(COUNT)
-        .arg("BLOCK")
-        .arg(crate::duration::millis(BLOCK))
+    let mut cmd = redis::cmd("XREAD");
+    cmd.arg("COUNT").arg(COUNT);
+    if let Some(block) = block {
+        cmd.arg("BLOCK").arg(crate::duration::millis(block));
+    }
+    let reply: Value = cmd
         .arg("STREAMS")
         .arg(keys::revocations())
         .arg(last)

@@ -142,13 +142,20 @@ crate::both_topologies! {
         assert!(pruned.expired > 0, "{pruned:?}");
 
         let after = all_keys(&backend).await;
-        // The capped event and audit streams and the per-minute counters
-        // (each with a 2 h TTL) are bounded by construction; nothing else
-        // may stay.
+        // The capped event and audit streams, the revocation stream
+        // (trimmed by age, with a TTL, checked below) and the per-minute
+        // counters (each with a 2 h TTL) are bounded by construction;
+        // nothing else may stay.
         let left: Vec<&String> = after
             .difference(&baseline)
-            .filter(|key| !["gh:events", "gh:audit"].contains(&key.as_str()) && !key.starts_with("gh:stats:"))
+            .filter(|key| !["gh:events", "gh:audit", "gh:revocations"].contains(&key.as_str()) && !key.starts_with("gh:stats:"))
             .collect();
+        let revocations_ttl: i64 = redis::cmd("PTTL")
+            .arg("gh:revocations")
+            .query_async(&mut backend.store().await.conn())
+            .await
+            .unwrap();
+        assert!(revocations_ttl > 0, "the revocation stream expires ({revocations_ttl})");
         assert!(left.is_empty(), "{} keys outlived their lifetimes: {:?}", left.len(), &left[..left.len().min(20)]);
         assert!(after.is_superset(&baseline), "the users' own keys stay");
     }
