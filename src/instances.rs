@@ -84,6 +84,7 @@ mod tests {
                     version: "0.1.0".into(),
                     started_at_ms: 1,
                     last_seen_ms: 0,
+                    ..Default::default()
                 },
             )
             .await

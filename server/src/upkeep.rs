@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use gatehouse::api::console::InstanceMode;
 use gatehouse::instances::{self, InstanceInfo};
 use gatehouse_app::state::AppState;
 use tokio::task::JoinHandle;
@@ -52,10 +53,14 @@ pub fn start(state: &AppState, every: Intervals) -> Upkeep {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(0)),
             last_seen_ms: 0,
+            mode: InstanceMode::Normal,
+            degraded_since_ms: None,
         };
         let auth = state.auth.clone();
         tokio::spawn(async move {
+            let mut info = info;
             loop {
+                (info.mode, info.degraded_since_ms) = auth.mode().wire();
                 if let Err(err) = instances::heartbeat(&store, &info).await {
                     tracing::debug!(error = %err, "heartbeat not written");
                 }

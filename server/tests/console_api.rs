@@ -147,6 +147,8 @@ gatehouse::both_topologies! {
                 version: "0.1.0".into(),
                 started_at_ms: 1,
                 last_seen_ms: 0,
+                mode: gatehouse::api::console::InstanceMode::Degraded,
+                degraded_since_ms: Some(1_000),
             },
         )
         .await
@@ -170,6 +172,8 @@ gatehouse::both_topologies! {
             .sum();
         assert_eq!(logins, 2, "{series:?}");
         assert_eq!(overview["instances"][0]["id"], "gh-console");
+        assert_eq!(overview["instances"][0]["mode"], "degraded");
+        assert_eq!(overview["instances"][0]["degraded_since_ms"], 1_000);
 
         let page = json(
             app.send(post_json_bearer(

@@ -17,13 +17,35 @@ pub struct MinuteCounts {
 }
 
 /// A running Gatehouse instance.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InstanceInfo {
     pub id: String,
     pub version: String,
     pub started_at_ms: u64,
     pub last_seen_ms: u64,
+    /// Whether Redis answered the instance at its last heartbeat.
+    #[serde(default)]
+    pub mode: InstanceMode,
+    /// Degraded since when (ms since the epoch: when Redis last answered).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub degraded_since_ms: Option<u64>,
+}
+
+/// An instance's mode, as far as Redis is concerned.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum InstanceMode {
+    /// Redis answers.
+    #[default]
+    Normal,
+    /// Redis is away; answering who callers are from their tokens and the
+    /// revocation mirror (within `--degraded-max`).
+    Degraded,
+    /// Redis is away and degraded mode is off or used up: requests that
+    /// need Redis answer 503.
+    Unavailable,
 }
 
 /// `POST /api/v1/admin/overview` answer.

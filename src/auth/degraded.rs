@@ -23,6 +23,7 @@ use tokio::sync::broadcast;
 
 use super::admission::{Admission, Caller, Facts, TokenSource};
 use super::{Auth, AuthError, Inner, principal};
+use crate::api::console::InstanceMode;
 use crate::api::events::{DegradedEnd, DegradedMode};
 use crate::duration::{epoch_ms, millis};
 use crate::events::{Event, EventKind};
@@ -57,12 +58,12 @@ pub enum Mode {
 }
 
 impl Mode {
-    /// The wire name (`/ready`'s `status`, an instance's mode).
-    pub fn as_str(self) -> &'static str {
+    /// As a heartbeat reports it: the mode, and degraded since when.
+    pub fn wire(self) -> (InstanceMode, Option<u64>) {
         match self {
-            Mode::Normal => "normal",
-            Mode::Degraded { .. } => "degraded",
-            Mode::Unavailable => "unavailable",
+            Mode::Normal => (InstanceMode::Normal, None),
+            Mode::Degraded { since_ms } => (InstanceMode::Degraded, Some(since_ms)),
+            Mode::Unavailable => (InstanceMode::Unavailable, None),
         }
     }
 }

@@ -1,6 +1,6 @@
 //! `/console`: counts, the last 30 minutes, and the instances.
 
-use gatehouse::api::console::{MinuteCounts, Overview};
+use gatehouse::api::console::{InstanceInfo, InstanceMode, MinuteCounts, Overview};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -46,8 +46,23 @@ fn OverviewView(overview: Overview) -> impl IntoView {
         ),
     ];
     let now = overview.now_ms;
+    let live = move |i: &&InstanceInfo| now.saturating_sub(i.last_seen_ms) <= STALE_MS;
+    let degraded = overview
+        .instances
+        .iter()
+        .filter(live)
+        .filter(|i| i.mode != InstanceMode::Normal)
+        .count();
     view! {
         <div class="space-y-6">
+            {(degraded > 0).then(|| view! {
+                <p role="status" data-testid="degraded-banner" class="rounded-md border border-amber-300 bg-amber-50 px-3 py-2 text-sm text-amber-900 dark:border-amber-800 dark:bg-amber-950 dark:text-amber-200">
+                    {format!(
+                        "Redis is not answering {degraded} instance{}: they answer who callers are from their tokens for a while (degraded mode) and refuse everything else with 503.",
+                        if degraded == 1 { "" } else { "s" },
+                    )}
+                </p>
+            })}
             <dl class="grid grid-cols-2 gap-3 sm:grid-cols-3 lg:grid-cols-5">
                 {stats.into_iter().map(|(label, value, id)| view! {
                     <div class="rounded-lg border border-slate-200 bg-white p-3 dark:border-slate-800 dark:bg-slate-900">
@@ -68,11 +83,12 @@ fn OverviewView(overview: Overview) -> impl IntoView {
                             <table class=TABLE>
                                 <thead><tr>
                                     <th class=TH>"Instance"</th><th class=TH>"Version"</th>
+                                    <th class=TH>"Redis"</th>
                                     <th class=TH>"Started"</th><th class=TH>"Last heartbeat"</th>
                                 </tr></thead>
                                 <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
                                     {overview.instances.into_iter().map(|i| {
-                                        let stale = now.saturating_sub(i.last_seen_ms) > 20_000;
+                                        let stale = !live(&&i);
                                         view! {
                                             <tr>
                                                 <td class=TD>
@@ -80,6 +96,7 @@ fn OverviewView(overview: Overview) -> impl IntoView {
                                                     <code class="font-mono text-xs">{i.id}</code>
                                                 </td>
                                                 <td class=TD>{i.version}</td>
+                                                <td class=TD>{mode(i.mode, i.degraded_since_ms)}</td>
                                                 <td class=TD><RelativeTime at_ms=i.started_at_ms/></td>
                                                 <td class=TD><RelativeTime at_ms=i.last_seen_ms/></td>
                                             </tr>
@@ -92,6 +109,21 @@ fn OverviewView(overview: Overview) -> impl IntoView {
                 }}
             </Card>
         </div>
+    }
+}
+
+/// How long after its last heartbeat an instance counts as gone.
+const STALE_MS: u64 = 20_000;
+
+/// An instance's Redis mode, in words.
+fn mode(mode: InstanceMode, since_ms: Option<u64>) -> impl IntoView {
+    match (mode, since_ms) {
+        (InstanceMode::Normal, _) => view! { "Answering" }.into_any(),
+        (InstanceMode::Degraded, Some(since)) => {
+            view! { "Degraded, Redis last answered " <RelativeTime at_ms=since/> }.into_any()
+        }
+        (InstanceMode::Degraded, None) => view! { "Degraded" }.into_any(),
+        (InstanceMode::Unavailable, _) => view! { "Not answering (503)" }.into_any(),
     }
 }
 
