@@ -163,6 +163,22 @@ async fn degrades(app: &TestApp, freeze: impl Fn(), thaw: impl Fn()) {
         let status = app.send(verify(revoked)).await.status();
         assert_eq!(status, 401, "still revoked with Redis back");
     }
+    // The period's start and end, held while Redis was away, are written.
+    let filter = gatehouse::events::Filter {
+        kind: Some("degraded".into()),
+        ..Default::default()
+    };
+    let since = Instant::now();
+    loop {
+        auth.events().flush().await;
+        let seen = auth.events().recent(&filter, 10, 1_000).await.unwrap();
+        let kinds: Vec<&str> = seen.iter().map(|e| e.kind.name()).collect();
+        if kinds.contains(&"degraded_started") && kinds.contains(&"degraded_ended") {
+            break;
+        }
+        assert!(since.elapsed() < Duration::from_secs(3), "{kinds:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

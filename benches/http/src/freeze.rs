@@ -8,9 +8,10 @@
 //! it). After a second of normal service the Redis process is stopped
 //! (`SIGSTOP`, its connections left open: the hang that no connection
 //! error reveals), left frozen for three seconds and continued
-//! (`SIGCONT`). Every request's start, end and status are kept; the table
-//! is computed from them afterwards. `FREEZE_TIMELINE=1` also prints the
-//! answers per 100 ms.
+//! (`SIGCONT`). Every request's start, end, status and whether it was
+//! answered in degraded mode (`X-Gatehouse-Degraded`, on by default) are
+//! kept; the table is computed from them afterwards. `FREEZE_TIMELINE=1`
+//! also prints the answers per 100 ms.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -35,6 +36,8 @@ struct Exchange {
     end: Duration,
     /// The HTTP status, or 0 when there was no answer.
     status: u16,
+    /// Answered in degraded mode (from the token and the mirror).
+    degraded: bool,
     token: Token,
 }
 
@@ -93,7 +96,7 @@ pub async fn run(port: u16, tokens: Tokens<'_>, redis: &TestRedis) {
         .await
         .ok()
         .flatten()
-        .unwrap_or(0);
+        .map_or(0, |(status, _)| status);
     let end = origin.elapsed();
     let sign_out = SignOut {
         end,
@@ -146,10 +149,12 @@ fn timeline(exchanges: &[Exchange], frozen: Duration, thawed: Duration) {
 
 fn report(exchanges: &[Exchange], sign_out: &SignOut, frozen: Duration, thawed: Duration) {
     let during = |e: &&Exchange| e.end > frozen && e.start < thawed;
+    // Open: the first answer decided without Redis (a fast 503, or one in
+    // degraded mode).
     let opened = exchanges
         .iter()
         .filter(during)
-        .filter(|e| e.status == 503)
+        .filter(|e| e.status == 503 || e.degraded)
         .map(|e| e.end)
         .min();
     let worst_frozen = exchanges
@@ -169,14 +174,28 @@ fn report(exchanges: &[Exchange], sign_out: &SignOut, frozen: Duration, thawed: 
         })
         .unwrap_or_default();
     once_open.sort();
-    // Full service: from the thaw to the end of the last refused request
-    // of a signed-in client.
+    // Full service: from the thaw to the end of the last request of a
+    // signed-in client refused or answered in degraded mode.
     let restored = exchanges
         .iter()
-        .filter(|e| e.token == Token::Valid && e.status != 200 && e.end > thawed)
+        .filter(|e| e.token == Token::Valid && (e.status != 200 || e.degraded) && e.end > thawed)
         .map(|e| e.end - thawed)
         .max()
         .unwrap_or_default();
+    // While open, how many of the signed-in clients' requests degraded
+    // mode answered.
+    let valid_open: Vec<&Exchange> = opened
+        .map(|open| {
+            exchanges
+                .iter()
+                .filter(|e| e.token == Token::Valid && e.start >= open && e.end <= thawed)
+                .collect()
+        })
+        .unwrap_or_default();
+    let answered_degraded = valid_open
+        .iter()
+        .filter(|e| e.status == 200 && e.degraded)
+        .count();
     // A token signed out before the freeze, or after its sign-out was
     // answered, must never be let through again.
     let false_allows = exchanges
@@ -190,6 +209,7 @@ fn report(exchanges: &[Exchange], sign_out: &SignOut, frozen: Duration, thawed: 
         .count();
     let hung = exchanges.iter().filter(|e| e.status == 0).count();
     let answered_503 = exchanges.iter().filter(|e| e.status == 503).count();
+    let degraded = exchanges.iter().filter(|e| e.degraded).count();
     let verdict = |ok: bool| if ok { "✓" } else { "missed" }.to_owned();
     let open_ms = opened.map(|open| open - frozen);
     let p99 = percentile(&once_open, 99.0);
@@ -197,14 +217,14 @@ fn report(exchanges: &[Exchange], sign_out: &SignOut, frozen: Duration, thawed: 
         &format!(
             "Redis frozen (SIGSTOP) for 3 s under load: {CLIENTS} keep-alive clients on \
              POST /api/v1/auth/me, {REVOKED_CLIENTS} of them signed out before the freeze and \
-             {SIGNING_OUT_CLIENTS} during it; {} requests, {answered_503} answered 503, {hung} \
-             without an answer in {CLIENT_TIMEOUT:?}",
+             {SIGNING_OUT_CLIENTS} during it; {} requests, {degraded} answered in degraded mode, \
+             {answered_503} answered 503, {hung} without an answer in {CLIENT_TIMEOUT:?}",
             exchanges.len()
         ),
         &["measure", "measured", "target", ""],
         &[
             vec![
-                "freeze → breaker open (first fast 503)".to_owned(),
+                "freeze → breaker open (first answer without Redis)".to_owned(),
                 open_ms.map_or_else(|| "never".to_owned(), ms),
                 "-".to_owned(),
                 String::new(),
@@ -220,6 +240,12 @@ fn report(exchanges: &[Exchange], sign_out: &SignOut, frozen: Duration, thawed: 
                 ms(p99),
                 "≤ 20 ms".to_owned(),
                 verdict(opened.is_some() && p99 <= Duration::from_millis(20)),
+            ],
+            vec![
+                "signed-in requests answered while open (degraded mode)".to_owned(),
+                format!("{answered_degraded} of {}", valid_open.len()),
+                "all".to_owned(),
+                verdict(!valid_open.is_empty() && answered_degraded == valid_open.len()),
             ],
             vec![
                 "thaw → full service".to_owned(),
@@ -259,18 +285,19 @@ async fn client(
     let mut stream = None;
     while !stop.load(Ordering::Relaxed) {
         let start = origin.elapsed();
-        let status =
+        let (status, degraded) =
             match tokio::time::timeout(CLIENT_TIMEOUT, send(&mut stream, port, &request)).await {
-                Ok(Some(status)) => status,
+                Ok(Some(answer)) => answer,
                 _ => {
                     stream = None;
-                    0
+                    (0, false)
                 }
             };
         exchanges.push(Exchange {
             start,
             end: origin.elapsed(),
             status,
+            degraded,
             token: kind,
         });
     }
@@ -278,8 +305,9 @@ async fn client(
 }
 
 /// One exchange on the client's connection (opened when there is none);
-/// the status, or `None` when the connection failed.
-async fn send(stream: &mut Option<TcpStream>, port: u16, request: &str) -> Option<u16> {
+/// the status and whether it was degraded, or `None` when the connection
+/// failed.
+async fn send(stream: &mut Option<TcpStream>, port: u16, request: &str) -> Option<(u16, bool)> {
     if stream.is_none() {
         *stream = Some(TcpStream::connect(("127.0.0.1", port)).await.ok()?);
     }
@@ -295,8 +323,9 @@ async fn send(stream: &mut Option<TcpStream>, port: u16, request: &str) -> Optio
     answer
 }
 
-/// Reads one response (head and `Content-Length` body); its status.
-async fn read_response(conn: &mut TcpStream) -> Option<u16> {
+/// Reads one response (head and `Content-Length` body); its status, and
+/// whether it carries `X-Gatehouse-Degraded: 1`.
+async fn read_response(conn: &mut TcpStream) -> Option<(u16, bool)> {
     let mut buffer = Vec::with_capacity(1024);
     let mut chunk = [0u8; 4096];
     let head_end = loop {
@@ -311,6 +340,11 @@ async fn read_response(conn: &mut TcpStream) -> Option<u16> {
     };
     let head = std::str::from_utf8(&buffer[..head_end]).ok()?;
     let status = head.get(9..12)?.parse().ok()?;
+    let degraded = head.lines().any(|line| {
+        line.split_once(':').is_some_and(|(name, value)| {
+            name.eq_ignore_ascii_case("x-gatehouse-degraded") && value.trim() == "1"
+        })
+    });
     let length: usize = head
         .lines()
         .find_map(|line| {
@@ -326,5 +360,5 @@ async fn read_response(conn: &mut TcpStream) -> Option<u16> {
         }
         buffer.extend_from_slice(&chunk[..n]);
     }
-    Some(status)
+    Some((status, degraded))
 }
