@@ -69,7 +69,7 @@ async fn a_frozen_sentinel_primary_degrades_without_a_false_allow() {
 /// and that normal service (no header) resumes after the thaw.
 async fn degrades(app: &TestApp, freeze: impl Fn(), thaw: impl Fn()) {
     let auth = &app.state.auth;
-    for name in ["ann", "bob", "cyd", "dee", "eve"] {
+    for name in ["ann", "bob", "cyd", "dee", "eve", "hal"] {
         app.user(name, "correct horse", &[Role::User]).await;
     }
     app.user("root", "admin password", &[Role::Admin]).await;
@@ -94,6 +94,14 @@ async fn degrades(app: &TestApp, freeze: impl Fn(), thaw: impl Fn()) {
     auth.reset_password(&id(&reset), "a new long password", true)
         .await
         .unwrap();
+    // Signed in with a password to be changed: the token says so, and
+    // degraded mode holds the session to changing it.
+    let hal = auth.users().find("hal").await.unwrap().unwrap();
+    auth.users()
+        .set_must_change_password(&hal.id, true)
+        .await
+        .unwrap();
+    let must_change = app.token("hal", "correct horse").await;
 
     freeze();
     let frozen = Instant::now();
@@ -141,6 +149,10 @@ async fn degrades(app: &TestApp, freeze: impl Fn(), thaw: impl Fn()) {
         assert_eq!(response.headers()["retry-after"], "1", "{path}");
         expect_error(response, 503, "unavailable").await;
     }
+
+    let held = app.send(verify(&must_change)).await;
+    assert!(degraded(&held));
+    expect_error(held, 403, "password_change_required").await;
 
     let ready = app.send(get("/ready")).await;
     assert_eq!(ready.status(), 200);

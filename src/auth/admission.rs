@@ -428,7 +428,7 @@ fn outcome(admission: &Admission) -> &'static str {
 }
 
 /// A user who must change the password may only do that (and sign out).
-fn password_change_refusal(facts: &Facts<'_>, principal: &Principal) -> Option<Refusal> {
+pub(super) fn password_change_refusal(facts: &Facts<'_>, principal: &Principal) -> Option<Refusal> {
     (principal.must_change_password && !crate::route::open_during_password_change(facts.path))
         .then_some(Refusal::PasswordChangeRequired)
 }

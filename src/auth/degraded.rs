@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use tokio::sync::broadcast;
 
-use super::admission::{Admission, Caller, Facts, TokenSource};
+use super::admission::{Admission, Caller, Facts, TokenSource, password_change_refusal};
 use super::{Auth, AuthError, Inner, principal};
 use crate::api::console::InstanceMode;
 use crate::api::events::{DegradedEnd, DegradedMode};
@@ -31,7 +31,7 @@ use crate::observe::DEGRADED_DECISIONS;
 use crate::ratelimit::{Check, Decision, Limiter};
 use crate::revocations::{self, Mirror};
 use crate::route::{ME_PATH, RouteClass};
-use crate::store::keys;
+use crate::store::{StoreError, keys};
 use crate::token::{AccessClaims, TokenError};
 
 /// How long a read of the revocation stream may have been waiting when
@@ -153,6 +153,10 @@ impl Auth {
         let (Some(class), Some(degraded)) = (degraded_class(facts), &self.inner.degraded) else {
             return Err(err);
         };
+        // Redis did not answer (an error it answered with is no outage).
+        if !matches!(err, AuthError::Store(StoreError::Unavailable(_))) {
+            return Err(err);
+        }
         if self
             .degraded_since(Some(&keys::user_sessions(&claims.sub)))
             .is_none()
@@ -190,7 +194,9 @@ impl Auth {
         }
         let limits = self.inner.local_limits.check(checks, epoch_ms());
         let principal = principal(claims);
-        let refusal = self.limits_refusal(facts, Some(&principal), &limits);
+        let refusal = self
+            .limits_refusal(facts, Some(&principal), &limits)
+            .or_else(|| password_change_refusal(facts, &principal));
         counted(if refusal.is_some() {
             "limited"
         } else {

@@ -397,11 +397,13 @@ impl Auth {
     }
 }
 
-/// The caller a token Gatehouse has just issued describes: its roles are
-/// the current ones, read when it was issued.
+/// The caller a token describes by itself: a token Gatehouse has just
+/// issued (its roles and pending password change are the current ones,
+/// read when it was issued), or one degraded mode cannot check further.
 fn principal(claims: AccessClaims) -> Principal {
     let roles = claims.roles.iter().filter_map(|r| Role::parse(r)).collect();
-    principal_with_roles(claims, roles, false)
+    let must_change_password = claims.must_change_password;
+    principal_with_roles(claims, roles, must_change_password)
 }
 
 /// The caller a verified token describes, with `roles` and the pending

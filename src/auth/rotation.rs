@@ -241,10 +241,13 @@ impl Auth {
         };
         self.limit_rotation(&user.id, session_id).await?;
         let roles = user.roles.iter().map(|r| r.as_str().to_owned()).collect();
-        let access = self
-            .inner
-            .tokens
-            .issue_access(&user.id, &user.username, session_id, roles)?;
+        let access = self.inner.tokens.issue_access(
+            &user.id,
+            &user.username,
+            session_id,
+            roles,
+            user.must_change_password,
+        )?;
         let refresh = self
             .inner
             .tokens

@@ -112,10 +112,13 @@ impl Auth {
         }
         let session_id = crate::random::hex::<16>();
         let roles = user.roles.iter().map(|r| r.as_str().to_owned()).collect();
-        let access =
-            self.inner
-                .tokens
-                .issue_access(&user.id, &user.username, &session_id, roles)?;
+        let access = self.inner.tokens.issue_access(
+            &user.id,
+            &user.username,
+            &session_id,
+            roles,
+            user.must_change_password,
+        )?;
         let refresh = self.inner.tokens.issue_refresh(&user.id, &session_id, 0)?;
         self.inner
             .sessions

@@ -29,6 +29,7 @@ fn claims(user: &str, session: &str, jti: &str, iat_ms: u64) -> AccessClaims {
         name: "ada".into(),
         roles: vec!["user".into()],
         token_use: TokenUse::Access,
+        must_change_password: false,
     }
 }
 

@@ -77,6 +77,11 @@ pub struct AccessClaims {
     pub name: String,
     pub roles: Vec<String>,
     pub token_use: TokenUse,
+    /// Issued to a session that must change its password before anything
+    /// else (`pwc`, present only then). Redis decides this for every
+    /// request; the claim is what degraded mode, which cannot ask, goes by.
+    #[serde(rename = "pwc", default, skip_serializing_if = "std::ops::Not::not")]
+    pub must_change_password: bool,
 }
 
 /// Claims of a refresh token. `gen` (`generation`) is the session's refresh generation
@@ -169,6 +174,7 @@ impl Tokens {
         username: &str,
         session_id: &str,
         roles: Vec<String>,
+        must_change_password: bool,
     ) -> Result<Issued<AccessClaims>, TokenError> {
         let now = now_secs();
         let claims = AccessClaims {
@@ -183,6 +189,7 @@ impl Tokens {
             name: username.to_owned(),
             roles,
             token_use: TokenUse::Access,
+            must_change_password,
         };
         Ok(Issued {
             token: self.sign(&claims)?,

@@ -28,7 +28,7 @@ const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef-test";
 fn access_tokens_round_trip_with_all_claims() {
     let tokens = hs_tokens(SECRET);
     let issued = tokens
-        .issue_access("u1", "alice", "s1", vec!["admin".into()])
+        .issue_access("u1", "alice", "s1", vec!["admin".into()], false)
         .unwrap();
     let claims = tokens.verify_access(&issued.token).unwrap();
     assert_eq!(claims, issued.claims);
@@ -49,7 +49,9 @@ fn refresh_and_access_tokens_are_not_interchangeable() {
         tokens.verify_access(&refresh.token),
         Err(TokenError::Invalid(_))
     ));
-    let access = tokens.issue_access("u1", "alice", "s1", vec![]).unwrap();
+    let access = tokens
+        .issue_access("u1", "alice", "s1", vec![], false)
+        .unwrap();
     assert!(matches!(
         tokens.verify_refresh(&access.token),
         Err(TokenError::Invalid(_))
@@ -75,7 +77,9 @@ fn a_generic_access_token_verifier_refuses_refresh_tokens() {
         verdict.is_err(),
         "an access-token verifier accepted a refresh token"
     );
-    let access = tokens.issue_access("u1", "alice", "s1", vec![]).unwrap();
+    let access = tokens
+        .issue_access("u1", "alice", "s1", vec![], false)
+        .unwrap();
     assert!(jsonwebtoken::decode::<serde_json::Value>(&access.token, &key, &validation).is_ok());
 
     // Refresh tokens from before the change still refresh until they expire.
@@ -90,7 +94,7 @@ fn a_generic_access_token_verifier_refuses_refresh_tokens() {
 fn tampered_tokens_are_rejected() {
     let tokens = hs_tokens(SECRET);
     let token = tokens
-        .issue_access("u1", "alice", "s1", vec!["user".into()])
+        .issue_access("u1", "alice", "s1", vec!["user".into()], false)
         .unwrap()
         .token;
     let parts: Vec<&str> = token.split('.').collect();
@@ -125,7 +129,7 @@ fn tampered_tokens_are_rejected() {
 fn alg_none_is_rejected() {
     let tokens = hs_tokens(SECRET);
     let claims = tokens
-        .issue_access("u1", "alice", "s1", vec![])
+        .issue_access("u1", "alice", "s1", vec![], false)
         .unwrap()
         .claims;
     let header =
@@ -146,7 +150,7 @@ fn a_token_signed_with_another_key_is_rejected() {
     let ours = hs_tokens(SECRET);
     let theirs = hs_tokens(b"another-secret-another-secret-another-secret");
     let token = theirs
-        .issue_access("u1", "alice", "s1", vec![])
+        .issue_access("u1", "alice", "s1", vec![], false)
         .unwrap()
         .token;
     assert_eq!(
@@ -177,7 +181,7 @@ fn algorithm_confusion_with_the_public_key_as_hmac_secret_is_rejected() {
         TokenConfig::default(),
     );
     let claims = tokens
-        .issue_access("u1", "alice", "s1", vec![])
+        .issue_access("u1", "alice", "s1", vec![], false)
         .unwrap()
         .claims;
     let public_pem = std::fs::read(data("rsa2048.pub.pem")).unwrap();
@@ -200,7 +204,7 @@ fn expired_and_not_yet_valid_tokens_are_rejected_outside_the_leeway() {
     let tokens = hs_tokens(SECRET);
     let now = now_secs();
     let mut claims = tokens
-        .issue_access("u1", "alice", "s1", vec![])
+        .issue_access("u1", "alice", "s1", vec![], false)
         .unwrap()
         .claims;
 
@@ -226,7 +230,7 @@ fn expired_and_not_yet_valid_tokens_are_rejected_outside_the_leeway() {
 fn wrong_issuer_or_audience_is_rejected() {
     let tokens = hs_tokens(SECRET);
     let mut claims = tokens
-        .issue_access("u1", "alice", "s1", vec![])
+        .issue_access("u1", "alice", "s1", vec![], false)
         .unwrap()
         .claims;
     claims.iss = "someone-else".into();
@@ -260,7 +264,7 @@ fn rotation_signs_with_the_newest_key_and_verifies_all() {
     );
 
     let old_token = before
-        .issue_access("u1", "alice", "s1", vec![])
+        .issue_access("u1", "alice", "s1", vec![], false)
         .unwrap()
         .token;
     assert!(
@@ -268,7 +272,7 @@ fn rotation_signs_with_the_newest_key_and_verifies_all() {
         "tokens from before the rotation stay valid"
     );
     let new_token = after
-        .issue_access("u1", "alice", "s1", vec![])
+        .issue_access("u1", "alice", "s1", vec![], false)
         .unwrap()
         .token;
     assert!(before.verify_access(&new_token).is_err());
@@ -284,7 +288,9 @@ fn eddsa_and_rs256_keys_sign_verify_and_publish_jwks() {
             Keyring::from_files(&[data(file)]).unwrap(),
             TokenConfig::default(),
         );
-        let issued = tokens.issue_access("u1", "alice", "s1", vec![]).unwrap();
+        let issued = tokens
+            .issue_access("u1", "alice", "s1", vec![], false)
+            .unwrap();
         assert!(tokens.verify_access(&issued.token).is_ok(), "{file}");
         let header = jsonwebtoken::decode_header(&issued.token).unwrap();
         assert_eq!(format!("{:?}", header.alg), alg);

@@ -45,6 +45,7 @@ impl Auth {
             &claims.name,
             &claims.sid,
             roles.iter().map(|r| r.as_str().to_owned()).collect(),
+            claims.must_change_password,
         )?;
         let sealed = self.seal(&Stored {
             access: access.token.clone(),
