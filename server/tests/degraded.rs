@@ -244,3 +244,82 @@ async fn fail_open_limits_are_counted_on_the_node_while_redis_is_away() {
     expect_error(limited, 429, "rate_limited").await;
     redis.thaw();
 }
+
+/// Signs `name` in and signs a second token of theirs out: (valid, revoked).
+async fn valid_and_revoked(app: &TestApp, name: &str) -> (String, String) {
+    app.user(name, "correct horse", &[Role::User]).await;
+    let valid = app.token(name, "correct horse").await;
+    let revoked = app.token(name, "correct horse").await;
+    let out = app.send(post_bearer("/api/v1/auth/logout", &revoked)).await;
+    assert_eq!(out.status(), 200);
+    (valid, revoked)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partition_of_the_open_connections_never_lets_a_revoked_token_through() {
+    let redis = TestRedis::start().await;
+    let port = redis.url().rsplit(':').next().unwrap().parse().unwrap();
+    let proxy = gatehouse::testing::Blackhole::start(port).await;
+    let url = format!("redis://127.0.0.1:{}", proxy.port);
+    let app = build(&["--redis-url", &url], &["--redis-timeout", "2s"]).await;
+    let (valid, revoked) = valid_and_revoked(&app, "ian").await;
+
+    // Every open connection goes silent (no reset); new ones work, so
+    // the store heals while degraded mode bridges the gap.
+    proxy.cut();
+    let cut = Instant::now();
+    let mut degraded_answers = 0;
+    while cut.elapsed() < Duration::from_secs(3) {
+        let answered = app.send(verify(&valid)).await;
+        assert_eq!(
+            answered.status(),
+            200,
+            "a signed-in user keeps being answered"
+        );
+        degraded_answers += usize::from(degraded(&answered));
+        let refused = app.send(verify(&revoked)).await;
+        assert_eq!(
+            refused.status(),
+            401,
+            "a revoked token is never let through"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        degraded_answers > 0,
+        "the partition was bridged by degraded mode"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_redis_degrades_and_a_restarted_one_takes_over_again() {
+    let mut redis = TestRedis::start().await;
+    let app = app(&redis, &["--redis-timeout", "2s"]).await;
+    let (valid, revoked) = valid_and_revoked(&app, "jon").await;
+
+    redis.stop().await;
+    let answered = app.send(verify(&valid)).await;
+    assert_eq!(answered.status(), 200);
+    assert!(degraded(&answered));
+    let refused = app.send(verify(&revoked)).await;
+    assert!(degraded(&refused));
+    expect_error(refused, 401, "token_revoked").await;
+
+    redis.restart().await;
+    let restarted = Instant::now();
+    loop {
+        let response = app.send(verify(&valid)).await;
+        // Redis decides again (this test Redis keeps no data across a
+        // restart, so the session is gone with it).
+        if !degraded(&response) {
+            expect_error(response, 401, "token_revoked").await;
+            break;
+        }
+        assert!(
+            restarted.elapsed() < Duration::from_secs(3),
+            "still degraded"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(app.send(verify(&revoked)).await.status(), 401);
+}
