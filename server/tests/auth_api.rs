@@ -520,10 +520,11 @@ gatehouse::both_topologies! {
     }
 }
 
+/// With degraded mode off (degraded.rs tests it on).
 #[tokio::test]
 async fn redis_down_means_503_never_an_accidental_allow() {
     let mut redis = TestRedis::start().await;
-    let app = app(&redis, &[]).await;
+    let app = app(&redis, &["--degraded-max", "0"]).await;
     app.user("leo", "correct horse", &[Role::User]).await;
     let token = app.token("leo", "correct horse").await;
     redis.stop().await;
