@@ -18,8 +18,11 @@ use crate::store::{Store, StoreError, keys};
 pub const BLOCK: Duration = Duration::from_secs(1);
 /// Entries per read.
 const COUNT: usize = 1_000;
-/// The pause before reconnecting after a failed read.
-const RETRY: Duration = Duration::from_millis(250);
+/// The pause before reconnecting after a failed read or connection. Short:
+/// when Redis answers again, the mirror must catch up before degraded mode
+/// can vouch for anything (revocations may be written again from then on),
+/// so every moment it waits is a moment of 503s.
+const RETRY: Duration = Duration::from_millis(50);
 
 /// Starts following the stream into a new mirror for access tokens
 /// living `access_ttl`; the task ends with the last handle on the mirror.
