@@ -119,6 +119,18 @@ async fn degrades(app: &TestApp, freeze: impl Fn(), thaw: impl Fn()) {
     assert_eq!(verified.headers()["x-gatehouse-username"], "ann");
     assert_eq!(verified.headers()["x-gatehouse-roles"], "user");
 
+    // A signed-in user's page (the browser's cookie).
+    let page = app
+        .send(
+            Request::get("/account")
+                .header(header::COOKIE, format!("gh_access={valid}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(page.status(), 200);
+    assert!(degraded(&page));
+
     for revoked in [&signed_out, &roles_changed, &disabled, &reset] {
         let refused = app.send(verify(revoked)).await;
         assert!(degraded(&refused));
