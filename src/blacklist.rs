@@ -116,7 +116,7 @@ impl Blacklist {
         let mut any = false;
         for r in revocations.iter().filter(|r| r.expires_at_ms > now) {
             let key = keys::blacklisted(r.user_id, r.jti);
-            let effective = now + u64::try_from(r.grace.as_millis()).unwrap_or(u64::MAX);
+            let effective = now + crate::duration::millis(r.grace);
             pipe.cmd("HSET")
                 .arg(&key)
                 .arg("sid")

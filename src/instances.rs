@@ -42,7 +42,7 @@ pub async fn list(store: &Store) -> Result<Vec<InstanceInfo>, StoreError> {
         .query_async(&mut store.conn())
         .await?;
     let now = crate::duration::epoch_ms();
-    let forget = u64::try_from(FORGET_AFTER.as_millis()).unwrap_or(u64::MAX);
+    let forget = crate::duration::millis(FORGET_AFTER);
     let mut gone = Vec::new();
     let mut instances: Vec<InstanceInfo> = all
         .into_iter()

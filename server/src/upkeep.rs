@@ -51,7 +51,7 @@ pub fn start(state: &AppState, every: Intervals) -> Upkeep {
                 .instance
                 .started_at
                 .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(0)),
+                .map_or(0, gatehouse::duration::millis),
             last_seen_ms: 0,
             mode: InstanceMode::Normal,
             degraded_since_ms: None,

@@ -97,7 +97,7 @@ impl From<Lease> for LockLease {
             name: lease.name,
             owner: lease.owner,
             fencing_token: lease.fencing_token,
-            expires_in_ms: u64::try_from(lease.ttl.as_millis()).unwrap_or(u64::MAX),
+            expires_in_ms: crate::duration::millis(lease.ttl),
         }
     }
 }

@@ -357,12 +357,9 @@ impl Auth {
         checks: &[Check<'_>],
         err: &dyn std::fmt::Display,
     ) -> (Decision, Option<Refusal>) {
-        if Limiter::fails_closed(checks) {
-            tracing::warn!(error = %err, "Redis unavailable; refusing (fail-closed policy)");
+        if Limiter::refuses_unavailable(checks, err) {
             return (Decision::default(), Some(Refusal::Unavailable));
         }
-        tracing::warn!(error = %err, "Redis unavailable; limits counted on this node (fail-open policies)");
-        metrics::counter!(crate::observe::FAIL_OPEN).increment(1);
         let decision = self
             .inner
             .local_limits

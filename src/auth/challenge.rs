@@ -101,7 +101,7 @@ impl Auth {
         let config = self.inner.challenges;
         let id = crate::random::hex::<16>();
         let salt = crate::random::hex::<16>();
-        let ttl = u64::try_from(config.ttl.as_millis()).unwrap_or(u64::MAX);
+        let ttl = crate::duration::millis(config.ttl);
         let _: () = redis::pipe()
             .atomic()
             .cmd("HSET")

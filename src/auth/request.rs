@@ -192,10 +192,7 @@ impl Auth {
                 .arg(1)
                 .arg("NX")
                 .arg("PX")
-                .arg(
-                    u64::try_from((2 * crate::ratelimit::REPLAY_WINDOW).as_millis())
-                        .unwrap_or(u64::MAX),
-                )
+                .arg(crate::duration::millis(2 * crate::ratelimit::REPLAY_WINDOW))
                 .query_async(&mut self.inner.store.conn())
                 .await?;
             if fresh.is_none() {

@@ -375,20 +375,13 @@ impl Auth {
             },
             cost: 1,
         };
-        match self
-            .inner
-            .limiter
-            .check(std::slice::from_ref(&check), true)
-            .await
-        {
+        let checks = std::slice::from_ref(&check);
+        match self.inner.limiter.check(checks, true).await {
             Ok(decision) => match decision.rejection() {
                 Some(rejected) => Err(AuthError::RateLimited(rejected.clone())),
                 None => Ok(()),
             },
-            Err(err) if policy.fail == crate::ratelimit::FailMode::Open => {
-                tracing::warn!(error = %err, "refresh rate limit unavailable; allowing (fail-open)");
-                Ok(())
-            }
+            Err(err) if !crate::ratelimit::Limiter::refuses_unavailable(checks, &err) => Ok(()),
             Err(err) => Err(err.into()),
         }
     }

@@ -70,7 +70,7 @@ impl Aggregator {
         let mut first = event;
         if let Some(repeats) = first.kind.repeats_mut() {
             repeats.count = Some(1);
-            repeats.window_ms = Some(u64::try_from(window.as_millis()).unwrap_or(u64::MAX));
+            repeats.window_ms = Some(crate::duration::millis(window));
         }
         let previous = state.slots.insert(
             subject.to_owned(),

@@ -106,7 +106,7 @@ impl Events {
             .arg("COUNT")
             .arg(BATCH)
             .arg("BLOCK")
-            .arg(u64::try_from(block.as_millis()).unwrap_or(u64::MAX))
+            .arg(crate::duration::millis(block))
             .arg("STREAMS")
             .arg(keys::events())
             .arg(id)

@@ -249,6 +249,20 @@ impl Limiter {
         checks.iter().any(|c| c.policy.fail == FailMode::Closed)
     }
 
+    /// Decides, once for every caller, what Redis being unreachable (`err`)
+    /// means for `checks`: `true`, refuse (a policy fails closed); `false`,
+    /// go on without Redis' count (logged and counted in
+    /// [`crate::observe::FAIL_OPEN`]).
+    pub fn refuses_unavailable(checks: &[Check<'_>], err: &dyn std::fmt::Display) -> bool {
+        if Self::fails_closed(checks) {
+            tracing::warn!(error = %err, "Redis unavailable; refusing (fail-closed policy)");
+            return true;
+        }
+        tracing::warn!(error = %err, "Redis unavailable; going on (fail-open policies)");
+        metrics::counter!(crate::observe::FAIL_OPEN).increment(1);
+        false
+    }
+
     /// The subjects of `checks` this instance should (re)list in the index
     /// now (see [`listing`]), each with its longest window in ms. Usually
     /// none, and then nothing is allocated.

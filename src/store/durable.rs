@@ -63,11 +63,7 @@ impl DurableWrite {
         }
         let acked: redis::RedisResult<u32> = redis::cmd("WAIT")
             .arg(replicas)
-            .arg(
-                u64::try_from(timeout.as_millis())
-                    .unwrap_or(u64::MAX)
-                    .max(1),
-            )
+            .arg(crate::duration::millis(timeout).max(1))
             .query_async(&mut self.conn)
             .await;
         let short = match acked {

@@ -434,7 +434,7 @@ fn cluster_client(
     // usual 2 s budget, which covers the retries, one such answer was a
     // timeout. Short, growing waits (up to 40, 80, 160 … ms, at most a
     // quarter of the budget) retry within it instead.
-    let max_wait = u64::try_from(response_timeout.as_millis() / 4).unwrap_or(u64::MAX);
+    let max_wait = crate::duration::millis(response_timeout / 4);
     let mut builder = ClusterClient::builder(nodes.iter().map(String::as_str))
         .connection_timeout(connect_timeout)
         .response_timeout(response_timeout)
