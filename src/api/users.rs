@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::Role;
 use super::sessions::AdminSession;
 
 /// A user as admins see it.
@@ -11,7 +12,7 @@ use super::sessions::AdminSession;
 pub struct UserView {
     pub user_id: String,
     pub username: String,
-    pub roles: Vec<String>,
+    pub roles: Vec<Role>,
     pub disabled: bool,
     /// Must choose a new password at the next sign-in.
     #[serde(default)]
@@ -26,7 +27,8 @@ pub struct UserView {
 pub struct NewUser {
     pub username: String,
     pub password: String,
-    /// `user`, `admin` or `service`.
+    /// Names of [`Role`]s (`user`, `admin`, `service`, `metrics`); an
+    /// unknown one is refused with 422 `validation_failed`.
     pub roles: Vec<String>,
 }
 
@@ -70,6 +72,7 @@ pub struct SetPassword {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SetRoles {
     pub user_id: String,
+    /// Names of [`Role`]s, as in [`NewUser`].
     pub roles: Vec<String>,
 }
 

@@ -14,7 +14,7 @@ use super::users::UserView;
 use crate::auth::{Login, Principal, Rotated};
 use crate::lock::Lease;
 use crate::session::Session;
-use crate::user::{Role, User};
+use crate::user::User;
 
 impl Session {
     /// As its owner sees it; `current` is the session of the request.
@@ -54,18 +54,13 @@ impl From<User> for UserView {
         Self {
             user_id: user.id,
             username: user.username,
-            roles: role_names(&user.roles),
+            roles: user.roles,
             disabled: user.disabled,
             must_change_password: user.must_change_password,
             created_at_ms: user.created_at_ms,
             updated_at_ms: user.updated_at_ms,
         }
     }
-}
-
-/// Roles by name, as every wire type lists them.
-fn role_names(roles: &[Role]) -> Vec<String> {
-    roles.iter().map(|r| r.as_str().to_owned()).collect()
 }
 
 impl From<Principal> for Identity {

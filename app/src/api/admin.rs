@@ -194,9 +194,10 @@ mod ssr {
             .iter()
             .map(|name| {
                 Role::parse(name).ok_or_else(|| {
+                    let known: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
                     ApiError::new(
                         ErrorCode::ValidationFailed,
-                        format!("Unknown role `{name}`: use user, admin or service."),
+                        format!("Unknown role `{name}`: use one of {}.", known.join(", ")),
                     )
                 })
             })

@@ -2,9 +2,9 @@
 //! set a password (ending the user's sessions, and by default making them
 //! choose their own at the next sign-in), end sign-in lockouts.
 
-use gatehouse::api::Page;
 use gatehouse::api::events::Kind;
 use gatehouse::api::users::{NewUser, SetDisabled, SetPassword, SetRoles, UserView, Username};
+use gatehouse::api::{Page, Role};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -15,8 +15,6 @@ use crate::api::admin::{
 use crate::components::time::RelativeTime;
 use crate::components::ui::{BUTTON, BUTTON_PRIMARY, Card, ErrorNotice, INPUT};
 use crate::live::use_live;
-
-const ROLES: [&str; 4] = ["user", "admin", "service", "metrics"];
 
 #[component]
 pub fn UsersPage() -> impl IntoView {
@@ -58,7 +56,7 @@ pub fn UsersPage() -> impl IntoView {
         NodeRef::<leptos::html::Input>::new(),
         NodeRef::<leptos::html::Input>::new(),
     );
-    let chosen = RwSignal::new(vec!["user".to_owned()]);
+    let chosen = RwSignal::new(vec![Role::User]);
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         if let (Some(u), Some(p)) = (username.get(), password.get()) {
@@ -66,7 +64,7 @@ pub fn UsersPage() -> impl IntoView {
                 NewUser {
                     username: u.value(),
                     password: p.value(),
-                    roles: chosen.get(),
+                    roles: names(&chosen.get()),
                 }
                 .into(),
             );
@@ -101,13 +99,13 @@ pub fn UsersPage() -> impl IntoView {
                     </div>
                     <fieldset class="flex gap-3 text-sm">
                         <legend class="sr-only">"Roles"</legend>
-                        {ROLES.into_iter().map(|role| view! {
+                        {Role::ALL.into_iter().map(|role| view! {
                             <label class="flex items-center gap-1">
-                                <input type="checkbox" prop:checked=move || chosen.get().iter().any(|r| r == role)
+                                <input type="checkbox" prop:checked=move || chosen.get().contains(&role)
                                     on:change=move |_| chosen.update(|roles| {
-                                        if let Some(i) = roles.iter().position(|r| r == role) { roles.remove(i); } else { roles.push(role.to_owned()); }
+                                        if let Some(i) = roles.iter().position(|r| *r == role) { roles.remove(i); } else { roles.push(role); }
                                     })/>
-                                {role}
+                                {role.as_str()}
                             </label>
                         }).collect_view()}
                     </fieldset>
@@ -193,25 +191,25 @@ fn Row(
 #[component]
 pub(super) fn RoleToggles(
     user_id: String,
-    current: Vec<String>,
+    current: Vec<Role>,
     roles: ServerAction<SetUserRoles>,
 ) -> impl IntoView {
     view! {
         <span class="flex flex-wrap gap-1">
-            {ROLES.into_iter().map(|role| {
-                let has = current.iter().any(|r| r == role);
+            {Role::ALL.into_iter().map(|role| {
+                let has = current.contains(&role);
                 let (id, current) = (user_id.clone(), current.clone());
                 view! {
                     <button type="button"
                         class=if has { "rounded-full bg-sky-700 px-2 py-0.5 text-xs text-white" } else { "rounded-full border border-slate-300 px-2 py-0.5 text-xs text-slate-500 dark:border-slate-700 dark:text-slate-400" }
                         aria-pressed=has.to_string()
-                        title=if has { format!("Remove role {role}") } else { format!("Add role {role}") }
+                        title=if has { format!("Remove role {}", role.as_str()) } else { format!("Add role {}", role.as_str()) }
                         on:click=move |_| {
-                            let mut next: Vec<String> = current.iter().filter(|r| *r != role).cloned().collect();
-                            if !has { next.push(role.to_owned()); }
-                            roles.dispatch(SetRoles { user_id: id.clone(), roles: next }.into());
+                            let mut next: Vec<Role> = current.iter().copied().filter(|r| *r != role).collect();
+                            if !has { next.push(role); }
+                            roles.dispatch(SetRoles { user_id: id.clone(), roles: names(&next) }.into());
                         }>
-                        {role}
+                        {role.as_str()}
                     </button>
                 }
             }).collect_view()}
@@ -295,4 +293,9 @@ fn SetPassword(
             </form>
         </details>
     }
+}
+
+/// Roles as the request bodies name them.
+fn names(roles: &[Role]) -> Vec<String> {
+    roles.iter().map(|role| role.as_str().to_owned()).collect()
 }
