@@ -48,7 +48,7 @@ pub const REDIS_BREAKER_STATE: &str = "gatehouse_redis_breaker_state";
 /// Breaker transitions by `target` and `to` (`closed`, `half_open`, `open`).
 pub const REDIS_BREAKER_TRANSITIONS: &str = "gatehouse_redis_breaker_transitions_total";
 /// Requests answered (or refused) in degraded mode, by `route_class` and
-/// `outcome` (`allowed`, `revoked`, `expired`, `refused`).
+/// `outcome` (`allowed`, `revoked`, `expired`, `limited`, `refused`).
 pub const DEGRADED_DECISIONS: &str = "gatehouse_degraded_decisions_total";
 /// How long ago this instance's revocation mirror was last known to hold
 /// every revocation (seconds).
