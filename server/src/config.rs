@@ -412,10 +412,16 @@ mod tests {
             "--redis-sentinels",
             "redis://s1:26379",
         ]);
-        assert!(both.is_err());
+        assert_eq!(
+            both.unwrap_err().kind(),
+            clap::error::ErrorKind::ArgumentConflict
+        );
         let node_alone =
             Config::try_parse_from(["gatehouse", "--redis-sentinel-node-url", "redis://:pw@x/0"]);
-        assert!(node_alone.is_err());
+        assert_eq!(
+            node_alone.unwrap_err().kind(),
+            clap::error::ErrorKind::MissingRequiredArgument
+        );
         let wait_on_cluster = Config::try_parse_from([
             "gatehouse",
             "--redis-cluster-nodes",
@@ -423,7 +429,11 @@ mod tests {
             "--redis-wait-replicas",
             "1",
         ]);
-        assert!(wait_on_cluster.is_err(), "WAIT is not offered on a Cluster");
+        assert_eq!(
+            wait_on_cluster.unwrap_err().kind(),
+            clap::error::ErrorKind::ArgumentConflict,
+            "WAIT is not offered on a Cluster"
+        );
     }
 
     #[test]
