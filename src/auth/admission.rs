@@ -309,14 +309,9 @@ impl Auth {
         credential: Credential<'_>,
         err: AuthError,
     ) -> Admission {
-        let dead = matches!(
-            err,
-            AuthError::Token(TokenError::Invalid(_))
-                | AuthError::TokenRevoked
-                | AuthError::SessionEnded
-        );
+        let clear_cookies = clears_cookies(&err, credential.source);
         let mut admission = self.anonymous(facts, Caller::Rejected(err)).await;
-        admission.clear_cookies = dead && credential.source == TokenSource::Cookie;
+        admission.clear_cookies = clear_cookies;
         admission
     }
 
@@ -422,6 +417,19 @@ fn outcome(admission: &Admission) -> &'static str {
         (None, Caller::Rejected(AuthError::Store(_))) => "redis_unreachable",
         (None, Caller::Rejected(_)) => "unauthenticated",
     }
+}
+
+/// Whether a token rejected for `err` is dead and, presented as a cookie,
+/// should be deleted so the browser stops sending it (an expired one is
+/// kept: its session may renew it).
+pub(super) fn clears_cookies(err: &AuthError, source: TokenSource) -> bool {
+    source == TokenSource::Cookie
+        && matches!(
+            err,
+            AuthError::Token(TokenError::Invalid(_))
+                | AuthError::TokenRevoked
+                | AuthError::SessionEnded
+        )
 }
 
 /// A user who must change the password may only do that (and sign out).

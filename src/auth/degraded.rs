@@ -21,7 +21,8 @@ use std::time::Duration;
 
 use tokio::sync::broadcast;
 
-use super::admission::{Admission, Caller, Facts, TokenSource, password_change_refusal};
+use super::admission::{Admission, Caller, Facts, clears_cookies, password_change_refusal};
+use super::sign_out::breaker_change_or;
 use super::{Auth, AuthError, Inner, principal};
 use crate::api::console::InstanceMode;
 use crate::api::events::{DegradedEnd, DegradedMode};
@@ -168,11 +169,12 @@ impl Auth {
                 .increment(1);
         };
         let rejected = |why: AuthError| {
+            let clear_cookies = facts
+                .credential
+                .is_some_and(|c| clears_cookies(&why, c.source));
             let mut admission = Admission::new(Caller::Rejected(why), Decision::default());
             admission.degraded = true;
-            admission.clear_cookies = facts
-                .credential
-                .is_some_and(|c| c.source == TokenSource::Cookie);
+            admission.clear_cookies = clear_cookies;
             admission
         };
         // The local check allowed up to its leeway; here, never past `exp`.
@@ -240,18 +242,7 @@ async fn watch(
     mut changes: Option<broadcast::Receiver<crate::store::BreakerChange>>,
 ) {
     loop {
-        let wait = tokio::time::sleep(LOOK);
-        match changes.as_mut() {
-            Some(receiver) => tokio::select! {
-                changed = receiver.recv() => {
-                    if matches!(changed, Err(broadcast::error::RecvError::Closed)) {
-                        changes = None;
-                    }
-                }
-                () = wait => {}
-            },
-            None => wait.await,
-        }
+        breaker_change_or(&mut changes, LOOK).await;
         let Some(inner) = inner.upgrade() else { return };
         let auth = Auth { inner };
         let Some(degraded) = auth.inner.degraded.as_ref() else {

@@ -118,20 +118,30 @@ async fn replay(
         } else if inner.strong_count() == 0 {
             return;
         }
-        let wait = tokio::time::sleep(RETRY);
-        match changes.as_mut() {
-            Some(receiver) => {
-                tokio::select! {
-                    changed = receiver.recv() => {
-                        if matches!(changed, Err(broadcast::error::RecvError::Closed)) {
-                            changes = None;
-                        }
+        breaker_change_or(&mut changes, RETRY).await;
+    }
+}
+
+/// Waits for the next change of a circuit breaker, or `wait`, whichever
+/// comes first (only `wait` once the breakers are gone: `changes` becomes
+/// `None`).
+pub(super) async fn breaker_change_or(
+    changes: &mut Option<broadcast::Receiver<BreakerChange>>,
+    wait: Duration,
+) {
+    let wait = tokio::time::sleep(wait);
+    match changes.as_mut() {
+        Some(receiver) => {
+            tokio::select! {
+                changed = receiver.recv() => {
+                    if matches!(changed, Err(broadcast::error::RecvError::Closed)) {
+                        *changes = None;
                     }
-                    () = wait => {}
                 }
+                () = wait => {}
             }
-            None => wait.await,
         }
+        None => wait.await,
     }
 }
 
