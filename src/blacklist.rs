@@ -112,6 +112,17 @@ impl Blacklist {
             .collect();
         // First, so that no revocation can lack its entry.
         crate::revocations::publish(&self.store, &live).await?;
+        self.add_published(revocations).await
+    }
+
+    /// [`Blacklist::add`] for tokens whose revocation is already in the
+    /// revocation stream (those of sessions that ended: the session's
+    /// entry, or the user's cut, covers them).
+    pub(crate) async fn add_published(
+        &self,
+        revocations: &[Revocation<'_>],
+    ) -> Result<(), StoreError> {
+        let now = crate::duration::epoch_ms();
         let mut pipe = redis::pipe();
         let mut any = false;
         for r in revocations.iter().filter(|r| r.expires_at_ms > now) {

@@ -360,7 +360,8 @@ impl Auth {
                 grace: std::time::Duration::ZERO,
             })
             .collect();
-        Ok(self.inner.blacklist.add(&revocations).await?)
+        // The sessions' ends are in the revocation stream already.
+        Ok(self.inner.blacklist.add_published(&revocations).await?)
     }
 
     /// Disables (ending every session) or re-enables a user.
