@@ -21,6 +21,9 @@
 //!   `Arc` handle): sign-in, the admission decision for every request
 //!   (one Redis round trip: session, current roles, rate limits, replay),
 //!   refresh rotation and silent renewal, sign-out.
+//! - [`ops`]: the application layer: what an admin, a service and a
+//!   signed-in user may do, as capabilities whose methods are whole
+//!   operations with their audit events.
 //! - [`blacklist`]: access tokens revoked before they expire.
 //! - [`revocations`]: every revocation in a stream each instance mirrors,
 //!   so that degraded mode (Redis away) still refuses revoked tokens.
@@ -59,6 +62,8 @@ pub mod lock;
 pub mod network;
 #[cfg(feature = "server")]
 pub mod observe;
+#[cfg(feature = "server")]
+pub mod ops;
 #[cfg(feature = "server")]
 pub mod password;
 #[cfg(feature = "server")]

@@ -10,8 +10,12 @@
 //! cannot expire by itself. [`prune`] removes those members; once an index
 //! is empty, Redis deletes the key.
 //!
-//! One instance at a time is enough, so the server runs it under a lock
-//! (see `server/src/upkeep.rs`); it is safe to run anywhere, any time.
+//! One instance at a time is enough, so [`start`]'s chores run it under
+//! a lock; it is safe to run anywhere, any time.
+
+mod chores;
+
+pub use chores::{Intervals, Upkeep, start};
 
 use crate::auth::Auth;
 use crate::store::{StoreError, keys};

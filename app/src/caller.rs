@@ -4,12 +4,12 @@
 //! The guard middleware (in the server crate) authenticates each request
 //! once, in one Redis round trip, and stores the outcome in the request's
 //! extensions as [`Authenticated`]. Server functions read it from there
-//! with [`principal`] or [`require_role`]: no second lookup, and no way to
-//! reach protected code without going through the guard.
+//! with [`signed_in`] or [`principal`]: no second lookup, and no way to
+//! reach protected code without going through the guard. What the caller
+//! may do is decided by the core ([`gatehouse::ops`]).
 
 use gatehouse::api::ApiError;
 use gatehouse::auth::{Client, Principal};
-use gatehouse::user::Role;
 use leptos::prelude::with_context;
 
 /// The guard's verdict on a request.
@@ -63,28 +63,34 @@ pub fn optional_principal() -> Result<Option<Principal>, ApiError> {
     }
 }
 
-/// The signed-in caller, who must have `role`.
-pub fn require_role(role: Role) -> Result<Principal, ApiError> {
-    let principal = principal()?;
-    if principal.has_role(role) {
-        Ok(principal)
-    } else {
-        tracing::info!(user_id = %principal.user_id, role = role.as_str(), "forbidden: missing role");
-        Err(ApiError::forbidden())
-    }
+/// A signed-in caller of a server function, with what its operations
+/// need: the state, who it is, and where from.
+pub struct SignedIn {
+    pub state: crate::state::AppState,
+    pub principal: Principal,
+    pub client: Client,
 }
 
-/// Records an admin action as a security event: what `kind` makes of the
-/// admin's username (every admin kind says `by` whom), from where, plus
-/// what `fill` adds (to whom).
-pub fn admin_event(
-    state: &crate::state::AppState,
-    admin: &Principal,
-    kind: impl FnOnce(String) -> gatehouse::events::EventKind,
-    fill: impl FnOnce(gatehouse::events::Event) -> gatehouse::events::Event,
-) {
-    let event = gatehouse::events::Event::new(kind(admin.username.clone())).ip(&client().ip);
-    state.auth.events().emit(fill(event));
+/// The signed-in caller of this server function, or the reason there is
+/// none.
+pub fn signed_in() -> Result<SignedIn, ApiError> {
+    Ok(SignedIn {
+        state: crate::state::current()?,
+        principal: principal()?,
+        client: client(),
+    })
+}
+
+impl SignedIn {
+    /// The admin operations, if the caller is an admin.
+    pub fn admin(&self) -> Result<gatehouse::ops::Admin<'_>, ApiError> {
+        Ok(self.state.auth.admin(&self.principal, &self.client)?)
+    }
+
+    /// The caller's own account.
+    pub fn account(&self) -> gatehouse::ops::Account<'_> {
+        self.state.auth.account(&self.principal, &self.client)
+    }
 }
 
 /// The access token the request presented (bearer header or cookie).

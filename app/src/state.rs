@@ -12,10 +12,8 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use axum::extract::FromRef;
-use gatehouse::Store;
 use gatehouse::api::ApiError;
 use gatehouse::auth::Auth;
-use gatehouse::lock::Locks;
 use leptos::config::LeptosOptions;
 use leptos::prelude::*;
 
@@ -41,12 +39,9 @@ impl Deref for AppState {
 
 /// What every request can reach, built once.
 pub struct Shared {
-    /// The Redis connection.
-    pub store: Store,
-    /// The Gatehouse core: sign-in, admission, sessions and tokens.
+    /// The Gatehouse core: sign-in, admission, and every operation
+    /// ([`gatehouse::ops`]); nothing here reaches Redis another way.
     pub auth: Auth,
-    /// Distributed locks (the lock service, and Gatehouse's own).
-    pub locks: Locks,
     /// How session cookies are set.
     pub cookies: CookiePolicy,
     /// Who this instance is.

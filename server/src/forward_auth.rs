@@ -66,7 +66,7 @@ fn roles_header(roles: &[Role]) -> Option<HeaderValue> {
 
 /// `GET /.well-known/jwks.json`: the public keys (none for HS256).
 pub async fn jwks(State(state): State<AppState>) -> Response {
-    let mut response = Json(state.auth.tokens().keyring().jwks()).into_response();
+    let mut response = Json(state.auth.jwks()).into_response();
     response.headers_mut().insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=300"),

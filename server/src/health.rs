@@ -100,6 +100,6 @@ pub async fn ready(
             "degraded_since_ms": since_ms,
         })));
     }
-    state.store.ping().await?;
+    state.auth.ping().await?;
     Ok(Json(json!({"status": "ready", "redis": "ok"})))
 }

@@ -12,7 +12,6 @@
 //! - [`identity`] answers `/api/v1/auth/me` (with [`json`], the plain routes' JSON);
 //! - [`live`] streams security events to consoles (SSE);
 //! - [`openapi`] describes `/api/v1` (OpenAPI 3.1) and renders it as a page;
-//! - [`upkeep`] runs the heartbeat and index pruning;
 //! - [`error`] gives plain routes the same JSON errors as server functions;
 //! - [`telemetry`] sets up logging.
 
@@ -34,4 +33,3 @@ pub mod router;
 pub mod stack;
 pub mod startup;
 pub mod telemetry;
-pub mod upkeep;

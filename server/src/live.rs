@@ -26,8 +26,8 @@ use axum::response::{IntoResponse, Response};
 use futures_util::{Stream, StreamExt};
 use gatehouse::Store;
 use gatehouse::api::ApiError;
+use gatehouse::auth::Client;
 use gatehouse::events::{Event, Events};
-use gatehouse::user::Role;
 use gatehouse_app::caller::Authenticated;
 use gatehouse_app::state::AppState;
 use http::HeaderMap;
@@ -134,17 +134,20 @@ pub async fn stream(
     State(state): State<AppState>,
     Extension(hub): Extension<EventHub>,
     verdict: Option<Extension<Authenticated>>,
+    client: Option<Extension<Client>>,
     headers: HeaderMap,
 ) -> Response {
     let principal = match verdict.map(|Extension(v)| v) {
-        Some(Authenticated::Principal(p)) if p.has_role(Role::Admin) => p,
-        Some(Authenticated::Principal(_)) => {
-            return HttpError(ApiError::forbidden()).into_response();
-        }
+        Some(Authenticated::Principal(p)) => p,
         Some(Authenticated::Rejected(err)) => return HttpError(err).into_response(),
         Some(Authenticated::Anonymous) | None => {
             return HttpError(ApiError::unauthenticated()).into_response();
         }
+    };
+    let client = client.map(|Extension(c)| c).unwrap_or_default();
+    let admin = match state.auth.admin(&principal, &client) {
+        Ok(admin) => admin,
+        Err(err) => return HttpError(err.into()).into_response(),
     };
     // Subscribe first, then read the backlog: nothing falls in between.
     let live = hub.events.subscribe();
@@ -153,12 +156,7 @@ pub async fn stream(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let backlog = match &last_seen {
-        Some(id) => state
-            .auth
-            .events()
-            .after(id, BACKLOG)
-            .await
-            .unwrap_or_default(),
+        Some(id) => admin.events_after(id, BACKLOG).await.unwrap_or_default(),
         None => Vec::new(),
     };
     let mut newest = backlog
@@ -269,7 +267,7 @@ where
                     Duration::from_secs(principal.token_expires_at.saturating_sub(now));
                 tokio::time::sleep(RECHECK.min(until_expiry)).await;
                 let now = gatehouse::duration::epoch_ms() / 1000;
-                match auth.still_allowed(&principal, Role::Admin, now).await {
+                match auth.still_admin(&principal, now).await {
                     Ok(true) => {}
                     Ok(false) => break,
                     // Redis unreachable: nothing new reaches the stream

@@ -8,7 +8,7 @@ use gatehouse_server::backend::Backend;
 use gatehouse_server::config::Config;
 use gatehouse_server::live::EventHub;
 use gatehouse_server::router::{self, HttpSettings};
-use gatehouse_server::{startup, telemetry, upkeep};
+use gatehouse_server::{startup, telemetry};
 
 /// mimalloc instead of glibc's malloc: a request allocates a few hundred
 /// small, short-lived blocks across two worker threads, where glibc's
@@ -54,20 +54,23 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let metrics = gatehouse_server::prometheus::install()?;
     let backend = Backend::start(&config).await?;
 
-    let state = match startup::app_state(&config, backend.store.clone()).await {
-        Ok(state) => state,
+    let (state, events) = match startup::app_state(&config, backend.store.clone()).await {
+        Ok(wired) => wired,
         Err(err) => {
             backend.shutdown().await;
             return Err(err.into());
         }
     };
     let instance_id = state.instance.id.clone();
-    let events = state.auth.events().clone();
     let mut settings = HttpSettings::from(&config);
     settings.metrics = Some(metrics.clone());
     let bootstrap = startup::bootstrap_admin(&config, state.auth.clone(), &settings.readiness)?;
-    let hub = EventHub::start(state.store.clone(), events.clone());
-    let upkeep = upkeep::start(&state, upkeep::Intervals::default());
+    let hub = EventHub::start(backend.store.clone(), events.clone());
+    let upkeep = gatehouse::upkeep::start(
+        &state.auth,
+        startup::instance_info(&state.instance),
+        gatehouse::upkeep::Intervals::default(),
+    );
     // Histograms are drained into their buckets here, not per scrape.
     let metrics_upkeep = tokio::spawn({
         let metrics = metrics.clone();

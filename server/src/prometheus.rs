@@ -10,7 +10,6 @@
 use axum::extract::Extension;
 use axum::response::{IntoResponse, Response};
 use gatehouse::api::ApiError;
-use gatehouse::user::Role;
 use gatehouse_app::caller::Authenticated;
 use http::{HeaderValue, header};
 use metrics_exporter_prometheus::{BuildError, PrometheusBuilder, PrometheusHandle};
@@ -39,11 +38,7 @@ pub async fn scrape(
     caller: Option<Extension<Authenticated>>,
 ) -> Response {
     match caller.map(|Extension(caller)| caller) {
-        Some(Authenticated::Principal(p))
-            if p.has_role(Role::Metrics) || p.has_role(Role::Admin) =>
-        {
-            render(&handle)
-        }
+        Some(Authenticated::Principal(p)) if p.may_read_metrics() => render(&handle),
         Some(Authenticated::Principal(_)) => HttpError(ApiError::forbidden()).into_response(),
         Some(Authenticated::Rejected(err)) => HttpError(err).into_response(),
         Some(Authenticated::Anonymous) | None => {

@@ -41,8 +41,9 @@ pub enum StartupError {
 /// How long startup waits for Redis to hand out the shared default key.
 const DEFAULT_KEY_WAIT: Duration = Duration::from_secs(30);
 
-/// The state every request sees.
-pub async fn app_state(config: &Config, store: Store) -> Result<AppState, StartupError> {
+/// The state every request sees, and the event stream (which the live
+/// hub tails and shutdown flushes).
+pub async fn app_state(config: &Config, store: Store) -> Result<(AppState, Events), StartupError> {
     let keyring = keyring(config, &store).await?;
     tracing::info!(signing_kid = keyring.signing_kid(), "JWT keys loaded");
     let tokens = Tokens::new(
@@ -81,18 +82,27 @@ pub async fn app_state(config: &Config, store: Store) -> Result<AppState, Startu
     );
     let locks = Locks::new(store.clone(), instance_id.as_str()).with_events(events.clone());
     let signouts = Journal::open(config.data_dir().join(gatehouse::signouts::FILE))?;
+    let limiter = Limiter::new(
+        store.clone(),
+        ratelimit::merge(ratelimit::default_policies(), config.rate_limits.clone()),
+    );
+    for policy in limiter.policies() {
+        tracing::info!(policy = %policy.to_spec(), "rate-limit policy");
+    }
+    // Now rather than on the first request; a Redis that is not answering
+    // yet gets them on the first call that finds them missing.
+    if let Err(err) = limiter.load_functions().await {
+        tracing::warn!(error = %err, "the Redis functions will be loaded on first use");
+    }
     let auth = Auth::new(AuthParts {
         store: store.clone(),
         users,
         sessions,
         tokens,
-        locks: locks.clone(),
+        locks,
         blacklist: Blacklist::new(store.clone()).with_events(events.clone()),
-        events,
-        limiter: Limiter::new(
-            store.clone(),
-            ratelimit::merge(ratelimit::default_policies(), config.rate_limits.clone()),
-        ),
+        events: events.clone(),
+        limiter,
         rotation: RotationConfig {
             grace: config.refresh_grace,
             renew_window: config.renew_window.clamp(0.0, 1.0),
@@ -106,14 +116,6 @@ pub async fn app_state(config: &Config, store: Store) -> Result<AppState, Startu
         signouts: Some(Arc::new(signouts)),
         degraded_max: config.degraded_max,
     });
-    for policy in auth.limiter().policies() {
-        tracing::info!(policy = %policy.to_spec(), "rate-limit policy");
-    }
-    // Now rather than on the first request; a Redis that is not answering
-    // yet gets them on the first call that finds them missing.
-    if let Err(err) = auth.limiter().load_functions().await {
-        tracing::warn!(error = %err, "the Redis functions will be loaded on first use");
-    }
     let instance = Instance {
         id: instance_id,
         version: env!("CARGO_PKG_VERSION"),
@@ -125,9 +127,7 @@ pub async fn app_state(config: &Config, store: Store) -> Result<AppState, Startu
         .site_pkg_dir("pkg")
         .site_addr(config.addr)
         .build();
-    Ok(AppState::new(Shared {
-        locks,
-        store,
+    let state = AppState::new(Shared {
         auth,
         cookies: CookiePolicy {
             secure: config.cookie_secure,
@@ -136,7 +136,8 @@ pub async fn app_state(config: &Config, store: Store) -> Result<AppState, Startu
         },
         instance,
         leptos_options,
-    }))
+    });
+    Ok((state, events))
 }
 
 async fn keyring(config: &Config, store: &Store) -> Result<Keyring, StartupError> {
@@ -242,20 +243,10 @@ async fn ensure_configured_admin(
 }
 
 async fn ensure_initial_admin(auth: &Auth) -> Result<(), gatehouse::auth::AuthError> {
-    if auth.users().list(0, 1).await?.total > 0 {
-        return Ok(());
-    }
-    let password = gatehouse::random::hex::<12>();
-    if let Some(created) = auth
-        .ensure_user("admin", &password, &[Role::Admin, Role::User])
-        .await?
-    {
+    if let Some((created, password)) = auth.create_first_admin().await? {
         // Printed once, on purpose: this is the only way into a fresh
         // install; the admin must choose a new password on first sign-in
         // (or configure --admin-user/--admin-password-file instead).
-        auth.users()
-            .set_must_change_password(&created.id, true)
-            .await?;
         tracing::warn!(
             user_id = %created.id,
             "first run: created user `admin` with password `{password}` (shown only this once; \
@@ -263,6 +254,22 @@ async fn ensure_initial_admin(auth: &Auth) -> Result<(), gatehouse::auth::AuthEr
         );
     }
     Ok(())
+}
+
+/// This instance as its heartbeat lists it (mode and last contact are
+/// filled in at each beat).
+pub fn instance_info(instance: &Instance) -> gatehouse::instances::InstanceInfo {
+    gatehouse::instances::InstanceInfo {
+        id: instance.id.clone(),
+        version: instance.version.to_owned(),
+        started_at_ms: instance
+            .started_at
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, gatehouse::duration::millis),
+        last_seen_ms: 0,
+        mode: gatehouse::api::console::InstanceMode::Normal,
+        degraded_since_ms: None,
+    }
 }
 
 /// `<hostname>-<6 random hex digits>`: unique per process.

@@ -141,7 +141,7 @@ gatehouse::both_topologies! {
         let admin = app.token("root", "admin password").await;
         let zoe = app.login("zoe", "long enough, really").await;
         gatehouse::instances::heartbeat(
-            &app.state.store,
+            app.state.auth.store(),
             &gatehouse::instances::InstanceInfo {
                 id: "gh-console".into(),
                 version: "0.1.0".into(),

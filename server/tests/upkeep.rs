@@ -8,9 +8,13 @@ mod support;
 use std::time::{Duration, Instant};
 
 use gatehouse::testing::TestRedis;
+use gatehouse::upkeep::{self, Intervals};
 use gatehouse::user::Role;
-use gatehouse_server::upkeep::{self, Intervals};
 use support::app;
+
+fn info(app: &support::TestApp) -> gatehouse::instances::InstanceInfo {
+    gatehouse_server::startup::instance_info(&app.state.instance)
+}
 
 /// Polls `check` until it holds, for at most 10 s.
 async fn eventually<F, Fut>(what: &str, mut check: F)
@@ -41,20 +45,21 @@ async fn heartbeats_list_the_instance_and_pruning_drops_ended_sessions() {
             &sessions[0].user_id,
             &sessions[0].id,
         ))
-        .query_async(&mut app.state.store.conn())
+        .query_async(&mut app.state.auth.store().conn())
         .await
         .unwrap();
     let counted = || async { auth.sessions().counts().await.unwrap().0 };
     assert_eq!(counted().await, 1, "the index still counts it");
 
     let chores = upkeep::start(
-        &app.state,
+        &app.state.auth,
+        gatehouse_server::startup::instance_info(&app.state.instance),
         Intervals {
             heartbeat: Duration::from_millis(50),
             prune: Duration::from_millis(50),
         },
     );
-    let store = app.state.store.clone();
+    let store = app.state.auth.store().clone();
     eventually("the instance is listed", || {
         let store = store.clone();
         async move {
@@ -100,8 +105,8 @@ async fn pruning_runs_under_the_upkeep_lock() {
         prune: Duration::from_millis(400),
     };
     let chores = [
-        upkeep::start(&a.state, every),
-        upkeep::start(&b.state, every),
+        upkeep::start(&a.state.auth, info(&a), every),
+        upkeep::start(&b.state.auth, info(&b), every),
     ];
     let locks = a.state.auth.locks().clone();
     let mut holders = std::collections::BTreeSet::new();

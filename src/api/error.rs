@@ -117,6 +117,9 @@ pub struct ApiError {
     pub challenge: Option<Box<Challenge>>,
 }
 
+/// What a caller without the role an operation needs is told.
+pub const MISSING_ROLE: &str = "Your account does not have the role this needs.";
+
 impl ApiError {
     pub fn new(error: ErrorCode, message: impl Into<String>) -> Self {
         Self {
@@ -181,10 +184,7 @@ impl ApiError {
     }
 
     pub fn forbidden() -> Self {
-        Self::new(
-            ErrorCode::Forbidden,
-            "Your account does not have the role this needs.",
-        )
+        Self::new(ErrorCode::Forbidden, MISSING_ROLE)
     }
 
     pub fn not_found(message: impl Into<String>) -> Self {

@@ -256,37 +256,14 @@ impl Auth {
         auth
     }
 
-    /// The Redis connection every service shares.
-    pub fn store(&self) -> &Store {
-        &self.inner.store
+    /// The public keys tokens are verified with, as a JWKS.
+    pub fn jwks(&self) -> serde_json::Value {
+        self.inner.tokens.keyring().jwks()
     }
 
-    pub fn blacklist(&self) -> &Blacklist {
-        &self.inner.blacklist
-    }
-
-    pub fn locks(&self) -> &Locks {
-        &self.inner.locks
-    }
-
-    pub fn limiter(&self) -> &Limiter {
-        &self.inner.limiter
-    }
-
-    pub fn events(&self) -> &Events {
-        &self.inner.events
-    }
-
-    pub fn users(&self) -> &Users {
-        &self.inner.users
-    }
-
-    pub fn sessions(&self) -> &Sessions {
-        &self.inner.sessions
-    }
-
-    pub fn tokens(&self) -> &Tokens {
-        &self.inner.tokens
+    /// Whether Redis answers now.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.inner.store.ping().await
     }
 
     /// Validates an access token: signature and claims locally, then one
@@ -396,7 +373,76 @@ impl Auth {
             Err(err) => Err(err.into()),
         }
     }
+
+    /// On a fresh install (no user at all), creates `admin` with a random
+    /// password that must be changed at the first sign-in, and returns it
+    /// with that password; otherwise nothing.
+    pub async fn create_first_admin(&self) -> Result<Option<(User, String)>, AuthError> {
+        if self.inner.users.list(0, 1).await?.total > 0 {
+            return Ok(None);
+        }
+        let password = crate::random::hex::<12>();
+        let Some(created) = self
+            .ensure_user("admin", &password, &[Role::Admin, Role::User])
+            .await?
+        else {
+            return Ok(None);
+        };
+        self.inner
+            .users
+            .set_must_change_password(&created.id, true)
+            .await?;
+        Ok(Some((created, password)))
+    }
 }
+
+/// The services behind the operations. Callers outside the core use the
+/// operations ([`crate::ops`]) instead; tests and benchmarks (feature
+/// `test-util`) reach the services to set up and inspect what they test.
+macro_rules! services {
+    ($vis:vis) => {
+        impl Auth {
+            /// The Redis connection every service shares.
+            $vis fn store(&self) -> &Store {
+                &self.inner.store
+            }
+
+            $vis fn blacklist(&self) -> &Blacklist {
+                &self.inner.blacklist
+            }
+
+            $vis fn locks(&self) -> &Locks {
+                &self.inner.locks
+            }
+
+            $vis fn limiter(&self) -> &Limiter {
+                &self.inner.limiter
+            }
+
+            $vis fn events(&self) -> &Events {
+                &self.inner.events
+            }
+
+            $vis fn users(&self) -> &Users {
+                &self.inner.users
+            }
+
+            $vis fn sessions(&self) -> &Sessions {
+                &self.inner.sessions
+            }
+
+            #[allow(dead_code, reason = "only tests read the tokens service")]
+            $vis fn tokens(&self) -> &Tokens {
+                &self.inner.tokens
+            }
+        }
+    };
+}
+
+#[cfg(feature = "test-util")]
+services!(pub);
+#[cfg(not(feature = "test-util"))]
+services!(pub(crate));
 
 /// The caller a token describes by itself: a token Gatehouse has just
 /// issued (its roles and pending password change are the current ones,

@@ -144,7 +144,7 @@ impl Auth {
     /// disabled, has no pending password change and still has `role`. One
     /// round trip (the keys share the user's slot); unlike a request, it
     /// does not slide the session's idle timeout.
-    pub async fn still_allowed(
+    pub(crate) async fn still_allowed(
         &self,
         principal: &Principal,
         role: Role,

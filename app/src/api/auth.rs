@@ -100,20 +100,11 @@ pub async fn challenge(
 pub async fn change_password(
     #[server(flatten)] body: PasswordChange,
 ) -> Result<PasswordChanged, FnError> {
-    let state = crate::state::current()?;
-    let principal = crate::caller::principal()?;
-    let ended = state
-        .auth
-        .change_password(
-            &principal,
-            &body.current_password,
-            &body.new_password,
-            &crate::caller::client(),
-        )
-        .await?;
-    Ok(PasswordChanged {
-        revoked_sessions: ended.len() as u64,
-    })
+    let caller = crate::caller::signed_in()?;
+    Ok(caller
+        .account()
+        .change_password(&body.current_password, &body.new_password)
+        .await?)
 }
 
 /// Calls a server function; if it fails because the access token expired,
@@ -138,8 +129,8 @@ where
 #[server(prefix = "/api/v1", endpoint = "auth/logout")]
 pub async fn logout() -> Result<SignedOut, FnError> {
     let state = crate::state::current()?;
-    let revoked_sessions = match crate::caller::principal() {
-        Ok(principal) => u64::from(state.auth.logout(&principal).await?.is_some()),
+    let revoked_sessions = match crate::caller::signed_in() {
+        Ok(caller) => caller.account().sign_out().await?,
         Err(err) if err.error == crate::ErrorCode::Unavailable => {
             let token = crate::caller::access_token().ok_or(err)?;
             state.auth.logout_unconfirmed(&token).await?
@@ -153,13 +144,10 @@ pub async fn logout() -> Result<SignedOut, FnError> {
 /// `POST /api/v1/auth/logout-all`: ends every session of the caller.
 #[server(prefix = "/api/v1", endpoint = "auth/logout-all")]
 pub async fn logout_all() -> Result<SignedOut, FnError> {
-    let state = crate::state::current()?;
-    let principal = crate::caller::principal()?;
-    let ended = state.auth.logout_all(&principal.user_id).await?;
-    crate::cookies::send(&crate::cookies::clearing_cookies(&state.cookies));
-    Ok(SignedOut {
-        revoked_sessions: ended.len() as u64,
-    })
+    let caller = crate::caller::signed_in()?;
+    let revoked_sessions = caller.account().sign_out_everywhere().await?;
+    crate::cookies::send(&crate::cookies::clearing_cookies(&caller.state.cookies));
+    Ok(SignedOut { revoked_sessions })
 }
 
 /// `GET /api/v1/auth/session`: the signed-in caller, or `null`. For pages

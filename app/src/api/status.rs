@@ -11,21 +11,7 @@ use crate::error::FnError;
 #[server(prefix = "/api/v1", endpoint = "status", input = GetUrl)]
 pub async fn instance_status() -> Result<StatusReport, FnError> {
     let state = crate::state::current()?;
-    let redis = match state.store.server_info().await {
-        Ok(info) => gatehouse::api::status::RedisStatus {
-            reachable: true,
-            version: Some(info.version),
-            round_trip_ms: Some(info.round_trip.as_secs_f64() * 1000.0),
-        },
-        Err(err) => {
-            tracing::warn!(error = %err, "status probe: Redis unreachable");
-            gatehouse::api::status::RedisStatus {
-                reachable: false,
-                version: None,
-                round_trip_ms: None,
-            }
-        }
-    };
+    let redis = state.auth.redis_status().await;
     let now = std::time::SystemTime::now();
     Ok(StatusReport {
         instance_id: state.instance.id.clone(),

@@ -66,7 +66,7 @@ pub async fn build(target: &[&str], extra_args: &[&str]) -> TestApp {
         .await
         .unwrap()
         .store;
-    let state = gatehouse_server::startup::app_state(&config, store)
+    let (state, events) = gatehouse_server::startup::app_state(&config, store.clone())
         .await
         .unwrap();
     let mut settings = HttpSettings::from(&config);
@@ -77,10 +77,7 @@ pub async fn build(target: &[&str], extra_args: &[&str]) -> TestApp {
         router: router::app(
             state.clone(),
             settings,
-            gatehouse_server::live::EventHub::start(
-                state.store.clone(),
-                state.auth.events().clone(),
-            ),
+            gatehouse_server::live::EventHub::start(store, events),
         ),
         state,
     }

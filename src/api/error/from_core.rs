@@ -179,3 +179,20 @@ impl From<crate::lock::LockError> for ApiError {
         }
     }
 }
+
+impl From<crate::ops::OpError> for ApiError {
+    fn from(err: crate::ops::OpError) -> Self {
+        use crate::ops::OpError;
+        match err {
+            OpError::Forbidden(message) => ApiError::new(ErrorCode::Forbidden, message),
+            OpError::NotFound(message) => ApiError::not_found(message),
+            OpError::Invalid(message) => ApiError::new(ErrorCode::ValidationFailed, message),
+            OpError::Auth(err) => err.into(),
+            OpError::User(err) => err.into(),
+            OpError::Limit(err) => err.into(),
+            OpError::Lock(err) => err.into(),
+            OpError::Session(err) => err.into(),
+            OpError::Store(err) => err.into(),
+        }
+    }
+}

@@ -1,15 +1,17 @@
 //! Background chores of a running instance: the heartbeat the console
-//! lists instances by, and pruning the console's indexes of entries whose
-//! keys are gone ([`gatehouse::upkeep::prune`]), which keeps Redis memory
-//! bounded. Pruning is needed once, not once per instance: each round,
-//! the instance that takes the `gatehouse:upkeep` lock does it.
+//! lists instances by (with the instance's mode), the gauges read from
+//! Redis, and pruning the console's indexes of entries whose keys are
+//! gone ([`super::prune`]). Pruning is needed once, not once per
+//! instance: each round, the instance that takes the `gatehouse:upkeep`
+//! lock does it.
 
 use std::time::Duration;
 
-use gatehouse::api::console::InstanceMode;
-use gatehouse::instances::{self, InstanceInfo};
-use gatehouse_app::state::AppState;
 use tokio::task::JoinHandle;
+
+use crate::auth::Auth;
+use crate::instances::{self, InstanceInfo};
+use crate::lock::{INTERNAL_PREFIX, LockError, LockOptions};
 
 /// How often each chore runs.
 #[derive(Clone, Copy, Debug)]
@@ -40,28 +42,16 @@ impl Drop for Upkeep {
     }
 }
 
-/// Starts the chores for this instance.
-pub fn start(state: &AppState, every: Intervals) -> Upkeep {
+/// Starts the chores of the instance `info` describes (its `mode` and
+/// `last_seen_ms` are filled in at each heartbeat).
+pub fn start(auth: &Auth, info: InstanceInfo, every: Intervals) -> Upkeep {
     let heartbeat = {
-        let store = state.store.clone();
-        let info = InstanceInfo {
-            id: state.instance.id.clone(),
-            version: state.instance.version.to_owned(),
-            started_at_ms: state
-                .instance
-                .started_at
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, gatehouse::duration::millis),
-            last_seen_ms: 0,
-            mode: InstanceMode::Normal,
-            degraded_since_ms: None,
-        };
-        let auth = state.auth.clone();
+        let auth = auth.clone();
         tokio::spawn(async move {
             let mut info = info;
             loop {
                 (info.mode, info.degraded_since_ms) = auth.mode().wire();
-                if let Err(err) = instances::heartbeat(&store, &info).await {
+                if let Err(err) = instances::heartbeat(auth.store(), &info).await {
                     tracing::debug!(error = %err, "heartbeat not written");
                 }
                 refresh_gauges(&auth).await;
@@ -70,7 +60,7 @@ pub fn start(state: &AppState, every: Intervals) -> Upkeep {
         })
     };
     let prune = {
-        let auth = state.auth.clone();
+        let auth = auth.clone();
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(every.prune).await;
@@ -85,8 +75,8 @@ pub fn start(state: &AppState, every: Intervals) -> Upkeep {
 
 /// The gauges read from Redis (sessions, active users, event stream
 /// length), two cheap commands per heartbeat rather than work per scrape.
-async fn refresh_gauges(auth: &gatehouse::auth::Auth) {
-    use gatehouse::observe;
+async fn refresh_gauges(auth: &Auth) {
+    use crate::observe;
     if let Ok((sessions, users)) = auth.sessions().counts().await {
         metrics::gauge!(observe::SESSIONS).set(sessions as f64);
         metrics::gauge!(observe::ACTIVE_USERS).set(users as f64);
@@ -98,9 +88,9 @@ async fn refresh_gauges(auth: &gatehouse::auth::Auth) {
 
 /// One pruning round, if no other instance is doing it: the lock lives a
 /// whole interval, so other instances skip this round.
-async fn prune_once(auth: &gatehouse::auth::Auth, interval: Duration) {
-    let name = format!("{}upkeep", gatehouse::lock::INTERNAL_PREFIX);
-    let options = gatehouse::lock::LockOptions {
+async fn prune_once(auth: &Auth, interval: Duration) {
+    let name = format!("{INTERNAL_PREFIX}upkeep");
+    let options = LockOptions {
         ttl: interval,
         wait: Duration::ZERO,
         label: "pruning the console's indexes".to_owned(),
@@ -109,12 +99,12 @@ async fn prune_once(auth: &gatehouse::auth::Auth, interval: Duration) {
         fencing: false,
     };
     match auth.locks().acquire_lease(&name, &options).await {
-        Ok(_lease) => match gatehouse::upkeep::prune(auth).await {
+        Ok(_lease) => match super::prune(auth).await {
             // The lease is not released: it expires at the next round.
             Ok(pruned) => tracing::debug!(?pruned, "indexes pruned"),
             Err(err) => tracing::debug!(error = %err, "indexes not pruned"),
         },
-        Err(gatehouse::lock::LockError::Busy) => {}
+        Err(LockError::Busy) => {}
         Err(err) => tracing::debug!(error = %err, "upkeep lock unavailable"),
     }
 }
