@@ -1,8 +1,11 @@
 //! The `gatehouse` server: configuration, Redis startup, router and
-//! middleware. `main.rs` only wires these together; tests use them directly.
+//! middleware. `main.rs` only reads the configuration and runs a
+//! [`lifecycle::Gatehouse`].
 //!
 //! - [`config`] is the typed command-line/environment configuration;
 //! - [`backend`] connects to the configured Redis or starts an embedded one;
+//! - [`lifecycle`] owns a running instance: starts every task and stops them
+//!   in order (main and the tests both use it);
 //! - [`startup`] builds the state: keys, the auth service, the first admin;
 //! - [`router`] holds every route, and composes [`stack`] (the middleware) around them;
 //! - [`guard`] authenticates each request once and blocks cross-origin writes
@@ -25,6 +28,7 @@ pub mod guard;
 pub mod health;
 pub mod identity;
 pub mod json;
+pub mod lifecycle;
 pub mod limit_headers;
 pub mod live;
 pub mod openapi;

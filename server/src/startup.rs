@@ -192,14 +192,17 @@ pub fn bootstrap_admin(
         _ => None,
     };
     let initial_admin = config.initial_admin;
+    if configured.is_none() && !initial_admin {
+        // Nothing to create: readiness is not held back at all.
+        return Ok(tokio::spawn(async {}));
+    }
     let readiness = readiness.clone();
     readiness.set_provisioning(true);
     Ok(tokio::spawn(async move {
         loop {
             let result = match &configured {
                 Some((user, password)) => ensure_configured_admin(&auth, user, password).await,
-                None if initial_admin => ensure_initial_admin(&auth).await,
-                None => Ok(()),
+                None => ensure_initial_admin(&auth).await,
             };
             match result {
                 Ok(()) => {

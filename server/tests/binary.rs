@@ -398,6 +398,59 @@ fn shutdown_finishes_requests_tells_consoles_to_reconnect_and_keeps_events() {
     wait_gone(again.redis_pid, Duration::from_secs(5));
 }
 
+/// An error during start-up found after the embedded Redis started (here
+/// the `--metrics-addr` port is taken) stops that Redis cleanly, through
+/// its shutdown, before the process exits; nothing is left to be killed.
+#[test]
+fn a_start_up_error_stops_the_embedded_redis_cleanly() {
+    let data = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().to_string();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["--addr", "127.0.0.1:0", "--log-format", "json"])
+        .args(["--metrics-addr", &port, "--data-dir"])
+        .arg(data.path())
+        .env_remove("GATEHOUSE_REDIS_URL")
+        .env_remove("GATEHOUSE_REDIS_CLUSTER_NODES")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .map(|line| serde_json::from_str::<Value>(&line).unwrap_or(Value::Null))
+            .collect::<Vec<_>>()
+    });
+    let status = wait_exit(&mut child, Duration::from_secs(30));
+    assert!(!status.success(), "start-up should have failed");
+    let log = reader.join().unwrap();
+    let logged = |message: &str| {
+        log.iter().find(|e| {
+            e["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with(message))
+        })
+    };
+    let pid = logged("started the embedded Redis").expect("the embedded Redis started")["pid"]
+        .as_u64()
+        .unwrap();
+    let stopped = logged("embedded Redis stopped").expect("the embedded Redis was shut down");
+    assert_eq!(stopped["pid"].as_u64(), Some(pid));
+    let error = logged("gatehouse cannot start").expect("the cause is logged");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("--metrics-addr"),
+        "{error}"
+    );
+    wait_gone(u32::try_from(pid).unwrap(), Duration::from_secs(5));
+}
+
 #[test]
 fn missing_redis_server_binary_is_explained() {
     let data = tempfile::tempdir().unwrap();

@@ -12,10 +12,6 @@ use gatehouse::upkeep::{self, Intervals};
 use gatehouse::user::Role;
 use support::app;
 
-fn info(app: &support::TestApp) -> gatehouse::instances::InstanceInfo {
-    gatehouse_server::startup::instance_info(&app.state.instance)
-}
-
 /// Polls `check` until it holds, for at most 10 s.
 async fn eventually<F, Fut>(what: &str, mut check: F)
 where
@@ -98,16 +94,14 @@ async fn heartbeats_list_the_instance_and_pruning_drops_ended_sessions() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pruning_runs_under_the_upkeep_lock() {
     let redis = TestRedis::start().await;
-    let a = app(&redis, &["--instance-id", "gh-a"]).await;
-    let b = app(&redis, &["--instance-id", "gh-b"]).await;
     let every = Intervals {
         heartbeat: Duration::from_secs(5),
         prune: Duration::from_millis(400),
     };
-    let chores = [
-        upkeep::start(&a.state.auth, info(&a), every),
-        upkeep::start(&b.state.auth, info(&b), every),
-    ];
+    // Two instances as operators run them, each with its own chores.
+    let target = ["--redis-url", &redis.url()];
+    let a = support::build_with(&target, &["--instance-id", "gh-a"], every).await;
+    let b = support::build_with(&target, &["--instance-id", "gh-b"], every).await;
     let locks = a.state.auth.locks().clone();
     let mut holders = std::collections::BTreeSet::new();
     let deadline = Instant::now() + Duration::from_secs(4);
@@ -124,5 +118,6 @@ async fn pruning_runs_under_the_upkeep_lock() {
     }
     assert!(!holders.is_empty(), "no instance took the upkeep lock");
     assert!(holders.is_subset(&["gh-a".to_owned(), "gh-b".to_owned()].into()));
-    drop(chores);
+    a.instance.stop().await;
+    b.instance.stop().await;
 }

@@ -21,6 +21,7 @@ mod degraded;
 mod password;
 mod request;
 mod rotation;
+mod services;
 mod sign_in;
 mod sign_out;
 
@@ -395,54 +396,6 @@ impl Auth {
         Ok(Some((created, password)))
     }
 }
-
-/// The services behind the operations. Callers outside the core use the
-/// operations ([`crate::ops`]) instead; tests and benchmarks (feature
-/// `test-util`) reach the services to set up and inspect what they test.
-macro_rules! services {
-    ($vis:vis) => {
-        impl Auth {
-            /// The Redis connection every service shares.
-            $vis fn store(&self) -> &Store {
-                &self.inner.store
-            }
-
-            $vis fn blacklist(&self) -> &Blacklist {
-                &self.inner.blacklist
-            }
-
-            $vis fn locks(&self) -> &Locks {
-                &self.inner.locks
-            }
-
-            $vis fn limiter(&self) -> &Limiter {
-                &self.inner.limiter
-            }
-
-            $vis fn events(&self) -> &Events {
-                &self.inner.events
-            }
-
-            $vis fn users(&self) -> &Users {
-                &self.inner.users
-            }
-
-            $vis fn sessions(&self) -> &Sessions {
-                &self.inner.sessions
-            }
-
-            #[allow(dead_code, reason = "only tests read the tokens service")]
-            $vis fn tokens(&self) -> &Tokens {
-                &self.inner.tokens
-            }
-        }
-    };
-}
-
-#[cfg(feature = "test-util")]
-services!(pub);
-#[cfg(not(feature = "test-util"))]
-services!(pub(crate));
 
 /// The caller a token describes by itself: a token Gatehouse has just
 /// issued (its roles and pending password change are the current ones,

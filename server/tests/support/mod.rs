@@ -7,21 +7,25 @@ use std::time::Duration;
 use axum::body::Body;
 use clap::Parser;
 use gatehouse::testing::{TestBackend, TestRedis};
+use gatehouse::upkeep::Intervals;
 use gatehouse::user::Role;
 use gatehouse_app::state::AppState;
 use gatehouse_server::config::Config;
-use gatehouse_server::router::{self, HttpSettings};
+use gatehouse_server::lifecycle::{Gatehouse, Options};
+use gatehouse_server::router;
 use http::{HeaderMap, Request, Response, header};
 use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
 
-/// The router and its state, wired exactly like `main` does.
+/// An instance started exactly like `main` starts one (by the same
+/// [`Gatehouse`]), with its router, state and readiness at hand.
 pub struct TestApp {
     pub router: router::Gateway,
     pub state: AppState,
     /// What a shutdown and creating the configured admin set.
     pub readiness: gatehouse_server::health::Readiness,
+    pub instance: Gatehouse,
 }
 
 /// A router against `redis`, with extra command-line arguments.
@@ -43,9 +47,6 @@ pub async fn app_on(backend: &TestBackend, extra_args: &[&str]) -> TestApp {
     build(&target, extra_args).await
 }
 
-/// Connects exactly as `main` does (so `--redis-timeout` and the other
-/// Redis options apply), then builds the state and the router. `target`
-/// says where Redis is (`--redis-url …`, `--redis-sentinels …`).
 /// The process's metrics recorder (one per test binary, installed before
 /// the first core is built, as `main` does).
 pub fn metrics() -> metrics_exporter_prometheus::PrometheusHandle {
@@ -56,30 +57,29 @@ pub fn metrics() -> metrics_exporter_prometheus::PrometheusHandle {
         .clone()
 }
 
+/// Starts an instance exactly as `main` does (so `--redis-timeout` and
+/// the other Redis options apply). `target` says where Redis is
+/// (`--redis-url …`, `--redis-sentinels …`).
 pub async fn build(target: &[&str], extra_args: &[&str]) -> TestApp {
-    let metrics = metrics();
+    build_with(target, extra_args, Intervals::default()).await
+}
+
+/// [`build`], with the instance's chores at `upkeep` intervals.
+pub async fn build_with(target: &[&str], extra_args: &[&str], upkeep: Intervals) -> TestApp {
     let mut args = vec!["gatehouse", "--initial-admin", "false"];
     args.extend_from_slice(target);
     args.extend_from_slice(extra_args);
     let config = Config::try_parse_from(args).unwrap();
-    let store = gatehouse_server::backend::Backend::start(&config)
-        .await
-        .unwrap()
-        .store;
-    let (state, events) = gatehouse_server::startup::app_state(&config, store.clone())
-        .await
-        .unwrap();
-    let mut settings = HttpSettings::from(&config);
-    settings.metrics = Some(metrics);
-    let readiness = settings.readiness.clone();
+    let options = Options {
+        metrics: metrics(),
+        upkeep,
+    };
+    let instance = Gatehouse::start(&config, options).await.unwrap();
     TestApp {
-        readiness,
-        router: router::app(
-            state.clone(),
-            settings,
-            gatehouse_server::live::EventHub::start(store, events),
-        ),
-        state,
+        router: instance.router().clone(),
+        state: instance.state().clone(),
+        readiness: instance.readiness().clone(),
+        instance,
     }
 }
 
