@@ -296,6 +296,7 @@ mod tests {
         }
         let mut bad = WHOLE;
         bad[4] = ("expires", "later");
-        assert!(Stored::from_redis_value(hash(&bad)).is_err());
+        let err = Stored::from_redis_value(hash(&bad)).err().unwrap();
+        assert!(err.to_string().contains("expires"), "{err}");
     }
 }

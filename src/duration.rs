@@ -67,8 +67,13 @@ mod tests {
         assert_eq!(parse("15m"), Ok(Duration::from_secs(900)));
         assert_eq!(parse("7d"), Ok(Duration::from_secs(7 * 86_400)));
         assert_eq!(parse("12"), Ok(Duration::from_secs(12)));
-        assert!(parse("soon").is_err());
-        assert!(parse("5 weeks").is_err());
+        let not_a_number = parse("soon").unwrap_err();
+        assert!(not_a_number.contains("is not a duration"), "{not_a_number}");
+        let unknown_unit = parse("5 weeks").unwrap_err();
+        assert!(
+            unknown_unit.contains("unknown duration unit `weeks`"),
+            "{unknown_unit}"
+        );
         for text in ["15m", "90s", "250ms", "7d", "1h"] {
             assert_eq!(format(parse(text).unwrap()), text);
         }

@@ -14,9 +14,11 @@ mod blackhole;
 pub mod fixtures;
 mod sentinel;
 mod tls;
+mod wait;
 pub use blackhole::Blackhole;
 pub use sentinel::TestSentinel;
 pub use tls::TestCertificates;
+pub use wait::{wait_for, wait_until, wait_until_blocking};
 
 /// A private Redis for one test.
 pub struct TestRedis {

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::api::events::{Device, LockAcquired, LoginFailed, LoginFailure, RateLimited, Repeats};
-use crate::testing::TestRedis;
+use crate::testing::{TestRedis, wait_for, wait_until};
 
 /// An event that carries a number (as a lock's fencing token).
 fn numbered(i: usize) -> Event {
@@ -73,7 +73,8 @@ async fn events_emitted_while_redis_restarts_are_not_lost() {
     for i in 0..3 {
         events.emit(numbered(i));
     }
-    // Redis comes back while the writer is still retrying.
+    // The scenario, not a wait for readiness: Redis stays away a while and
+    // comes back while the writer is still retrying.
     tokio::time::sleep(Duration::from_millis(300)).await;
     redis.restart().await;
     events.flush().await;
@@ -98,18 +99,15 @@ async fn events_emitted_while_the_breaker_is_open_are_written_when_redis_is_back
     let store = redis.store().await;
     let events = Events::new(store.clone(), "gh-a", 1000);
     redis.freeze();
-    let frozen = std::time::Instant::now();
-    while !store.tripped() {
-        assert!(
-            frozen.elapsed() < Duration::from_secs(3),
-            "the breaker never opened"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_until("the breaker opens", Duration::from_secs(10), || async {
+        store.tripped()
+    })
+    .await;
     for i in 0..3 {
         events.emit(numbered(i));
     }
-    // The writer is refused by the open breaker meanwhile.
+    // The scenario, not a wait for readiness: the writer is refused by the
+    // open breaker for a while.
     tokio::time::sleep(Duration::from_millis(500)).await;
     redis.thaw();
     events.flush().await;
@@ -125,15 +123,16 @@ async fn events_emitted_while_the_breaker_is_open_are_written_when_redis_is_back
         kind: Some("breaker".to_owned()),
         ..Filter::default()
     };
-    let thawed = std::time::Instant::now();
-    let told = loop {
-        events.flush().await;
-        let told = events.recent(&breaker, 10, 10).await.unwrap();
-        if told.len() >= 2 || thawed.elapsed() > Duration::from_secs(5) {
-            break told;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let told = wait_for(
+        "the breaker's two events",
+        Duration::from_secs(10),
+        || async {
+            events.flush().await;
+            let told = events.recent(&breaker, 10, 10).await.unwrap();
+            (told.len() >= 2).then_some(told)
+        },
+    )
+    .await;
     let target = redis.url().trim_start_matches("redis://").to_owned();
     let expected = crate::api::events::Breaker { target };
     let kinds: Vec<&EventKind> = told.iter().rev().map(|event| &event.kind).collect();
@@ -248,9 +247,10 @@ async fn a_tail_sees_events_from_another_instance() {
         .get_multiplexed_async_connection()
         .await
         .unwrap();
+    // The reader asks for what follows `start`: it sees the event whether
+    // it is written before or after the reader blocks.
     let reader =
         tokio::spawn(async move { Events::tail(&mut conn, &start, Duration::from_secs(5)).await });
-    tokio::time::sleep(Duration::from_millis(100)).await;
     a.emit(
         Event::new(EventKind::SessionRevoked(
             crate::api::events::SessionEnded {
@@ -289,9 +289,12 @@ crate::both_topologies! {
         assert_eq!(repeats(&now[0]).count, Some(1));
 
         // When the window has passed, one more event with the count.
-        tokio::time::sleep(Duration::from_millis(2_500)).await;
-        events.flush().await;
-        let later = events.recent(&limited, 10, 10_000).await.unwrap();
+        let later = wait_for("the window's summary", Duration::from_secs(10), || async {
+            events.flush().await;
+            let later = events.recent(&limited, 10, 10_000).await.unwrap();
+            (later.len() >= 2).then_some(later)
+        })
+        .await;
         assert_eq!(later.len(), 2, "{later:?}");
         assert_eq!(repeats(&later[0]).count, Some(4999));
         assert_eq!(repeats(&later[0]).repeated, Some(true));
@@ -328,13 +331,20 @@ async fn spraying_subjects_cannot_grow_memory_without_bound() {
             rate_limited(),
         );
     }
-    tokio::time::sleep(Duration::from_millis(1_500)).await;
-    events.flush().await;
     let many = Filter {
         kind: Some("rate_limited".to_owned()),
         ..Filter::default()
     };
-    let recorded = events.recent(&many, 20_000, 20_000).await.unwrap();
+    let recorded = wait_for(
+        "every subject's first refusal",
+        Duration::from_secs(10),
+        || async {
+            events.flush().await;
+            let recorded = events.recent(&many, 20_000, 20_000).await.unwrap();
+            (recorded.len() > aggregate::MAX_SUBJECTS).then_some(recorded)
+        },
+    )
+    .await;
     assert_eq!(
         recorded.len(),
         aggregate::MAX_SUBJECTS + 1,

@@ -132,7 +132,8 @@ mod tests {
                 hold_count: 2
             }
         );
-        assert!(Extend::from_redis_value(Value::Array(vec![Value::Int(3)])).is_err());
+        let short = Extend::from_redis_value(Value::Array(vec![Value::Int(3)])).unwrap_err();
+        assert!(short.to_string().contains("extend.lua replied"), "{short}");
         assert_eq!(
             Release::from_redis_value(Value::Int(-1)).unwrap(),
             Release::NotHeld

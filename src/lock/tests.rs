@@ -107,6 +107,7 @@ async fn a_late_release_never_deletes_the_next_holders_lock() {
     let redis = TestRedis::start().await;
     let locks = Locks::new(redis.store().await, "i");
     let first = locks.acquire_lease("door", &options(100, 0)).await.unwrap();
+    // A TTL must pass: the first holder's 100 ms lease expires.
     tokio::time::sleep(Duration::from_millis(200)).await;
     let second = locks
         .acquire_lease("door", &options(10_000, 0))
@@ -154,6 +155,7 @@ async fn the_watchdog_keeps_a_live_holders_lock_and_stops_on_release() {
     with_watchdog.watchdog = true;
     let guard = locks.acquire("door", &with_watchdog).await.unwrap();
     for _ in 0..10 {
+        // Time must pass: three watchdog periods, each past the 300 ms TTL.
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert!(matches!(
             locks.acquire_lease("door", &options(1_000, 0)).await,
@@ -195,23 +197,21 @@ async fn a_force_released_holder_is_told_it_lost_the_lock() {
 /// Waits (for state, not for a fixed time) until the process's release
 /// listener has subscribed.
 async fn release_listener_subscribed(store: &crate::Store) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
+    let subscribed = || async {
         let (_, subscribers): (String, u64) = redis::cmd("PUBSUB")
             .arg("NUMSUB")
             .arg(crate::store::keys::lock_released_channel())
             .query_async(&mut store.conn())
             .await
             .unwrap();
-        if subscribers > 0 {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the release listener never subscribed"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        subscribers > 0
+    };
+    crate::testing::wait_until(
+        "the release listener subscribes",
+        Duration::from_secs(30),
+        subscribed,
+    )
+    .await;
 }
 
 // How fast a hand-over is, is the lock benchmark's business (README); this

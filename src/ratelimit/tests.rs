@@ -80,12 +80,14 @@ crate::both_topologies! {
         let retry = rejected.retry_after_ms.unwrap();
         assert!((1..=3_000).contains(&retry), "retry after {retry} ms");
         if retry > 1_000 {
+            // A window must pass: until a second before the retry time.
             tokio::time::sleep(Duration::from_millis(retry - 1_000)).await;
             assert!(
                 !hit(&limiter, &log, &who).await.allowed,
                 "still inside the window"
             );
         }
+        // A window must pass: just past the retry time.
         tokio::time::sleep(Duration::from_millis(retry.min(1_000) + 100)).await;
         assert!(
             hit(&limiter, &log, &who).await.allowed,
@@ -166,6 +168,7 @@ crate::both_topologies! {
             if micros < 200_000 {
                 break;
             }
+            // Waits for the start of a fresh second (a bucket boundary).
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         let mut allowed = 0;
@@ -196,6 +199,7 @@ crate::both_topologies! {
         assert!(!rejected.allowed);
         let retry = rejected.retry_after_ms.unwrap();
         assert!((1..=1_000).contains(&retry), "retry after {retry} ms");
+        // A window must pass: just past the retry time.
         tokio::time::sleep(Duration::from_millis(retry + 5)).await;
         assert!(
             hit(&limiter, &gcra, &who).await.allowed,

@@ -148,6 +148,7 @@ crate::both_topologies! {
                 Err(SessionError::Ended) => break,
                 Err(other) => panic!("unexpected {other:?}"),
             }
+            // Uses a few times a second (the session's use is what is tested).
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let ended = started.elapsed();
@@ -197,6 +198,7 @@ crate::both_topologies! {
         let mut ids = Vec::new();
         for _ in 0..5 {
             ids.push(start(&sessions, &user).await);
+            // Distinct creation times, so the oldest is well defined.
             tokio::time::sleep(Duration::from_millis(3)).await;
         }
         let live: BTreeSet<String> = sessions
@@ -316,8 +318,10 @@ crate::both_topologies! {
         let sessions = sessions(store.clone(), 300, 600_000, 10);
         let (alice, bob) = (id(), id());
         let a1 = start(&sessions, &alice).await;
+        // Distinct creation times, so the order is well defined.
         tokio::time::sleep(Duration::from_millis(5)).await;
         let _a2 = start(&sessions, &alice).await;
+        // Distinct creation times, so the order is well defined.
         tokio::time::sleep(Duration::from_millis(5)).await;
         let b1 = start(&sessions, &bob).await;
         assert_eq!(sessions.counts().await.unwrap(), (3, 2));

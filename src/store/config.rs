@@ -136,6 +136,9 @@ mod tests {
             sentinel_url("s1:port"),
             Err(StoreError::InvalidUrl { .. })
         ));
-        assert!(sentinel_url("http://s1:26379").is_err());
+        assert!(matches!(
+            sentinel_url("http://s1:26379"),
+            Err(StoreError::InvalidUrl { .. })
+        ));
     }
 }

@@ -112,15 +112,21 @@ mod tests {
             assert!(err.to_string().contains("s.lua replied"), "{err}");
             assert!(err.to_string().contains("an expiry"), "{err}");
         }
-        assert!(number("s.lua", None, "n").is_err());
+        let missing = number("s.lua", None, "n").unwrap_err();
+        assert!(missing.to_string().contains("s.lua replied"), "{missing}");
     }
 
     #[test]
     fn text_is_a_utf8_string() {
         assert_eq!(text("s.lua", Some(&bulk("abc")), "t").unwrap(), "abc");
-        assert!(text("s.lua", Some(&Value::BulkString(vec![0xff])), "t").is_err());
-        assert!(text("s.lua", Some(&Value::Int(1)), "t").is_err());
-        assert!(text("s.lua", None, "t").is_err());
+        for bad in [
+            Some(&Value::BulkString(vec![0xff])),
+            Some(&Value::Int(1)),
+            None,
+        ] {
+            let err = text("s.lua", bad, "t").unwrap_err();
+            assert!(err.to_string().contains("s.lua replied"), "{err}");
+        }
     }
 
     #[test]

@@ -71,7 +71,10 @@ async fn a_day(auth: Auth, i: usize) {
         ip,
         user_agent: "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0".to_owned(),
     };
-    assert!(auth.login(&user, "wrong password", &client).await.is_err());
+    assert!(matches!(
+        auth.login(&user, "wrong password", &client).await,
+        Err(crate::auth::AuthError::InvalidCredentials)
+    ));
     let login = auth
         .login(&user, "a crowd password", &client)
         .await

@@ -85,9 +85,17 @@ fn a_detail_of_the_wrong_type_is_an_error_not_a_default() {
         "kind": "signed_out_everywhere", "at_ms": 5, "instance": "gh-a",
         "details": {"sessions": "three"},
     });
-    assert!(serde_json::from_value::<Event>(bad).is_err());
+    let wrong_type = serde_json::from_value::<Event>(bad).unwrap_err();
+    assert!(
+        wrong_type.to_string().contains("invalid type"),
+        "{wrong_type}"
+    );
     let unknown = json!({"kind": "login_teleported", "at_ms": 5, "instance": "gh-a"});
-    assert!(serde_json::from_value::<Event>(unknown).is_err());
+    let unknown = serde_json::from_value::<Event>(unknown).unwrap_err();
+    assert!(
+        unknown.to_string().contains("login_teleported"),
+        "{unknown}"
+    );
 }
 
 #[test]

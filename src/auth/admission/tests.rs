@@ -211,6 +211,7 @@ crate::both_topologies! {
         };
         let auth = auth_with_tokens(&backend.store().await, &[], tokens).await;
         let login = signed_in(&auth, "eve", &[Role::User]).await;
+        // A TTL must pass: the access token expires.
         tokio::time::sleep(Duration::from_millis(2_100)).await;
         let client = client();
         let cookie = auth
@@ -251,6 +252,7 @@ crate::both_topologies! {
         let open = auth.admit(&facts(ME, &client, bearer)).await;
         assert!(open.refusal.is_none() && principal(&open).must_change_password);
 
+        // A TTL must pass: the access token expires.
         tokio::time::sleep(Duration::from_millis(2_100)).await;
         let cookie = Some((login.access.token.as_str(), TokenSource::Cookie));
         let renewed = auth.admit(&facts("/console", &client, cookie)).await;
@@ -329,6 +331,7 @@ async fn a_renewed_caller_keeps_a_pending_password_change() {
         .login("gus", "reset by an admin", &client())
         .await
         .unwrap();
+    // Time must pass: a second, for the token's age to count.
     tokio::time::sleep(Duration::from_millis(1_100)).await;
     let client = client();
     let bearer = Some((login.access.token.as_str(), TokenSource::Bearer));

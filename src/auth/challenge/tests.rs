@@ -126,6 +126,7 @@ crate::both_topologies! {
 
         let c = required(auth.login("yan", "the right password", &client()).await);
         let solution = solve(&c.salt, c.difficulty);
+        // A TTL must pass: the challenge expires while it is being solved.
         tokio::time::sleep(Duration::from_millis(600)).await;
         let answer = Solution { challenge_id: &c.challenge_id, solution: &solution };
         required(auth.login_with("yan", "the right password", &client(), Some(answer)).await);

@@ -24,6 +24,7 @@ crate::both_topologies! {
                 })
             })
             .collect();
+        // The scenario, not readiness: let the sign-ins start, so the reset races them.
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         auth.reset_password(&user.id, "the new password!", false).await.unwrap();
         let mut refused = 0;

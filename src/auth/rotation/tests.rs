@@ -97,6 +97,7 @@ crate::both_topologies! {
         assert_eq!(again.access_token, rotated.access_token);
         assert!(again.coalesced);
 
+        // A window must pass: the grace window ends.
         tokio::time::sleep(Duration::from_millis(400)).await;
         assert!(matches!(
             auth.refresh(&login.refresh.token, &client()).await,
@@ -154,6 +155,7 @@ crate::both_topologies! {
             auth.authenticate(&login.access.token).await.is_ok(),
             "in flight: still accepted"
         );
+        // A TTL must pass: the old access token expires.
         tokio::time::sleep(Duration::from_millis(2_100)).await;
         assert!(matches!(
             auth.authenticate(&login.access.token).await,
@@ -178,6 +180,7 @@ crate::both_topologies! {
         let principal = auth.authenticate(&login.access.token).await.unwrap();
         auth.logout(&principal).await.unwrap();
         assert_eq!(auth.blacklist().list(0, 10).await.unwrap().entries.len(), 1);
+        // A TTL must pass: the revoked token's blacklist entry expires with it.
         tokio::time::sleep(Duration::from_millis(1_500)).await;
         let page = auth.blacklist().list(0, 10).await.unwrap();
         assert!(page.entries.is_empty() && page.total == 0, "{page:?}");
@@ -283,6 +286,7 @@ crate::both_topologies! {
             .await
             .unwrap();
         let login = auth.login("mia", "long enough, really", &client()).await.unwrap();
+        // A TTL must pass: the access token expires.
         tokio::time::sleep(Duration::from_millis(2_100)).await;
         assert!(matches!(
             auth.renew_session(&login.access.token, false, &client())
@@ -303,6 +307,7 @@ crate::both_topologies! {
             generation(&auth, &login.user.id, &login.session_id).await,
             1
         );
+        // A window must pass: the renewal's grace window ends.
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert!(
             auth.renew_session(&login.access.token, true, &client())

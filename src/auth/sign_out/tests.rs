@@ -3,11 +3,11 @@
 //! a crash.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::*;
-use crate::testing::TestRedis;
 use crate::testing::fixtures::{AuthFixture, PASSWORD, client};
+use crate::testing::{TestRedis, wait_for, wait_until};
 use crate::user::Role;
 
 async fn instance(store: &crate::Store, journal: Option<&Path>, name: &'static str) -> Auth {
@@ -21,31 +21,23 @@ async fn instance(store: &crate::Store, journal: Option<&Path>, name: &'static s
     .await
 }
 
+/// How long a test waits for a state before it gives up.
+const PATIENCE: Duration = Duration::from_secs(10);
+
 /// Waits for the store's breaker to open (Redis frozen).
 async fn until_tripped(store: &crate::Store) {
-    let frozen = Instant::now();
-    while !store.tripped() {
-        assert!(
-            frozen.elapsed() < Duration::from_secs(3),
-            "the breaker never opened"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_until("the breaker opens", PATIENCE, || async { store.tripped() }).await;
 }
 
 /// Waits until `auth` refuses `token` as signed out (Redis answering).
 async fn until_refused(auth: &Auth, token: &str) -> AuthError {
-    let since = Instant::now();
-    loop {
+    wait_for("the sign-out reaches Redis", PATIENCE, || async {
         match auth.authenticate(token).await {
-            Err(err @ (AuthError::SessionEnded | AuthError::TokenRevoked)) => return err,
-            other => assert!(
-                since.elapsed() < Duration::from_secs(5),
-                "the sign-out never reached Redis: {other:?}"
-            ),
+            Err(err @ (AuthError::SessionEnded | AuthError::TokenRevoked)) => Some(err),
+            _ => None,
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -67,13 +59,8 @@ async fn a_sign_out_while_redis_is_frozen_is_kept_refused_at_once_and_replayed_f
 
     redis.freeze();
     until_tripped(&store).await;
-    let asked = Instant::now();
+    // How fast it answers is the freeze benchmark's measure.
     assert_eq!(here.logout_unconfirmed(token).await.unwrap(), 1);
-    assert!(
-        asked.elapsed() < Duration::from_millis(500),
-        "took {:?}",
-        asked.elapsed()
-    );
     assert!(
         journal.exists(),
         "the sign-out is on disk before it is answered"
@@ -87,14 +74,10 @@ async fn a_sign_out_while_redis_is_frozen_is_kept_refused_at_once_and_replayed_f
     redis.thaw();
     // Replayed when Redis answers: the session ends for every instance.
     until_refused(&elsewhere, token).await;
-    let since = Instant::now();
-    while journal.exists() {
-        assert!(
-            since.elapsed() < Duration::from_secs(3),
-            "the journal was not emptied"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_until("the journal is emptied", PATIENCE, || async {
+        !journal.exists()
+    })
+    .await;
     assert!(matches!(
         here.authenticate(token).await,
         Err(AuthError::SessionEnded | AuthError::TokenRevoked)
@@ -123,20 +106,20 @@ async fn a_journal_left_by_a_crash_is_replayed_by_the_next_start() {
     // The process dies before Redis is back: nothing replays its journal.
     drop(crashed);
     drop(store);
+    // A time must pass, not a state: the dead instance's replay task may be
+    // inside a try it began before the drop, and it notices that no handle
+    // is left at its next tick (every 500 ms). Past that, only the next
+    // start can replay the journal.
     tokio::time::sleep(Duration::from_millis(600)).await;
     redis.thaw();
-    let thawed = Instant::now();
-    loop {
+    wait_until("Redis answers again", PATIENCE, || async {
         match elsewhere.authenticate(&token).await {
-            Ok(_) => break,
-            Err(AuthError::Store(err)) => assert!(
-                thawed.elapsed() < Duration::from_secs(5),
-                "Redis did not come back: {err}"
-            ),
+            Ok(_) => true,
+            Err(AuthError::Store(_)) => false,
             Err(err) => panic!("nobody replayed the journal, yet the session ended: {err:?}"),
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await;
 
     // The next start replays what the journal kept.
     let _restarted = instance(&redis.store().await, Some(&journal), "gh-a").await;

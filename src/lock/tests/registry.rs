@@ -22,7 +22,19 @@ pub(super) async fn registry_lists_exactly_the_held_locks(store: Store) {
         let locks = locks.clone();
         tokio::spawn(async move { locks.acquire_lease("alpha", &options(10_000, 3_000)).await })
     };
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    crate::testing::wait_until(
+        "the waiter is registered",
+        Duration::from_secs(10),
+        || async {
+            locks
+                .list()
+                .await
+                .unwrap()
+                .iter()
+                .any(|l| l.name == "alpha" && l.waiters == 1)
+        },
+    )
+    .await;
     locks.release("gamma", &third.owner).await.unwrap();
 
     let held = locks.list().await.unwrap();
@@ -61,6 +73,7 @@ async fn expired_locks_leave_the_registry() {
         .await
         .unwrap();
     assert_eq!(locks.list().await.unwrap().len(), 1);
+    // A TTL must pass: the lock's 100 ms.
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(locks.list().await.unwrap().is_empty());
 }

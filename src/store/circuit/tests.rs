@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use super::first_key;
 use crate::Store;
 use crate::store::StoreConfig;
-use crate::testing::{Blackhole, TestCluster, TestRedis, TestSentinel};
+use crate::testing::{Blackhole, TestCluster, TestRedis, TestSentinel, wait_until};
 
 /// What a frozen target may cost a call: the breaker opens after two
 /// missed probes (the second sent as soon as the first misses, 200 ms
@@ -33,8 +33,7 @@ async fn pings(store: &Store) -> Vec<(bool, Duration)> {
 }
 
 /// Freezes, checks that waiting calls fail at once when the breaker opens
-/// and later ones without waiting, thaws, and checks that service returns
-/// within 2 s.
+/// and later ones without waiting, thaws, and checks that service returns.
 async fn opens_and_closes(store: &Store, freeze: impl Fn(), thaw: impl Fn()) {
     store.ping().await.unwrap();
     assert!(!store.tripped());
@@ -59,15 +58,13 @@ async fn opens_and_closes(store: &Store, freeze: impl Fn(), thaw: impl Fn()) {
     let err = store.ping().await.unwrap_err();
     assert!(err.is_circuit_open(), "{err}");
     thaw();
-    let thawed = Instant::now();
-    while store.ping().await.is_err() {
-        assert!(
-            thawed.elapsed() < Duration::from_secs(2),
-            "no service 2 s after the thaw"
-        );
-        // Probes run every 250 ms: poll a little more often than that.
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    // How soon service returns is the freeze benchmark's measure.
+    wait_until(
+        "service after the thaw",
+        Duration::from_secs(10),
+        || async { store.ping().await.is_ok() },
+    )
+    .await;
     assert!(!store.tripped());
 }
 
@@ -89,12 +86,12 @@ async fn a_frozen_sentinel_primary_opens_its_breaker_and_service_returns_after_t
 async fn a_frozen_cluster_node_fails_only_its_own_keys() {
     let cluster = TestCluster::start().await;
     let store = cluster.store().await;
-    // The probes learn the slot map.
-    let learnt = Instant::now();
-    while store.last_contact(Some("a")).is_none() {
-        assert!(learnt.elapsed() < Duration::from_secs(5), "no slot map");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_until(
+        "the probes learn the slot map",
+        Duration::from_secs(10),
+        || async { store.last_contact(Some("a")).is_some() },
+    )
+    .await;
     let keys: Vec<String> = (0..30).map(|i| format!("gh:{{k{i}}}:x")).collect();
     cluster.freeze_node(0);
     let started = Instant::now();
@@ -137,25 +134,22 @@ async fn a_frozen_cluster_node_fails_only_its_own_keys() {
     assert!(pinged.elapsed() < Duration::from_millis(50));
     cluster.thaw_node(0);
     // Half-open lets one call through; its success closes the breaker.
-    let thawed = Instant::now();
-    loop {
-        let mut all = true;
-        for key in &keys {
-            let got: Result<Option<String>, _> = redis::cmd("GET")
-                .arg(key)
-                .query_async(&mut store.conn())
-                .await;
-            all &= got.is_ok();
-        }
-        if all {
-            break;
-        }
-        assert!(
-            thawed.elapsed() < Duration::from_secs(3),
-            "the node's keys did not come back"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_until(
+        "the node's keys come back",
+        Duration::from_secs(10),
+        || async {
+            let mut all = true;
+            for key in &keys {
+                let got: Result<Option<String>, _> = redis::cmd("GET")
+                    .arg(key)
+                    .query_async(&mut store.conn())
+                    .await;
+                all &= got.is_ok();
+            }
+            all
+        },
+    )
+    .await;
     assert!(!store.tripped());
 }
 
@@ -185,6 +179,7 @@ async fn a_redis_that_answers_late_and_unevenly_does_not_make_the_breaker_flap()
             tripped = !tripped;
             transitions += 1;
         }
+        // Calls at a steady pace while the breaker is watched.
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(tripped, "the breaker is open");

@@ -79,6 +79,7 @@ async fn five_failed_passwords_lock_the_pair_out_even_for_the_right_password() {
     auth.login("rob", "long enough, really", &elsewhere)
         .await
         .unwrap();
+    // A window must pass: the lockout's retry time.
     tokio::time::sleep(Duration::from_millis(retry_after_ms + 50)).await;
     auth.login("rob", "long enough, really", &client())
         .await
