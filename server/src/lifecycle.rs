@@ -127,6 +127,11 @@ impl Gatehouse {
         &self.state
     }
 
+    /// The live event hub (tests wait for it to be tailing).
+    pub fn hub(&self) -> &EventHub {
+        &self.hub
+    }
+
     /// What `/ready` answers from.
     pub fn readiness(&self) -> &Readiness {
         &self.readiness

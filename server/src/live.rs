@@ -18,6 +18,7 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::extract::{Extension, State};
@@ -50,6 +51,17 @@ pub struct EventHub {
     closed: watch::Receiver<bool>,
     close: Arc<watch::Sender<bool>>,
     task: Arc<JoinHandle<()>>,
+    progress: Arc<Progress>,
+}
+
+/// How far the reader has come (what tests wait for instead of sleeping).
+#[derive(Default)]
+struct Progress {
+    /// The reader knows where the stream ended when it started: every
+    /// event written since reaches subscribers.
+    tailing: std::sync::atomic::AtomicBool,
+    /// Events read so far.
+    read: std::sync::atomic::AtomicU64,
 }
 
 impl EventHub {
@@ -57,13 +69,25 @@ impl EventHub {
     pub fn start(store: Store, events: Events) -> Self {
         let (sender, _) = broadcast::channel(4_096);
         let (close, closed) = watch::channel(false);
-        let task = tokio::spawn(tail(store, events, sender.clone()));
+        let progress = Arc::new(Progress::default());
+        let task = tokio::spawn(tail(store, events, sender.clone(), progress.clone()));
         Self {
             events: sender,
             closed,
             close: Arc::new(close),
             task: Arc::new(task),
+            progress,
         }
+    }
+
+    /// Whether every event written from now on reaches subscribers.
+    pub fn is_tailing(&self) -> bool {
+        self.progress.tailing.load(Ordering::Acquire)
+    }
+
+    /// How many events the hub has read from the stream.
+    pub fn events_read(&self) -> u64 {
+        self.progress.read.load(Ordering::Relaxed)
     }
 
     /// Ends every open stream and stops reading (at shutdown).
@@ -73,7 +97,12 @@ impl EventHub {
     }
 }
 
-async fn tail(store: Store, events: Events, sender: broadcast::Sender<Arc<Event>>) {
+async fn tail(
+    store: Store,
+    events: Events,
+    sender: broadcast::Sender<Arc<Event>>,
+    progress: Arc<Progress>,
+) {
     let mut last = loop {
         match events.last_id().await {
             Ok(id) => break id,
@@ -83,6 +112,7 @@ async fn tail(store: Store, events: Events, sender: broadcast::Sender<Arc<Event>
             }
         }
     };
+    progress.tailing.store(true, Ordering::Release);
     loop {
         let mut conn = match store.dedicated(BLOCK).await {
             Ok(conn) => conn,
@@ -95,6 +125,9 @@ async fn tail(store: Store, events: Events, sender: broadcast::Sender<Arc<Event>
         loop {
             match Events::tail(&mut conn, &last, BLOCK).await {
                 Ok(batch) => {
+                    progress
+                        .read
+                        .fetch_add(batch.len() as u64, Ordering::Relaxed);
                     for event in batch {
                         last.clone_from(&event.id);
                         // No subscribers is fine.
@@ -278,11 +311,11 @@ where
                 }
             }
             tracing::info!(session_id = %principal.session_id, "live stream ended with its session");
-            ended.store(true, std::sync::atomic::Ordering::Relaxed);
+            ended.store(true, Ordering::Relaxed);
         }
     };
     stream.take_until(watch).chain(
-        futures_util::stream::once(async move { ended.load(std::sync::atomic::Ordering::Relaxed) })
+        futures_util::stream::once(async move { ended.load(Ordering::Relaxed) })
             .filter_map(|ended| std::future::ready(ended.then(|| Ok(session_ended())))),
     )
 }
@@ -310,19 +343,18 @@ where
     stream
         .take_until(async move {
             let _ = closed.wait_for(|closed| *closed).await;
-            flag.store(true, std::sync::atomic::Ordering::Relaxed);
+            flag.store(true, Ordering::Relaxed);
         })
         .chain(
-            futures_util::stream::once(
-                async move { shut.load(std::sync::atomic::Ordering::Relaxed) },
-            )
-            .filter_map(|shut| {
-                std::future::ready(shut.then(|| {
-                    Ok(SseEvent::default()
-                        .retry(Duration::from_secs(1))
-                        .comment("this instance is shutting down; reconnect"))
-                }))
-            }),
+            futures_util::stream::once(async move { shut.load(Ordering::Relaxed) }).filter_map(
+                |shut| {
+                    std::future::ready(shut.then(|| {
+                        Ok(SseEvent::default()
+                            .retry(Duration::from_secs(1))
+                            .comment("this instance is shutting down; reconnect"))
+                    }))
+                },
+            ),
         )
 }
 

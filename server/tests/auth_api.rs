@@ -509,6 +509,7 @@ gatehouse::both_topologies! {
         let app = app_on(&backend, &["--access-ttl", "1s", "--jwt-leeway", "0s"]).await;
         app.user("kim", "correct horse", &[Role::User]).await;
         let token = app.token("kim", "correct horse").await;
+        // A TTL must pass: the access token expires.
         tokio::time::sleep(Duration::from_millis(2100)).await;
         let message = expect_error(
             app.send(post_bearer("/api/v1/auth/me", &token)).await,

@@ -9,6 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use gatehouse::testing::wait_until_blocking;
 use serde_json::Value;
 
 /// A running `gatehouse` process and what it logged at startup.
@@ -29,6 +30,7 @@ impl Drop for Gatehouse {
             let _ = Command::new("kill")
                 .args(["-TERM", &self.child.id().to_string()])
                 .status();
+            // Best effort while failing: no assertion here, a kill after 10 s.
             let deadline = Instant::now() + Duration::from_secs(10);
             while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(20));
@@ -119,28 +121,16 @@ fn signal(pid: u32, signal: &str) {
 }
 
 fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "process did not exit within {within:?}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut status = None;
+    wait_until_blocking("the process exits", within, || {
+        status = child.try_wait().unwrap();
+        status.is_some()
+    });
+    status.unwrap()
 }
 
 fn wait_gone(pid: u32, within: Duration) {
-    let deadline = Instant::now() + within;
-    while alive(pid) {
-        assert!(
-            Instant::now() < deadline,
-            "process {pid} still alive after {within:?}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until_blocking(&format!("process {pid} is gone"), within, || !alive(pid));
 }
 
 fn alive(pid: u32) -> bool {
@@ -194,16 +184,15 @@ fn metrics_can_have_a_listener_of_their_own() {
 /// Waits for `/ready` to say 200: once Redis answers and the first-run
 /// admin exists (it is created in the background at startup).
 fn wait_ready(addr: &str) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        match http_status(addr, "/ready") {
-            200 => return,
-            503 if Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(50));
-            }
+    wait_until_blocking(
+        "/ready says 200",
+        Duration::from_secs(20),
+        || match http_status(addr, "/ready") {
+            200 => true,
+            503 => false,
             status => panic!("/ready answered {status}"),
-        }
-    }
+        },
+    );
 }
 
 fn redis(url: &str) -> redis::Connection {
@@ -319,21 +308,18 @@ fn shutdown_finishes_requests_tells_consoles_to_reconnect_and_keeps_events() {
         "POST /api/v1/auth/login HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n"
     );
     // The admin is created in the background at startup.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let token = loop {
+    let mut token = String::new();
+    wait_until_blocking("the admin signs in", Duration::from_secs(10), || {
         let response = exchange(&addr, &head, login);
         if let Some(body) = response.split("\r\n\r\n").nth(1)
             && let Ok(json) = serde_json::from_str::<Value>(body)
-            && let Some(token) = json["access_token"].as_str()
+            && let Some(access) = json["access_token"].as_str()
         {
-            break token.to_owned();
+            access.clone_into(&mut token);
+            return true;
         }
-        assert!(
-            Instant::now() < deadline,
-            "the admin never signed in: {response}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
+        false
+    });
 
     let mut console = std::net::TcpStream::connect(&addr).unwrap();
     write!(console, "GET /api/v1/admin/events/stream HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\r\n").unwrap();
@@ -354,6 +340,8 @@ fn shutdown_finishes_requests_tells_consoles_to_reconnect_and_keeps_events() {
         &wrong[..10]
     )
     .unwrap();
+    // The scenario, in time: the half request reaches the server, then the
+    // signal, then (once shutdown has begun) the rest of the request.
     std::thread::sleep(Duration::from_millis(200));
     let signalled = Instant::now();
     signal(gatehouse.child.id(), "-TERM");

@@ -6,6 +6,7 @@ mod support;
 use std::time::Duration;
 
 use axum::body::Body;
+use gatehouse::testing::wait_until;
 use gatehouse::user::Role;
 use http::{Request, header};
 use serde_json::json;
@@ -20,8 +21,10 @@ gatehouse::both_topologies! {
         a.user("root", "admin password", &[Role::Admin]).await;
         a.user("walt", "long enough, really", &[Role::User]).await;
         let admin = b.token("root", "admin password").await;
-        // Let B's hub start tailing.
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        wait_until("B's hub tails the stream", Duration::from_secs(10), || async {
+            b.instance.hub().is_tailing()
+        })
+        .await;
 
         let response = b.send(stream_request(&admin, None)).await;
         assert_eq!(response.status(), 200);
@@ -286,8 +289,13 @@ async fn a_console_too_slow_to_keep_up_is_made_to_resume_and_loses_nothing() {
         ));
     }
     events.flush().await;
-    // The hub reads them from Redis in milliseconds; give it ample time.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    let hub = app.instance.hub();
+    wait_until(
+        "the hub reads all 6 000",
+        Duration::from_secs(20),
+        || async { hub.events_read() >= 6_000 },
+    )
+    .await;
     let mut seen = String::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {

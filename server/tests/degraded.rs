@@ -12,15 +12,17 @@ mod support;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use gatehouse::testing::{TestCluster, TestRedis, TestSentinel};
+use gatehouse::testing::{TestCluster, TestRedis, TestSentinel, wait_for, wait_until};
 use gatehouse::user::Role;
 use http::{Request, header};
 use support::{TestApp, app, build, expect_error, get, json, post_bearer, post_json};
 
-/// How long a request may wait while the breaker decides (see outage.rs).
-const OPENING: Duration = Duration::from_millis(1000);
-/// How long a request may take once the breaker is open.
-const OPEN_ANSWER: Duration = Duration::from_millis(150);
+/// The Redis timeout the tests configure; an answer before it ran out
+/// came from degraded mode or the breaker, not from the timeout (how fast
+/// is the freeze benchmark's measure).
+const TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a test waits for a state before it gives up.
+const PATIENCE: Duration = Duration::from_secs(10);
 
 fn verify(token: &str) -> Request<Body> {
     Request::get("/api/v1/auth/verify")
@@ -106,14 +108,14 @@ async fn degrades(app: &TestApp, freeze: impl Fn(), thaw: impl Fn()) {
     freeze();
     let frozen = Instant::now();
     let first = app.send(post_bearer("/api/v1/auth/me", &valid)).await;
-    assert!(frozen.elapsed() <= OPENING, "took {:?}", frozen.elapsed());
+    assert!(frozen.elapsed() < TIMEOUT, "took {:?}", frozen.elapsed());
     assert_eq!(first.status(), 200, "me is answered from the token");
     assert!(degraded(&first));
     assert_eq!(json(first).await["username"], "ann");
 
     let started = Instant::now();
     let verified = app.send(verify(&valid)).await;
-    assert!(started.elapsed() <= OPEN_ANSWER);
+    assert!(started.elapsed() < TIMEOUT);
     assert_eq!(verified.status(), 200);
     assert!(degraded(&verified), "forward-auth passes the header on");
     assert_eq!(verified.headers()["x-gatehouse-username"], "ann");
@@ -156,7 +158,7 @@ async fn degrades(app: &TestApp, freeze: impl Fn(), thaw: impl Fn()) {
         let path = request.uri().path().to_owned();
         let started = Instant::now();
         let response = app.send(request).await;
-        assert!(started.elapsed() <= OPEN_ANSWER, "{path}");
+        assert!(started.elapsed() < TIMEOUT, "{path}");
         assert!(!degraded(&response), "{path}");
         assert_eq!(response.headers()["retry-after"], "1", "{path}");
         expect_error(response, 503, "unavailable").await;
@@ -171,18 +173,12 @@ async fn degrades(app: &TestApp, freeze: impl Fn(), thaw: impl Fn()) {
     assert_eq!(json(ready).await["status"], "degraded");
 
     thaw();
-    let thawed = Instant::now();
-    loop {
+    // How soon is the freeze benchmark's measure (thaw → full service).
+    wait_until("normal service after the thaw", PATIENCE, || async {
         let response = app.send(post_bearer("/api/v1/auth/me", &valid)).await;
-        if response.status() == 200 && !degraded(&response) {
-            break;
-        }
-        assert!(
-            thawed.elapsed() < Duration::from_secs(2),
-            "normal service did not resume within 2 s of the thaw"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        response.status() == 200 && !degraded(&response)
+    })
+    .await;
     for revoked in [&signed_out, &disabled, &reset] {
         let status = app.send(verify(revoked)).await.status();
         assert_eq!(status, 401, "still revoked with Redis back");
@@ -192,17 +188,17 @@ async fn degrades(app: &TestApp, freeze: impl Fn(), thaw: impl Fn()) {
         kind: Some("degraded".into()),
         ..Default::default()
     };
-    let since = Instant::now();
-    loop {
-        auth.events().flush().await;
-        let seen = auth.events().recent(&filter, 10, 1_000).await.unwrap();
-        let kinds: Vec<&str> = seen.iter().map(|e| e.kind.name()).collect();
-        if kinds.contains(&"degraded_started") && kinds.contains(&"degraded_ended") {
-            break;
-        }
-        assert!(since.elapsed() < Duration::from_secs(3), "{kinds:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_until(
+        "degraded_started and degraded_ended are written",
+        PATIENCE,
+        || async {
+            auth.events().flush().await;
+            let seen = auth.events().recent(&filter, 10, 1_000).await.unwrap();
+            let kinds: Vec<&str> = seen.iter().map(|e| e.kind.name()).collect();
+            kinds.contains(&"degraded_started") && kinds.contains(&"degraded_ended")
+        },
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -227,6 +223,7 @@ async fn degraded_mode_ends_after_degraded_max_and_zero_turns_it_off() {
     expect_error(refused, 503, "unavailable").await;
     assert_eq!(off.send(get("/ready")).await.status(), 503);
 
+    // Time must pass: --degraded-max (1.5 s) since the last contact.
     tokio::time::sleep(Duration::from_millis(1_600).saturating_sub(frozen.elapsed())).await;
     let late = bounded.send(verify(&token)).await;
     assert!(!degraded(&late), "past --degraded-max");
@@ -295,6 +292,7 @@ async fn a_partition_of_the_open_connections_never_lets_a_revoked_token_through(
             401,
             "a revoked token is never let through"
         );
+        // The scenario: three seconds of partition, sampled every 20 ms.
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(
@@ -318,20 +316,13 @@ async fn a_stopped_redis_degrades_and_a_restarted_one_takes_over_again() {
     expect_error(refused, 401, "token_revoked").await;
 
     redis.restart().await;
-    let restarted = Instant::now();
-    loop {
+    let response = wait_for("Redis decides again", PATIENCE, || async {
         let response = app.send(verify(&valid)).await;
-        // Redis decides again (this test Redis keeps no data across a
-        // restart, so the session is gone with it).
-        if !degraded(&response) {
-            expect_error(response, 401, "token_revoked").await;
-            break;
-        }
-        assert!(
-            restarted.elapsed() < Duration::from_secs(3),
-            "still degraded"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        (!degraded(&response)).then_some(response)
+    })
+    .await;
+    // This test Redis keeps no data across a restart: the session is gone
+    // with it.
+    expect_error(response, 401, "token_revoked").await;
     assert_eq!(app.send(verify(&revoked)).await.status(), 401);
 }

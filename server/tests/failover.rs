@@ -143,11 +143,14 @@ async fn failover_under_load(setup: TestSentinel, kill: bool) {
                     status,
                     body,
                 });
+                // A steady load, not a wait: one request every 5 ms.
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
         }));
     }
 
+    // The scenario: a second of load before the switch, and enough after
+    // it to see service resume.
     tokio::time::sleep(Duration::from_secs(1)).await;
     let switch = Instant::now();
     let promoted = if kill {

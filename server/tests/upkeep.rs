@@ -5,7 +5,7 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use gatehouse::testing::TestRedis;
 use gatehouse::upkeep::{self, Intervals};
@@ -13,16 +13,12 @@ use gatehouse::user::Role;
 use support::app;
 
 /// Polls `check` until it holds, for at most 10 s.
-async fn eventually<F, Fut>(what: &str, mut check: F)
+async fn eventually<F, Fut>(what: &str, check: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !check().await {
-        assert!(Instant::now() < deadline, "never: {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    gatehouse::testing::wait_until(what, Duration::from_secs(10), check).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -103,21 +99,21 @@ async fn pruning_runs_under_the_upkeep_lock() {
     let a = support::build_with(&target, &["--instance-id", "gh-a"], every).await;
     let b = support::build_with(&target, &["--instance-id", "gh-b"], every).await;
     let locks = a.state.auth.locks().clone();
-    let mut holders = std::collections::BTreeSet::new();
-    let deadline = Instant::now() + Duration::from_secs(4);
-    while Instant::now() < deadline {
-        let upkeep: Vec<_> = locks
-            .list()
-            .await
-            .unwrap()
-            .into_iter()
-            .filter(|lock| lock.name == "gatehouse:upkeep")
-            .collect();
-        holders.extend(upkeep.into_iter().map(|lock| lock.instance));
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(!holders.is_empty(), "no instance took the upkeep lock");
-    assert!(holders.is_subset(&["gh-a".to_owned(), "gh-b".to_owned()].into()));
+    let holder = gatehouse::testing::wait_for(
+        "an instance takes the upkeep lock",
+        Duration::from_secs(10),
+        || async {
+            let held = locks.list().await.unwrap();
+            let upkeep: Vec<_> = held
+                .into_iter()
+                .filter(|lock| lock.name == "gatehouse:upkeep")
+                .collect();
+            assert!(upkeep.len() <= 1, "one upkeep lock: {upkeep:?}");
+            upkeep.into_iter().next().map(|lock| lock.instance)
+        },
+    )
+    .await;
+    assert!(["gh-a", "gh-b"].contains(&holder.as_str()), "{holder}");
     a.instance.stop().await;
     b.instance.stop().await;
 }
