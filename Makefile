@@ -27,13 +27,18 @@ export PATH := $(CURDIR)/node_modules/.bin:$(CARGO_LEPTOS_ROOT)/bin:$(HOME)/.car
 # wasm-bindgen-cli must match the wasm-bindgen crate in Cargo.lock exactly.
 WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/ {getline; gsub(/[^0-9.]/, ""); print; exit}' Cargo.lock)
 GATEHOUSE_BIN := $(CARGO_TARGET_DIR)/release/gatehouse
+# The book in docs/ (make docs), built with mdBook from crates.io.
+MDBOOK_VERSION := 0.5.4
+MDBOOK_ROOT := $(HOME)/.cache/gatehouse/tools/mdbook-$(MDBOOK_VERSION)
+export MDBOOK := $(MDBOOK_ROOT)/bin/mdbook
 
-.PHONY: help run test bench deps build serve update-screenshots
+.PHONY: help run test bench deps build serve update-screenshots docs
 
 help:
 	@echo "make run    install what is missing, build and serve on http://127.0.0.1:3000"
 	@echo "make test   install what is missing and run every check and test suite"
 	@echo "make bench  run the benchmarks and print their tables"
+	@echo "make docs   regenerate the configuration reference and build the book into docs/book"
 	@echo "make update-screenshots  re-record the visual baselines (review the diff before committing)"
 
 run: deps build serve
@@ -45,7 +50,7 @@ test: deps
 build:
 	cargo leptos build --release --split
 
-# Benchmarks: each binary prints Markdown tables (the README quotes them).
+# Benchmarks: each binary prints Markdown tables (docs/src/benchmarks.md quotes them).
 # The HTTP benchmark loads the release binary with wrk.
 # The allocation test's table goes beside the HTTP benchmark's CPU times.
 ALLOCATIONS := $(CARGO_TARGET_DIR)/allocations.tsv
@@ -57,6 +62,13 @@ bench: deps build
 	cargo bench --bench refresh
 	cargo bench --bench ratelimit
 	cargo bench --bench console
+
+# The configuration reference is generated from the flags (a test checks
+# that the committed page is current), then the book is built.
+docs: .deps-rust
+	GATEHOUSE_UPDATE_DOCS=1 cargo test --locked -q -p gatehouse-server --lib config_reference
+	$(MDBOOK) build docs
+	@echo "the book: $(CURDIR)/docs/book/index.html"
 
 # A reviewed layout change: re-record end2end/tests/visual.spec.ts-snapshots.
 update-screenshots: deps build
@@ -102,6 +114,10 @@ deps: .deps-debian .deps-rust .deps-npm
 	  cargo update -q -p wasm_split_cli_support --precise $(WASM_SPLIT_VERSION); \
 	  cargo install -q --path . --locked --features no_downloads --root "$(CARGO_LEPTOS_ROOT)"; \
 	  rm -rf "$$src"; \
+	fi
+	@if [ ! -x "$(MDBOOK)" ]; then \
+	  echo "installing mdbook $(MDBOOK_VERSION) (a few minutes, once)"; \
+	  cargo install -q mdbook --version $(MDBOOK_VERSION) --locked --no-default-features --features search --root "$(MDBOOK_ROOT)"; \
 	fi
 	@if [ "$$(wasm-bindgen --version 2>/dev/null | awk '{print $$2}')" != "$(WASM_BINDGEN_VERSION)" ]; then \
 	  echo "installing wasm-bindgen-cli $(WASM_BINDGEN_VERSION) (matches Cargo.lock)"; \

@@ -2,7 +2,8 @@
 //! middleware. `main.rs` only reads the configuration and runs a
 //! [`lifecycle::Gatehouse`].
 //!
-//! - [`config`] is the typed command-line/environment configuration;
+//! - [`config`] is the typed command-line/environment configuration
+//!   ([`config_reference`] renders it for the book);
 //! - [`backend`] connects to the configured Redis or starts an embedded one;
 //! - [`lifecycle`] owns a running instance: starts every task and stops them
 //!   in order (main and the tests both use it);
@@ -22,6 +23,7 @@ pub mod backend;
 pub mod check_config;
 pub mod config;
 pub mod config_file;
+pub mod config_reference;
 pub mod error;
 pub mod forward_auth;
 pub mod guard;

@@ -11,7 +11,7 @@ use gatehouse_server::telemetry;
 /// mimalloc instead of glibc's malloc: a request allocates a few hundred
 /// small, short-lived blocks across two worker threads, where glibc's
 /// arenas spent about a fifth of the server's CPU (profiled under the HTTP
-/// benchmark); the README has the before and after.
+/// benchmark); the book's Benchmarks chapter has the before and after.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

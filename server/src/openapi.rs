@@ -138,7 +138,7 @@ fn document() -> OpenApi {
         };
         let failed = ResponseBuilder::new()
             .description(
-                "An error: `error` is a stable code (the README's table gives each one's \
+                "An error: `error` is a stable code (the book's JSON API chapter gives each one's \
                  status), `message` says what to do.",
             )
             .content(
@@ -178,7 +178,7 @@ fn document() -> OpenApi {
                 .version(env!("CARGO_PKG_VERSION"))
                 .description(Some(
                     "Sign-in, tokens, sessions, locks and rate limits on Redis. Every endpoint \
-                     answers errors as `{\"error\", \"message\"}`; the README has the codes.",
+                     answers errors as `{\"error\", \"message\"}`; the book's JSON API chapter has the codes.",
                 ))
                 .build(),
         )

@@ -141,6 +141,6 @@ fn routes(state: AppState, settings: &HttpSettings, hub: EventHub) -> Router {
 async fn api_not_found() -> HttpError {
     HttpError(ApiError::new(
         ErrorCode::NotFound,
-        "No API endpoint at this path. The README lists the /api/v1 endpoints.",
+        "No API endpoint at this path. /docs/api lists the /api/v1 endpoints.",
     ))
 }

@@ -102,8 +102,8 @@ async fn per_request(app: &TestApp, request: impl Fn() -> Request<Body>) -> u64 
 
 /// A page is rendered by Leptos (components, reactive owners and signals,
 /// erased views): the budget of 400 is missed by about nine times,
-/// almost all of it in the framework's rendering (see the README's
-/// Benchmarks). This bound only keeps it from growing.
+/// almost all of it in the framework's rendering (see the book's
+/// Benchmarks chapter). This bound only keeps it from growing.
 const PAGE_BUDGET: u64 = 3_800;
 
 #[tokio::test]

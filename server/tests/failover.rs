@@ -169,7 +169,7 @@ async fn failover_under_load(setup: TestSentinel, kill: bool) {
     // Every session whose sign-in succeeded before the switch is still
     // there (with a killed primary, only because each waited for the
     // replica). Sessions created during the switch on the old primary may
-    // be lost with it, as any write there (see the README).
+    // be lost with it, as any write there (see docs/src/operations.md).
     let signed_in: Vec<String> = std::mem::take(&mut *signed_in.lock().unwrap())
         .into_iter()
         .filter(|(at, _)| *at < switch)

@@ -17,7 +17,7 @@
 //!   a token lower than one it has seen ([`Locks::fenced_write`]). This is
 //!   Kleppmann's argument, and why Gatehouse relies on fencing rather than
 //!   Redlock's multi-master voting, which assumes bounded pauses and clock
-//!   drift (see the README);
+//!   drift (see docs/src/design/locks.md);
 //! - **contention**: waiters do not spin. They poll with jittered
 //!   exponential backoff and are woken early by a pub/sub release message
 //!   (`notify`), so a hand-over takes milliseconds.

@@ -214,7 +214,7 @@ async fn release_listener_subscribed(store: &crate::Store) {
     .await;
 }
 
-// How fast a hand-over is, is the lock benchmark's business (README); this
+// How fast a hand-over is, is the lock benchmark's business (docs/src/benchmarks.md); this
 // checks what makes it fast: a release wakes waiters through pub/sub, not
 // at their next poll.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

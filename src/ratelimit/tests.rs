@@ -267,7 +267,7 @@ crate::both_topologies! {
         let windows = limiter.windows(&ip("10.1.1.1")).await.unwrap();
         // One script checks every policy on one Redis; on a Cluster each
         // policy is checked in its own slot, so a refused request still
-        // counts against the others (as the README says).
+        // counts against the others (as docs/src/known-limits.md says).
         let counted = match backend.topology() {
             crate::testing::Topology::Single => 2,
             crate::testing::Topology::Cluster => 5,

@@ -2,7 +2,7 @@
 //!
 //! Every function here is thin: it takes the state from context, calls one
 //! core-library function and maps the error. Paths live under `/api/v1`
-//! and are a public contract (the README documents each). Functions under
+//! and are a public contract (the book and /docs/api document each). Functions under
 //! `/api/v1/ui/` serve the browser's forms and are not part of it.
 
 pub mod admin;

@@ -1,4 +1,4 @@
-//! The document against the routes that exist and the README's examples.
+//! The document against the routes that exist and the book's examples.
 
 use std::collections::BTreeSet;
 
@@ -88,9 +88,10 @@ fn request_schema(document: &Value, path: &str) -> Value {
 }
 
 #[test]
-fn every_example_in_the_readme_validates() {
+fn every_example_in_the_book_validates() {
     let document = document();
-    let readme = include_str!("../../../README.md");
+    let book = book();
+    let readme = book.as_str();
     // `curl … $H/api/v1/<path> … -d '<json>'`, over continuation lines.
     let joined = readme.replace("\\\n", " ");
     let mut checked = 0;
@@ -105,14 +106,14 @@ fn every_example_in_the_readme_validates() {
             .and_then(|b| b.split('\'').next())
             .unwrap();
         let body: Value = serde_json::from_str(body)
-            .unwrap_or_else(|e| panic!("README example for {path} is not JSON ({e}): {body}"));
+            .unwrap_or_else(|e| panic!("book example for {path} is not JSON ({e}): {body}"));
         let schema = request_schema(&document, &path);
         assert!(
             !schema.is_null(),
-            "README posts a body to {path}, which takes none"
+            "the book posts a body to {path}, which takes none"
         );
         if let Err(why) = validate(&document, &schema, &body, true) {
-            panic!("README example for {path} does not validate: {why}\n{body}");
+            panic!("book example for {path} does not validate: {why}\n{body}");
         }
         checked += 1;
     }
@@ -121,18 +122,18 @@ fn every_example_in_the_readme_validates() {
         let schema = request_schema(&document, &path);
         assert!(
             !schema.is_null(),
-            "README names body fields for {path}, which takes none"
+            "the book names body fields for {path}, which takes none"
         );
         let known = properties(&document, &schema);
         for field in fields {
             assert!(
                 known.contains(&field),
-                "README names `{field}` for {path}: not in {known:?}"
+                "the book names `{field}` for {path}: not in {known:?}"
             );
         }
         checked += 1;
     }
-    assert!(checked >= 20, "only {checked} README examples found");
+    assert!(checked >= 20, "only {checked} examples found in the book");
 }
 
 #[test]
@@ -177,7 +178,32 @@ fn api_path(line: &str) -> Option<String> {
     Some(path)
 }
 
-/// README prose like `POST /api/v1/locks/release` `{"name","owner"}`.
+/// Every chapter of the book (`docs/src`), one after the other.
+fn book() -> String {
+    fn collect(dir: &std::path::Path, text: &mut String) {
+        let mut entries: Vec<_> = std::fs::read_dir(dir)
+            .expect("read docs/src")
+            .map(|e| e.expect("a directory entry").path())
+            .collect();
+        entries.sort();
+        for path in entries {
+            if path.is_dir() {
+                collect(&path, text);
+            } else if path.extension().is_some_and(|e| e == "md") {
+                text.push_str(&std::fs::read_to_string(&path).expect("read a chapter"));
+                text.push('\n');
+            }
+        }
+    }
+    let mut text = String::new();
+    collect(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/src"),
+        &mut text,
+    );
+    text
+}
+
+/// Book prose like `POST /api/v1/locks/release` `{"name","owner"}`.
 fn field_lists(readme: &str) -> Vec<(String, Vec<String>)> {
     let mut found = Vec::new();
     for piece in readme.split("`/api/v1/").skip(1) {

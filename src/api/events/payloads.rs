@@ -35,7 +35,7 @@ pub struct LoginFailed {
 }
 
 /// How many refusals an event of a flooded kind stands for (see the
-/// README's "No flood can push real security events out").
+/// the book's console chapter, "No flood can push real security events out").
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Repeats {
