@@ -32,3 +32,10 @@ pub fn ErrorNotice(#[prop(into)] message: String) -> impl IntoView {
         </p>
     }
 }
+
+/// What a section shows while its data is on the way: "Loading…", or
+/// what `label` says (e.g. "Loading sessions…").
+#[component]
+pub fn Loading(#[prop(optional)] label: Option<&'static str>) -> impl IntoView {
+    view! { <p class="text-sm text-slate-500 dark:text-slate-400">{label.unwrap_or("Loading…")}</p> }
+}

@@ -16,7 +16,7 @@ use crate::api::auth::{LogoutAll, with_refresh};
 use crate::api::sessions::{RevokeSession, list_sessions};
 use crate::components::layout::SessionContext;
 use crate::components::time::RelativeTime;
-use crate::components::ui::{BUTTON, BUTTON_DANGER, Card, ErrorNotice};
+use crate::components::ui::{BUTTON, BUTTON_DANGER, Card, ErrorNotice, Loading};
 use password::ChangePasswordCard;
 
 #[component]
@@ -24,7 +24,7 @@ pub fn AccountPage() -> impl IntoView {
     let session = expect_context::<SessionContext>().0;
     view! {
         <Title text="Account"/>
-        <Transition fallback=|| view! { <p class="text-sm text-slate-500 dark:text-slate-400">"Loading…"</p> }>
+        <Transition fallback=|| view! { <Loading/> }>
             {move || Suspend::new(async move {
                 match session.await {
                     Ok(Some(identity)) if identity.must_change_password => view! {
@@ -85,7 +85,7 @@ fn Account(identity: Identity) -> impl IntoView {
                     "Every device you signed in from. End any you do not recognise."
                 </p>
                 {move || revoke.value().get().and_then(Result::err).map(|err| view! { <ErrorNotice message=err.0.message/> })}
-                <Transition fallback=|| view! { <p class="text-sm text-slate-500 dark:text-slate-400">"Loading sessions…"</p> }>
+                <Transition fallback=|| view! { <Loading label="Loading sessions…"/> }>
                     {move || Suspend::new(async move {
                         match sessions.await {
                             Ok(list) if list.sessions.is_empty() => view! {
