@@ -51,7 +51,9 @@ fn start(data_dir: &Path) -> Gatehouse {
     start_with(data_dir, &[])
 }
 
-fn start_with(data_dir: &Path, extra: &[&str]) -> Gatehouse {
+/// The binary with the embedded Redis in `data_dir`, logging JSON to a
+/// pipe, plus `extra` flags.
+fn spawn(data_dir: &Path, extra: &[&str]) -> (Child, std::process::ChildStdout) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
         .args([
             "--addr",
@@ -70,6 +72,11 @@ fn start_with(data_dir: &Path, extra: &[&str]) -> Gatehouse {
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
+    (child, stdout)
+}
+
+fn start_with(data_dir: &Path, extra: &[&str]) -> Gatehouse {
+    let (child, stdout) = spawn(data_dir, extra);
     let (lines_tx, lines) = mpsc::channel();
     std::thread::spawn(move || {
         // Keep draining after startup so the child never hits a closed pipe.
@@ -394,18 +401,7 @@ fn a_start_up_error_stops_the_embedded_redis_cleanly() {
     let data = tempfile::tempdir().unwrap();
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().to_string();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-        .args(["--addr", "127.0.0.1:0", "--log-format", "json"])
-        .args(["--metrics-addr", &port, "--data-dir"])
-        .arg(data.path())
-        .env_remove("GATEHOUSE_REDIS_URL")
-        .env_remove("GATEHOUSE_REDIS_CLUSTER_NODES")
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
+    let (mut child, stdout) = spawn(data.path(), &["--metrics-addr", &port]);
     let reader = std::thread::spawn(move || {
         BufReader::new(stdout)
             .lines()
