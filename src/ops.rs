@@ -70,8 +70,8 @@ impl Auth {
     }
 
     /// A signed-in caller's own account.
-    pub fn account<'a>(&'a self, principal: &'a Principal, client: &'a Client) -> Account<'a> {
-        Account::new(self, principal, client)
+    pub fn account<'a>(&'a self, principal: &'a Principal) -> Account<'a> {
+        Account::new(self, principal)
     }
 
     /// The lock service, for the `service` and `admin` roles.

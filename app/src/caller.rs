@@ -64,11 +64,12 @@ pub fn optional_principal() -> Result<Option<Principal>, ApiError> {
 }
 
 /// A signed-in caller of a server function, with what its operations
-/// need: the state, who it is, and where from.
+/// need: the state, who it is, and (read only when an operation records
+/// it) where from.
 pub struct SignedIn {
     pub state: crate::state::AppState,
     pub principal: Principal,
-    pub client: Client,
+    client: std::cell::OnceCell<Client>,
 }
 
 /// The signed-in caller of this server function, or the reason there is
@@ -77,19 +78,25 @@ pub fn signed_in() -> Result<SignedIn, ApiError> {
     Ok(SignedIn {
         state: crate::state::current()?,
         principal: principal()?,
-        client: client(),
+        client: std::cell::OnceCell::new(),
     })
 }
 
 impl SignedIn {
+    /// Where the caller is, copied from the request the first time an
+    /// operation needs it (most only read, and pages call several).
+    pub fn client(&self) -> &Client {
+        self.client.get_or_init(client)
+    }
+
     /// The admin operations, if the caller is an admin.
     pub fn admin(&self) -> Result<gatehouse::ops::Admin<'_>, ApiError> {
-        Ok(self.state.auth.admin(&self.principal, &self.client)?)
+        Ok(self.state.auth.admin(&self.principal, self.client())?)
     }
 
     /// The caller's own account.
     pub fn account(&self) -> gatehouse::ops::Account<'_> {
-        self.state.auth.account(&self.principal, &self.client)
+        self.state.auth.account(&self.principal)
     }
 }
 

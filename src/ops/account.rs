@@ -13,16 +13,11 @@ use crate::blacklist::Reason;
 pub struct Account<'a> {
     auth: &'a Auth,
     principal: &'a Principal,
-    client: &'a Client,
 }
 
 impl<'a> Account<'a> {
-    pub(super) fn new(auth: &'a Auth, principal: &'a Principal, client: &'a Client) -> Self {
-        Self {
-            auth,
-            principal,
-            client,
-        }
+    pub(super) fn new(auth: &'a Auth, principal: &'a Principal) -> Self {
+        Self { auth, principal }
     }
 
     /// The caller's live sessions, the current one marked.
@@ -54,15 +49,17 @@ impl<'a> Account<'a> {
     }
 
     /// Changes the caller's password and ends every other session of
-    /// theirs; this one stays signed in.
+    /// theirs; this one stays signed in. A wrong current password counts
+    /// against the sign-in lockout of `client`.
     pub async fn change_password(
         &self,
         current: &str,
         new: &str,
+        client: &Client,
     ) -> Result<PasswordChanged, OpError> {
         let ended = self
             .auth
-            .change_password(self.principal, current, new, self.client)
+            .change_password(self.principal, current, new, client)
             .await?;
         Ok(PasswordChanged {
             revoked_sessions: ended.len() as u64,

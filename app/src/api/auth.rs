@@ -103,7 +103,7 @@ pub async fn change_password(
     let caller = crate::caller::signed_in()?;
     Ok(caller
         .account()
-        .change_password(&body.current_password, &body.new_password)
+        .change_password(&body.current_password, &body.new_password, caller.client())
         .await?)
 }
 

@@ -33,9 +33,12 @@ pub fn ErrorNotice(#[prop(into)] message: String) -> impl IntoView {
     }
 }
 
-/// What a section shows while its data is on the way: "Loading…", or
-/// what `label` says (e.g. "Loading sessions…").
-#[component]
-pub fn Loading(#[prop(optional)] label: Option<&'static str>) -> impl IntoView {
-    view! { <p class="text-sm text-slate-500 dark:text-slate-400">{label.unwrap_or("Loading…")}</p> }
+/// What a section shows while its data is on the way: `label`, usually
+/// [`LOADING`]. A plain function rather than a component: the fallback is
+/// rendered with every page, and a component costs allocations there.
+pub fn loading(label: &'static str) -> impl IntoView {
+    view! { <p class="text-sm text-slate-500 dark:text-slate-400">{label}</p> }
 }
+
+/// What most sections say while loading.
+pub const LOADING: &str = "Loading…";

@@ -16,7 +16,7 @@ use crate::api::auth::{LogoutAll, with_refresh};
 use crate::api::sessions::{RevokeSession, list_sessions};
 use crate::components::layout::SessionContext;
 use crate::components::time::RelativeTime;
-use crate::components::ui::{BUTTON, BUTTON_DANGER, Card, ErrorNotice, Loading};
+use crate::components::ui::{BUTTON, BUTTON_DANGER, Card, ErrorNotice, LOADING, loading};
 use password::ChangePasswordCard;
 
 #[component]
@@ -24,7 +24,7 @@ pub fn AccountPage() -> impl IntoView {
     let session = expect_context::<SessionContext>().0;
     view! {
         <Title text="Account"/>
-        <Transition fallback=|| view! { <Loading/> }>
+        <Transition fallback=|| loading(LOADING)>
             {move || Suspend::new(async move {
                 match session.await {
                     Ok(Some(identity)) if identity.must_change_password => view! {
@@ -85,7 +85,7 @@ fn Account(identity: Identity) -> impl IntoView {
                     "Every device you signed in from. End any you do not recognise."
                 </p>
                 {move || revoke.value().get().and_then(Result::err).map(|err| view! { <ErrorNotice message=err.0.message/> })}
-                <Transition fallback=|| view! { <Loading label="Loading sessions…"/> }>
+                <Transition fallback=|| loading("Loading sessions…")>
                     {move || Suspend::new(async move {
                         match sessions.await {
                             Ok(list) if list.sessions.is_empty() => view! {

@@ -10,7 +10,7 @@ use leptos_meta::Title;
 use super::{Empty, SCROLL, ShortId, TABLE, TD, TH, UserLink};
 use crate::api::admin::list_blacklist;
 use crate::components::time::{Clock, RelativeTime};
-use crate::components::ui::{Card, ErrorNotice, Loading};
+use crate::components::ui::{Card, ErrorNotice, LOADING, loading};
 use crate::live::use_live;
 
 #[component]
@@ -28,7 +28,7 @@ pub fn BlacklistPage() -> impl IntoView {
     view! {
         <Title text="Blacklist · Console"/>
         <Card>
-            <Transition fallback=|| view! { <Loading/> }>
+            <Transition fallback=|| loading(LOADING)>
                 {move || Suspend::new(async move {
                     match entries.await {
                         Ok(page) if page.entries.is_empty() => view! {

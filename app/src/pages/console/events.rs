@@ -9,7 +9,7 @@ use leptos_meta::Title;
 use super::{Empty, ShortId, UserLink};
 use crate::api::console::recent_events;
 use crate::components::time::RelativeTime;
-use crate::components::ui::{BUTTON, Card, ErrorNotice, INPUT, Loading};
+use crate::components::ui::{BUTTON, Card, ErrorNotice, INPUT, LOADING, loading};
 use crate::events::{Group, details, label, tone};
 use crate::live::use_live;
 
@@ -89,7 +89,7 @@ pub fn EventsPage() -> impl IntoView {
                 <input id="filter-ip" node_ref=ip placeholder="IP" class=INPUT/>
                 <button type="submit" class=BUTTON>"Filter"</button>
             </form>
-            <Transition fallback=|| view! { <Loading/> }>
+            <Transition fallback=|| loading(LOADING)>
                 {move || Suspend::new(async move {
                     match initial.await {
                         Ok(list) => {

@@ -10,7 +10,7 @@ use super::{Empty, SCROLL, TABLE, TD, TH};
 use crate::api::console::DemoLock;
 use crate::api::locks::{ForceReleaseLock, list_locks};
 use crate::components::time::{Clock, RelativeTime, now_ms};
-use crate::components::ui::{BUTTON, BUTTON_DANGER, Card, ErrorNotice, Loading};
+use crate::components::ui::{BUTTON, BUTTON_DANGER, Card, ErrorNotice, LOADING, loading};
 use crate::events::{Group, group};
 use crate::live::use_live;
 
@@ -46,7 +46,7 @@ pub fn LocksPage() -> impl IntoView {
             </div>
             {move || demo.value().get().and_then(Result::err).map(|err| view! { <ErrorNotice message=err.0.message/> })}
             {move || release.value().get().and_then(Result::err).map(|err| view! { <ErrorNotice message=err.0.message/> })}
-            <Transition fallback=|| view! { <Loading/> }>
+            <Transition fallback=|| loading(LOADING)>
                 {move || Suspend::new(async move {
                     match locks.await {
                         Ok(list) if list.locks.is_empty() => view! {

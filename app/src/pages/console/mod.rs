@@ -20,7 +20,7 @@ use leptos_router::components::{A, Outlet, Redirect};
 use leptos_router::hooks::use_location;
 
 use crate::components::layout::SessionContext;
-use crate::components::ui::{ErrorNotice, Loading};
+use crate::components::ui::{ErrorNotice, LOADING, loading};
 use crate::live::provide_live;
 
 /// Checks the role, then shows the console frame around the page.
@@ -29,7 +29,7 @@ pub fn ConsoleLayout() -> impl IntoView {
     let session = expect_context::<SessionContext>().0;
     let location = use_location();
     view! {
-        <Transition fallback=|| view! { <Loading/> }>
+        <Transition fallback=|| loading(LOADING)>
             {move || Suspend::new(async move {
                 match session.await {
                     Ok(Some(identity)) if identity.roles.contains(&gatehouse::api::Role::Admin) => {

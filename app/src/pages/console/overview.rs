@@ -7,7 +7,7 @@ use leptos_meta::Title;
 use super::{Empty, SCROLL, TABLE, TD, TH};
 use crate::api::console::console_overview;
 use crate::components::time::{Clock, RelativeTime};
-use crate::components::ui::{Card, ErrorNotice, Loading};
+use crate::components::ui::{Card, ErrorNotice, LOADING, loading};
 use crate::live::use_live;
 
 #[component]
@@ -21,7 +21,7 @@ pub fn OverviewPage() -> impl IntoView {
     );
     view! {
         <Title text="Console"/>
-        <Transition fallback=|| view! { <Loading/> }>
+        <Transition fallback=|| loading(LOADING)>
             {move || Suspend::new(async move {
                 match overview.await {
                     Ok(overview) => view! { <OverviewView overview/> }.into_any(),

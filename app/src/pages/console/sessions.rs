@@ -10,7 +10,7 @@ use leptos_meta::Title;
 use super::{Empty, SCROLL, ShortId, TABLE, TD, TH, UserLink};
 use crate::api::console::{AdminLogoutAll, AdminRevokeSession, admin_sessions};
 use crate::components::time::RelativeTime;
-use crate::components::ui::{BUTTON, BUTTON_DANGER, Card, ErrorNotice, INPUT, Loading};
+use crate::components::ui::{BUTTON, BUTTON_DANGER, Card, ErrorNotice, INPUT, LOADING, loading};
 use crate::live::use_live;
 
 const PAGE: u64 = 50;
@@ -72,7 +72,7 @@ pub fn SessionsPage() -> impl IntoView {
                 })}
             </form>
             {move || revoke.value().get().and_then(Result::err).map(|err| view! { <ErrorNotice message=err.0.message/> })}
-            <Transition fallback=|| view! { <Loading/> }>
+            <Transition fallback=|| loading(LOADING)>
                 {move || Suspend::new(async move {
                     match sessions.await {
                         Ok(page) if page.sessions.is_empty() => view! {

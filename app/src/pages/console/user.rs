@@ -23,7 +23,7 @@ use crate::api::console::{AdminLogoutAll, AdminRevokeSession, recent_events};
 use crate::api::ratelimit::ResetWindows;
 use crate::api::users::user_detail;
 use crate::components::time::RelativeTime;
-use crate::components::ui::{BUTTON, Card, ErrorNotice, Loading};
+use crate::components::ui::{BUTTON, Card, ErrorNotice, LOADING, loading};
 use crate::events::{Group, group};
 use crate::live::use_live;
 
@@ -68,7 +68,7 @@ pub fn UserPage() -> impl IntoView {
             <A href="/console/users" attr:class="text-sky-700 underline-offset-2 hover:underline dark:text-sky-400">"← All users"</A>
         </p>
         {move || actions.error().map(|err| view! { <ErrorNotice message=err.0.message/> })}
-        <Transition fallback=|| view! { <Loading/> }>
+        <Transition fallback=|| loading(LOADING)>
             {move || Suspend::new(async move {
                 match report.await {
                     Ok(report) => view! { <Report report actions window_changes/> }.into_any(),
@@ -78,7 +78,7 @@ pub fn UserPage() -> impl IntoView {
         </Transition>
         <div class="mt-6">
             <Card title="Recent events">
-                <Transition fallback=|| view! { <Loading/> }>
+                <Transition fallback=|| loading(LOADING)>
                     {move || Suspend::new(async move {
                         match events.await {
                             Ok(list) if list.events.is_empty() => view! { <Empty text="Nothing has happened to this user lately."/> }.into_any(),

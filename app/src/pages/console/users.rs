@@ -13,7 +13,7 @@ use crate::api::admin::{
     CreateUser, ResetLockout, SetUserDisabled, SetUserPassword, SetUserRoles, list_users,
 };
 use crate::components::time::RelativeTime;
-use crate::components::ui::{BUTTON, BUTTON_PRIMARY, Card, ErrorNotice, INPUT, Loading};
+use crate::components::ui::{BUTTON, BUTTON_PRIMARY, Card, ErrorNotice, INPUT, LOADING, loading};
 use crate::live::use_live;
 
 #[component]
@@ -123,7 +123,7 @@ pub fn UsersPage() -> impl IntoView {
                 <p class="text-sm" role="status">{format!("Password set; {} sessions ended.", changed.revoked_sessions)}</p>
             })}
             <Card title="Users">
-                <Transition fallback=|| view! { <Loading/> }>
+                <Transition fallback=|| loading(LOADING)>
                     {move || Suspend::new(async move {
                         match users.await {
                             Ok(list) if list.users.is_empty() => view! { <Empty text="Users appear here once created."/> }.into_any(),

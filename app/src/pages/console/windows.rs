@@ -12,7 +12,7 @@ use leptos_meta::Title;
 use super::{Empty, UserLink};
 use crate::api::ratelimit::{ResetWindows, active_windows, subject_windows};
 use crate::components::time::{Clock, RelativeTime, now_ms};
-use crate::components::ui::{BUTTON, Card, ErrorNotice, Loading};
+use crate::components::ui::{BUTTON, Card, ErrorNotice, LOADING, loading};
 use crate::live::use_live;
 
 /// Event kinds that change request windows.
@@ -49,7 +49,7 @@ pub fn WindowsPage() -> impl IntoView {
         <Title text="Request windows · Console"/>
         <div class="grid gap-6 lg:grid-cols-[18rem_1fr]">
             <Card title="Active">
-                <Transition fallback=|| view! { <Loading/> }>
+                <Transition fallback=|| loading(LOADING)>
                     {move || Suspend::new(async move {
                         match subjects.await {
                             Ok(page) if page.subjects.is_empty() => view! {
@@ -157,7 +157,7 @@ pub(super) fn Windows(
                 </button>
             </div>
             {move || match hydrated.get().then(|| report.get()).flatten() {
-                None => view! { <Loading/> }.into_any(),
+                None => loading(LOADING).into_any(),
                 Some(Ok(report)) if report.windows.is_empty() => view! {
                     <Empty text="No policy counts this kind of subject."/>
                 }.into_any(),
