@@ -7,6 +7,7 @@
 //! browser between them, so the page stays responsive (and can say
 //! "Checking your browser…") while it works.
 
+use gatehouse::api::auth::meets_difficulty;
 use sha2::{Digest, Sha256};
 
 /// Hashes per slice before yielding to the browser.
@@ -23,24 +24,13 @@ pub async fn solve(salt: &str, difficulty: u8) -> String {
             candidate.clear();
             let _ = write!(candidate, "{n}");
             let digest = salted.clone().chain_update(candidate.as_bytes()).finalize();
-            if leading_zero_bits(&digest) >= u32::from(difficulty) {
+            if meets_difficulty(&digest, difficulty) {
                 return candidate;
             }
             n += 1;
         }
         next_task().await;
     }
-}
-
-fn leading_zero_bits(bytes: &[u8]) -> u32 {
-    let mut bits = 0;
-    for byte in bytes {
-        bits += byte.leading_zeros();
-        if *byte != 0 {
-            break;
-        }
-    }
-    bits
 }
 
 /// Lets the browser render and handle input (a zero-delay timer).

@@ -65,6 +65,20 @@ pub struct Challenge {
     pub expires_in_ms: u64,
 }
 
+/// The proof-of-work rule of a [`Challenge`]: whether `digest`, SHA-256 of
+/// `salt + s`, starts with `difficulty` zero bits. One rule for the server
+/// that checks solutions and the browser that looks for them.
+pub fn meets_difficulty(digest: &[u8], difficulty: u8) -> bool {
+    let mut bits = 0;
+    for byte in digest {
+        bits += byte.leading_zeros();
+        if *byte != 0 {
+            break;
+        }
+    }
+    bits >= u32::from(difficulty)
+}
+
 /// `POST /api/v1/auth/password` body.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -72,18 +72,7 @@ pub fn solves(salt: &str, solution: &str, difficulty: u8) -> bool {
         .chain_update(salt.as_bytes())
         .chain_update(solution.as_bytes())
         .finalize();
-    leading_zero_bits(&digest) >= u32::from(difficulty)
-}
-
-fn leading_zero_bits(bytes: &[u8]) -> u32 {
-    let mut bits = 0;
-    for byte in bytes {
-        bits += byte.leading_zeros();
-        if *byte != 0 {
-            break;
-        }
-    }
-    bits
+    crate::api::auth::meets_difficulty(&digest, difficulty)
 }
 
 /// Finds a solution by counting up (what a client does; for tests and

@@ -8,9 +8,9 @@
 -- KEYS[4] this user's blacklist key prefix (same {u:<id>} slot)
 -- KEYS[5] this user's rotation result key prefix (same slot)
 -- ARGV[1] session id   ARGV[2] presented token id
--- ARGV[3] new refresh token id   ARGV[4] new access token id
--- ARGV[5] new access token expiry ms   ARGV[6] the new pair, sealed
--- ARGV[7] grace ms   ARGV[8] idle timeout ms
+-- ARGV[3] new access token id   ARGV[4] new access token expiry ms
+-- ARGV[5] the new pair, sealed   ARGV[6] grace ms   ARGV[7] idle timeout ms
+-- (so far as renew.lua's)   ARGV[8] new refresh token id
 -- ARGV[9] 'r' when a refresh token was presented, 'a' for an access token
 -- Returns {1, new generation, replaced access token id, its expiry} when
 -- rotated; {2, sealed pair} when another caller already rotated; {3,
@@ -40,14 +40,14 @@ if (refresh and rjti or ajti) ~= ARGV[2] then
 end
 
 local generation = tonumber(gen) + 1
-local grace = tonumber(ARGV[7])
-redis.call('HSET', KEYS[1], 'rjti', ARGV[3], 'ajti', ARGV[4], 'aexp', ARGV[5],
+local grace = tonumber(ARGV[6])
+redis.call('HSET', KEYS[1], 'rjti', ARGV[8], 'ajti', ARGV[3], 'aexp', ARGV[4],
   'gen', generation, 'seen', now)
-slide(KEYS[1], KEYS[2], ARGV[1], ARGV[8], absolute, now)
+slide(KEYS[1], KEYS[2], ARGV[1], ARGV[7], absolute, now)
 -- Both replaced tokens lead to the new pair during the grace window: a
 -- tab refreshing with the old refresh cookie while another tab's request
 -- renewed (or the reverse) gets the same result, not a reuse alarm.
-redis.call('SET', KEYS[3], ARGV[6], 'PX', grace)
-redis.call('SET', KEYS[5] .. (refresh and ajti or rjti), ARGV[6], 'PX', grace)
+redis.call('SET', KEYS[3], ARGV[5], 'PX', grace)
+redis.call('SET', KEYS[5] .. (refresh and ajti or rjti), ARGV[5], 'PX', grace)
 blacklist(KEYS[4], ajti, ARGV[1], 'rotated', now, now + grace, aexp)
 return { 1, generation, ajti, aexp }

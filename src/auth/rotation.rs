@@ -26,11 +26,7 @@
 //! client's (bearer) renewal replaces only the access token, since the
 //! client keeps its refresh token itself.
 
-use crate::duration::millis;
-use std::sync::LazyLock;
 use std::time::Duration;
-
-use redis::Script;
 
 use super::{Auth, AuthError, Client, Principal, principal};
 use crate::api::events::{Device, Rotation, RotationVia};
@@ -38,18 +34,16 @@ use crate::blacklist::Reason;
 use crate::events::{Event, EventKind};
 use crate::lock::{LockError, LockOptions};
 use crate::store::keys;
-use crate::token::AccessClaims;
+use crate::token::{AccessClaims, Issued};
 
 mod bearer;
 mod reply;
+mod scripts;
 mod sealed;
 
-use reply::Rotate;
+use reply::{Replaced, Reply, Rotate};
+use scripts::ROTATE;
 use sealed::Stored;
-
-const TOKENS_LUA: &str = include_str!("tokens.lua");
-static ROTATE: LazyLock<Script> =
-    LazyLock::new(|| Script::new(&format!("{TOKENS_LUA}{}", include_str!("rotate.lua"))));
 
 /// How rotation behaves.
 #[derive(Clone, Debug)]
@@ -88,6 +82,19 @@ pub struct Rotated {
     pub principal: Principal,
     /// Another caller did the rotation; this one got its result.
     pub coalesced: bool,
+}
+
+impl Rotated {
+    /// Tokens this caller issued (not another caller's result).
+    fn issued(access: Issued<AccessClaims>, refresh_token: Option<String>) -> Self {
+        Self {
+            principal: principal(access.claims.clone()),
+            access_token: access.token,
+            refresh_token,
+            access: access.claims,
+            coalesced: false,
+        }
+    }
 }
 
 fn via(presented: &Presented<'_>) -> RotationVia {
@@ -261,29 +268,19 @@ impl Auth {
             Presented::Access(_) | Presented::AccessOnly(..) => "a",
         };
         let mut write = self.inner.store.durable();
-        let reply: Rotate = ROTATE
-            .key(keys::session(&user.id, session_id))
-            .key(keys::user_sessions(&user.id))
-            .key(keys::rotation_result(&user.id, presented.jti()))
-            .key(keys::blacklist_prefix(&user.id))
+        let reply: Reply<Rotate> = self
+            .replacing(&ROTATE, presented, &access, sealed)
             .key(keys::rotation_result_prefix(&user.id))
-            .arg(session_id)
-            .arg(presented.jti())
             .arg(&refresh.claims.jti)
-            .arg(&access.claims.jti)
-            .arg(access.claims.exp * 1000)
-            .arg(sealed)
-            .arg(millis(self.inner.rotation.grace))
-            .arg(millis(self.inner.sessions.config().idle_timeout))
             .arg(kind)
             .invoke_async(write.conn())
             .await?;
         write.confirm("refresh_rotated").await;
-        match reply {
-            Rotate::Rotated {
+        match reply.0 {
+            Ok(Rotate::Rotated {
                 generation,
                 replaced,
-            } => {
+            }) => {
                 self.inner
                     .blacklist
                     .index(
@@ -305,47 +302,52 @@ impl Auth {
                     .session(session_id)
                     .ip(&client.ip),
                 );
-                Ok(Some(Rotated {
-                    principal: principal(access.claims.clone()),
-                    access_token: access.token,
-                    refresh_token: Some(refresh.token),
-                    access: access.claims,
-                    coalesced: false,
-                }))
+                Ok(Some(Rotated::issued(access, Some(refresh.token))))
             }
-            Rotate::Coalesced(sealed) => self.unseal(&sealed).map(Some),
-            Rotate::Reused(revoked) => {
-                self.inner
-                    .blacklist
-                    .index(
-                        &user.id,
-                        session_id,
-                        &revoked.jti,
-                        revoked.expires_at_ms,
-                        Reason::ReuseDetected,
-                    )
-                    .await?;
-                tracing::warn!(
-                    user_id = %user.id,
-                    session_id = %session_id,
-                    ip = %client.ip,
-                    user_agent = %client.user_agent,
-                    "security: refresh token reuse detected; session revoked"
-                );
-                self.inner.events.emit(
-                    Event::new(EventKind::RefreshReuseDetected(Device {
-                        device: crate::session::device::label(&client.user_agent),
-                    }))
-                    .user(&user.id)
-                    .username(&user.username)
-                    .session(session_id)
-                    .ip(&client.ip),
-                );
+            Ok(Rotate::Reused(revoked)) => {
+                self.reused(&user, session_id, revoked, client).await?;
                 Err(AuthError::RefreshReused)
             }
-            Rotate::NotCurrent => Ok(None),
-            Rotate::Ended => Err(AuthError::SessionEnded),
+            Err(settled) => self.settled(settled),
         }
+    }
+
+    /// A used refresh token came back: the script ended the session;
+    /// index its revoked access token and raise the alarm.
+    async fn reused(
+        &self,
+        user: &crate::user::User,
+        session_id: &str,
+        revoked: Replaced,
+        client: &Client,
+    ) -> Result<(), AuthError> {
+        self.inner
+            .blacklist
+            .index(
+                &user.id,
+                session_id,
+                &revoked.jti,
+                revoked.expires_at_ms,
+                Reason::ReuseDetected,
+            )
+            .await?;
+        tracing::warn!(
+            user_id = %user.id,
+            session_id = %session_id,
+            ip = %client.ip,
+            user_agent = %client.user_agent,
+            "security: refresh token reuse detected; session revoked"
+        );
+        self.inner.events.emit(
+            Event::new(EventKind::RefreshReuseDetected(Device {
+                device: crate::session::device::label(&client.user_agent),
+            }))
+            .user(&user.id)
+            .username(&user.username)
+            .session(session_id)
+            .ip(&client.ip),
+        );
+        Ok(())
     }
 
     /// Whether a principal's access token is in its renewal window.

@@ -18,22 +18,20 @@ impl Sessions {
             .live_index_page(&keys::all_sessions(), offset, limit)
             .await?;
         let members: Vec<String> = page.into_iter().map(|(member, _)| member).collect();
-        let ids: Vec<(&str, &str)> = members.iter().filter_map(|m| m.split_once(':')).collect();
+        let entries: Vec<(&str, (&str, &str))> = members
+            .iter()
+            .filter_map(|member| Some((member.as_str(), member.split_once(':')?)))
+            .collect();
+        let ids: Vec<(&str, &str)> = entries.iter().map(|&(_, id)| id).collect();
         let mut sessions = Vec::with_capacity(ids.len());
         let mut dead = Vec::new();
-        for (&(user_id, session_id), loaded) in ids.iter().zip(self.load(&ids).await?) {
+        for (&(member, _), loaded) in entries.iter().zip(self.load(&ids).await?) {
             match loaded {
                 Some(session) => sessions.push(session),
-                None => dead.push(format!("{user_id}:{session_id}")),
+                None => dead.push(member),
             }
         }
-        if !dead.is_empty() {
-            let _: () = redis::cmd("ZREM")
-                .arg(keys::all_sessions())
-                .arg(&dead)
-                .query_async(&mut self.store.conn())
-                .await?;
-        }
+        self.forget(&dead).await?;
         Ok((total.saturating_sub(dead.len() as u64), sessions))
     }
 
@@ -82,19 +80,27 @@ impl Sessions {
             pipe.cmd("EXISTS").arg(keys::session(user, session));
         }
         let exists: Vec<u8> = pipe.query_async(&mut self.store.conn()).await?;
-        let dead: Vec<&String> = members
+        let dead: Vec<&str> = members
             .iter()
             .zip(exists)
             .filter(|(_, alive)| *alive == 0)
-            .map(|(m, _)| *m)
+            .map(|(member, _)| member.as_str())
             .collect();
-        if !dead.is_empty() {
-            let _: () = redis::cmd("ZREM")
-                .arg(keys::all_sessions())
-                .arg(&dead)
-                .query_async(&mut self.store.conn())
-                .await?;
-        }
+        self.forget(&dead).await?;
         Ok((next, dead.len() as u64))
+    }
+
+    /// Takes index entries (`<user id>:<session id>`) of ended sessions
+    /// out of the console's index.
+    async fn forget(&self, dead: &[&str]) -> Result<(), StoreError> {
+        if dead.is_empty() {
+            return Ok(());
+        }
+        let _: () = redis::cmd("ZREM")
+            .arg(keys::all_sessions())
+            .arg(dead)
+            .query_async(&mut self.store.conn())
+            .await?;
+        Ok(())
     }
 }

@@ -14,13 +14,15 @@
 //! too, harmlessly: it answers on whichever connection once it wakes.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, Pipeline, RedisFuture, RedisResult, Value};
+
+use super::swap::{Current, Search};
 
 /// Timeouts in a row that condemn a connection.
 const THRESHOLD: u32 = 2;
@@ -83,11 +85,11 @@ impl<C: Connect> Clone for Healing<C> {
 }
 
 struct Inner<C: Connect> {
-    current: RwLock<C::Conn>,
+    current: Current<C::Conn>,
     connector: C,
     timeouts: AtomicU32,
-    /// A replacement is being opened.
-    replacing: AtomicBool,
+    /// The opening of a replacement.
+    replacing: Search,
 }
 
 impl<C: Connect> Healing<C> {
@@ -96,20 +98,16 @@ impl<C: Connect> Healing<C> {
         let conn = connector.connect().await?;
         Ok(Self {
             inner: Arc::new(Inner {
-                current: RwLock::new(conn),
+                current: Current::new(conn),
                 connector,
                 timeouts: AtomicU32::new(0),
-                replacing: AtomicBool::new(false),
+                replacing: Search::default(),
             }),
         })
     }
 
     fn current(&self) -> C::Conn {
-        self.inner
-            .current
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.inner.current.read(Clone::clone)
     }
 
     /// A call given up before it timed out (a probe past its deadline)
@@ -144,23 +142,16 @@ impl<C: Connect> Healing<C> {
     /// Opens a new connection in the background (one at a time) and
     /// switches to it once it is up.
     fn replace(&self) {
-        if self.inner.replacing.swap(true, Ordering::AcqRel) {
-            return;
-        }
         let inner = Arc::clone(&self.inner);
-        tokio::spawn(async move {
+        self.inner.replacing.start(async move {
             match inner.connector.connect().await {
                 Ok(fresh) => {
-                    *inner
-                        .current
-                        .write()
-                        .unwrap_or_else(PoisonError::into_inner) = fresh;
+                    *inner.current.write() = fresh;
                     inner.timeouts.store(0, Ordering::Relaxed);
                     tracing::warn!("Redis stopped answering on its connection; opened a new one");
                 }
                 Err(err) => tracing::warn!(error = %err, "cannot open a new Redis connection"),
             }
-            inner.replacing.store(false, Ordering::Release);
         });
     }
 }

@@ -37,6 +37,7 @@ pub mod keys;
 mod library;
 pub(crate) mod reply;
 mod sentinel;
+mod swap;
 mod tls;
 
 pub use circuit::BreakerChange;

@@ -21,8 +21,7 @@
 //! one names it.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock, Weak};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -34,17 +33,18 @@ use redis::{
 };
 
 use super::Tls;
+use super::swap::{Current, Search};
 use tokio::sync::Mutex;
 
 /// The shared state of a Sentinel-managed connection.
 pub(super) struct Sentinel {
     client: Mutex<SentinelClient>,
     /// The primary's address and the connection to it.
-    current: RwLock<(ConnectionAddr, ConnectionManager)>,
+    current: Current<(ConnectionAddr, ConnectionManager)>,
     config: ConnectionManagerConfig,
     connect_timeout: Duration,
-    /// A background search for the primary is under way.
-    searching: AtomicBool,
+    /// The background search for the primary.
+    searching: Search,
 }
 
 impl Sentinel {
@@ -65,10 +65,10 @@ impl Sentinel {
         let manager = ConnectionManager::new_lazy_with_config(primary, config.clone())?;
         let this = Arc::new(Self {
             client: Mutex::new(client),
-            current: RwLock::new((addr, manager)),
+            current: Current::new((addr, manager)),
             config,
             connect_timeout,
-            searching: AtomicBool::new(false),
+            searching: Search::default(),
         });
         tokio::spawn(watch(
             Arc::downgrade(&this),
@@ -81,10 +81,7 @@ impl Sentinel {
     }
 
     fn current(&self) -> ConnectionManager {
-        match self.current.read() {
-            Ok(current) => current.1.clone(),
-            Err(poisoned) => poisoned.into_inner().1.clone(),
-        }
+        self.current.read(|(_, manager)| manager.clone())
     }
 
     /// Asks the sentinels again and, if they name another primary (or
@@ -94,10 +91,7 @@ impl Sentinel {
     async fn rediscover(&self, fresh: bool) -> RedisResult<()> {
         let primary = self.primary().await?;
         let addr = primary.get_connection_info().addr().clone();
-        let mut current = match self.current.write() {
-            Ok(current) => current,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let mut current = self.current.write();
         if current.0 != addr || fresh {
             tracing::warn!(from = %current.0, to = %addr, "Redis Sentinel: connecting to the primary again");
             *current = (
@@ -149,15 +143,11 @@ impl Sentinel {
     /// Rediscovers the primary without holding up the caller (at most one
     /// search at a time).
     fn search_in_background(self: &Arc<Self>, fresh: bool) {
-        if self.searching.swap(true, Ordering::AcqRel) {
-            return;
-        }
         let this = Arc::clone(self);
-        tokio::spawn(async move {
+        self.searching.start(async move {
             if let Err(err) = this.rediscover(fresh).await {
                 tracing::debug!(error = %err, "Redis Sentinel: primary not found yet");
             }
-            this.searching.store(false, Ordering::Release);
         });
     }
 }

@@ -62,9 +62,12 @@ fn solutions_need_the_leading_zero_bits() {
     let salt = "0f1e2d3c";
     let solution = solve(salt, 12);
     assert!(solves(salt, &solution, 12));
-    assert!(!solves("another salt", &solution, 12) || solves("another salt", &solution, 0));
-    assert_eq!(leading_zero_bits(&[0, 0, 0b0001_0000]), 19);
-    assert_eq!(leading_zero_bits(&[0xff]), 0);
+    // 19 leading zero bits meet a difficulty of 19, not 20.
+    let digest = [0, 0, 0b0001_0000];
+    assert!(crate::api::auth::meets_difficulty(&digest, 19));
+    assert!(!crate::api::auth::meets_difficulty(&digest, 20));
+    assert!(crate::api::auth::meets_difficulty(&[0xff], 0));
+    assert!(!crate::api::auth::meets_difficulty(&[0xff], 1));
 }
 
 crate::both_topologies! {

@@ -2,20 +2,13 @@
 //! replaced, with the user's current roles; the client keeps its refresh
 //! token. Same lock and coalescing as a full rotation.
 
-use std::sync::LazyLock;
-
-use redis::Script;
-
-use super::super::{Auth, AuthError, Client, principal};
-use super::reply::Renew;
-use super::{Presented, Rotated, Stored, TOKENS_LUA, millis};
+use super::super::{Auth, AuthError, Client};
+use super::reply::{Renewed, Reply};
+use super::scripts::RENEW;
+use super::{Presented, Rotated, Stored};
 use crate::blacklist::Reason;
 use crate::events::{Event, EventKind};
-use crate::store::keys;
 use crate::token::AccessClaims;
-
-static RENEW: LazyLock<Script> =
-    LazyLock::new(|| Script::new(&format!("{TOKENS_LUA}{}", include_str!("../renew.lua"))));
 
 impl Auth {
     /// Silent renewal for an API client: replaces only the access token
@@ -51,24 +44,15 @@ impl Auth {
             access: access.token.clone(),
             refresh: None,
         })?;
-        let reply: Renew = RENEW
-            .key(keys::session(&claims.sub, &claims.sid))
-            .key(keys::user_sessions(&claims.sub))
-            .key(keys::rotation_result(&claims.sub, &claims.jti))
-            .key(keys::blacklist_prefix(&claims.sub))
-            .arg(&claims.sid)
-            .arg(&claims.jti)
-            .arg(&access.claims.jti)
-            .arg(access.claims.exp * 1000)
-            .arg(sealed)
-            .arg(millis(self.inner.rotation.grace))
-            .arg(millis(self.inner.sessions.config().idle_timeout))
+        let presented = Presented::AccessOnly(claims, roles);
+        let reply: Reply<Renewed> = self
+            .replacing(&RENEW, &presented, &access, sealed)
             .invoke_async(&mut self.inner.store.conn())
             .await?;
-        match reply {
-            Renew::Renewed {
+        match reply.0 {
+            Ok(Renewed {
                 replaced_expires_at_ms,
-            } => {
+            }) => {
                 self.inner
                     .blacklist
                     .index(
@@ -85,17 +69,9 @@ impl Auth {
                         .user(&claims.sub)
                         .session(&claims.sid),
                 );
-                Ok(Some(Rotated {
-                    principal: principal(access.claims.clone()),
-                    access_token: access.token,
-                    refresh_token: None,
-                    access: access.claims,
-                    coalesced: false,
-                }))
+                Ok(Some(Rotated::issued(access, None)))
             }
-            Renew::Coalesced(sealed) => self.unseal(&sealed).map(Some),
-            Renew::NotCurrent => Ok(None),
-            Renew::Ended => Err(AuthError::SessionEnded),
+            Err(settled) => self.settled(settled),
         }
     }
 }
