@@ -27,6 +27,8 @@
 //! - [`blacklist`]: access tokens revoked before they expire.
 //! - [`revocations`]: every revocation in a stream each instance mirrors,
 //!   so that degraded mode (Redis away) still refuses revoked tokens.
+//! - [`mfa`]: second factors (TOTP, recovery codes) and the tickets that
+//!   carry a sign-in from its password to its second factor.
 //! - [`lock`]: distributed locks with owner tokens, a watchdog, fencing and
 //!   a registry.
 //! - [`ratelimit`]: sliding-log, sliding-counter and GCRA limits, checked
@@ -58,6 +60,8 @@ pub mod events;
 pub mod instances;
 #[cfg(feature = "server")]
 pub mod lock;
+#[cfg(feature = "server")]
+pub mod mfa;
 #[cfg(feature = "server")]
 pub mod network;
 #[cfg(feature = "server")]

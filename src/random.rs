@@ -20,9 +20,14 @@ pub fn bytes<const N: usize>() -> [u8; N] {
 
 /// Lower-case hex of `N` random bytes (`2 * N` characters).
 pub fn hex<const N: usize>() -> String {
-    bytes::<N>()
+    hex_of(&bytes::<N>())
+}
+
+/// Lower-case hex of `bytes` (random or not: digests, key ids).
+pub fn hex_of(bytes: &[u8]) -> String {
+    bytes
         .iter()
-        .fold(String::with_capacity(2 * N), |mut out, b| {
+        .fold(String::with_capacity(2 * bytes.len()), |mut out, b| {
             let _ = write!(out, "{b:02x}");
             out
         })

@@ -223,6 +223,41 @@ pub fn events() -> String {
     format!("{PREFIX}:events")
 }
 
+/// One second factor of a user (hash): kind, label, sealed secret,
+/// times, the last accepted TOTP step. Owned by the user; an
+/// unconfirmed one expires.
+pub fn mfa_factor(user_id: &str, factor_id: &str) -> String {
+    format!("{}{factor_id}", mfa_factor_prefix(user_id))
+}
+
+/// The prefix of a user's factor keys, for scripts that walk them.
+pub fn mfa_factor_prefix(user_id: &str) -> String {
+    format!("{PREFIX}:{{u:{user_id}}}:mfa:f:")
+}
+
+/// The ids of a user's confirmed factors (set).
+pub fn mfa_factors(user_id: &str) -> String {
+    format!("{PREFIX}:{{u:{user_id}}}:mfa:factors")
+}
+
+/// The ids of a user's factors awaiting confirmation (set, expiring with
+/// the latest of them).
+pub fn mfa_pending(user_id: &str) -> String {
+    format!("{PREFIX}:{{u:{user_id}}}:mfa:pending")
+}
+
+/// A user's unused recovery codes, keyed hashes (set; gone with the
+/// user's last factor).
+pub fn mfa_recovery(user_id: &str) -> String {
+    format!("{PREFIX}:{{u:{user_id}}}:mfa:rc")
+}
+
+/// A second-factor ticket: a sign-in whose password was right, waiting
+/// for its second factor (hash, expires with its TTL).
+pub fn mfa_ticket(ticket: &str) -> String {
+    format!("{PREFIX}:mfa:t:{ticket}")
+}
+
 /// A sign-in challenge (expires with its TTL; taken when redeemed).
 pub fn challenge(id: &str) -> String {
     format!("{PREFIX}:ch:{id}")

@@ -37,13 +37,7 @@ impl Library {
     /// The library of `body` (Lua defining `functions` as local functions
     /// taking `keys, args`), exporting each of `functions`.
     pub fn new(body: &str, functions: &[&'static str]) -> Self {
-        let hash: String =
-            Sha256::digest(body.as_bytes())[..6]
-                .iter()
-                .fold(String::new(), |mut hex, b| {
-                    let _ = write!(hex, "{b:02x}");
-                    hex
-                });
+        let hash = crate::random::hex_of(&Sha256::digest(body.as_bytes())[..6]);
         let mut code = format!("#!lua name=gatehouse_{hash}\n{body}\n");
         let functions = functions
             .iter()

@@ -89,7 +89,7 @@ impl std::fmt::Debug for Keyring {
 
 fn kid_of(material: &[u8]) -> String {
     let digest = Sha256::digest(material);
-    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+    crate::random::hex_of(&digest[..8])
 }
 
 /// One loaded key file.

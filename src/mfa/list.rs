@@ -1,0 +1,70 @@
+//! What a user's factors look like from outside: kind, label, times,
+//! never a secret.
+
+use super::{Factors, Kind, MfaError};
+use crate::store::keys;
+
+/// A confirmed factor, as its owner and admins see it (never its secret).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Factor {
+    pub factor_id: String,
+    pub kind: Kind,
+    pub label: String,
+    pub created_at_ms: u64,
+    pub last_used_at_ms: Option<u64>,
+}
+
+/// A user's factors and how many recovery codes are left.
+#[derive(Clone, Debug, Default)]
+pub struct Enrolled {
+    pub factors: Vec<Factor>,
+    pub recovery_codes_left: u64,
+}
+
+impl Factors {
+    /// The user's confirmed factors, oldest first, and how many recovery
+    /// codes are left.
+    pub async fn list(&self, user_id: &str) -> Result<Enrolled, MfaError> {
+        let ids = self.factor_ids(user_id).await?;
+        let mut pipe = redis::pipe();
+        for id in &ids {
+            pipe.cmd("HMGET")
+                .arg(keys::mfa_factor(user_id, id))
+                .arg(&["k", "l", "c", "u"]);
+        }
+        pipe.cmd("SCARD").arg(keys::mfa_recovery(user_id));
+        let mut replies: Vec<redis::Value> = pipe.query_async(&mut self.store.conn()).await?;
+        let left = replies.pop();
+        let recovery_codes_left = redis::from_redis_value(left.unwrap_or(redis::Value::Int(0)))
+            .map_err(|err| MfaError::Corrupt(err.to_string()))?;
+        let mut factors = Vec::with_capacity(ids.len());
+        for (factor_id, reply) in ids.into_iter().zip(replies) {
+            let fields: Vec<Option<String>> =
+                redis::from_redis_value(reply).map_err(|err| MfaError::Corrupt(err.to_string()))?;
+            let [Some(kind), Some(label), Some(created), used] =
+                <[Option<String>; 4]>::try_from(fields)
+                    .map_err(|_| MfaError::Corrupt("a factor has the wrong fields".to_owned()))?
+            else {
+                // Removed between the two reads.
+                continue;
+            };
+            let corrupt = || MfaError::Corrupt(format!("factor {factor_id} is malformed"));
+            factors.push(Factor {
+                kind: Kind::parse(&kind).ok_or_else(corrupt)?,
+                label,
+                created_at_ms: created.parse().map_err(|_| corrupt())?,
+                last_used_at_ms: used.map(|u| u.parse()).transpose().map_err(|_| corrupt())?,
+                factor_id,
+            });
+        }
+        factors.sort_by(|a, b| {
+            a.created_at_ms
+                .cmp(&b.created_at_ms)
+                .then(a.factor_id.cmp(&b.factor_id))
+        });
+        Ok(Enrolled {
+            factors,
+            recovery_codes_left,
+        })
+    }
+}

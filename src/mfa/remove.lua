@@ -1,0 +1,12 @@
+-- Removes one of a user's factors; with the last one go the recovery
+-- codes (they stand in for a factor the user no longer has).
+-- KEYS[1] the factor (hash)   KEYS[2] the user's factor ids (set)
+-- KEYS[3] the user's pending factor ids (set)
+-- KEYS[4] the user's recovery codes (set)   ARGV[1] factor id
+-- Returns 1 when removed, 0 when there was no such factor.
+local removed = redis.call('SREM', KEYS[2], ARGV[1]) + redis.call('SREM', KEYS[3], ARGV[1])
+redis.call('DEL', KEYS[1])
+if redis.call('SCARD', KEYS[2]) == 0 then
+  redis.call('DEL', KEYS[4])
+end
+return removed > 0 and 1 or 0

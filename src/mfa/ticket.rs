@@ -1,0 +1,124 @@
+//! Second-factor tickets: a sign-in whose password was right, waiting for
+//! its second factor. The ticket is all the client holds (no token, no
+//! cookie); it names its user in Redis only, lives [`TTL`], and is void
+//! after [`ATTEMPTS`] attempts, counted before each code is checked.
+
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use redis::Script;
+
+use super::{Factors, MfaError};
+use crate::store::keys;
+
+/// How long a ticket waits for its second factor.
+pub const TTL: Duration = Duration::from_secs(5 * 60);
+/// Codes a ticket may be tried with.
+pub const ATTEMPTS: u64 = 5;
+
+static ATTEMPT: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("attempt.lua")));
+
+/// A way to prove the second factor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    Totp,
+    RecoveryCode,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Totp => "totp",
+            Method::RecoveryCode => "recovery_code",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Method> {
+        [Method::Totp, Method::RecoveryCode]
+            .into_iter()
+            .find(|method| method.as_str() == text)
+    }
+}
+
+/// A ticket as the client gets it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ticket {
+    pub ticket: String,
+    /// The methods the user has.
+    pub methods: Vec<Method>,
+    pub expires_in_ms: u64,
+}
+
+/// A ticket an attempt was counted against: whose it is, and how it may
+/// be proved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attempt {
+    pub user_id: String,
+    pub methods: Vec<Method>,
+}
+
+impl Factors {
+    /// A ticket for `user_id`, who has proved the password and has a
+    /// factor: the methods are those the user has.
+    pub async fn issue_ticket(&self, user_id: &str) -> Result<Ticket, MfaError> {
+        if !self.has_factor(user_id).await? {
+            return Err(MfaError::NoFactor);
+        }
+        let methods = vec![Method::Totp, Method::RecoveryCode];
+        let ticket = crate::random::hex::<16>();
+        let joined = methods
+            .iter()
+            .map(|method| method.as_str())
+            .collect::<Vec<_>>()
+            .join(",");
+        let _: () = redis::pipe()
+            .atomic()
+            .cmd("HSET")
+            .arg(keys::mfa_ticket(&ticket))
+            .arg(&["u", user_id, "m", &joined, "n", "0"])
+            .ignore()
+            .cmd("PEXPIRE")
+            .arg(keys::mfa_ticket(&ticket))
+            .arg(crate::duration::millis(self.ticket_ttl))
+            .ignore()
+            .query_async(&mut self.store.conn())
+            .await?;
+        Ok(Ticket {
+            ticket,
+            methods,
+            expires_in_ms: crate::duration::millis(self.ticket_ttl),
+        })
+    }
+
+    /// Counts an attempt at `ticket` and says whose it is; `None` when it
+    /// is unknown, expired, taken or used up (the attempt past the limit
+    /// voids it).
+    pub async fn attempt_ticket(&self, ticket: &str) -> Result<Option<Attempt>, MfaError> {
+        if !keys::is_id(ticket) || ticket.len() != 32 {
+            return Ok(None);
+        }
+        let fields: Vec<String> = ATTEMPT
+            .key(keys::mfa_ticket(ticket))
+            .arg(ATTEMPTS)
+            .invoke_async(&mut self.store.conn())
+            .await?;
+        match <[String; 2]>::try_from(fields) {
+            Ok([user_id, methods]) => Ok(Some(Attempt {
+                user_id,
+                methods: methods.split(',').filter_map(Method::parse).collect(),
+            })),
+            Err(fields) if fields.is_empty() => Ok(None),
+            Err(fields) => Err(MfaError::Corrupt(format!("attempt.lua replied {fields:?}"))),
+        }
+    }
+
+    /// Takes `ticket` once its second factor is proved: true for exactly
+    /// one caller, so one ticket opens at most one session.
+    pub async fn take_ticket(&self, ticket: &str) -> Result<bool, MfaError> {
+        let taken: u64 = redis::cmd("DEL")
+            .arg(keys::mfa_ticket(ticket))
+            .query_async(&mut self.store.conn())
+            .await?;
+        Ok(taken == 1)
+    }
+}
