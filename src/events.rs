@@ -49,6 +49,9 @@ pub const COUNTED: [Kind; 4] = [
 /// Kinds also kept in the audit stream, which floods cannot evict.
 pub const AUDIT: &[Kind] = &[
     Kind::LoginSucceeded,
+    Kind::MfaSucceeded,
+    Kind::MfaFailed,
+    Kind::RecoveryCodeUsed,
     Kind::Logout,
     Kind::SessionRevoked,
     Kind::SignedOutEverywhere,

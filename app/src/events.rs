@@ -97,6 +97,9 @@ pub fn label(kind: Kind) -> &'static str {
         Kind::DegradedEnded => "Degraded mode ended",
         Kind::PasswordChanged => "Password changed",
         Kind::PasswordChangeFailed => "Password change failed",
+        Kind::MfaSucceeded => "Second factor proved",
+        Kind::MfaFailed => "Second factor failed",
+        Kind::RecoveryCodeUsed => "Recovery code used",
         Kind::UserCreated => "User created",
         Kind::UserDisabled => "User disabled",
         Kind::UserEnabled => "User enabled",
@@ -112,9 +115,13 @@ pub fn label(kind: Kind) -> &'static str {
 
 pub fn group(kind: Kind) -> Group {
     match kind {
-        Kind::LoginSucceeded | Kind::LoginFailed | Kind::LoginChallenged | Kind::LoginLocked => {
-            Group::SignIn
-        }
+        Kind::LoginSucceeded
+        | Kind::LoginFailed
+        | Kind::LoginChallenged
+        | Kind::LoginLocked
+        | Kind::MfaSucceeded
+        | Kind::MfaFailed
+        | Kind::RecoveryCodeUsed => Group::SignIn,
         Kind::Logout | Kind::SessionCreated | Kind::SessionRevoked | Kind::SignedOutEverywhere => {
             Group::Sessions
         }
@@ -153,7 +160,8 @@ pub fn tone(kind: Kind) -> Tone {
         | Kind::LockLost
         | Kind::BreakerOpened
         | Kind::DegradedStarted
-        | Kind::PasswordChangeFailed => Tone::Alarming,
+        | Kind::PasswordChangeFailed
+        | Kind::MfaFailed => Tone::Alarming,
         Kind::LoginChallenged
         | Kind::SessionRevoked
         | Kind::TokenBlacklisted
@@ -163,8 +171,10 @@ pub fn tone(kind: Kind) -> Tone {
         | Kind::AdminSignedOutEverywhere
         | Kind::AdminLockForceReleased
         | Kind::BreakerClosed
-        | Kind::DegradedEnded => Tone::Notable,
+        | Kind::DegradedEnded
+        | Kind::RecoveryCodeUsed => Tone::Notable,
         Kind::LoginSucceeded
+        | Kind::MfaSucceeded
         | Kind::Logout
         | Kind::SessionCreated
         | Kind::SignedOutEverywhere

@@ -277,7 +277,8 @@ pub struct Config {
     /// Defaults: ip 3000/min (all routes), api-user 600/min (sliding log)
     /// and api-burst 600/min with bursts of 100 (GCRA)
     /// (/api/*), login-ip 20/min, login-lockout 5 failures/15 min per IP and
-    /// username, refresh 30 rotations/min per session.
+    /// username, mfa-user 10 wrong second-factor codes/15 min per account,
+    /// refresh 30 rotations/min per session.
     #[arg(long = "rate-limit", env = "GATEHOUSE_RATE_LIMITS", value_delimiter = ';', value_parser = parse_policy)]
     pub rate_limits: Vec<gatehouse::ratelimit::Policy>,
 

@@ -19,8 +19,9 @@ use http::{HeaderName, HeaderValue, header};
 use crate::error::HttpError;
 
 /// `GET /api/v1/auth/verify`: 200 with `X-Gatehouse-User` (user id),
-/// `X-Gatehouse-Username`, `X-Gatehouse-Roles` (comma-separated) and
-/// `X-Gatehouse-Session`, or 401 with the error code.
+/// `X-Gatehouse-Username`, `X-Gatehouse-Roles` (comma-separated),
+/// `X-Gatehouse-Session` and `X-Gatehouse-Aal` (the session's assurance
+/// level, 1 or 2), or 401 with the error code.
 pub async fn verify(mut request: Request) -> Response {
     let principal = match crate::identity::principal(&mut request) {
         Ok(principal) => principal,
@@ -42,6 +43,10 @@ pub async fn verify(mut request: Request) -> Response {
             headers.insert(HeaderName::from_static(name), value);
         }
     }
+    headers.insert(
+        HeaderName::from_static("x-gatehouse-aal"),
+        HeaderValue::from_static(if verified.aal >= 2 { "2" } else { "1" }),
+    );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::Role;
+use super::assurance::{Amr, aal_one};
 
 /// `POST /api/v1/auth/login` body.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -79,6 +80,56 @@ pub fn meets_difficulty(digest: &[u8], difficulty: u8) -> bool {
     bits >= u32::from(difficulty)
 }
 
+/// A way to prove a second factor at sign-in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum MfaMethod {
+    /// A code of an authenticator app (TOTP).
+    Totp,
+    /// One of the recovery codes shown at enrolment.
+    RecoveryCode,
+}
+
+impl MfaMethod {
+    pub const ALL: [MfaMethod; 2] = [MfaMethod::Totp, MfaMethod::RecoveryCode];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MfaMethod::Totp => "totp",
+            MfaMethod::RecoveryCode => "recovery_code",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<MfaMethod> {
+        MfaMethod::ALL
+            .into_iter()
+            .find(|method| method.as_str() == text)
+    }
+}
+
+/// With `mfa_required`: the password was right and the account has a
+/// second factor. Prove it with `POST /api/v1/auth/mfa/verify` and this
+/// ticket (bound to the account, valid for `expires_in_ms`, void after 5
+/// attempts).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MfaTicket {
+    pub ticket: String,
+    /// The methods the account has.
+    pub methods: Vec<MfaMethod>,
+    pub expires_in_ms: u64,
+}
+
+/// `POST /api/v1/auth/mfa/verify` body.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MfaVerify {
+    pub ticket: String,
+    pub method: MfaMethod,
+    pub code: String,
+}
+
 /// `POST /api/v1/auth/password` body.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -111,6 +162,12 @@ pub struct Verified {
     pub username: String,
     pub roles: Vec<Role>,
     pub session_id: String,
+    /// The session's authenticator assurance level: 1 (one factor) or 2.
+    #[serde(default = "aal_one")]
+    pub aal: u8,
+    /// How the session's user signed in (RFC 8176 values).
+    #[serde(default = "Amr::password")]
+    pub amr: Amr,
 }
 
 /// The signed-in caller (`POST /api/v1/auth/me`, `GET /api/v1/auth/session`).
@@ -124,4 +181,13 @@ pub struct Identity {
     /// The password must be changed before anything else.
     #[serde(default)]
     pub must_change_password: bool,
+    /// The session's authenticator assurance level: 1 (one factor) or 2.
+    #[serde(default = "aal_one")]
+    pub aal: u8,
+    /// How the session's user signed in (RFC 8176 values).
+    #[serde(default = "Amr::password")]
+    pub amr: Amr,
+    /// When the user last proved who they are (seconds since the epoch).
+    #[serde(default)]
+    pub auth_time: u64,
 }

@@ -11,7 +11,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::auth::Challenge;
+use super::auth::{Challenge, MfaTicket};
 
 /// A stable, documented error code. Adding a variant is fine; renaming
 /// one breaks clients.
@@ -27,6 +27,12 @@ pub enum ErrorCode {
     InvalidCredentials,
     /// Sign-in needs a solved proof-of-work challenge (in `challenge`).
     ChallengeRequired,
+    /// The password was right; the account's second factor is needed
+    /// (the ticket is in `mfa`).
+    MfaRequired,
+    /// The second-factor code is wrong or used, or the ticket is unknown,
+    /// expired or used up.
+    MfaInvalid,
     /// The request needs a signed-in caller and carried no token.
     Unauthenticated,
     /// The access token has expired: refresh it and retry.
@@ -75,6 +81,8 @@ impl ErrorCode {
             ErrorCode::InvalidRequest => 400,
             ErrorCode::InvalidCredentials
             | ErrorCode::ChallengeRequired
+            | ErrorCode::MfaRequired
+            | ErrorCode::MfaInvalid
             | ErrorCode::Unauthenticated
             | ErrorCode::TokenExpired
             | ErrorCode::TokenInvalid
@@ -115,6 +123,9 @@ pub struct ApiError {
     /// travel by value everywhere, challenges rarely).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub challenge: Option<Box<Challenge>>,
+    /// With `mfa_required`: the ticket to prove the second factor with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mfa: Option<Box<MfaTicket>>,
 }
 
 /// What a caller without the role an operation needs is told.
@@ -128,6 +139,7 @@ impl ApiError {
             policy: None,
             retry_after_ms: None,
             challenge: None,
+            mfa: None,
         }
     }
 
@@ -143,6 +155,7 @@ impl ApiError {
             policy: Some(policy.to_owned()),
             retry_after_ms,
             challenge: None,
+            mfa: None,
         }
     }
 
@@ -157,6 +170,7 @@ impl ApiError {
             policy: Some("login-lockout".to_owned()),
             retry_after_ms: Some(retry_after_ms),
             challenge: None,
+            mfa: None,
         }
     }
 

@@ -96,6 +96,12 @@ event_kinds! {
     LoginSucceeded(Device) = "login_succeeded",
     /// A sign-in was refused.
     LoginFailed(LoginFailed) = "login_failed",
+    /// A sign-in proved its second factor.
+    MfaSucceeded(SecondFactor) = "mfa_succeeded",
+    /// A second-factor code was wrong or used.
+    MfaFailed(SecondFactor) = "mfa_failed",
+    /// A recovery code was used (one fewer is left).
+    RecoveryCodeUsed = "recovery_code_used",
     /// A sign-in needed a proof-of-work challenge first.
     LoginChallenged = "login_challenged",
     /// Too many failed sign-ins for a username from one address.

@@ -68,6 +68,9 @@ impl From<Principal> for Identity {
         Self {
             roles: principal.roles,
             must_change_password: principal.must_change_password,
+            aal: principal.assurance.aal,
+            amr: principal.assurance.amr,
+            auth_time: principal.assurance.auth_time,
             user_id: principal.user_id,
             username: principal.username,
             session_id: principal.session_id,
@@ -82,6 +85,8 @@ impl From<Principal> for Verified {
             username: principal.username,
             roles: principal.roles,
             session_id: principal.session_id,
+            aal: principal.assurance.aal,
+            amr: principal.assurance.amr,
         }
     }
 }

@@ -21,6 +21,7 @@ mod degraded;
 mod password;
 mod request;
 mod rotation;
+mod second_factor;
 mod services;
 mod sign_in;
 mod sign_out;
@@ -81,6 +82,8 @@ pub struct Principal {
     /// The session's user must change the password before doing anything
     /// else (read with the session; admission refuses everything else).
     pub must_change_password: bool,
+    /// How the session's user signed in, as its token says.
+    pub assurance: crate::token::Assurance,
 }
 
 impl Principal {
@@ -97,6 +100,15 @@ pub enum AuthError {
     InvalidCredentials,
     #[error("the account is disabled")]
     AccountDisabled,
+    /// The password was right; the account's second factor is needed.
+    #[error("a second factor is required")]
+    MfaRequired(Box<crate::mfa::Ticket>),
+    /// A second-factor code was wrong or used, or its ticket is unknown,
+    /// expired or used up (not told apart).
+    #[error("the second factor was not proved")]
+    MfaInvalid,
+    #[error(transparent)]
+    Mfa(crate::mfa::MfaError),
     #[error("{0}")]
     InvalidInput(&'static str),
     /// Sign-in to this username (or from this address) needs a solved
@@ -157,6 +169,15 @@ impl From<LimitError> for AuthError {
         match err {
             LimitError::Store(err) => AuthError::Store(err),
             other => AuthError::Corrupt(other.to_string()),
+        }
+    }
+}
+
+impl From<crate::mfa::MfaError> for AuthError {
+    fn from(err: crate::mfa::MfaError) -> Self {
+        match err {
+            crate::mfa::MfaError::Store(err) => AuthError::Store(err),
+            other => AuthError::Mfa(other),
         }
     }
 }
@@ -223,6 +244,8 @@ struct Inner {
     local_limits: crate::ratelimit::LocalLimits,
     /// Seals rotation results stored in Redis (derived from the signing key).
     sealing_key: [u8; 32],
+    /// Second factors (their key derived from the signing key).
+    factors: crate::mfa::Factors,
 }
 
 impl Auth {
@@ -236,6 +259,10 @@ impl Auth {
             degraded,
             local_limits: crate::ratelimit::LocalLimits::default(),
             sealing_key: parts.tokens.keyring().derive_key("rotation results"),
+            factors: crate::mfa::Factors::new(
+                parts.store.clone(),
+                &parts.tokens.keyring().derive_key("second factors"),
+            ),
             store: parts.store,
             users: parts.users,
             sessions: parts.sessions,
@@ -415,6 +442,7 @@ fn principal_with_roles(
     must_change_password: bool,
 ) -> Principal {
     Principal {
+        assurance: claims.assurance(),
         user_id: claims.sub,
         username: claims.name,
         session_id: claims.sid,

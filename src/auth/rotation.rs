@@ -131,6 +131,14 @@ impl Presented<'_> {
         }
     }
 
+    /// Copied into the new tokens: a rotation never raises it.
+    fn assurance(&self) -> crate::token::Assurance {
+        match self {
+            Presented::Refresh(c) => c.assurance(),
+            Presented::Access(c) | Presented::AccessOnly(c, _) => c.assurance(),
+        }
+    }
+
     fn jti(&self) -> &str {
         match self {
             Presented::Refresh(c) => &c.jti,
@@ -254,11 +262,14 @@ impl Auth {
             session_id,
             roles,
             user.must_change_password,
+            presented.assurance(),
         )?;
-        let refresh = self
-            .inner
-            .tokens
-            .issue_refresh(&user.id, session_id, generation)?;
+        let refresh = self.inner.tokens.issue_refresh(
+            &user.id,
+            session_id,
+            generation,
+            presented.assurance(),
+        )?;
         let sealed = self.seal(&Stored {
             access: access.token.clone(),
             refresh: Some(refresh.token.clone()),

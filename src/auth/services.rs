@@ -47,6 +47,13 @@ macro_rules! services {
                 &self.inner.sessions
             }
 
+            /// Second factors (until the enrolment operations reach `ops`,
+            /// only tests enrol them).
+            #[allow(dead_code, reason = "only tests enrol factors yet")]
+            $vis fn factors(&self) -> &crate::mfa::Factors {
+                &self.inner.factors
+            }
+
             #[allow(dead_code, reason = "only tests read the tokens service")]
             $vis fn tokens(&self) -> &Tokens {
                 &self.inner.tokens

@@ -6,6 +6,7 @@
 use super::*;
 use crate::api::events::{Device, LoginFailed, LoginFailure, LoginLocked, Repeats};
 use crate::events::EventKind;
+use crate::token::Assurance;
 
 /// What a password check found (never told to the client as such).
 pub(super) enum Verified {
@@ -110,6 +111,24 @@ impl Auth {
             );
             return Err(AuthError::AccountDisabled);
         }
+        // A second factor, where the account has one, before any session.
+        if self.inner.factors.has_factor(&user.id).await? {
+            let ticket = self.inner.factors.issue_ticket(&user.id).await?;
+            return Err(AuthError::MfaRequired(Box::new(ticket)));
+        }
+        let now = crate::duration::epoch_ms() / 1000;
+        self.start_session(user, client, Assurance::password(now))
+            .await
+    }
+
+    /// Starts a session for `user`, who proved who they are as
+    /// `assurance` says: a fresh token pair, the session, the events.
+    pub(super) async fn start_session(
+        &self,
+        user: User,
+        client: &Client,
+        assurance: Assurance,
+    ) -> Result<Login, AuthError> {
         let session_id = crate::random::hex::<16>();
         let roles = user.roles.iter().map(|r| r.as_str().to_owned()).collect();
         let access = self.inner.tokens.issue_access(
@@ -118,8 +137,12 @@ impl Auth {
             &session_id,
             roles,
             user.must_change_password,
+            assurance,
         )?;
-        let refresh = self.inner.tokens.issue_refresh(&user.id, &session_id, 0)?;
+        let refresh = self
+            .inner
+            .tokens
+            .issue_refresh(&user.id, &session_id, 0, assurance)?;
         self.inner
             .sessions
             .create(&NewSession {

@@ -9,18 +9,7 @@ async fn factors(backend: &TestBackend) -> Factors {
 
 /// The secret of an enrolment, from its base32 (as an app reads it).
 fn secret_of(enrolment: &TotpEnrolment) -> Vec<u8> {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let (mut buffer, mut bits, mut out) = (0u32, 0u32, Vec::new());
-    for c in enrolment.secret.bytes() {
-        let value = ALPHABET.iter().position(|&a| a == c).unwrap() as u32;
-        buffer = (buffer << 5) | value;
-        bits += 5;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((buffer >> bits) as u8);
-        }
-    }
-    out
+    totp::from_base32(&enrolment.secret).unwrap()
 }
 
 fn now() -> u64 {

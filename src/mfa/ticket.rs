@@ -18,36 +18,9 @@ pub const ATTEMPTS: u64 = 5;
 
 static ATTEMPT: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("attempt.lua")));
 
-/// A way to prove the second factor.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Method {
-    Totp,
-    RecoveryCode,
-}
-
-impl Method {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Method::Totp => "totp",
-            Method::RecoveryCode => "recovery_code",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Method> {
-        [Method::Totp, Method::RecoveryCode]
-            .into_iter()
-            .find(|method| method.as_str() == text)
-    }
-}
-
-/// A ticket as the client gets it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Ticket {
-    pub ticket: String,
-    /// The methods the user has.
-    pub methods: Vec<Method>,
-    pub expires_in_ms: u64,
-}
+/// A way to prove the second factor, and a ticket as the client gets it:
+/// the wire types.
+pub use crate::api::auth::{MfaMethod as Method, MfaTicket as Ticket};
 
 /// A ticket an attempt was counted against: whose it is, and how it may
 /// be proved.
@@ -64,7 +37,7 @@ impl Factors {
         if !self.has_factor(user_id).await? {
             return Err(MfaError::NoFactor);
         }
-        let methods = vec![Method::Totp, Method::RecoveryCode];
+        let methods = Method::ALL.to_vec();
         let ticket = crate::random::hex::<16>();
         let joined = methods
             .iter()

@@ -82,6 +82,24 @@ pub fn base32(bytes: &[u8]) -> String {
     out
 }
 
+/// The bytes of RFC 4648 base32 `text` (what an authenticator app does
+/// with the secret it is shown; tests play the app).
+#[cfg(any(test, feature = "test-util"))]
+pub fn from_base32(text: &str) -> Option<Vec<u8>> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let (mut buffer, mut bits, mut out) = (0u32, 0u32, Vec::new());
+    for c in text.bytes() {
+        let value = ALPHABET.iter().position(|&a| a == c)? as u32;
+        buffer = (buffer << 5) | value;
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buffer >> bits) as u8);
+        }
+    }
+    Some(out)
+}
+
 /// The URI an authenticator app reads from a QR code (Google's Key Uri
 /// Format): `otpauth://totp/<issuer>:<account>?secret=…&issuer=…`.
 pub fn otpauth_uri(issuer: &str, account: &str, secret: &[u8]) -> String {
@@ -169,6 +187,7 @@ mod tests {
             ("foobar", "MZXW6YTBOI"),
         ] {
             assert_eq!(base32(plain.as_bytes()), encoded);
+            assert_eq!(from_base32(encoded).unwrap(), plain.as_bytes());
         }
     }
 

@@ -26,6 +26,7 @@ use jsonwebtoken::Header;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+pub use crate::api::assurance::{Amr, Assurance};
 pub use keys::{KeyError, Keyring, MIN_SECRET_BYTES};
 
 /// Longest token accepted, in bytes; anything longer is garbage.
@@ -77,6 +78,15 @@ pub struct AccessClaims {
     pub name: String,
     pub roles: Vec<String>,
     pub token_use: TokenUse,
+    /// How the session's user signed in (RFC 8176), its assurance level
+    /// and when (see [`crate::api::assurance`]): set at sign-in, copied
+    /// by refresh and renewal, never raised by them.
+    #[serde(default = "Amr::password")]
+    pub amr: Amr,
+    #[serde(default = "crate::api::assurance::aal_one")]
+    pub aal: u8,
+    #[serde(default)]
+    pub auth_time: u64,
     /// Issued to a session that must change its password before anything
     /// else (`pwc`, present only then). Redis decides this for every
     /// request; the claim is what degraded mode, which cannot ask, goes by.
@@ -99,6 +109,35 @@ pub struct RefreshClaims {
     pub iss: String,
     pub aud: String,
     pub token_use: TokenUse,
+    /// How the session's user signed in (RFC 8176), its assurance level
+    /// and when (see [`crate::api::assurance`]): set at sign-in, copied
+    /// by refresh and renewal, never raised by them.
+    #[serde(default = "Amr::password")]
+    pub amr: Amr,
+    #[serde(default = "crate::api::assurance::aal_one")]
+    pub aal: u8,
+    #[serde(default)]
+    pub auth_time: u64,
+}
+
+impl AccessClaims {
+    pub fn assurance(&self) -> Assurance {
+        Assurance {
+            amr: self.amr,
+            aal: self.aal,
+            auth_time: self.auth_time,
+        }
+    }
+}
+
+impl RefreshClaims {
+    pub fn assurance(&self) -> Assurance {
+        Assurance {
+            amr: self.amr,
+            aal: self.aal,
+            auth_time: self.auth_time,
+        }
+    }
 }
 
 /// A freshly signed token and its claims.
@@ -175,6 +214,7 @@ impl Tokens {
         session_id: &str,
         roles: Vec<String>,
         must_change_password: bool,
+        assurance: Assurance,
     ) -> Result<Issued<AccessClaims>, TokenError> {
         let now = now_secs();
         let claims = AccessClaims {
@@ -190,6 +230,9 @@ impl Tokens {
             roles,
             token_use: TokenUse::Access,
             must_change_password,
+            amr: assurance.amr,
+            aal: assurance.aal,
+            auth_time: assurance.auth_time,
         };
         Ok(Issued {
             token: self.sign(&claims)?,
@@ -203,6 +246,7 @@ impl Tokens {
         user_id: &str,
         session_id: &str,
         generation: u64,
+        assurance: Assurance,
     ) -> Result<Issued<RefreshClaims>, TokenError> {
         let now = now_secs();
         let claims = RefreshClaims {
@@ -216,6 +260,9 @@ impl Tokens {
             iss: self.config.issuer.clone(),
             aud: self.refresh_audience.clone(),
             token_use: TokenUse::Refresh,
+            amr: assurance.amr,
+            aal: assurance.aal,
+            auth_time: assurance.auth_time,
         };
         Ok(Issued {
             token: self.sign_typed(&claims, Some(REFRESH_TYP))?,

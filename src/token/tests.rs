@@ -28,7 +28,14 @@ const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef-test";
 fn access_tokens_round_trip_with_all_claims() {
     let tokens = hs_tokens(SECRET);
     let issued = tokens
-        .issue_access("u1", "alice", "s1", vec!["admin".into()], false)
+        .issue_access(
+            "u1",
+            "alice",
+            "s1",
+            vec!["admin".into()],
+            false,
+            Assurance::password(1),
+        )
         .unwrap();
     let claims = tokens.verify_access(&issued.token).unwrap();
     assert_eq!(claims, issued.claims);
@@ -43,14 +50,16 @@ fn access_tokens_round_trip_with_all_claims() {
 #[test]
 fn refresh_and_access_tokens_are_not_interchangeable() {
     let tokens = hs_tokens(SECRET);
-    let refresh = tokens.issue_refresh("u1", "s1", 3).unwrap();
+    let refresh = tokens
+        .issue_refresh("u1", "s1", 3, Assurance::password(1))
+        .unwrap();
     assert_eq!(tokens.verify_refresh(&refresh.token).unwrap().generation, 3);
     assert!(matches!(
         tokens.verify_access(&refresh.token),
         Err(TokenError::Invalid(_))
     ));
     let access = tokens
-        .issue_access("u1", "alice", "s1", vec![], false)
+        .issue_access("u1", "alice", "s1", vec![], false, Assurance::password(1))
         .unwrap();
     assert!(matches!(
         tokens.verify_refresh(&access.token),
@@ -64,7 +73,9 @@ fn refresh_and_access_tokens_are_not_interchangeable() {
 #[test]
 fn a_generic_access_token_verifier_refuses_refresh_tokens() {
     let tokens = hs_tokens(SECRET);
-    let refresh = tokens.issue_refresh("u1", "s1", 1).unwrap();
+    let refresh = tokens
+        .issue_refresh("u1", "s1", 1, Assurance::password(1))
+        .unwrap();
     let header = jsonwebtoken::decode_header(&refresh.token).unwrap();
     assert_eq!(header.typ.as_deref(), Some("refresh+jwt"));
     assert_eq!(refresh.claims.aud, "gatehouse:refresh");
@@ -79,7 +90,7 @@ fn a_generic_access_token_verifier_refuses_refresh_tokens() {
         "an access-token verifier accepted a refresh token"
     );
     let access = tokens
-        .issue_access("u1", "alice", "s1", vec![], false)
+        .issue_access("u1", "alice", "s1", vec![], false, Assurance::password(1))
         .unwrap();
     assert!(jsonwebtoken::decode::<serde_json::Value>(&access.token, &key, &validation).is_ok());
 
@@ -98,7 +109,14 @@ fn a_generic_access_token_verifier_refuses_refresh_tokens() {
 fn tampered_tokens_are_rejected() {
     let tokens = hs_tokens(SECRET);
     let token = tokens
-        .issue_access("u1", "alice", "s1", vec!["user".into()], false)
+        .issue_access(
+            "u1",
+            "alice",
+            "s1",
+            vec!["user".into()],
+            false,
+            Assurance::password(1),
+        )
         .unwrap()
         .token;
     let parts: Vec<&str> = token.split('.').collect();
@@ -133,7 +151,7 @@ fn tampered_tokens_are_rejected() {
 fn alg_none_is_rejected() {
     let tokens = hs_tokens(SECRET);
     let claims = tokens
-        .issue_access("u1", "alice", "s1", vec![], false)
+        .issue_access("u1", "alice", "s1", vec![], false, Assurance::password(1))
         .unwrap()
         .claims;
     let header =
@@ -154,7 +172,7 @@ fn a_token_signed_with_another_key_is_rejected() {
     let ours = hs_tokens(SECRET);
     let theirs = hs_tokens(b"another-secret-another-secret-another-secret");
     let token = theirs
-        .issue_access("u1", "alice", "s1", vec![], false)
+        .issue_access("u1", "alice", "s1", vec![], false, Assurance::password(1))
         .unwrap()
         .token;
     assert_eq!(
@@ -185,7 +203,7 @@ fn algorithm_confusion_with_the_public_key_as_hmac_secret_is_rejected() {
         TokenConfig::default(),
     );
     let claims = tokens
-        .issue_access("u1", "alice", "s1", vec![], false)
+        .issue_access("u1", "alice", "s1", vec![], false, Assurance::password(1))
         .unwrap()
         .claims;
     let public_pem = std::fs::read(data("rsa2048.pub.pem")).unwrap();
@@ -208,7 +226,7 @@ fn expired_and_not_yet_valid_tokens_are_rejected_outside_the_leeway() {
     let tokens = hs_tokens(SECRET);
     let now = now_secs();
     let mut claims = tokens
-        .issue_access("u1", "alice", "s1", vec![], false)
+        .issue_access("u1", "alice", "s1", vec![], false, Assurance::password(1))
         .unwrap()
         .claims;
 
@@ -234,7 +252,7 @@ fn expired_and_not_yet_valid_tokens_are_rejected_outside_the_leeway() {
 fn wrong_issuer_or_audience_is_rejected() {
     let tokens = hs_tokens(SECRET);
     let mut claims = tokens
-        .issue_access("u1", "alice", "s1", vec![], false)
+        .issue_access("u1", "alice", "s1", vec![], false, Assurance::password(1))
         .unwrap()
         .claims;
     claims.iss = "someone-else".into();
@@ -268,7 +286,7 @@ fn rotation_signs_with_the_newest_key_and_verifies_all() {
     );
 
     let old_token = before
-        .issue_access("u1", "alice", "s1", vec![], false)
+        .issue_access("u1", "alice", "s1", vec![], false, Assurance::password(1))
         .unwrap()
         .token;
     assert!(
@@ -276,7 +294,7 @@ fn rotation_signs_with_the_newest_key_and_verifies_all() {
         "tokens from before the rotation stay valid"
     );
     let new_token = after
-        .issue_access("u1", "alice", "s1", vec![], false)
+        .issue_access("u1", "alice", "s1", vec![], false, Assurance::password(1))
         .unwrap()
         .token;
     assert!(matches!(
@@ -296,7 +314,7 @@ fn eddsa_and_rs256_keys_sign_verify_and_publish_jwks() {
             TokenConfig::default(),
         );
         let issued = tokens
-            .issue_access("u1", "alice", "s1", vec![], false)
+            .issue_access("u1", "alice", "s1", vec![], false, Assurance::password(1))
             .unwrap();
         assert!(tokens.verify_access(&issued.token).is_ok(), "{file}");
         let header = jsonwebtoken::decode_header(&issued.token).unwrap();

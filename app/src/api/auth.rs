@@ -5,8 +5,8 @@
 //! hydrated, and answers with a redirect). Both set the session cookies.
 
 use gatehouse::api::auth::{
-    ChallengeRequest, Identity, LoginRequest, PasswordChange, PasswordChanged, RefreshRequest,
-    SignedOut, TokenPair,
+    ChallengeRequest, Identity, LoginRequest, MfaVerify, PasswordChange, PasswordChanged,
+    RefreshRequest, SignedOut, TokenPair,
 };
 use leptos::prelude::*;
 use server_fn::codec::{GetUrl, Json};
@@ -25,6 +25,27 @@ pub async fn login(#[server(flatten)] body: LoginRequest) -> Result<TokenPair, F
         body.challenge_solution,
     )
     .await?;
+    Ok(TokenPair::from(&login))
+}
+
+/// `POST /api/v1/auth/mfa/verify` `{"ticket","method","code"}`: the
+/// second step of signing in to an account with a second factor (the
+/// ticket comes with the password step's 401 `mfa_required`). Answers
+/// like login, with the session's `aal` 2; a wrong or used code, or a
+/// ticket expired or tried five times, is 401 `mfa_invalid`.
+#[server(prefix = "/api/v1", endpoint = "auth/mfa/verify", input = Json)]
+pub async fn verify_mfa(#[server(flatten)] body: MfaVerify) -> Result<TokenPair, FnError> {
+    let state = crate::state::current()?;
+    let login = state
+        .auth
+        .verify_second_factor(
+            &body.ticket,
+            body.method,
+            &body.code,
+            &crate::caller::client(),
+        )
+        .await?;
+    crate::cookies::send(&crate::cookies::login_cookies(&state.cookies, &login));
     Ok(TokenPair::from(&login))
 }
 

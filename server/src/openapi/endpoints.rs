@@ -30,9 +30,17 @@ pub const ENDPOINTS: &[Endpoint] = &[
     op(
         Post,
         "/api/v1/auth/login",
-        "Sign in: a token pair and the session cookies. With too many recent failures, 401 `challenge_required` carries a proof-of-work challenge to solve first.",
+        "Sign in: a token pair and the session cookies. With too many recent failures, 401 `challenge_required` carries a proof-of-work challenge to solve first. For an account with a second factor, a right password is answered 401 `mfa_required` with a ticket in `mfa` (no token, no cookie).",
         Public,
         Some(named::<api::auth::LoginRequest>),
+        named::<api::auth::TokenPair>,
+    ),
+    op(
+        Post,
+        "/api/v1/auth/mfa/verify",
+        "The second step of signing in: the ticket of `mfa_required` and a code (`totp` or `recovery_code`). Answers like sign-in, at `aal` 2; a wrong or used code, or a ticket expired or tried five times, is 401 `mfa_invalid`.",
+        Public,
+        Some(named::<api::auth::MfaVerify>),
         named::<api::auth::TokenPair>,
     ),
     op(

@@ -40,6 +40,20 @@ impl From<crate::auth::AuthError> for ApiError {
                      with challenge_id and challenge_solution.",
                 )
             },
+            AuthError::MfaRequired(ticket) => ApiError {
+                mfa: Some(ticket),
+                ..ApiError::new(
+                    ErrorCode::MfaRequired,
+                    "This account has a second factor: send a code with the ticket to \
+                     POST /api/v1/auth/mfa/verify.",
+                )
+            },
+            AuthError::MfaInvalid => ApiError::new(
+                ErrorCode::MfaInvalid,
+                "The code is wrong or was used already, or the ticket has expired or was \
+                 tried too often. Try the next code, or sign in again for a new ticket.",
+            ),
+            AuthError::Mfa(err) => err.into(),
             AuthError::Token(TokenError::Expired) => ApiError::new(
                 ErrorCode::TokenExpired,
                 "The access token has expired. Refresh it (POST /api/v1/auth/refresh) and retry.",
@@ -105,6 +119,24 @@ impl From<crate::auth::Refusal> for ApiError {
                 "Choose a new password first: POST /api/v1/auth/password \
                  {\"current_password\",\"new_password\"}, or the form on /account.",
             ),
+        }
+    }
+}
+
+impl From<crate::mfa::MfaError> for ApiError {
+    fn from(err: crate::mfa::MfaError) -> Self {
+        use crate::mfa::MfaError;
+        match err {
+            MfaError::Store(err) => err.into(),
+            MfaError::NotFound => ApiError::new(ErrorCode::NotFound, format!("{err}.")),
+            MfaError::InvalidLabel
+            | MfaError::TooManyFactors
+            | MfaError::TooManyPending
+            | MfaError::NoFactor => ApiError::new(ErrorCode::ValidationFailed, format!("{err}.")),
+            MfaError::Corrupt(_) => {
+                tracing::error!(error = %err, "second-factor data unreadable");
+                ApiError::internal()
+            }
         }
     }
 }

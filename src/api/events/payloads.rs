@@ -13,6 +13,14 @@ pub struct Device {
     pub device: String,
 }
 
+/// `mfa_succeeded` and `mfa_failed` details: how the second factor was
+/// (or was not) proved. Never the code.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SecondFactor {
+    pub method: crate::api::auth::MfaMethod,
+}
+
 /// Why a sign-in failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -39,6 +39,7 @@ impl Auth {
             &claims.sid,
             roles.iter().map(|r| r.as_str().to_owned()).collect(),
             claims.must_change_password,
+            claims.assurance(),
         )?;
         let sealed = self.seal(&Stored {
             access: access.token.clone(),

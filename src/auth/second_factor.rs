@@ -1,0 +1,113 @@
+//! The second step of signing in, for accounts with a second factor: the
+//! password step answered with a ticket (`mfa_required`), and this step
+//! proves a factor with it and starts the session, at assurance level 2.
+//!
+//! Guessing is bounded three ways: a ticket allows five attempts (counted
+//! atomically before each check, see `mfa::ticket`), wrong codes count
+//! against the account's `mfa-user` window (fail closed) whichever ticket
+//! they came with, and they feed the proof-of-work windows like wrong
+//! passwords do. A TOTP code works once (see `mfa`), and the ticket is
+//! taken by exactly one caller, so one ticket opens one session.
+
+use super::*;
+use crate::api::assurance::{Amr, Method};
+use crate::api::events::SecondFactor;
+use crate::events::EventKind;
+use crate::mfa::Method as MfaMethod;
+use crate::ratelimit::{Check, Subject};
+use crate::token::Assurance;
+
+/// The policy counting wrong second-factor codes per account.
+pub const MFA_FAILURES: &str = "mfa-user";
+
+impl Auth {
+    /// Proves the second factor of the sign-in `ticket` stands for, with
+    /// `code` by `method`, and starts its session (`aal` 2).
+    #[tracing::instrument(skip_all, fields(ip = %client.ip, user_id), err(level = "info"))]
+    pub async fn verify_second_factor(
+        &self,
+        ticket: &str,
+        method: MfaMethod,
+        code: &str,
+        client: &Client,
+    ) -> Result<Login, AuthError> {
+        let factors = &self.inner.factors;
+        let Some(attempt) = factors.attempt_ticket(ticket).await? else {
+            return Err(AuthError::MfaInvalid);
+        };
+        tracing::Span::current().record("user_id", attempt.user_id.as_str());
+        let window = self.mfa_window(&attempt.user_id);
+        if let Some(window) = &window {
+            // Would one more wrong code fit? (Looks only; wrong codes
+            // count below.)
+            let decision = self
+                .inner
+                .limiter
+                .check(std::slice::from_ref(window), false)
+                .await?;
+            if let Some(rejected) = decision.rejection() {
+                return Err(AuthError::RateLimited(rejected.clone()));
+            }
+        }
+        let Some(user) = self.inner.users.get(&attempt.user_id).await? else {
+            return Err(AuthError::MfaInvalid);
+        };
+        let proved = attempt.methods.contains(&method)
+            && match method {
+                MfaMethod::Totp => factors.verify_totp(&user.id, code).await?.is_some(),
+                MfaMethod::RecoveryCode => factors.use_recovery_code(&user.id, code).await?,
+            };
+        let event = |kind| {
+            Event::new(kind)
+                .user(&user.id)
+                .username(&user.username)
+                .ip(&client.ip)
+        };
+        if !proved {
+            if let Some(window) = &window {
+                self.inner
+                    .limiter
+                    .check(std::slice::from_ref(window), true)
+                    .await?;
+            }
+            let failures = self.challenge_checks(&user.username, client);
+            self.count_failure(&failures).await?;
+            self.inner
+                .events
+                .emit(event(EventKind::MfaFailed(SecondFactor { method })));
+            return Err(AuthError::MfaInvalid);
+        }
+        if !factors.take_ticket(ticket).await? {
+            return Err(AuthError::MfaInvalid);
+        }
+        if user.disabled {
+            return Err(AuthError::AccountDisabled);
+        }
+        self.inner
+            .events
+            .emit(event(EventKind::MfaSucceeded(SecondFactor { method })));
+        if method == MfaMethod::RecoveryCode {
+            self.inner.events.emit(event(EventKind::RecoveryCodeUsed));
+        }
+        let assurance = Assurance {
+            amr: Amr::password().with(Method::Otp),
+            aal: 2,
+            auth_time: crate::duration::epoch_ms() / 1000,
+        };
+        self.start_session(user, client, assurance).await
+    }
+
+    /// The account's window of wrong second-factor codes, if configured.
+    fn mfa_window(&self, user_id: &str) -> Option<Check<'_>> {
+        self.inner.limiter.policy(MFA_FAILURES).map(|policy| Check {
+            policy,
+            subject: Subject::User {
+                user_id: user_id.to_owned(),
+            },
+            cost: 1,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;
