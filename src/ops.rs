@@ -14,6 +14,7 @@
 mod account;
 mod admin;
 mod console;
+mod factors;
 mod service;
 #[cfg(test)]
 mod tests;
@@ -43,6 +44,10 @@ pub enum OpError {
     /// The request is well formed but not allowed as it stands.
     #[error("{0}")]
     Invalid(String),
+    /// The operation needs a session whose user proved a second factor
+    /// recently (`--step-up-max-age`).
+    #[error("this needs a recent sign-in with your second factor")]
+    StepUpRequired,
     #[error(transparent)]
     Auth(#[from] AuthError),
     #[error(transparent)]

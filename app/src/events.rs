@@ -100,6 +100,9 @@ pub fn label(kind: Kind) -> &'static str {
         Kind::MfaSucceeded => "Second factor proved",
         Kind::MfaFailed => "Second factor failed",
         Kind::RecoveryCodeUsed => "Recovery code used",
+        Kind::MfaEnrolled => "Second factor added",
+        Kind::MfaRemoved => "Second factor removed",
+        Kind::RecoveryCodesRenewed => "New recovery codes",
         Kind::UserCreated => "User created",
         Kind::UserDisabled => "User disabled",
         Kind::UserEnabled => "User enabled",
@@ -121,7 +124,10 @@ pub fn group(kind: Kind) -> Group {
         | Kind::LoginLocked
         | Kind::MfaSucceeded
         | Kind::MfaFailed
-        | Kind::RecoveryCodeUsed => Group::SignIn,
+        | Kind::RecoveryCodeUsed
+        | Kind::MfaEnrolled
+        | Kind::MfaRemoved
+        | Kind::RecoveryCodesRenewed => Group::SignIn,
         Kind::Logout | Kind::SessionCreated | Kind::SessionRevoked | Kind::SignedOutEverywhere => {
             Group::Sessions
         }
@@ -172,9 +178,12 @@ pub fn tone(kind: Kind) -> Tone {
         | Kind::AdminLockForceReleased
         | Kind::BreakerClosed
         | Kind::DegradedEnded
-        | Kind::RecoveryCodeUsed => Tone::Notable,
+        | Kind::RecoveryCodeUsed
+        | Kind::MfaRemoved => Tone::Notable,
         Kind::LoginSucceeded
         | Kind::MfaSucceeded
+        | Kind::MfaEnrolled
+        | Kind::RecoveryCodesRenewed
         | Kind::Logout
         | Kind::SessionCreated
         | Kind::SignedOutEverywhere

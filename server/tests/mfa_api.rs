@@ -10,37 +10,85 @@ use gatehouse::mfa::totp;
 use gatehouse::user::Role;
 use http::{Request, header};
 use serde_json::json;
-use support::{TestApp, app_on, expect_error, json, post_bearer, post_json, set_cookies};
+use support::{
+    TestApp, app_on, expect_error, json, post_bearer, post_json, post_json_bearer, set_cookies,
+};
 
 fn now() -> u64 {
     gatehouse::duration::epoch_ms() / 1000
 }
 
-/// `kim`, with a confirmed TOTP factor: its secret.
-async fn enrolled(app: &TestApp) -> Vec<u8> {
+/// `kim`, with a TOTP factor enrolled through the API: its secret, the
+/// recovery codes, and the (password-only) token that enrolled it.
+async fn enrolled(app: &TestApp) -> (Vec<u8>, Vec<String>, String) {
     app.user("kim", "correct horse battery", &[Role::User])
         .await;
-    let auth = &app.state.auth;
-    let user = auth.users().find("kim").await.unwrap().unwrap();
-    let enrolment = auth
-        .factors()
-        .enroll_totp(&user.id, "kim", None)
-        .await
-        .unwrap();
-    let secret = totp::from_base32(&enrolment.secret).unwrap();
-    let code = totp::code_at(&secret, now() - totp::PERIOD);
-    auth.factors()
-        .confirm_totp(&user.id, &enrolment.factor_id, &code)
-        .await
+    let token = app.token("kim", "correct horse battery").await;
+    let enrolment = app
+        .send(post_json_bearer(
+            "/api/v1/auth/mfa/totp/enroll",
+            &token,
+            &json!({"label": "Phone"}),
+        ))
+        .await;
+    assert_eq!(enrolment.status(), 200);
+    let enrolment = json(enrolment).await;
+    assert!(
+        enrolment["otpauth_uri"]
+            .as_str()
+            .unwrap()
+            .starts_with("otpauth://totp/Gatehouse:kim?secret=")
+    );
+    let secret = totp::from_base32(enrolment["secret"].as_str().unwrap()).unwrap();
+    let confirm = |code: String| {
+        post_json_bearer(
+            "/api/v1/auth/mfa/totp/confirm",
+            &token,
+            &json!({"factor_id": enrolment["factor_id"], "code": code}),
+        )
+    };
+    let wrong = totp::code_at(&secret, now() + 10 * totp::PERIOD);
+    expect_error(app.send(confirm(wrong)).await, 422, "validation_failed").await;
+    // The previous step's code: the current one stays free for the test.
+    let confirmed = app
+        .send(confirm(totp::code_at(&secret, now() - totp::PERIOD)))
+        .await;
+    assert_eq!(confirmed.status(), 200);
+    let codes: Vec<String> =
+        serde_json::from_value(json(confirmed).await["recovery_codes"].clone()).unwrap();
+    assert_eq!(codes.len(), 10);
+    (secret, codes, token)
+}
+
+/// Signs in with the password and `code`: the access token (aal 2).
+async fn sign_in_with(app: &TestApp, method: &str, code: &str) -> String {
+    let response = app
+        .send(post_json(
+            "/api/v1/auth/login",
+            &json!({"username": "kim", "password": "correct horse battery"}),
+        ))
+        .await;
+    let ticket = json(response).await["mfa"]["ticket"]
+        .as_str()
         .unwrap()
-        .unwrap();
-    secret
+        .to_owned();
+    let response = app
+        .send(post_json(
+            "/api/v1/auth/mfa/verify",
+            &json!({"ticket": ticket, "method": method, "code": code}),
+        ))
+        .await;
+    assert_eq!(response.status(), 200);
+    json(response).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 gatehouse::both_topologies! {
     async fn a_right_password_gets_a_ticket_and_a_code_gets_the_session(backend) {
         let app = app_on(&backend, &[]).await;
-        let secret = enrolled(&app).await;
+        let (secret, _, _) = enrolled(&app).await;
         let response = app
             .send(post_json("/api/v1/auth/login", &json!({"username": "kim", "password": "correct horse battery"})))
             .await;
@@ -90,5 +138,39 @@ gatehouse::both_topologies! {
         let token = app.token("lee", "correct horse battery").await;
         let me = json(app.send(post_bearer("/api/v1/auth/me", &token)).await).await;
         assert_eq!((me["aal"].clone(), me["amr"].clone()), (json!(1), json!(["pwd"])));
+    }
+
+    async fn changing_factors_needs_a_recent_second_factor(backend) {
+        let app = app_on(&backend, &[]).await;
+        let (secret, codes, password_only) = enrolled(&app).await;
+        let factors = json(app.send(post_bearer("/api/v1/auth/mfa/factors", &password_only)).await).await;
+        assert_eq!(factors["recovery_codes_left"], 10);
+        let factor = &factors["factors"][0];
+        assert_eq!((factor["kind"].clone(), factor["label"].clone()), (json!("totp"), json!("Phone")));
+        assert_eq!((factor["passkey"].clone(), factor["backup_eligible"].clone()), (json!(false), json!(false)));
+        let factor_id = factor["factor_id"].as_str().unwrap().to_owned();
+
+        // The session that enrolled it proved no second factor.
+        let remove = |token: &str| post_json_bearer("/api/v1/auth/mfa/factors/remove", token, &json!({"factor_id": factor_id}));
+        expect_error(app.send(remove(&password_only)).await, 403, "step_up_required").await;
+        expect_error(app.send(post_bearer("/api/v1/auth/mfa/recovery-codes", &password_only)).await, 403, "step_up_required").await;
+        let more = post_json_bearer("/api/v1/auth/mfa/totp/enroll", &password_only, &json!({}));
+        expect_error(app.send(more).await, 403, "step_up_required").await;
+
+        // A recovery code proves it too; new codes kill the old ones.
+        let strong = sign_in_with(&app, "recovery_code", &codes[0]).await;
+        let renewed = app.send(post_bearer("/api/v1/auth/mfa/recovery-codes", &strong)).await;
+        assert_eq!(renewed.status(), 200);
+        assert_eq!(json(renewed).await["recovery_codes"].as_array().unwrap().len(), 10);
+        let strong = sign_in_with(&app, "totp", &totp::code_at(&secret, now())).await;
+        let removed = app.send(remove(&strong)).await;
+        assert_eq!(removed.status(), 200);
+        expect_error(app.send(remove(&strong)).await, 404, "not_found").await;
+        // No factor left: a password signs in again.
+        let login = app
+            .send(post_json("/api/v1/auth/login", &json!({"username": "kim", "password": "correct horse battery"})))
+            .await;
+        assert_eq!(login.status(), 200);
+        assert_eq!(json(app.send(post_bearer("/api/v1/auth/mfa/factors", &strong)).await).await["recovery_codes_left"], 0);
     }
 }

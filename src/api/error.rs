@@ -45,6 +45,9 @@ pub enum ErrorCode {
     AccountDisabled,
     /// The caller lacks the role this needs.
     Forbidden,
+    /// The action needs a recent sign-in with the account's second factor
+    /// (within `--step-up-max-age`): sign in again with it.
+    StepUpRequired,
     /// The caller must change the password (`POST /api/v1/auth/password`)
     /// before doing anything else.
     PasswordChangeRequired,
@@ -90,6 +93,7 @@ impl ErrorCode {
             ErrorCode::AccountDisabled
             | ErrorCode::Forbidden
             | ErrorCode::PasswordChangeRequired
+            | ErrorCode::StepUpRequired
             | ErrorCode::CrossOrigin => 403,
             ErrorCode::Conflict
             | ErrorCode::LockBusy

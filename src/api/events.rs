@@ -102,6 +102,12 @@ event_kinds! {
     MfaFailed(SecondFactor) = "mfa_failed",
     /// A recovery code was used (one fewer is left).
     RecoveryCodeUsed = "recovery_code_used",
+    /// A user confirmed a new second factor.
+    MfaEnrolled(FactorChanged) = "mfa_enrolled",
+    /// A user removed a second factor.
+    MfaRemoved(FactorChanged) = "mfa_removed",
+    /// A user made a new set of recovery codes (the old ones died).
+    RecoveryCodesRenewed = "recovery_codes_renewed",
     /// A sign-in needed a proof-of-work challenge first.
     LoginChallenged = "login_challenged",
     /// Too many failed sign-ins for a username from one address.

@@ -19,6 +19,7 @@ pub mod console;
 pub mod error;
 pub mod events;
 pub mod locks;
+pub mod mfa;
 pub mod ratelimit;
 pub mod role;
 pub mod sessions;

@@ -211,6 +211,9 @@ pub struct AuthParts {
     /// How long after Redis last answered degraded mode may answer from
     /// tokens and the revocation mirror (zero: off, fail closed).
     pub degraded_max: std::time::Duration,
+    /// How recently a user with a second factor must have proved it for a
+    /// sensitive action (changing their factors).
+    pub step_up_max_age: std::time::Duration,
 }
 
 /// The Gatehouse core: sign-in, admission, rotation and sign-out, and
@@ -246,6 +249,7 @@ struct Inner {
     sealing_key: [u8; 32],
     /// Second factors (their key derived from the signing key).
     factors: crate::mfa::Factors,
+    step_up_max_age: std::time::Duration,
 }
 
 impl Auth {
@@ -273,6 +277,7 @@ impl Auth {
             events: parts.events,
             rotation: parts.rotation,
             challenges: parts.challenges,
+            step_up_max_age: parts.step_up_max_age,
             admissions: crate::observe::Admissions::register(),
             signouts: parts.signouts,
         };
@@ -287,6 +292,12 @@ impl Auth {
     /// The public keys tokens are verified with, as a JWKS.
     pub fn jwks(&self) -> serde_json::Value {
         self.inner.tokens.keyring().jwks()
+    }
+
+    /// How recently a second factor must have been proved for a
+    /// sensitive action.
+    pub fn step_up_max_age(&self) -> std::time::Duration {
+        self.inner.step_up_max_age
     }
 
     /// Whether Redis answers now.

@@ -47,9 +47,6 @@ macro_rules! services {
                 &self.inner.sessions
             }
 
-            /// Second factors (until the enrolment operations reach `ops`,
-            /// only tests enrol them).
-            #[allow(dead_code, reason = "only tests enrol factors yet")]
             $vis fn factors(&self) -> &crate::mfa::Factors {
                 &self.inner.factors
             }

@@ -84,23 +84,8 @@ impl From<redis::RedisError> for MfaError {
     }
 }
 
-/// The kinds of factor.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    Totp,
-}
-
-impl Kind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Totp => "totp",
-        }
-    }
-
-    fn parse(text: &str) -> Option<Kind> {
-        (text == "totp").then_some(Kind::Totp)
-    }
-}
+/// The kinds of factor: the wire type.
+pub use crate::api::mfa::FactorKind as Kind;
 
 /// A TOTP factor awaiting its confirming code: what the authenticator app
 /// needs, shown once.

@@ -20,6 +20,14 @@ impl<'a> Account<'a> {
         Self { auth, principal }
     }
 
+    pub(super) fn auth(&self) -> &'a Auth {
+        self.auth
+    }
+
+    pub(super) fn principal(&self) -> &'a Principal {
+        self.principal
+    }
+
     /// The caller's live sessions, the current one marked.
     pub async fn sessions(&self) -> Result<SessionList, OpError> {
         let sessions = self.auth.sessions().list(&self.principal.user_id).await?;

@@ -179,3 +179,38 @@ crate::both_topologies! {
         assert!(matches!(refused, OpError::Invalid(_)), "{refused:?}");
     }
 }
+
+crate::both_topologies! {
+    async fn a_users_factor_changes_are_audited_and_need_a_recent_second_factor(backend) {
+        let auth = cheap().build(&backend.store().await).await;
+        let weak = principal(&auth, "ann", &[Role::User]).await;
+        let account = auth.account(&weak);
+        let enrolment = account.enroll_totp(Some("Phone")).await.unwrap();
+        let secret = crate::mfa::totp::from_base32(&enrolment.secret).unwrap();
+        let now = crate::duration::epoch_ms() / 1000;
+        let code = crate::mfa::totp::code_at(&secret, now);
+        let confirmed = account.confirm_totp(&enrolment.factor_id, &code).await.unwrap();
+        assert_eq!(confirmed.recovery_codes.map(|codes| codes.len()), Some(10));
+        let enrolled = audited(&auth, Kind::MfaEnrolled).await;
+        assert_eq!(enrolled.len(), 1);
+        assert_eq!(enrolled[0].user_id.as_deref(), Some(weak.user_id.as_str()));
+        assert!(
+            !serde_json::to_string(&enrolled[0]).unwrap().contains(&enrolment.secret),
+            "no secret in events"
+        );
+
+        // The same session, password only: no more changes.
+        let err = account.remove_factor(&enrolment.factor_id).await.unwrap_err();
+        assert!(matches!(err, OpError::StepUpRequired), "{err:?}");
+        // aal 2, but proved longer ago than the step-up window.
+        let mut stale = weak.clone();
+        stale.assurance.aal = 2;
+        stale.assurance.auth_time = now - auth.step_up_max_age().as_secs() - 5;
+        let err = auth.account(&stale).new_recovery_codes().await.unwrap_err();
+        assert!(matches!(err, OpError::StepUpRequired), "{err:?}");
+        let mut fresh = stale.clone();
+        fresh.assurance.auth_time = now;
+        auth.account(&fresh).remove_factor(&enrolment.factor_id).await.unwrap();
+        assert_eq!(audited(&auth, Kind::MfaRemoved).await.len(), 1);
+    }
+}

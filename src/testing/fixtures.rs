@@ -106,6 +106,7 @@ impl AuthFixture {
                 )
             }),
             degraded_max: self.degraded_max,
+            step_up_max_age: std::time::Duration::from_secs(600),
             store,
         })
     }

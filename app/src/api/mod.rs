@@ -9,6 +9,7 @@ pub mod admin;
 pub mod auth;
 pub mod console;
 pub mod locks;
+pub mod mfa;
 pub mod ratelimit;
 pub mod sessions;
 pub mod status;

@@ -219,6 +219,11 @@ impl From<crate::ops::OpError> for ApiError {
             OpError::Forbidden(message) => ApiError::new(ErrorCode::Forbidden, message),
             OpError::NotFound(message) => ApiError::not_found(message),
             OpError::Invalid(message) => ApiError::new(ErrorCode::ValidationFailed, message),
+            OpError::StepUpRequired => ApiError::new(
+                ErrorCode::StepUpRequired,
+                "This needs a recent sign-in with your second factor: sign out, sign in \
+                 again with it, and retry within the step-up window.",
+            ),
             OpError::Auth(err) => err.into(),
             OpError::User(err) => err.into(),
             OpError::Limit(err) => err.into(),

@@ -21,6 +21,13 @@ pub struct SecondFactor {
     pub method: crate::api::auth::MfaMethod,
 }
 
+/// `mfa_enrolled` and `mfa_removed` details.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FactorChanged {
+    pub factor_id: String,
+}
+
 /// Why a sign-in failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -1,0 +1,159 @@
+//! A signed-in user's second factors: enrol a TOTP authenticator, list
+//! and remove factors, make new recovery codes.
+//!
+//! Once an account has a factor, changing its factors is a sensitive
+//! action: a stolen session (or a password alone) must not be able to
+//! remove the factor that protects the account, or add one of its own.
+//! So it needs a session whose user proved a second factor (`aal` 2)
+//! within `--step-up-max-age` (403 `step_up_required` otherwise).
+
+use super::OpError;
+use super::account::Account;
+use crate::api::events::FactorChanged;
+use crate::api::mfa::{
+    FactorConfirmed, FactorId, FactorList, FactorView, RecoveryCodes, TotpEnrollment,
+};
+use crate::events::{Event, EventKind};
+
+impl Account<'_> {
+    /// Starts enrolling a TOTP authenticator (see [`TotpEnrollment`]).
+    pub async fn enroll_totp(&self, label: Option<&str>) -> Result<TotpEnrollment, OpError> {
+        self.require_step_up().await?;
+        let principal = self.principal();
+        let enrolment = self
+            .auth()
+            .factors()
+            .enroll_totp(&principal.user_id, &principal.username, label)
+            .await
+            .map_err(crate::auth::AuthError::from)?;
+        Ok(TotpEnrollment {
+            factor_id: enrolment.factor_id,
+            secret: enrolment.secret,
+            otpauth_uri: enrolment.otpauth_uri,
+        })
+    }
+
+    /// Confirms an enrolment with a code of the authenticator; a wrong
+    /// code is `Invalid`. The first factor comes with recovery codes.
+    pub async fn confirm_totp(
+        &self,
+        factor_id: &str,
+        code: &str,
+    ) -> Result<FactorConfirmed, OpError> {
+        self.require_step_up().await?;
+        let principal = self.principal();
+        let confirmed = self
+            .auth()
+            .factors()
+            .confirm_totp(&principal.user_id, factor_id, code)
+            .await
+            .map_err(crate::auth::AuthError::from)?
+            .ok_or_else(|| {
+                OpError::Invalid(
+                    "The code is wrong or was used already: type the code the app shows now."
+                        .to_owned(),
+                )
+            })?;
+        self.record(EventKind::MfaEnrolled(FactorChanged {
+            factor_id: confirmed.factor_id.clone(),
+        }));
+        Ok(FactorConfirmed {
+            factor_id: confirmed.factor_id,
+            recovery_codes: confirmed.recovery_codes,
+        })
+    }
+
+    /// The caller's factors and how many recovery codes are left.
+    pub async fn factors(&self) -> Result<FactorList, OpError> {
+        let enrolled = self
+            .auth()
+            .factors()
+            .list(&self.principal().user_id)
+            .await
+            .map_err(crate::auth::AuthError::from)?;
+        Ok(FactorList {
+            factors: enrolled
+                .factors
+                .into_iter()
+                .map(|factor| FactorView {
+                    factor_id: factor.factor_id,
+                    kind: factor.kind,
+                    label: factor.label,
+                    created_at_ms: factor.created_at_ms,
+                    last_used_at_ms: factor.last_used_at_ms,
+                    passkey: false,
+                    backup_eligible: false,
+                })
+                .collect(),
+            recovery_codes_left: enrolled.recovery_codes_left,
+        })
+    }
+
+    /// Removes one of the caller's factors (the last one takes the
+    /// recovery codes with it).
+    pub async fn remove_factor(&self, factor_id: &str) -> Result<FactorId, OpError> {
+        self.require_step_up().await?;
+        match self
+            .auth()
+            .factors()
+            .remove(&self.principal().user_id, factor_id)
+            .await
+        {
+            Ok(()) => {}
+            Err(crate::mfa::MfaError::NotFound) => {
+                return Err(OpError::NotFound("You have no factor with that id."));
+            }
+            Err(err) => return Err(crate::auth::AuthError::from(err).into()),
+        }
+        self.record(EventKind::MfaRemoved(FactorChanged {
+            factor_id: factor_id.to_owned(),
+        }));
+        Ok(FactorId {
+            factor_id: factor_id.to_owned(),
+        })
+    }
+
+    /// A new set of recovery codes; the old ones stop working.
+    pub async fn new_recovery_codes(&self) -> Result<RecoveryCodes, OpError> {
+        self.require_step_up().await?;
+        let recovery_codes = self
+            .auth()
+            .factors()
+            .new_recovery_codes(&self.principal().user_id)
+            .await
+            .map_err(crate::auth::AuthError::from)?;
+        self.record(EventKind::RecoveryCodesRenewed);
+        Ok(RecoveryCodes { recovery_codes })
+    }
+
+    /// Passes for an account without a factor, or a session whose user
+    /// proved a second factor recently enough.
+    async fn require_step_up(&self) -> Result<(), OpError> {
+        let principal = self.principal();
+        let assurance = principal.assurance;
+        let now = crate::duration::epoch_ms() / 1000;
+        let recent = assurance.aal >= 2
+            && now.saturating_sub(assurance.auth_time) <= self.auth().step_up_max_age().as_secs();
+        if recent
+            || !self
+                .auth()
+                .factors()
+                .has_factor(&principal.user_id)
+                .await
+                .map_err(crate::auth::AuthError::from)?
+        {
+            return Ok(());
+        }
+        Err(OpError::StepUpRequired)
+    }
+
+    fn record(&self, kind: EventKind) {
+        let principal = self.principal();
+        self.auth().events().emit(
+            Event::new(kind)
+                .user(&principal.user_id)
+                .username(&principal.username)
+                .session(&principal.session_id),
+        );
+    }
+}
