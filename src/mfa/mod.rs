@@ -154,9 +154,9 @@ impl Factors {
             .key(keys::mfa_factor(user_id, &factor_id))
             .key(keys::mfa_pending(user_id))
             .key(keys::mfa_factors(user_id))
+            .key(keys::mfa_factor_prefix(user_id))
             .arg(&factor_id)
             .arg(crate::duration::millis(PENDING_TTL))
-            .arg(keys::mfa_factor_prefix(user_id))
             .arg(MAX_PENDING)
             .arg(MAX_FACTORS)
             .arg(&[
@@ -273,7 +273,7 @@ impl Factors {
                 .key(keys::mfa_factors(user_id))
                 .key(keys::mfa_pending(user_id))
                 .key(keys::mfa_recovery(user_id))
-                .arg(keys::mfa_factor_prefix(user_id)),
+                .key(keys::mfa_factor_prefix(user_id)),
         )
         .await
     }

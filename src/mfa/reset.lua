@@ -1,15 +1,15 @@
 -- Removes every factor of a user, confirmed or pending, and the recovery
 -- codes (an admin's reset).
 -- KEYS[1] the user's factor ids (set)   KEYS[2] pending factor ids (set)
--- KEYS[3] the user's recovery codes (set)   ARGV[1] key prefix of the
+-- KEYS[3] the user's recovery codes (set)   KEYS[4] the key prefix of the
 -- user's factors
 -- Returns how many confirmed factors were removed.
 local ids = redis.call('SMEMBERS', KEYS[1])
 for _, id in ipairs(ids) do
-  redis.call('DEL', ARGV[1] .. id)
+  redis.call('DEL', KEYS[4] .. id)
 end
 for _, id in ipairs(redis.call('SMEMBERS', KEYS[2])) do
-  redis.call('DEL', ARGV[1] .. id)
+  redis.call('DEL', KEYS[4] .. id)
 end
 redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
 return #ids

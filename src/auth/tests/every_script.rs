@@ -102,6 +102,22 @@ async fn every_script_is_checked_for_keys_in_one_slot() {
     locks.acquire_lease("slot/check", &options).await.unwrap();
     locks.force_release("slot/check").await.unwrap();
 
+    // Second factors: enroll, accept, recovery, attempt, remove, reset.
+    let factors = auth.factors();
+    let enrolment = factors.enroll_totp("u9", "nine", None).await.unwrap();
+    let secret = crate::mfa::totp::from_base32(&enrolment.secret).unwrap();
+    let code = crate::mfa::totp::code_at(&secret, crate::duration::epoch_ms() / 1000);
+    factors
+        .confirm_totp("u9", &enrolment.factor_id, &code)
+        .await
+        .unwrap()
+        .unwrap();
+    factors.new_recovery_codes("u9").await.unwrap();
+    let ticket = factors.issue_ticket("u9").await.unwrap();
+    factors.attempt_ticket(&ticket.ticket).await.unwrap();
+    factors.remove("u9", &enrolment.factor_id).await.unwrap();
+    factors.reset("u9").await.unwrap();
+
     // As many scripts checked as the crate defines (no test defines one),
     // and the rate limiter's function; the admission function never goes
     // to a Cluster.
