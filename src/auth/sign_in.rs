@@ -112,9 +112,11 @@ impl Auth {
             return Err(AuthError::AccountDisabled);
         }
         // A second factor, where the account has one, before any session.
-        if self.inner.factors.has_factor(&user.id).await? {
-            let ticket = self.inner.factors.issue_ticket(&user.id).await?;
-            return Err(AuthError::MfaRequired(Box::new(ticket)));
+        // (One question to Redis: a ticket is issued only if it has one.)
+        match self.inner.factors.issue_ticket(&user.id).await {
+            Ok(ticket) => return Err(AuthError::MfaRequired(Box::new(ticket))),
+            Err(crate::mfa::MfaError::NoFactor) => {}
+            Err(err) => return Err(err.into()),
         }
         let now = crate::duration::epoch_ms() / 1000;
         self.start_session(user, client, Assurance::password(now))
