@@ -19,6 +19,13 @@ pub const ACCESS_COOKIE: &str = "gh_access";
 pub const REFRESH_COOKIE: &str = "gh_refresh";
 /// Where the refresh cookie goes.
 pub const REFRESH_PATH: &str = "/api/v1/auth/refresh";
+/// Holds the login form's second-factor ticket between its two steps, so
+/// that the ticket never appears in a URL (the form works without
+/// JavaScript, which carries errors back in the URL); sent only to
+/// [`MFA_TICKET_PATH`].
+pub const MFA_TICKET_COOKIE: &str = "gh_mfa";
+/// Where the ticket cookie goes: the login form's code step.
+pub const MFA_TICKET_PATH: &str = "/api/v1/ui/sign-in-code";
 
 /// Cookie attributes that come from configuration.
 #[derive(Clone, Copy, Debug)]
@@ -124,6 +131,23 @@ pub fn clearing_cookies(policy: &CookiePolicy) -> [String; 2] {
             policy.secure,
         ),
     ]
+}
+
+/// The `Set-Cookie` value holding a second-factor ticket for as long as
+/// it lives.
+pub fn mfa_ticket_cookie(policy: &CookiePolicy, ticket: &str, lifetime: Duration) -> String {
+    set_cookie(
+        MFA_TICKET_COOKIE,
+        ticket,
+        MFA_TICKET_PATH,
+        lifetime,
+        policy.secure,
+    )
+}
+
+/// The `Set-Cookie` value deleting the ticket cookie.
+pub fn clearing_mfa_ticket_cookie(policy: &CookiePolicy) -> String {
+    mfa_ticket_cookie(policy, "", Duration::ZERO)
 }
 
 /// Adds `Set-Cookie` headers to the response of the current server

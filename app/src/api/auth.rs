@@ -5,8 +5,8 @@
 //! hydrated, and answers with a redirect). Both set the session cookies.
 
 use gatehouse::api::auth::{
-    ChallengeRequest, Identity, LoginRequest, MfaVerify, PasswordChange, PasswordChanged,
-    RefreshRequest, SignedOut, TokenPair,
+    ChallengeRequest, Identity, LoginRequest, MfaMethod, MfaVerify, PasswordChange,
+    PasswordChanged, RefreshRequest, SignedOut, TokenPair,
 };
 use leptos::prelude::*;
 use server_fn::codec::{GetUrl, Json};
@@ -50,7 +50,10 @@ pub async fn verify_mfa(#[server(flatten)] body: MfaVerify) -> Result<TokenPair,
 }
 
 /// The login form's target: signs in, sets the cookies and redirects to
-/// `next` (a path on this site). Not part of the JSON API.
+/// `next` (a path on this site). Not part of the JSON API. For an account
+/// with a second factor the answer is 401 `mfa_required` whose ticket is
+/// moved into a cookie for [`sign_in_code`]: the form carries errors back
+/// in the URL when JavaScript is off, and a ticket must not be in one.
 #[server(prefix = "/api/v1", endpoint = "ui/sign-in")]
 pub async fn sign_in(
     username: String,
@@ -59,13 +62,40 @@ pub async fn sign_in(
     #[server(default)] challenge_id: Option<String>,
     #[server(default)] challenge_solution: Option<String>,
 ) -> Result<(), FnError> {
-    let login = ssr::sign_in(&username, &password, challenge_id, challenge_solution).await?;
-    if login.user.must_change_password {
-        leptos_axum::redirect(gatehouse::route::ACCOUNT_PAGE);
-    } else {
-        leptos_axum::redirect(&safe_next(next.as_deref()));
+    match ssr::sign_in(&username, &password, challenge_id, challenge_solution).await {
+        Ok(login) => ssr::continue_to(&login, next.as_deref()),
+        Err(err) => Err(ssr::ticket_to_cookie(err)),
     }
-    Ok(())
+}
+
+/// The login form's second step: proves a code of the account's
+/// authenticator app or a recovery code with the ticket [`sign_in`] left
+/// in its cookie, then redirects like `sign_in`. Not part of the JSON API
+/// (which is `verify_mfa`).
+#[server(prefix = "/api/v1", endpoint = "ui/sign-in-code")]
+pub async fn sign_in_code(
+    method: MfaMethod,
+    code: String,
+    next: Option<String>,
+) -> Result<(), FnError> {
+    let state = crate::state::current()?;
+    let ticket = leptos::prelude::with_context::<http::request::Parts, _>(|parts| {
+        crate::cookies::cookie(&parts.headers, crate::cookies::MFA_TICKET_COOKIE)
+    })
+    .flatten()
+    .ok_or_else(|| {
+        crate::ApiError::new(
+            crate::ErrorCode::MfaInvalid,
+            "This sign-in has expired. Sign in again with your password.",
+        )
+    })?;
+    let login = state
+        .auth
+        .verify_second_factor(&ticket, method, &code, &crate::caller::client())
+        .await?;
+    crate::cookies::send(&[crate::cookies::clearing_mfa_ticket_cookie(&state.cookies)]);
+    crate::cookies::send(&crate::cookies::login_cookies(&state.cookies, &login));
+    ssr::continue_to(&login, next.as_deref())
 }
 
 /// `POST /api/v1/auth/refresh` `{"refresh_token"}` (or the refresh
@@ -226,6 +256,35 @@ mod ssr {
             .await?;
         crate::cookies::send(&crate::cookies::login_cookies(&state.cookies, &login));
         Ok(login)
+    }
+
+    /// Where the login form goes once signed in: the account page while
+    /// the password must be changed, else `next`.
+    pub fn continue_to(login: &Login, next: Option<&str>) -> Result<(), FnError> {
+        if login.user.must_change_password {
+            leptos_axum::redirect(gatehouse::route::ACCOUNT_PAGE);
+        } else {
+            leptos_axum::redirect(&super::safe_next(next));
+        }
+        Ok(())
+    }
+
+    /// Moves the ticket of an `mfa_required` answer into its cookie,
+    /// leaving the methods and lifetime for the page to show.
+    pub fn ticket_to_cookie(mut err: FnError) -> FnError {
+        let Some(mfa) = err.0.mfa.as_mut() else {
+            return err;
+        };
+        let ticket = std::mem::take(&mut mfa.ticket);
+        let lifetime = std::time::Duration::from_millis(mfa.expires_in_ms);
+        if let Ok(state) = crate::state::current() {
+            crate::cookies::send(&[crate::cookies::mfa_ticket_cookie(
+                &state.cookies,
+                &ticket,
+                lifetime,
+            )]);
+        }
+        err
     }
 }
 

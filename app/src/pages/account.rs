@@ -1,8 +1,9 @@
 //! `/account`: who I am, my sessions (one per device), revoke one, sign
-//! out everywhere, change my password. A user who must choose a new
+//! out everywhere, my second factors, change my password. A user who must choose a new
 //! password first (after an admin reset, or the generated first-run
 //! admin) sees only that form: nothing else is open to them until then.
 
+mod factors;
 mod password;
 
 use gatehouse::api::auth::Identity;
@@ -17,6 +18,7 @@ use crate::api::sessions::{RevokeSession, list_sessions};
 use crate::components::layout::SessionContext;
 use crate::components::time::RelativeTime;
 use crate::components::ui::{BUTTON, BUTTON_DANGER, Card, ErrorNotice, LOADING, loading};
+use factors::FactorsCard;
 use password::ChangePasswordCard;
 
 #[component]
@@ -111,6 +113,7 @@ fn Account(identity: Identity) -> impl IntoView {
                     </button>
                 </div>
             </Card>
+            <FactorsCard/>
             <ChangePasswordCard/>
         </div>
     }

@@ -8,6 +8,13 @@
 //! with a proof-of-work challenge; the page then says "Checking your
 //! browser…", solves it ([`crate::pow`]) and sends the form again with the
 //! solution, without the person doing anything.
+//!
+//! For an account with a second factor the password step answers
+//! `mfa_required`; the page then asks for a code ([`code::CodeStep`]),
+//! also without JavaScript: the ticket waits in an HttpOnly cookie, never
+//! in the URL.
+
+mod code;
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -19,9 +26,11 @@ use server_fn::error::ServerFnUrlError;
 #[cfg(feature = "hydrate")]
 use crate::ApiError;
 use crate::FnError;
-use crate::api::auth::{SignIn, safe_next};
+use crate::api::auth::{SignIn, SignInCode, safe_next};
 use crate::components::layout::SessionContext;
 use crate::components::ui::{BUTTON_PRIMARY, Card, ErrorNotice, INPUT};
+use code::CodeStep;
+use gatehouse::api::auth::MfaMethod;
 
 #[component]
 pub fn LoginPage() -> impl IntoView {
@@ -61,18 +70,39 @@ pub fn LoginPage() -> impl IntoView {
 
     // The error of the last attempt: from the action (with JavaScript), or
     // from the URL the server redirected to (without). A challenge being
-    // solved is not an error to show.
-    let error = move || {
-        if let Some(Err(err)) = action.value().get() {
-            return err.challenge.is_none().then_some(err.0.message);
-        }
+    // solved is not an error to show, nor is the second step being due.
+    let url_error = move |of: &str| {
         let query = query.read();
         match (query.get("__path"), query.get("__err")) {
-            (Some(path), Some(err)) if path == SignIn::PATH => {
-                Some(ServerFnUrlError::<FnError>::decode_err(&err).0.message)
+            (Some(path), Some(err)) if path == of => {
+                Some(ServerFnUrlError::<FnError>::decode_err(&err))
             }
             _ => None,
         }
+    };
+    let failed = move || match action.value().get() {
+        Some(Err(err)) => Some(err),
+        _ => url_error(SignIn::PATH),
+    };
+    let error = move || {
+        failed()
+            .filter(|err| err.challenge.is_none() && err.mfa.is_none())
+            .map(|err| err.0.message)
+    };
+    // The second step: due once the password was right for an account
+    // with a factor, and kept while its codes are tried.
+    let code_action = ServerAction::<SignInCode>::new();
+    let second_step = move || {
+        let tried = matches!(code_action.value().get(), Some(Err(_)))
+            || url_error(SignInCode::PATH).is_some();
+        match failed().and_then(|err| err.0.mfa) {
+            Some(mfa) => Some(mfa.methods),
+            None => tried.then(|| MfaMethod::ALL.to_vec()),
+        }
+    };
+    let code_error = move || match code_action.value().get() {
+        Some(Err(err)) => Some(err.0.message),
+        _ => url_error(SignInCode::PATH).map(|err| err.0.message),
     };
     let session = expect_context::<SessionContext>().0;
 
@@ -86,6 +116,17 @@ pub fn LoginPage() -> impl IntoView {
         </Transition>
         <div class="mx-auto max-w-sm py-6">
             <h1 class="mb-4 text-2xl font-semibold tracking-tight">"Sign in"</h1>
+            <Show
+                when=move || second_step().is_none()
+                fallback=move || view! {
+                    <CodeStep
+                        action=code_action
+                        methods=second_step().unwrap_or_default()
+                        next=next()
+                        error=Signal::derive(code_error)
+                    />
+                }
+            >
             <Card>
                 <ActionForm action node_ref=form>
                     <div class="space-y-4">
@@ -129,6 +170,7 @@ pub fn LoginPage() -> impl IntoView {
                     </div>
                 </ActionForm>
             </Card>
+            </Show>
         </div>
     }
 }

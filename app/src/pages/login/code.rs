@@ -1,0 +1,97 @@
+//! The login form's second step: a code of the account's authenticator
+//! app, or one of its recovery codes.
+//!
+//! The ticket of the password step waits in an HttpOnly cookie that only
+//! this step's endpoint receives, so the form needs no JavaScript: the
+//! choice of method is a pair of radio buttons, not a script toggling
+//! fields, and "Start over" is a plain form back to the password step.
+
+use gatehouse::api::auth::MfaMethod;
+use leptos::prelude::*;
+
+use crate::api::auth::SignInCode;
+use crate::components::ui::{BUTTON, BUTTON_PRIMARY, Card, ErrorNotice, INPUT};
+
+fn choice(method: MfaMethod) -> &'static str {
+    match method {
+        MfaMethod::Totp => "Code from my authenticator app",
+        MfaMethod::RecoveryCode => "Use a recovery code",
+    }
+}
+
+#[component]
+pub fn CodeStep(
+    action: ServerAction<SignInCode>,
+    /// The methods the account has (at least one).
+    methods: Vec<MfaMethod>,
+    next: String,
+    error: Signal<Option<String>>,
+) -> impl IntoView {
+    let first = methods.first().copied().unwrap_or(MfaMethod::Totp);
+    let chosen = RwSignal::new(first);
+    let restart_next = next.clone();
+    view! {
+        <Card>
+            <p class="mb-4 text-sm" id="code-help">
+                "Your password was right. Now prove it is you with your second factor."
+            </p>
+            <ActionForm action>
+                <div class="space-y-4">
+                    <input type="hidden" name="next" value=next/>
+                    <fieldset class="space-y-2">
+                        <legend class="mb-1 text-sm font-medium">"Second factor"</legend>
+                        {methods.into_iter().map(|method| {
+                            let id = format!("method-{}", method.as_str());
+                            view! {
+                                <div class="flex items-center gap-2 text-sm">
+                                    <input
+                                        type="radio"
+                                        name="method"
+                                        id=id.clone()
+                                        value=method.as_str()
+                                        checked=method == first
+                                        on:change=move |_| chosen.set(method)
+                                        class="h-4 w-4 accent-sky-700"
+                                    />
+                                    <label for=id>{choice(method)}</label>
+                                </div>
+                            }
+                        }).collect_view()}
+                    </fieldset>
+                    <div>
+                        <label for="code" class="mb-1 block text-sm font-medium">
+                            {move || match chosen.get() {
+                                MfaMethod::Totp => "Code",
+                                MfaMethod::RecoveryCode => "Recovery code",
+                            }}
+                        </label>
+                        <input
+                            id="code"
+                            name="code"
+                            type="text"
+                            autocomplete="one-time-code"
+                            aria-describedby="code-help"
+                            inputmode=move || match chosen.get() {
+                                MfaMethod::Totp => "numeric",
+                                MfaMethod::RecoveryCode => "text",
+                            }
+                            required
+                            maxlength="64"
+                            autofocus
+                            class=INPUT
+                        />
+                    </div>
+                    {move || error.get().map(|message| view! { <ErrorNotice message/> })}
+                    <button type="submit" class=format!("{BUTTON_PRIMARY} w-full") disabled=move || action.pending().get()>
+                        {move || if action.pending().get() { "Checking…" } else { "Continue" }}
+                    </button>
+                </div>
+            </ActionForm>
+            // A plain form: a full page load clears both steps' state.
+            <form method="get" action="/login" class="mt-4 border-t border-slate-100 pt-4 dark:border-slate-800">
+                <input type="hidden" name="next" value=restart_next/>
+                <button type="submit" class=BUTTON>"Start over"</button>
+            </form>
+        </Card>
+    }
+}

@@ -1,0 +1,168 @@
+// Second factors in the browser: adding an authenticator app on the
+// account page (its codes computed here, RFC 6238), then signing in with
+// the password and a code, with a recovery code, and without JavaScript;
+// a right password alone gets no session cookie. axe audits the new
+// parts of both pages in both themes.
+import { test, expect, type BrowserContext, type Page } from "@playwright/test";
+import AxeBuilder from "@axe-core/playwright";
+import crypto from "node:crypto";
+import { createUser, uniqueName, waitForHydration } from "./support";
+
+const password = "a long enough password";
+
+/** RFC 4648 base32 (no padding) to bytes. */
+function base32(text: string): Buffer {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = 0;
+  let value = 0;
+  const out: number[] = [];
+  for (const char of text.replace(/=+$/, "")) {
+    const index = alphabet.indexOf(char.toUpperCase());
+    if (index < 0) throw new Error(`not base32: ${text}`);
+    value = (value << 5) | index;
+    bits += 5;
+    if (bits >= 8) {
+      out.push((value >>> (bits - 8)) & 0xff);
+      bits -= 8;
+    }
+  }
+  return Buffer.from(out);
+}
+
+/** The TOTP code (SHA-1, 6 digits, 30 s) of `secret` for the step `steps` after now's. */
+function totp(secret: string, steps = 0): string {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 30_000) + steps));
+  const mac = crypto.createHmac("sha1", base32(secret)).update(counter).digest();
+  const offset = mac[19] & 0xf;
+  const number = (mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000;
+  return number.toString().padStart(6, "0");
+}
+
+async function axe(page: Page, what: string) {
+  const results = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]).analyze();
+  const problems = results.violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => `${what}: ${v.id} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+  expect(problems, problems.join("\n")).toEqual([]);
+}
+
+async function themed(browser: import("@playwright/test").Browser, baseURL: string, theme: string, javaScriptEnabled = true) {
+  const context = await browser.newContext({ baseURL, javaScriptEnabled });
+  await context.addCookies([{ name: "gh_theme", value: theme, domain: new URL(baseURL).hostname, path: "/" }]);
+  return context;
+}
+
+async function sessionCookies(context: BrowserContext) {
+  return (await context.cookies()).filter((c) => c.name === "gh_access" || c.name === "gh_refresh");
+}
+
+/** Signs in with the password and adds an authenticator app; returns its secret and the recovery codes. */
+async function enrol(page: Page, username: string, theme: string) {
+  await page.goto("/login");
+  await waitForHydration(page);
+  await page.getByLabel("Username").fill(username);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByTestId("username")).toHaveText(username);
+  await page.getByRole("button", { name: "Add an authenticator app" }).click();
+  await expect(page.getByRole("img", { name: /QR code/ })).toBeVisible();
+  const secret = (await page.getByTestId("totp-secret").textContent())!.trim();
+  await page.getByLabel("Code from the app").fill(totp(secret) === "000000" ? "000001" : "000000");
+  await page.getByRole("button", { name: "Confirm" }).click();
+  await expect(page.getByText(/code is wrong|not right|does not match/i)).toBeVisible();
+  await axe(page, `enrolment (${theme})`);
+  await page.getByLabel("Code from the app").fill(totp(secret));
+  await page.getByRole("button", { name: "Confirm" }).click();
+  const codes = page.getByTestId("recovery-codes").locator("li");
+  await expect(codes).toHaveCount(10);
+  const recovery = await codes.allTextContents();
+  await axe(page, `recovery codes (${theme})`);
+  await page.getByRole("button", { name: "I saved them" }).click();
+  await expect(page.getByTestId("factors").locator("li")).toHaveCount(1);
+  await expect(page.getByTestId("recovery-codes-left")).toHaveText("Recovery codes left: 10");
+  return { secret, recovery };
+}
+
+async function passwordStep(page: Page, username: string) {
+  await page.goto("/login");
+  await waitForHydration(page);
+  await page.getByLabel("Username").fill(username);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByRole("button", { name: "Continue" })).toBeVisible();
+}
+
+for (const theme of ["light", "dark"] as const) {
+  test(`an authenticator app added on the account page is then needed to sign in (${theme})`, async ({ browser, baseURL }) => {
+    const username = uniqueName(`mfa-${theme}`);
+    await createUser(baseURL!, username, password);
+    const first = await themed(browser, baseURL!, theme);
+    const { secret, recovery } = await enrol(await first.newPage(), username, theme);
+    await first.close();
+
+    // A right password alone: the code step, and no session cookie.
+    const device = await themed(browser, baseURL!, theme);
+    const page = await device.newPage();
+    await passwordStep(page, username);
+    expect(await sessionCookies(device)).toEqual([]);
+    const ticket = (await device.cookies()).find((c) => c.name === "gh_mfa");
+    expect(ticket?.httpOnly).toBe(true);
+    expect(ticket?.path).toBe("/api/v1/ui/sign-in-code");
+    expect(page.url()).not.toContain(ticket!.value);
+    await axe(page, `code step (${theme})`);
+
+    // A wrong code is refused; the next step's code (the enrolment used this one) signs in.
+    await page.getByLabel("Code", { exact: true }).fill(totp(secret, 1) === "123456" ? "654321" : "123456");
+    await page.getByRole("button", { name: "Continue" }).click();
+    await expect(page.getByRole("alert")).toBeVisible();
+    expect(await sessionCookies(device)).toEqual([]);
+    await page.getByLabel("Code", { exact: true }).fill(totp(secret, 1));
+    await page.getByRole("button", { name: "Continue" }).click();
+    await expect(page.getByTestId("username")).toHaveText(username);
+    const me = await (await page.request.post("/api/v1/auth/me")).json();
+    expect(me.aal).toBe(2);
+    expect(me.amr).toEqual(expect.arrayContaining(["pwd", "otp"]));
+    await device.close();
+
+    // A recovery code, chosen with the keyboard, works once.
+    const other = await themed(browser, baseURL!, theme);
+    const second = await other.newPage();
+    await passwordStep(second, username);
+    await second.getByLabel("Use a recovery code").focus();
+    await second.keyboard.press("Space");
+    await second.getByLabel("Recovery code", { exact: true }).fill(recovery[0]);
+    await second.keyboard.press("Enter");
+    await expect(second.getByTestId("username")).toHaveText(username);
+    await expect(second.getByTestId("recovery-codes-left")).toHaveText("Recovery codes left: 9");
+    await other.close();
+  });
+}
+
+test("without JavaScript the code step works and the ticket never reaches the URL", async ({ browser, baseURL }) => {
+  const username = uniqueName("mfa-nojs");
+  await createUser(baseURL!, username, password);
+  const first = await themed(browser, baseURL!, "light");
+  const { recovery } = await enrol(await first.newPage(), username, "light");
+  await first.close();
+
+  const context = await themed(browser, baseURL!, "light", false);
+  const page = await context.newPage();
+  await page.goto("/login");
+  await page.getByLabel("Username").fill(username);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByRole("button", { name: "Continue" })).toBeVisible();
+  const ticket = (await context.cookies()).find((c) => c.name === "gh_mfa");
+  expect(ticket, "the ticket cookie").toBeTruthy();
+  expect(page.url()).not.toContain(ticket!.value);
+  expect(await sessionCookies(context)).toEqual([]);
+  await page.getByLabel("Use a recovery code").check();
+  await page.getByLabel("Code", { exact: true }).fill(recovery[1]);
+  await page.getByRole("button", { name: "Continue" }).click();
+  await expect(page).toHaveURL(/\/account$/);
+  await expect(page.getByTestId("username")).toHaveText(username);
+  expect((await sessionCookies(context)).length).toBe(2);
+  expect((await context.cookies()).find((c) => c.name === "gh_mfa")).toBeUndefined();
+  await context.close();
+});
