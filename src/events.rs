@@ -71,6 +71,7 @@ pub const AUDIT: &[Kind] = &[
     Kind::AdminSessionRevoked,
     Kind::AdminSignedOutEverywhere,
     Kind::AdminLockForceReleased,
+    Kind::MfaReset,
 ];
 
 /// How many events each stream keeps (about: `MAXLEN ~`).

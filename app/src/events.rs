@@ -103,6 +103,7 @@ pub fn label(kind: Kind) -> &'static str {
         Kind::MfaEnrolled => "Second factor added",
         Kind::MfaRemoved => "Second factor removed",
         Kind::RecoveryCodesRenewed => "New recovery codes",
+        Kind::MfaReset => "Second factors reset",
         Kind::UserCreated => "User created",
         Kind::UserDisabled => "User disabled",
         Kind::UserEnabled => "User enabled",
@@ -153,7 +154,8 @@ pub fn group(kind: Kind) -> Group {
         | Kind::WindowsReset
         | Kind::AdminSessionRevoked
         | Kind::AdminSignedOutEverywhere
-        | Kind::AdminLockForceReleased => Group::Admin,
+        | Kind::AdminLockForceReleased
+        | Kind::MfaReset => Group::Admin,
     }
 }
 
@@ -179,7 +181,8 @@ pub fn tone(kind: Kind) -> Tone {
         | Kind::BreakerClosed
         | Kind::DegradedEnded
         | Kind::RecoveryCodeUsed
-        | Kind::MfaRemoved => Tone::Notable,
+        | Kind::MfaRemoved
+        | Kind::MfaReset => Tone::Notable,
         Kind::LoginSucceeded
         | Kind::MfaSucceeded
         | Kind::MfaEnrolled

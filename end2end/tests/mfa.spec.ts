@@ -6,7 +6,8 @@
 import { test, expect, type BrowserContext, type Page } from "@playwright/test";
 import AxeBuilder from "@axe-core/playwright";
 import crypto from "node:crypto";
-import { createUser, uniqueName, waitForHydration } from "./support";
+import { admin } from "../playwright.config";
+import { createUser, signIn, uniqueName, waitForHydration } from "./support";
 
 const password = "a long enough password";
 
@@ -165,4 +166,29 @@ test("without JavaScript the code step works and the ticket never reaches the UR
   expect((await sessionCookies(context)).length).toBe(2);
   expect((await context.cookies()).find((c) => c.name === "gh_mfa")).toBeUndefined();
   await context.close();
+});
+
+test("an admin sees a user's factors on the user page and resets them", async ({ page, baseURL }) => {
+  const username = uniqueName("mfa-reset");
+  await createUser(baseURL!, username, password);
+  const login = await page.request.post("/api/v1/auth/login", { data: { username, password } });
+  const headers = { Authorization: `Bearer ${(await login.json()).access_token}` };
+  const userId = (await (await page.request.post("/api/v1/auth/me", { headers })).json()).user_id;
+  const enrolment = await (await page.request.post("/api/v1/auth/mfa/totp/enroll", { data: { label: "Work phone" }, headers })).json();
+  const confirmed = await page.request.post("/api/v1/auth/mfa/totp/confirm", {
+    data: { factor_id: enrolment.factor_id, code: totp(enrolment.secret) },
+    headers,
+  });
+  expect(confirmed.status()).toBe(200);
+  await page.context().clearCookies();
+
+  await signIn(page, admin.username, admin.password);
+  await page.goto(`/console/users/${userId}`);
+  await waitForHydration(page);
+  await expect(page.getByTestId("user-factors").locator("li")).toHaveCount(1);
+  await expect(page.getByTestId("user-factors")).toContainText("Work phone");
+  await page.getByRole("button", { name: "Reset second factors" }).click();
+  await expect(page.getByText("No second factor: this user signs in with a password alone.")).toBeVisible();
+  const again = await page.request.post("/api/v1/auth/login", { data: { username, password } });
+  expect(again.status(), "the password alone signs in after the reset").toBe(200);
 });

@@ -173,4 +173,29 @@ gatehouse::both_topologies! {
         assert_eq!(login.status(), 200);
         assert_eq!(json(app.send(post_bearer("/api/v1/auth/mfa/factors", &strong)).await).await["recovery_codes_left"], 0);
     }
+
+    async fn an_admin_reset_removes_the_factors_and_ends_the_sessions(backend) {
+        let app = app_on(&backend, &[]).await;
+        let (_, _, kim_token) = enrolled(&app).await;
+        let kim = json(app.send(post_bearer("/api/v1/auth/me", &kim_token)).await).await;
+        let reset = |token: &str, user_id: &serde_json::Value| {
+            post_json_bearer("/api/v1/admin/users/reset-mfa", token, &json!({"user_id": user_id}))
+        };
+        expect_error(app.send(reset(&kim_token, &kim["user_id"])).await, 403, "forbidden").await;
+        app.user("root", "correct horse battery", &[Role::Admin]).await;
+        let admin = app.token("root", "correct horse battery").await;
+        let report = json(app.send(post_json_bearer("/api/v1/admin/users/get", &admin, &json!({"user_id": kim["user_id"]}))).await).await;
+        assert_eq!(report["mfa"]["factors"][0]["label"], "Phone");
+        assert_eq!(report["mfa"]["recovery_codes_left"], 10);
+
+        let response = app.send(reset(&admin, &kim["user_id"])).await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(json(response).await, json!({"factors_removed": 1, "revoked_sessions": 1}));
+        expect_error(app.send(post_bearer("/api/v1/auth/me", &kim_token)).await, 401, "token_revoked").await;
+        let login = app
+            .send(post_json("/api/v1/auth/login", &json!({"username": "kim", "password": "correct horse battery"})))
+            .await;
+        assert_eq!(login.status(), 200, "the password alone signs in again");
+        expect_error(app.send(reset(&admin, &json!("no-such-user"))).await, 404, "not_found").await;
+    }
 }

@@ -172,6 +172,9 @@ event_kinds! {
     AdminSessionRevoked(ByAdmin) = "admin_session_revoked",
     /// An admin ended every session of a user.
     AdminSignedOutEverywhere(AdminSessions) = "admin_signed_out_everywhere",
+    /// An admin removed every second factor of a user (which ends their
+    /// sessions).
+    MfaReset(AdminMfaReset) = "mfa_reset",
     /// An admin force-released a lock.
     AdminLockForceReleased(AdminLock) = "admin_lock_force_released",
 }

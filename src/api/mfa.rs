@@ -105,3 +105,12 @@ pub struct FactorId {
 pub struct RecoveryCodes {
     pub recovery_codes: Vec<String>,
 }
+
+/// `POST /api/v1/admin/users/reset-mfa` answer: how many factors were
+/// removed and sessions ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MfaReset {
+    pub factors_removed: u64,
+    pub revoked_sessions: u64,
+}

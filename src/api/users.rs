@@ -118,4 +118,6 @@ pub struct UserReport {
     /// Their revoked tokens that have not expired yet, among the most
     /// recently revoked few hundred.
     pub blacklist: Vec<BlacklistEntry>,
+    /// Their second factors and how many recovery codes are left.
+    pub mfa: crate::api::mfa::FactorList,
 }

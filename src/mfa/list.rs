@@ -21,6 +21,28 @@ pub struct Enrolled {
     pub recovery_codes_left: u64,
 }
 
+/// Passkeys and backups are WebAuthn's; a TOTP factor is neither.
+impl From<Enrolled> for crate::api::mfa::FactorList {
+    fn from(enrolled: Enrolled) -> Self {
+        Self {
+            factors: enrolled
+                .factors
+                .into_iter()
+                .map(|factor| crate::api::mfa::FactorView {
+                    factor_id: factor.factor_id,
+                    kind: factor.kind,
+                    label: factor.label,
+                    created_at_ms: factor.created_at_ms,
+                    last_used_at_ms: factor.last_used_at_ms,
+                    passkey: false,
+                    backup_eligible: false,
+                })
+                .collect(),
+            recovery_codes_left: enrolled.recovery_codes_left,
+        }
+    }
+}
+
 impl Factors {
     /// The user's confirmed factors, oldest first, and how many recovery
     /// codes are left.

@@ -1,17 +1,18 @@
-//! What an admin changes: users, their sessions, sign-in lockouts, rate
-//! limit windows and locks. Every change is written to the audit stream
-//! here, with the admin's name and address, so that no caller of the core
-//! can make one without leaving a trace.
+//! What an admin changes: users, their sessions and second factors,
+//! sign-in lockouts, rate limit windows and locks. Every change is written
+//! to the audit stream here, with the admin's name and address, so that no
+//! caller of the core can make one without leaving a trace.
 
 use std::time::Duration;
 
 use super::{OpError, parse_roles};
 use crate::api::auth::PasswordChanged;
 use crate::api::events::{
-    AdminLock, AdminSessions, AdminSessionsEnded, AdminWindowsReset, ByAdmin, LockoutReset,
-    PasswordReset, RolesChanged,
+    AdminLock, AdminMfaReset, AdminSessions, AdminSessionsEnded, AdminWindowsReset, ByAdmin,
+    LockoutReset, PasswordReset, RolesChanged,
 };
 use crate::api::locks::{ForceReleased, LockLease};
+use crate::api::mfa::MfaReset;
 use crate::api::ratelimit::WindowsReset;
 use crate::api::users::UserView;
 use crate::auth::{Auth, Client, Principal};
@@ -176,6 +177,37 @@ impl<'a> Admin<'a> {
             |e| e.user(user_id),
         );
         Ok(sessions)
+    }
+
+    /// Removes every second factor and recovery code of a user (who lost
+    /// them) and ends every session of theirs: they sign in next with the
+    /// password alone, and may enrol again.
+    pub async fn reset_mfa(&self, user_id: &str) -> Result<MfaReset, OpError> {
+        if self.auth.users().get(user_id).await?.is_none() {
+            return Err(OpError::NotFound("No user has this id."));
+        }
+        let factors_removed = self
+            .auth
+            .factors()
+            .reset(user_id)
+            .await
+            .map_err(crate::auth::AuthError::from)?;
+        let sessions_ended = self.auth.logout_all(user_id).await?.len() as u64;
+        tracing::info!(admin = %self.admin.user_id, %user_id, factors_removed, "admin reset second factors");
+        self.audit(
+            |by| {
+                EventKind::MfaReset(AdminMfaReset {
+                    by,
+                    factors_removed,
+                    sessions_ended,
+                })
+            },
+            |e| e.user(user_id),
+        );
+        Ok(MfaReset {
+            factors_removed,
+            revoked_sessions: sessions_ended,
+        })
     }
 
     /// Clears a subject's rate-limit windows (unblocks it; for sign-in

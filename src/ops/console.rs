@@ -74,7 +74,8 @@ impl Admin<'_> {
     }
 
     /// One user's profile, live sessions (newest first), revoked tokens
-    /// (among the [`BLACKLIST_SCAN`] most recent) and last sign-in.
+    /// (among the [`BLACKLIST_SCAN`] most recent), last sign-in and second
+    /// factors.
     pub async fn user_report(&self, user_id: &str) -> Result<UserReport, OpError> {
         let auth = self.auth;
         let Some(user) = auth.users().get(user_id).await? else {
@@ -85,11 +86,12 @@ impl Admin<'_> {
             user: Some(user.id.clone()),
             ip: None,
         };
-        let (sessions, blacklist, signed_in) = tokio::join!(
+        let (sessions, blacklist, signed_in, factors) = tokio::join!(
             auth.sessions().list(&user.id),
             auth.blacklist().list(0, BLACKLIST_SCAN),
             auth.events()
                 .recent_in(Stream::Audit, &last_sign_in, 1, EVENT_SCAN),
+            auth.factors().list(&user.id),
         );
         let mut sessions = sessions?;
         sessions.sort_by_key(|s| std::cmp::Reverse(s.created_at_ms));
@@ -104,6 +106,7 @@ impl Admin<'_> {
                 .into_iter()
                 .filter(|e| e.user_id == user.id)
                 .collect(),
+            mfa: factors.map_err(crate::auth::AuthError::from)?.into(),
             user: user.into(),
         })
     }

@@ -10,9 +10,7 @@
 use super::OpError;
 use super::account::Account;
 use crate::api::events::FactorChanged;
-use crate::api::mfa::{
-    FactorConfirmed, FactorId, FactorList, FactorView, RecoveryCodes, TotpEnrollment,
-};
+use crate::api::mfa::{FactorConfirmed, FactorId, FactorList, RecoveryCodes, TotpEnrollment};
 use crate::events::{Event, EventKind};
 
 impl Account<'_> {
@@ -71,22 +69,7 @@ impl Account<'_> {
             .list(&self.principal().user_id)
             .await
             .map_err(crate::auth::AuthError::from)?;
-        Ok(FactorList {
-            factors: enrolled
-                .factors
-                .into_iter()
-                .map(|factor| FactorView {
-                    factor_id: factor.factor_id,
-                    kind: factor.kind,
-                    label: factor.label,
-                    created_at_ms: factor.created_at_ms,
-                    last_used_at_ms: factor.last_used_at_ms,
-                    passkey: false,
-                    backup_eligible: false,
-                })
-                .collect(),
-            recovery_codes_left: enrolled.recovery_codes_left,
-        })
+        Ok(enrolled.into())
     }
 
     /// Removes one of the caller's factors (the last one takes the

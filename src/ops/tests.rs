@@ -214,3 +214,51 @@ crate::both_topologies! {
         assert_eq!(audited(&auth, Kind::MfaRemoved).await.len(), 1);
     }
 }
+
+crate::both_topologies! {
+    async fn an_admin_reset_of_second_factors_ends_the_users_sessions(backend) {
+        let auth = cheap().build(&backend.store().await).await;
+        let admin = principal(&auth, "ada", &[Role::Admin]).await;
+        let ann = principal(&auth, "ann", &[Role::User]).await;
+        let other_device = auth
+            .login("ann", crate::testing::fixtures::PASSWORD, &client())
+            .await
+            .unwrap();
+        let account = auth.account(&ann);
+        let enrolment = account.enroll_totp(None).await.unwrap();
+        let secret = crate::mfa::totp::from_base32(&enrolment.secret).unwrap();
+        let code = crate::mfa::totp::code_at(&secret, crate::duration::epoch_ms() / 1000);
+        account.confirm_totp(&enrolment.factor_id, &code).await.unwrap();
+
+        let from = client();
+        let ops = auth.admin(&admin, &from).expect("ada is an admin");
+        let report = ops.user_report(&ann.user_id).await.unwrap();
+        assert_eq!(report.mfa.factors.len(), 1);
+        assert_eq!(report.mfa.recovery_codes_left, 10);
+
+        let reset = ops.reset_mfa(&ann.user_id).await.unwrap();
+        assert_eq!(reset.factors_removed, 1);
+        assert_eq!(reset.revoked_sessions, 2);
+        let report = ops.user_report(&ann.user_id).await.unwrap();
+        assert!(report.mfa.factors.is_empty());
+        assert_eq!(report.mfa.recovery_codes_left, 0);
+        assert!(report.sessions.is_empty());
+        assert!(matches!(
+            auth.authenticate(&other_device.access.token).await,
+            Err(crate::auth::AuthError::SessionEnded | crate::auth::AuthError::TokenRevoked)
+        ));
+        // The password alone signs in again (no ticket).
+        auth.login("ann", crate::testing::fixtures::PASSWORD, &client())
+            .await
+            .expect("no second factor is asked for");
+        let events = audited(&auth, Kind::MfaReset).await;
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].user_id.as_deref(), Some(ann.user_id.as_str()));
+        assert!(matches!(
+            &events[0].kind,
+            EventKind::MfaReset(reset) if reset.by == "ada" && reset.factors_removed == 1
+        ));
+        let unknown = ops.reset_mfa("no-such-user").await.unwrap_err();
+        assert!(matches!(unknown, OpError::NotFound(_)), "{unknown:?}");
+    }
+}

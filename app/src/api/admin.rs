@@ -4,8 +4,10 @@
 
 use gatehouse::api::Page;
 use gatehouse::api::auth::PasswordChanged;
+use gatehouse::api::mfa::MfaReset;
 use gatehouse::api::users::{
-    BlacklistPage, NewUser, SetDisabled, SetPassword, SetRoles, UserList, UserView, Username,
+    BlacklistPage, NewUser, SetDisabled, SetPassword, SetRoles, UserId, UserList, UserView,
+    Username,
 };
 use leptos::prelude::*;
 use server_fn::codec::Json;
@@ -84,4 +86,13 @@ pub async fn reset_lockout(#[server(flatten)] body: Username) -> Result<u64, FnE
 pub async fn list_blacklist(#[server(flatten)] page: Page) -> Result<BlacklistPage, FnError> {
     let caller = crate::caller::signed_in()?;
     Ok(caller.admin()?.blacklist(page).await?)
+}
+
+/// `POST /api/v1/admin/users/reset-mfa` `{"user_id"}`: removes every
+/// second factor and recovery code of a user who lost them and ends all
+/// their sessions; they sign in next with the password alone.
+#[server(prefix = "/api/v1", endpoint = "admin/users/reset-mfa", input = Json)]
+pub async fn reset_user_mfa(#[server(flatten)] body: UserId) -> Result<MfaReset, FnError> {
+    let caller = crate::caller::signed_in()?;
+    Ok(caller.admin()?.reset_mfa(&body.user_id).await?)
 }

@@ -277,6 +277,14 @@ pub const ENDPOINTS: &[Endpoint] = &[
     ),
     op(
         Post,
+        "/api/v1/admin/users/reset-mfa",
+        "Remove every second factor and recovery code of a user (who lost them) and end all their sessions; they sign in next with the password alone.",
+        Admin,
+        Some(named::<api::users::UserId>),
+        named::<api::mfa::MfaReset>,
+    ),
+    op(
+        Post,
         "/api/v1/admin/blacklist/list",
         "Revoked tokens that have not expired, most recent first (default limit 100).",
         Admin,

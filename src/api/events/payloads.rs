@@ -270,6 +270,19 @@ pub struct AdminSessionsEnded {
     pub sessions_ended: u64,
 }
 
+/// `mfa_reset` details.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AdminMfaReset {
+    pub by: String,
+    #[serde(with = "text")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub factors_removed: u64,
+    #[serde(with = "text")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub sessions_ended: u64,
+}
+
 /// `roles_changed` details.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

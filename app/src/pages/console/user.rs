@@ -1,10 +1,11 @@
 //! `/console/users/<user_id>`: one user, everything about them, in one
-//! place: profile and admin actions, live sessions per device, request
-//! windows drawn live, sign-in challenge state, revoked tokens and recent
+//! place: profile and admin actions, live sessions per device, second
+//! factors, request windows drawn live, sign-in challenge state, revoked tokens and recent
 //! events. Like every console page it refreshes from the live feed.
 
 use gatehouse::api::console::EventQuery;
 use gatehouse::api::events::Kind;
+use gatehouse::api::mfa::FactorList;
 use gatehouse::api::ratelimit::Subject;
 use gatehouse::api::users::{UserId, UserReport};
 use leptos::prelude::*;
@@ -18,7 +19,9 @@ use super::events::EventRow;
 use super::sessions::SessionTable;
 use super::users::{RoleToggles, UserActions};
 use super::windows::Windows;
-use crate::api::admin::{ResetLockout, SetUserDisabled, SetUserPassword, SetUserRoles};
+use crate::api::admin::{
+    ResetLockout, ResetUserMfa, SetUserDisabled, SetUserPassword, SetUserRoles,
+};
 use crate::api::console::{AdminLogoutAll, AdminRevokeSession, recent_events};
 use crate::api::ratelimit::ResetWindows;
 use crate::api::users::user_detail;
@@ -48,6 +51,7 @@ pub fn UserPage() -> impl IntoView {
         reset: ServerAction::new(),
         set_password: ServerAction::new(),
         reset_windows: ServerAction::new(),
+        reset_mfa: ServerAction::new(),
     };
     let report = Resource::new(
         move || (user_id.get(), changes.get(), actions.versions()),
@@ -106,11 +110,12 @@ struct Actions {
     reset: ServerAction<ResetLockout>,
     set_password: ServerAction<SetUserPassword>,
     reset_windows: ServerAction<ResetWindows>,
+    reset_mfa: ServerAction<ResetUserMfa>,
 }
 
 impl Actions {
     /// Moves when any action finishes, so the report reloads.
-    fn versions(self) -> [usize; 7] {
+    fn versions(self) -> [usize; 8] {
         [
             self.revoke.version().get(),
             self.logout_all.version().get(),
@@ -119,6 +124,7 @@ impl Actions {
             self.reset.version().get(),
             self.set_password.version().get(),
             self.reset_windows.version().get(),
+            self.reset_mfa.version().get(),
         ]
     }
 
@@ -132,6 +138,7 @@ impl Actions {
             self.reset.value().get().and_then(Result::err),
             self.set_password.value().get().and_then(Result::err),
             self.reset_windows.value().get().and_then(Result::err),
+            self.reset_mfa.value().get().and_then(Result::err),
         ]
         .into_iter()
         .flatten()
@@ -146,6 +153,7 @@ fn Report(report: UserReport, actions: Actions, window_changes: ReadSignal<u64>)
         last_sign_in_ms,
         sessions,
         blacklist,
+        mfa,
     } = report;
     let Actions {
         revoke,
@@ -155,9 +163,10 @@ fn Report(report: UserReport, actions: Actions, window_changes: ReadSignal<u64>)
         reset,
         set_password,
         reset_windows,
+        reset_mfa,
     } = actions;
     let (user_id, username) = (user.user_id.clone(), user.username.clone());
-    let everywhere = user_id.clone();
+    let (everywhere, factors_of) = (user_id.clone(), user_id.clone());
     let status = match (user.disabled, user.must_change_password) {
         (true, _) => "Disabled: cannot sign in",
         (false, true) => "Active; must choose a new password at next sign-in",
@@ -209,6 +218,7 @@ fn Report(report: UserReport, actions: Actions, window_changes: ReadSignal<u64>)
                     }.into_any()
                 }}
             </Card>
+            <SecondFactors user_id=factors_of mfa reset=reset_mfa/>
             <div class="grid gap-6 *:min-w-0 lg:grid-cols-2">
                 <Windows subject=by_user reset=reset_windows changes=window_changes title="Request windows"/>
                 <Windows subject=by_name reset=reset_windows changes=window_changes title="Sign-in failures and challenge"/>
@@ -221,5 +231,50 @@ fn Report(report: UserReport, actions: Actions, window_changes: ReadSignal<u64>)
                 }}
             </Card>
         </div>
+    }
+}
+
+/// The user's second factors (never a secret), with Reset for a user who
+/// lost them.
+#[component]
+fn SecondFactors(
+    user_id: String,
+    mfa: FactorList,
+    reset: ServerAction<ResetUserMfa>,
+) -> impl IntoView {
+    let left = mfa.recovery_codes_left;
+    view! {
+        <Card title="Second factors">
+            {if mfa.factors.is_empty() {
+                view! { <Empty text="No second factor: this user signs in with a password alone."/> }.into_any()
+            } else {
+                view! {
+                    <ul class="divide-y divide-slate-100 text-sm dark:divide-slate-800" data-testid="user-factors">
+                        {mfa.factors.into_iter().map(|factor| view! {
+                            <li class="py-2">
+                                <span class="font-medium">{factor.label}</span>
+                                " · " {factor.kind.as_str()}
+                                " · added " <RelativeTime at_ms=factor.created_at_ms/>
+                                {match factor.last_used_at_ms {
+                                    Some(at_ms) => view! { " · last used " <RelativeTime at_ms/> }.into_any(),
+                                    None => view! { " · never used" }.into_any(),
+                                }}
+                                {factor.passkey.then_some(" · passkey")}
+                                {factor.backup_eligible.then_some(" · can be backed up")}
+                            </li>
+                        }).collect_view()}
+                    </ul>
+                    <p class="mt-3 text-sm">{format!("Recovery codes left: {left}")}</p>
+                    <button type="button" class=format!("{BUTTON} mt-3")
+                        on:click=move |_| { reset.dispatch(UserId { user_id: user_id.clone() }.into()); }
+                        disabled=move || reset.pending().get()>
+                        "Reset second factors"
+                    </button>
+                    <p class="mt-2 text-xs text-slate-600 dark:text-slate-400">
+                        "For a user who lost them: removes every factor and recovery code and signs the user out everywhere."
+                    </p>
+                }.into_any()
+            }}
+        </Card>
     }
 }
