@@ -51,6 +51,7 @@ pub const AUDIT: &[Kind] = &[
     Kind::LoginSucceeded,
     Kind::MfaSucceeded,
     Kind::MfaFailed,
+    Kind::StepUp,
     Kind::RecoveryCodeUsed,
     Kind::MfaEnrolled,
     Kind::MfaRemoved,

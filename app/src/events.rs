@@ -99,6 +99,7 @@ pub fn label(kind: Kind) -> &'static str {
         Kind::PasswordChangeFailed => "Password change failed",
         Kind::MfaSucceeded => "Second factor proved",
         Kind::MfaFailed => "Second factor failed",
+        Kind::StepUp => "Second factor proved again",
         Kind::RecoveryCodeUsed => "Recovery code used",
         Kind::MfaEnrolled => "Second factor added",
         Kind::MfaRemoved => "Second factor removed",
@@ -125,6 +126,7 @@ pub fn group(kind: Kind) -> Group {
         | Kind::LoginLocked
         | Kind::MfaSucceeded
         | Kind::MfaFailed
+        | Kind::StepUp
         | Kind::RecoveryCodeUsed
         | Kind::MfaEnrolled
         | Kind::MfaRemoved
@@ -185,6 +187,7 @@ pub fn tone(kind: Kind) -> Tone {
         | Kind::MfaReset => Tone::Notable,
         Kind::LoginSucceeded
         | Kind::MfaSucceeded
+        | Kind::StepUp
         | Kind::MfaEnrolled
         | Kind::RecoveryCodesRenewed
         | Kind::Logout

@@ -192,3 +192,30 @@ test("an admin sees a user's factors on the user page and resets them", async ({
   const again = await page.request.post("/api/v1/auth/login", { data: { username, password } });
   expect(again.status(), "the password alone signs in after the reset").toBe(200);
 });
+
+test("a change that needs a recent second factor asks for it on the spot", async ({ browser, baseURL }) => {
+  const username = uniqueName("mfa-stepup");
+  await createUser(baseURL!, username, password);
+  const context = await themed(browser, baseURL!, "dark");
+  const page = await context.newPage();
+  // The enrolling session proved no second factor: changing the password now needs one.
+  const { recovery } = await enrol(page, username, "dark");
+  const newPassword = "another long enough password";
+  const change = page.getByTestId("change-password");
+  await change.getByLabel("Current password").fill(password);
+  await change.getByLabel("New password", { exact: true }).fill(newPassword);
+  await change.getByLabel("New password, again").fill(newPassword);
+  await change.getByRole("button", { name: "Change password" }).click();
+  const prompt = page.getByTestId("step-up");
+  await expect(prompt).toContainText("needs a recent proof of your second factor");
+  await axe(page, "step-up prompt (dark)");
+  await prompt.getByLabel("Use a recovery code").check();
+  await prompt.getByLabel("Code", { exact: true }).fill(recovery[2]);
+  await prompt.getByRole("button", { name: "Confirm" }).click();
+  await expect(prompt).toContainText("Now do it again");
+  const me = await (await page.request.post("/api/v1/auth/me")).json();
+  expect(me.aal).toBe(2);
+  await change.getByRole("button", { name: "Change password" }).click();
+  await expect(page.getByText("Password changed.")).toBeVisible();
+  await context.close();
+});

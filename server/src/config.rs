@@ -123,9 +123,10 @@ pub struct Config {
     #[arg(long, env = "GATEHOUSE_DEGRADED_MAX", default_value = "5m", value_parser = parse_duration)]
     pub degraded_max: Duration,
 
-    /// How recently a user with a second factor must have proved it (signed
-    /// in with it) to add or remove a factor or make new recovery codes;
-    /// otherwise those answer 403 `step_up_required`.
+    /// How recently a user with a second factor must have proved it (at
+    /// sign-in or by a step-up) to change factors, recovery codes or the
+    /// password, or make any admin change; otherwise those answer 403
+    /// `step_up_required`.
     #[arg(long, env = "GATEHOUSE_STEP_UP_MAX_AGE", default_value = "10m", value_parser = parse_duration)]
     pub step_up_max_age: Duration,
 

@@ -198,4 +198,47 @@ gatehouse::both_topologies! {
         assert_eq!(login.status(), 200, "the password alone signs in again");
         expect_error(app.send(reset(&admin, &json!("no-such-user"))).await, 404, "not_found").await;
     }
+
+    async fn a_step_up_renews_the_sessions_second_factor_in_place(backend) {
+        let app = app_on(&backend, &[]).await;
+        let (secret, _, password_only) = enrolled(&app).await;
+        let change = |token: &str| {
+            post_json_bearer(
+                "/api/v1/auth/password",
+                token,
+                &json!({"current_password": "correct horse battery", "new_password": "an even better passphrase"}),
+            )
+        };
+        let message = expect_error(app.send(change(&password_only)).await, 403, "step_up_required").await;
+        assert!(message.contains("/api/v1/auth/mfa/step-up"), "{message}");
+        let before = json(app.send(post_bearer("/api/v1/auth/me", &password_only)).await).await;
+
+        let step = app.send(post_json_bearer("/api/v1/auth/mfa/step-up", &password_only, &json!({}))).await;
+        assert_eq!(step.status(), 200);
+        let step = json(step).await;
+        assert_eq!(step["expires_in_ms"], 300_000);
+        let verify = |ticket: &serde_json::Value, token: Option<&str>| {
+            let body = json!({"ticket": ticket, "method": "totp", "code": totp::code_at(&secret, now())});
+            match token {
+                Some(token) => post_json_bearer("/api/v1/auth/mfa/verify", token, &body),
+                None => post_json("/api/v1/auth/mfa/verify", &body),
+            }
+        };
+        // Not without the session's own token.
+        expect_error(app.send(verify(&step["ticket"], None)).await, 401, "mfa_invalid").await;
+        let raised = app.send(verify(&step["ticket"], Some(&password_only))).await;
+        assert_eq!(raised.status(), 200);
+        let pair = json(raised).await;
+        let token = pair["access_token"].as_str().unwrap();
+        assert!(pair["refresh_token"].as_str().is_some());
+        let after = json(app.send(post_bearer("/api/v1/auth/me", token)).await).await;
+        assert_eq!(after["session_id"], before["session_id"], "the same session");
+        assert_eq!((after["aal"].clone(), after["amr"].clone()), (json!(2), json!(["pwd", "otp"])));
+        assert_eq!(app.send(change(token)).await.status(), 200);
+
+        // Without a factor there is nothing to step up with.
+        app.user("lee", "correct horse battery", &[Role::User]).await;
+        let lee = app.token("lee", "correct horse battery").await;
+        expect_error(app.send(post_json_bearer("/api/v1/auth/mfa/step-up", &lee, &json!({}))).await, 422, "validation_failed").await;
+    }
 }

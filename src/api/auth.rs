@@ -121,6 +121,11 @@ pub struct MfaTicket {
     pub expires_in_ms: u64,
 }
 
+/// `POST /api/v1/auth/mfa/step-up` body: `{}`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StepUpRequest {}
+
 /// `POST /api/v1/auth/mfa/verify` body.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

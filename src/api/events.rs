@@ -100,6 +100,8 @@ event_kinds! {
     MfaSucceeded(SecondFactor) = "mfa_succeeded",
     /// A second-factor code was wrong or used.
     MfaFailed(SecondFactor) = "mfa_failed",
+    /// A signed-in session proved its second factor again (step-up).
+    StepUp(SecondFactor) = "step_up",
     /// A recovery code was used (one fewer is left).
     RecoveryCodeUsed = "recovery_code_used",
     /// A user confirmed a new second factor.

@@ -34,6 +34,7 @@ pub use admission::{Admission, Caller, Credential, Facts, Refusal, TokenSource};
 pub use degraded::Mode;
 pub(crate) use request::ADMIT_LUA;
 pub use rotation::{Rotated, RotationConfig};
+pub use second_factor::Proved;
 
 use crate::api::events::{SessionEnded, Sessions as SessionCount};
 use crate::blacklist::{Blacklist, Reason, Revocation};
@@ -107,6 +108,10 @@ pub enum AuthError {
     /// expired or used up (not told apart).
     #[error("the second factor was not proved")]
     MfaInvalid,
+    /// A step-up's session was rotated (by another request) while its
+    /// factor was proved, so its raised tokens could not be issued.
+    #[error("the session's tokens changed during the step-up")]
+    StepUpRaced,
     #[error(transparent)]
     Mfa(crate::mfa::MfaError),
     #[error("{0}")]

@@ -41,7 +41,7 @@ mod reply;
 mod scripts;
 mod sealed;
 
-use reply::{Replaced, Reply, Rotate};
+use reply::{Replaced, Reply, Rotate, Settled};
 use scripts::ROTATE;
 use sealed::Stored;
 
@@ -102,6 +102,7 @@ fn via(presented: &Presented<'_>) -> RotationVia {
         Presented::Refresh(_) => RotationVia::Refresh,
         Presented::Access(_) => RotationVia::Renewal,
         Presented::AccessOnly(..) => RotationVia::ApiRenewal,
+        Presented::StepUp(..) => RotationVia::StepUp,
     }
 }
 
@@ -114,40 +115,65 @@ enum Presented<'a> {
     /// An API client's access token: replace just the access token,
     /// issuing it with these (current) roles.
     AccessOnly(&'a AccessClaims, &'a [crate::user::Role]),
+    /// A session's current access token whose user proved a second factor
+    /// again: rotate the session with this (raised) assurance. Never
+    /// served another caller's result, which would not carry it.
+    StepUp(&'a AccessClaims, crate::token::Assurance),
 }
 
 impl Presented<'_> {
     fn user_id(&self) -> &str {
         match self {
             Presented::Refresh(c) => &c.sub,
-            Presented::Access(c) | Presented::AccessOnly(c, _) => &c.sub,
+            Presented::Access(c) | Presented::AccessOnly(c, _) | Presented::StepUp(c, _) => &c.sub,
         }
     }
 
     fn session_id(&self) -> &str {
         match self {
             Presented::Refresh(c) => &c.sid,
-            Presented::Access(c) | Presented::AccessOnly(c, _) => &c.sid,
+            Presented::Access(c) | Presented::AccessOnly(c, _) | Presented::StepUp(c, _) => &c.sid,
         }
     }
 
-    /// Copied into the new tokens: a rotation never raises it.
+    /// Copied into the new tokens: only a step-up raises it.
     fn assurance(&self) -> crate::token::Assurance {
         match self {
             Presented::Refresh(c) => c.assurance(),
             Presented::Access(c) | Presented::AccessOnly(c, _) => c.assurance(),
+            Presented::StepUp(_, raised) => *raised,
         }
+    }
+
+    /// Whether another caller's rotation of the same token may answer.
+    fn coalesces(&self) -> bool {
+        !matches!(self, Presented::StepUp(..))
     }
 
     fn jti(&self) -> &str {
         match self {
             Presented::Refresh(c) => &c.jti,
-            Presented::Access(c) | Presented::AccessOnly(c, _) => &c.jti,
+            Presented::Access(c) | Presented::AccessOnly(c, _) | Presented::StepUp(c, _) => &c.jti,
         }
     }
 }
 
 impl Auth {
+    /// Rotates the session of `claims` (its current access token) into
+    /// tokens carrying `raised`: a step-up, after the user proved a second
+    /// factor again. The session, its id and its devices' cookies carry
+    /// on; only its assurance changes.
+    pub(super) async fn step_up_session(
+        &self,
+        claims: &AccessClaims,
+        raised: crate::token::Assurance,
+        client: &Client,
+    ) -> Result<Rotated, AuthError> {
+        self.rotate_locked(Presented::StepUp(claims, raised), client)
+            .await?
+            .ok_or(AuthError::StepUpRaced)
+    }
+
     /// Exchanges a refresh token for a new pair (rotation).
     #[tracing::instrument(skip_all, fields(session_id, ip = %client.ip), err(level = "info"))]
     pub async fn refresh(
@@ -197,7 +223,9 @@ impl Auth {
         let deadline = tokio::time::Instant::now() + self.inner.rotation.lock_wait;
         let mut releases = self.inner.locks.releases();
         loop {
-            if let Some(done) = self.stored(presented.user_id(), presented.jti()).await? {
+            if presented.coalesces()
+                && let Some(done) = self.stored(presented.user_id(), presented.jti()).await?
+            {
                 return self.unseal(&done).map(Some);
             }
             match self.inner.locks.acquire_lease(&lock, &options).await {
@@ -225,7 +253,9 @@ impl Auth {
         // Checked again under the lock: a caller that looked before the
         // holder stored its result, and got the lock right after it was
         // released, is served that result and counts against nothing.
-        if let Some(done) = self.stored(presented.user_id(), presented.jti()).await? {
+        if presented.coalesces()
+            && let Some(done) = self.stored(presented.user_id(), presented.jti()).await?
+        {
             return self.unseal(&done).map(Some);
         }
         if let Presented::AccessOnly(claims, roles) = presented {
@@ -247,7 +277,7 @@ impl Auth {
         }
         let generation = match presented {
             Presented::Refresh(claims) => claims.generation + 1,
-            Presented::Access(_) | Presented::AccessOnly(..) => {
+            Presented::Access(_) | Presented::AccessOnly(..) | Presented::StepUp(..) => {
                 match self.inner.sessions.get(user_id, session_id).await? {
                     Some(session) => session.generation + 1,
                     None => return Err(AuthError::SessionEnded),
@@ -276,7 +306,7 @@ impl Auth {
         })?;
         let kind = match presented {
             Presented::Refresh(_) => "r",
-            Presented::Access(_) | Presented::AccessOnly(..) => "a",
+            Presented::Access(_) | Presented::AccessOnly(..) | Presented::StepUp(..) => "a",
         };
         let mut write = self.inner.store.durable();
         let reply: Reply<Rotate> = self
@@ -319,7 +349,10 @@ impl Auth {
                 self.reused(&user, session_id, revoked, client).await?;
                 Err(AuthError::RefreshReused)
             }
-            Err(settled) => self.settled(settled),
+            Err(settled) if presented.coalesces() || settled == Settled::Ended => {
+                self.settled(settled)
+            }
+            Err(_) => Err(AuthError::StepUpRaced),
         }
     }
 

@@ -1,6 +1,10 @@
 //! The second step of signing in, for accounts with a second factor: the
 //! password step answered with a ticket (`mfa_required`), and this step
 //! proves a factor with it and starts the session, at assurance level 2.
+//! A signed-in session proves its factor again the same way (step-up,
+//! for changes that need a recent proof): its ticket names the session,
+//! which only that session's current access token can present, and the
+//! session is rotated into tokens at level 2 instead of a new one opening.
 //!
 //! Guessing is bounded three ways: a ticket allows five attempts (counted
 //! atomically before each check, see `mfa::ticket`), wrong codes count
@@ -20,9 +24,32 @@ use crate::token::Assurance;
 /// The policy counting wrong second-factor codes per account.
 pub const MFA_FAILURES: &str = "mfa-user";
 
+/// What proving a second factor did.
+#[derive(Debug)]
+pub enum Proved {
+    /// A sign-in's ticket: a new session at `aal` 2.
+    SignedIn(Login),
+    /// A step-up's ticket: the caller's session, rotated into tokens at
+    /// `aal` 2 with a new `auth_time`.
+    SteppedUp(Rotated),
+}
+
 impl Auth {
-    /// Proves the second factor of the sign-in `ticket` stands for, with
-    /// `code` by `method`, and starts its session (`aal` 2).
+    /// A step-up ticket for the caller's session, whose user has a second
+    /// factor (else `NoFactor`): proved with [`Auth::verify_second_factor`]
+    /// by the same session, it raises the session's assurance.
+    pub async fn issue_step_up(&self, caller: &Principal) -> Result<crate::mfa::Ticket, AuthError> {
+        Ok(self
+            .inner
+            .factors
+            .issue_step_up_ticket(&caller.user_id, &caller.session_id)
+            .await?)
+    }
+
+    /// Proves the second factor `ticket` stands for, with `code` by
+    /// `method`. A sign-in's ticket starts its session (`aal` 2); a
+    /// step-up's rotates the session of `caller_token` (which must be that
+    /// session's current access token) into raised tokens.
     #[tracing::instrument(skip_all, fields(ip = %client.ip, user_id), err(level = "info"))]
     pub async fn verify_second_factor(
         &self,
@@ -30,12 +57,26 @@ impl Auth {
         method: MfaMethod,
         code: &str,
         client: &Client,
-    ) -> Result<Login, AuthError> {
+        caller_token: Option<&str>,
+    ) -> Result<Proved, AuthError> {
         let factors = &self.inner.factors;
         let Some(attempt) = factors.attempt_ticket(ticket).await? else {
             return Err(AuthError::MfaInvalid);
         };
         tracing::Span::current().record("user_id", attempt.user_id.as_str());
+        // A step-up ticket is proved by its own session, or not at all
+        // (checked before any code, which would be spent otherwise).
+        let stepping_up = match &attempt.session_id {
+            None => None,
+            Some(session_id) => {
+                let token = caller_token.ok_or(AuthError::MfaInvalid)?;
+                let claims = self.inner.tokens.verify_access(token)?;
+                if claims.sub != attempt.user_id || claims.sid != *session_id {
+                    return Err(AuthError::MfaInvalid);
+                }
+                Some(claims)
+            }
+        };
         let window = self.mfa_window(&attempt.user_id);
         if let Some(window) = &window {
             // Would one more wrong code fit? (Looks only; wrong codes
@@ -83,18 +124,35 @@ impl Auth {
         if user.disabled {
             return Err(AuthError::AccountDisabled);
         }
-        self.inner
-            .events
-            .emit(event(EventKind::MfaSucceeded(SecondFactor { method })));
         if method == MfaMethod::RecoveryCode {
             self.inner.events.emit(event(EventKind::RecoveryCodeUsed));
         }
-        let assurance = Assurance {
-            amr: Amr::password().with(Method::Otp),
-            aal: 2,
-            auth_time: crate::duration::epoch_ms() / 1000,
+        let auth_time = crate::duration::epoch_ms() / 1000;
+        let Some(claims) = stepping_up else {
+            self.inner
+                .events
+                .emit(event(EventKind::MfaSucceeded(SecondFactor { method })));
+            let assurance = Assurance {
+                amr: Amr::password().with(Method::Otp),
+                aal: 2,
+                auth_time,
+            };
+            return self
+                .start_session(user, client, assurance)
+                .await
+                .map(Proved::SignedIn);
         };
-        self.start_session(user, client, assurance).await
+        self.inner
+            .events
+            .emit(event(EventKind::StepUp(SecondFactor { method })).session(&claims.sid));
+        let raised = Assurance {
+            amr: claims.assurance().amr.with(Method::Otp),
+            aal: 2,
+            auth_time,
+        };
+        self.step_up_session(&claims, raised, client)
+            .await
+            .map(Proved::SteppedUp)
     }
 
     /// The account's window of wrong second-factor codes, if configured.

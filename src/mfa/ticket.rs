@@ -1,6 +1,7 @@
 //! Second-factor tickets: a sign-in whose password was right, waiting for
-//! its second factor. The ticket is all the client holds (no token, no
-//! cookie); it names its user in Redis only, lives [`TTL`], and is void
+//! its second factor, or a signed-in session proving its factor again
+//! (step-up). The ticket is all the client holds (no token, no cookie); it
+//! names its user (and session) in Redis only, lives [`TTL`], and is void
 //! after [`ATTEMPTS`] attempts, counted before each code is checked.
 
 use std::sync::LazyLock;
@@ -28,12 +29,28 @@ pub use crate::api::auth::{MfaMethod as Method, MfaTicket as Ticket};
 pub struct Attempt {
     pub user_id: String,
     pub methods: Vec<Method>,
+    /// The session a step-up ticket raises; `None` for a sign-in's.
+    pub session_id: Option<String>,
 }
 
 impl Factors {
     /// A ticket for `user_id`, who has proved the password and has a
     /// factor: the methods are those the user has.
     pub async fn issue_ticket(&self, user_id: &str) -> Result<Ticket, MfaError> {
+        self.issue(user_id, "").await
+    }
+
+    /// A step-up ticket: proving it raises `session_id`'s assurance
+    /// instead of opening a session.
+    pub async fn issue_step_up_ticket(
+        &self,
+        user_id: &str,
+        session_id: &str,
+    ) -> Result<Ticket, MfaError> {
+        self.issue(user_id, session_id).await
+    }
+
+    async fn issue(&self, user_id: &str, session_id: &str) -> Result<Ticket, MfaError> {
         if !self.has_factor(user_id).await? {
             return Err(MfaError::NoFactor);
         }
@@ -48,7 +65,7 @@ impl Factors {
             .atomic()
             .cmd("HSET")
             .arg(keys::mfa_ticket(&ticket))
-            .arg(&["u", user_id, "m", &joined, "n", "0"])
+            .arg(&["u", user_id, "m", &joined, "n", "0", "s", session_id])
             .ignore()
             .cmd("PEXPIRE")
             .arg(keys::mfa_ticket(&ticket))
@@ -75,10 +92,11 @@ impl Factors {
             .arg(ATTEMPTS)
             .invoke_async(&mut self.store.conn())
             .await?;
-        match <[String; 2]>::try_from(fields) {
-            Ok([user_id, methods]) => Ok(Some(Attempt {
+        match <[String; 3]>::try_from(fields) {
+            Ok([user_id, methods, session_id]) => Ok(Some(Attempt {
                 user_id,
                 methods: methods.split(',').filter_map(Method::parse).collect(),
+                session_id: (!session_id.is_empty()).then_some(session_id),
             })),
             Err(fields) if fields.is_empty() => Ok(None),
             Err(fields) => Err(MfaError::Corrupt(format!("attempt.lua replied {fields:?}"))),

@@ -65,6 +65,7 @@ impl<'a> Account<'a> {
         new: &str,
         client: &Client,
     ) -> Result<PasswordChanged, OpError> {
+        self.require_step_up().await?;
         let ended = self
             .auth
             .change_password(self.principal, current, new, client)

@@ -40,6 +40,12 @@ impl<'a> Admin<'a> {
         }
     }
 
+    /// Every admin write needs a recent second factor from an admin who
+    /// has one (see [`super::factors::require_step_up`]).
+    async fn step_up(&self) -> Result<(), OpError> {
+        super::factors::require_step_up(self.auth, self.admin).await
+    }
+
     /// Records this admin's action: `kind` from the admin's username (every
     /// admin kind says `by` whom), from the admin's address, plus what
     /// `about` adds (to whom).
@@ -55,6 +61,7 @@ impl<'a> Admin<'a> {
         password: &str,
         roles: &[String],
     ) -> Result<UserView, OpError> {
+        self.step_up().await?;
         let roles = parse_roles(roles)?;
         let user = self.auth.users().create(username, password, &roles).await?;
         tracing::info!(admin = %self.admin.user_id, user_id = %user.id, "admin created a user");
@@ -69,6 +76,7 @@ impl<'a> Admin<'a> {
     /// one. Answers how many sessions ended. An admin cannot disable
     /// themself (nobody might be left to undo it).
     pub async fn set_disabled(&self, user_id: &str, disabled: bool) -> Result<u64, OpError> {
+        self.step_up().await?;
         if disabled && user_id == self.admin.user_id {
             return Err(OpError::Invalid(
                 "You cannot disable your own account.".to_owned(),
@@ -98,6 +106,7 @@ impl<'a> Admin<'a> {
         password: &str,
         must_change: bool,
     ) -> Result<PasswordChanged, OpError> {
+        self.step_up().await?;
         let ended = self
             .auth
             .reset_password(user_id, password, must_change)
@@ -122,6 +131,7 @@ impl<'a> Admin<'a> {
     /// effect at the user's next request. An admin cannot drop their own
     /// admin role.
     pub async fn set_roles(&self, user_id: &str, roles: &[String]) -> Result<(), OpError> {
+        self.step_up().await?;
         let parsed = parse_roles(roles)?;
         if user_id == self.admin.user_id && !parsed.contains(&Role::Admin) {
             return Err(OpError::Invalid(
@@ -140,6 +150,7 @@ impl<'a> Admin<'a> {
     /// Ends the sign-in lockouts of `username` from every address; answers
     /// how many windows were cleared.
     pub async fn reset_lockout(&self, username: &str) -> Result<u64, OpError> {
+        self.step_up().await?;
         let windows_cleared = self.auth.limiter().reset_lockouts(username).await?;
         self.audit(
             |by| {
@@ -155,6 +166,7 @@ impl<'a> Admin<'a> {
 
     /// Ends one session of a user (`not_found` if it is not live).
     pub async fn revoke_session(&self, user_id: &str, session_id: &str) -> Result<(), OpError> {
+        self.step_up().await?;
         let ended = self
             .auth
             .revoke_session(user_id, session_id, Reason::AdminRevoke)
@@ -171,6 +183,7 @@ impl<'a> Admin<'a> {
 
     /// Signs a user out everywhere; answers how many sessions ended.
     pub async fn sign_out_everywhere(&self, user_id: &str) -> Result<u64, OpError> {
+        self.step_up().await?;
         let sessions = self.auth.logout_all(user_id).await?.len() as u64;
         self.audit(
             |by| EventKind::AdminSignedOutEverywhere(AdminSessions { by, sessions }),
@@ -183,6 +196,7 @@ impl<'a> Admin<'a> {
     /// them) and ends every session of theirs: they sign in next with the
     /// password alone, and may enrol again.
     pub async fn reset_mfa(&self, user_id: &str) -> Result<MfaReset, OpError> {
+        self.step_up().await?;
         if self.auth.users().get(user_id).await?.is_none() {
             return Err(OpError::NotFound("No user has this id."));
         }
@@ -213,6 +227,7 @@ impl<'a> Admin<'a> {
     /// Clears a subject's rate-limit windows (unblocks it; for sign-in
     /// attempts, ends the lockout).
     pub async fn reset_windows(&self, subject: Subject) -> Result<WindowsReset, OpError> {
+        self.step_up().await?;
         let windows_cleared = self.auth.limiter().reset(&subject).await?;
         tracing::info!(admin = %self.admin.user_id, ?subject, "admin reset rate-limit windows");
         let subject_json = serde_json::to_string(&subject).unwrap_or_default();
@@ -234,6 +249,7 @@ impl<'a> Admin<'a> {
     /// Removes a lock whoever holds it (its holder finds out at its next
     /// extension).
     pub async fn force_release(&self, name: String) -> Result<ForceReleased, OpError> {
+        self.step_up().await?;
         let holder = self.auth.locks().force_release(&name).await?;
         tracing::warn!(admin = %self.admin.user_id, lock = %name, "admin force-released a lock");
         let lock = name.clone();

@@ -11,6 +11,7 @@ use super::OpError;
 use super::account::Account;
 use crate::api::events::FactorChanged;
 use crate::api::mfa::{FactorConfirmed, FactorId, FactorList, RecoveryCodes, TotpEnrollment};
+use crate::auth::{Auth, Principal};
 use crate::events::{Event, EventKind};
 
 impl Account<'_> {
@@ -109,25 +110,18 @@ impl Account<'_> {
         Ok(RecoveryCodes { recovery_codes })
     }
 
-    /// Passes for an account without a factor, or a session whose user
-    /// proved a second factor recently enough.
-    async fn require_step_up(&self) -> Result<(), OpError> {
-        let principal = self.principal();
-        let assurance = principal.assurance;
-        let now = crate::duration::epoch_ms() / 1000;
-        let recent = assurance.aal >= 2
-            && now.saturating_sub(assurance.auth_time) <= self.auth().step_up_max_age().as_secs();
-        if recent
-            || !self
-                .auth()
-                .factors()
-                .has_factor(&principal.user_id)
-                .await
-                .map_err(crate::auth::AuthError::from)?
-        {
-            return Ok(());
-        }
-        Err(OpError::StepUpRequired)
+    /// The gate of changes that need a recent second factor: see
+    /// [`require_step_up`].
+    pub(super) async fn require_step_up(&self) -> Result<(), OpError> {
+        require_step_up(self.auth(), self.principal()).await
+    }
+
+    /// A step-up ticket for this session (`validation_failed` without a
+    /// factor): proving it with `/mfa/verify` raises the session to `aal`
+    /// 2 with a new `auth_time`, which the changes behind
+    /// [`require_step_up`] ask for.
+    pub async fn step_up(&self) -> Result<crate::mfa::Ticket, OpError> {
+        Ok(self.auth().issue_step_up(self.principal()).await?)
     }
 
     fn record(&self, kind: EventKind) {
@@ -139,4 +133,26 @@ impl Account<'_> {
                 .session(&principal.session_id),
         );
     }
+}
+
+/// Passes for a user without a factor, or a session whose user proved a
+/// second factor within `--step-up-max-age`; else `step_up_required`.
+/// Changing factors, the password, and every admin write go through it,
+/// so a stolen password-only session (or one proved long ago) changes
+/// nothing that matters.
+pub(super) async fn require_step_up(auth: &Auth, principal: &Principal) -> Result<(), OpError> {
+    let assurance = principal.assurance;
+    let now = crate::duration::epoch_ms() / 1000;
+    let recent = assurance.aal >= 2
+        && now.saturating_sub(assurance.auth_time) <= auth.step_up_max_age().as_secs();
+    if recent
+        || !auth
+            .factors()
+            .has_factor(&principal.user_id)
+            .await
+            .map_err(crate::auth::AuthError::from)?
+    {
+        return Ok(());
+    }
+    Err(OpError::StepUpRequired)
 }

@@ -262,3 +262,50 @@ crate::both_topologies! {
         assert!(matches!(unknown, OpError::NotFound(_)), "{unknown:?}");
     }
 }
+
+crate::both_topologies! {
+    async fn admin_writes_and_password_changes_need_a_recent_second_factor(backend) {
+        let auth = cheap().build(&backend.store().await).await;
+        let admin = principal(&auth, "ada", &[Role::Admin]).await;
+        let from = client();
+        // Without a factor nothing asks for one.
+        let ops = auth.admin(&admin, &from).expect("ada is an admin");
+        ops.create_user("bob", crate::testing::fixtures::PASSWORD, &["user".to_owned()])
+            .await
+            .unwrap();
+        let account = auth.account(&admin);
+        let enrolment = account.enroll_totp(None).await.unwrap();
+        let secret = crate::mfa::totp::from_base32(&enrolment.secret).unwrap();
+        let now = crate::duration::epoch_ms() / 1000;
+        let code = crate::mfa::totp::code_at(&secret, now);
+        account.confirm_totp(&enrolment.factor_id, &code).await.unwrap();
+
+        // Now this password-only session changes nothing that matters.
+        let err = ops
+            .create_user("cyd", crate::testing::fixtures::PASSWORD, &["user".to_owned()])
+            .await
+            .unwrap_err();
+        assert!(matches!(err, OpError::StepUpRequired), "{err:?}");
+        let err = ops.reset_lockout("bob").await.unwrap_err();
+        assert!(matches!(err, OpError::StepUpRequired), "{err:?}");
+        let err = account
+            .change_password(crate::testing::fixtures::PASSWORD, "a brand new long password", &from)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, OpError::StepUpRequired), "{err:?}");
+        // Reading is not a change.
+        ops.users(Page::default()).await.unwrap();
+
+        let mut fresh = admin.clone();
+        fresh.assurance.aal = 2;
+        fresh.assurance.auth_time = now;
+        let ops = auth.admin(&fresh, &from).expect("still an admin");
+        ops.create_user("cyd", crate::testing::fixtures::PASSWORD, &["user".to_owned()])
+            .await
+            .unwrap();
+        auth.account(&fresh)
+            .change_password(crate::testing::fixtures::PASSWORD, "a brand new long password", &from)
+            .await
+            .unwrap();
+    }
+}

@@ -5,8 +5,8 @@
 //! hydrated, and answers with a redirect). Both set the session cookies.
 
 use gatehouse::api::auth::{
-    ChallengeRequest, Identity, LoginRequest, MfaMethod, MfaVerify, PasswordChange,
-    PasswordChanged, RefreshRequest, SignedOut, TokenPair,
+    ChallengeRequest, Identity, LoginRequest, MfaMethod, MfaTicket, MfaVerify, PasswordChange,
+    PasswordChanged, RefreshRequest, SignedOut, StepUpRequest, TokenPair,
 };
 use leptos::prelude::*;
 use server_fn::codec::{GetUrl, Json};
@@ -32,21 +32,33 @@ pub async fn login(#[server(flatten)] body: LoginRequest) -> Result<TokenPair, F
 /// second step of signing in to an account with a second factor (the
 /// ticket comes with the password step's 401 `mfa_required`). Answers
 /// like login, with the session's `aal` 2; a wrong or used code, or a
-/// ticket expired or tried five times, is 401 `mfa_invalid`.
+/// ticket expired or tried five times, is 401 `mfa_invalid`. With a
+/// step-up ticket (`/mfa/step-up`) and that session's access token, the
+/// session is rotated into new tokens at `aal` 2 instead.
 #[server(prefix = "/api/v1", endpoint = "auth/mfa/verify", input = Json)]
 pub async fn verify_mfa(#[server(flatten)] body: MfaVerify) -> Result<TokenPair, FnError> {
     let state = crate::state::current()?;
-    let login = state
+    let proved = state
         .auth
         .verify_second_factor(
             &body.ticket,
             body.method,
             &body.code,
             &crate::caller::client(),
+            crate::caller::access_token().as_deref(),
         )
         .await?;
-    crate::cookies::send(&crate::cookies::login_cookies(&state.cookies, &login));
-    Ok(TokenPair::from(&login))
+    Ok(ssr::proved(&state, proved))
+}
+
+/// `POST /api/v1/auth/mfa/step-up` `{}`: a ticket (the `mfa` object of
+/// `mfa_required`) for proving the caller's second factor again; proving
+/// it with `/mfa/verify` renews this session's `auth_time` at `aal` 2,
+/// which changes that answered 403 `step_up_required` need.
+#[server(prefix = "/api/v1", endpoint = "auth/mfa/step-up", input = Json)]
+pub async fn step_up(#[server(flatten)] _body: StepUpRequest) -> Result<MfaTicket, FnError> {
+    let caller = crate::caller::signed_in()?;
+    Ok(caller.account().step_up().await?)
 }
 
 /// The login form's target: signs in, sets the cookies and redirects to
@@ -63,7 +75,7 @@ pub async fn sign_in(
     #[server(default)] challenge_solution: Option<String>,
 ) -> Result<(), FnError> {
     match ssr::sign_in(&username, &password, challenge_id, challenge_solution).await {
-        Ok(login) => ssr::continue_to(&login, next.as_deref()),
+        Ok(login) => ssr::continue_to(login.user.must_change_password, next.as_deref()),
         Err(err) => Err(ssr::ticket_to_cookie(err)),
     }
 }
@@ -89,13 +101,17 @@ pub async fn sign_in_code(
             "This sign-in has expired. Sign in again with your password.",
         )
     })?;
-    let login = state
+    let proved = state
         .auth
-        .verify_second_factor(&ticket, method, &code, &crate::caller::client())
+        .verify_second_factor(&ticket, method, &code, &crate::caller::client(), None)
         .await?;
     crate::cookies::send(&[crate::cookies::clearing_mfa_ticket_cookie(&state.cookies)]);
-    crate::cookies::send(&crate::cookies::login_cookies(&state.cookies, &login));
-    ssr::continue_to(&login, next.as_deref())
+    let must_change = match &proved {
+        gatehouse::auth::Proved::SignedIn(login) => login.user.must_change_password,
+        gatehouse::auth::Proved::SteppedUp(rotated) => rotated.principal.must_change_password,
+    };
+    ssr::proved(&state, proved);
+    ssr::continue_to(must_change, next.as_deref())
 }
 
 /// `POST /api/v1/auth/refresh` `{"refresh_token"}` (or the refresh
@@ -227,7 +243,8 @@ pub fn safe_next(next: Option<&str>) -> String {
 
 #[cfg(feature = "ssr")]
 mod ssr {
-    use gatehouse::auth::Login;
+    use gatehouse::api::auth::TokenPair;
+    use gatehouse::auth::{Login, Proved};
 
     use crate::error::FnError;
 
@@ -260,13 +277,28 @@ mod ssr {
 
     /// Where the login form goes once signed in: the account page while
     /// the password must be changed, else `next`.
-    pub fn continue_to(login: &Login, next: Option<&str>) -> Result<(), FnError> {
-        if login.user.must_change_password {
+    pub fn continue_to(must_change_password: bool, next: Option<&str>) -> Result<(), FnError> {
+        if must_change_password {
             leptos_axum::redirect(gatehouse::route::ACCOUNT_PAGE);
         } else {
             leptos_axum::redirect(&super::safe_next(next));
         }
         Ok(())
+    }
+
+    /// Sets the cookies of a proved second factor (a new session's, or a
+    /// stepped-up session's new tokens) and answers its tokens.
+    pub fn proved(state: &crate::state::AppState, proved: Proved) -> TokenPair {
+        match proved {
+            Proved::SignedIn(login) => {
+                crate::cookies::send(&crate::cookies::login_cookies(&state.cookies, &login));
+                TokenPair::from(&login)
+            }
+            Proved::SteppedUp(rotated) => {
+                crate::cookies::send(&crate::cookies::rotated_cookies(&state.cookies, &rotated));
+                rotated.into()
+            }
+        }
     }
 
     /// Moves the ticket of an `mfa_required` answer into its cookie,

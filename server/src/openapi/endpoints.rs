@@ -38,10 +38,18 @@ pub const ENDPOINTS: &[Endpoint] = &[
     op(
         Post,
         "/api/v1/auth/mfa/verify",
-        "The second step of signing in: the ticket of `mfa_required` and a code (`totp` or `recovery_code`). Answers like sign-in, at `aal` 2; a wrong or used code, or a ticket expired or tried five times, is 401 `mfa_invalid`.",
+        "The second step of signing in: the ticket of `mfa_required` and a code (`totp` or `recovery_code`). Answers like sign-in, at `aal` 2; a wrong or used code, or a ticket expired or tried five times, is 401 `mfa_invalid`. With a step-up ticket, sent with that session's access token, the session is rotated into new tokens at `aal` 2 with a new `auth_time` instead (409 `conflict` if its tokens were renewed meanwhile: ask for a new ticket).",
         Public,
         Some(named::<api::auth::MfaVerify>),
         named::<api::auth::TokenPair>,
+    ),
+    op(
+        Post,
+        "/api/v1/auth/mfa/step-up",
+        "A ticket for proving the caller's second factor again (the `mfa` object of `mfa_required`); proving it with `/api/v1/auth/mfa/verify` renews the session's `auth_time` at `aal` 2, which changes answered 403 `step_up_required` need. 422 `validation_failed` without a factor.",
+        SignedIn,
+        Some(named::<api::auth::StepUpRequest>),
+        named::<api::auth::MfaTicket>,
     ),
     op(
         Post,

@@ -53,6 +53,12 @@ impl From<crate::auth::AuthError> for ApiError {
                 "The code is wrong or was used already, or the ticket has expired or was \
                  tried too often. Try the next code, or sign in again for a new ticket.",
             ),
+            AuthError::StepUpRaced => ApiError::new(
+                ErrorCode::Conflict,
+                "The session's tokens were renewed while the second factor was being proved. \
+                 Ask for a new step-up ticket (POST /api/v1/auth/mfa/step-up) and try again \
+                 with the next code.",
+            ),
             AuthError::Mfa(err) => err.into(),
             AuthError::Token(TokenError::Expired) => ApiError::new(
                 ErrorCode::TokenExpired,
@@ -221,8 +227,9 @@ impl From<crate::ops::OpError> for ApiError {
             OpError::Invalid(message) => ApiError::new(ErrorCode::ValidationFailed, message),
             OpError::StepUpRequired => ApiError::new(
                 ErrorCode::StepUpRequired,
-                "This needs a recent sign-in with your second factor: sign out, sign in \
-                 again with it, and retry within the step-up window.",
+                "This needs a recent proof of your second factor: get a ticket with \
+                 POST /api/v1/auth/mfa/step-up, prove a code with it at \
+                 POST /api/v1/auth/mfa/verify, and retry.",
             ),
             OpError::Auth(err) => err.into(),
             OpError::User(err) => err.into(),

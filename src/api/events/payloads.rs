@@ -127,6 +127,9 @@ pub enum RotationVia {
     Renewal,
     /// `POST /api/v1/auth/refresh` with only an access token.
     ApiRenewal,
+    /// A second factor proved again (`POST /api/v1/auth/mfa/verify` with
+    /// a step-up ticket).
+    StepUp,
 }
 
 /// `refresh_rotated` details.

@@ -58,6 +58,22 @@ async fn recorded(auth: &Auth, kind: Kind) -> usize {
     .await
 }
 
+/// A sign-in's second step: the session it opened.
+async fn verify(
+    auth: &Auth,
+    ticket: &str,
+    method: MfaMethod,
+    code: &str,
+) -> Result<Login, AuthError> {
+    match auth
+        .verify_second_factor(ticket, method, code, &client(), None)
+        .await?
+    {
+        Proved::SignedIn(login) => Ok(login),
+        Proved::SteppedUp(_) => panic!("a sign-in's ticket stepped a session up"),
+    }
+}
+
 crate::both_topologies! {
     async fn a_password_alone_opens_no_session_and_a_code_opens_one_at_aal_2(backend) {
         let auth = AuthFixture::default().build(&backend.store().await).await;
@@ -66,8 +82,7 @@ crate::both_topologies! {
         assert!(auth.sessions().list(&user_id).await.unwrap().is_empty(), "no session yet");
 
         let code = totp::code_at(&secret, now());
-        let login = auth
-            .verify_second_factor(&ticket, MfaMethod::Totp, &code, &client())
+        let login = verify(&auth, &ticket, MfaMethod::Totp, &code)
             .await
             .unwrap();
         let principal = auth.authenticate(&login.access.token).await.unwrap();
@@ -93,7 +108,7 @@ crate::both_topologies! {
         assert_eq!(recorded(&auth, Kind::MfaSucceeded).await, 1);
 
         // The ticket opened its one session.
-        let again = auth.verify_second_factor(&ticket, MfaMethod::Totp, &code, &client()).await;
+        let again = verify(&auth, &ticket, MfaMethod::Totp, &code).await;
         assert!(matches!(again, Err(AuthError::MfaInvalid)), "{again:?}");
         // A password-only session stays at aal 1 through its refresh.
         let plain = auth.users().create("bob", PASSWORD, &[Role::User]).await.unwrap();
@@ -109,30 +124,29 @@ crate::both_topologies! {
         let ticket = ticket(&auth).await;
         let wrong = totp::code_at(&secret, now() + 10 * totp::PERIOD);
         for _ in 0..5 {
-            let err = auth.verify_second_factor(&ticket, MfaMethod::Totp, &wrong, &client()).await;
+            let err = verify(&auth, &ticket, MfaMethod::Totp, &wrong).await;
             assert!(matches!(err, Err(AuthError::MfaInvalid)), "{err:?}");
         }
         let right = totp::code_at(&secret, now());
-        let err = auth.verify_second_factor(&ticket, MfaMethod::Totp, &right, &client()).await;
+        let err = verify(&auth, &ticket, MfaMethod::Totp, &right).await;
         assert!(matches!(err, Err(AuthError::MfaInvalid)), "void: {err:?}");
         assert_eq!(recorded(&auth, Kind::MfaFailed).await, 5);
         // A new ticket, and the code still works (it was never accepted).
         let ticket = self::ticket(&auth).await;
-        auth.verify_second_factor(&ticket, MfaMethod::Totp, &right, &client()).await.unwrap();
+        verify(&auth, &ticket, MfaMethod::Totp, &right).await.unwrap();
     }
 
     async fn a_recovery_code_signs_in_once(backend) {
         let auth = AuthFixture::default().build(&backend.store().await).await;
         let (_, _, codes) = enrolled(&auth).await;
         let ticket = self::ticket(&auth).await;
-        let login = auth
-            .verify_second_factor(&ticket, MfaMethod::RecoveryCode, &codes[0], &client())
+        let login = verify(&auth, &ticket, MfaMethod::RecoveryCode, &codes[0])
             .await
             .unwrap();
         assert_eq!(login.access.claims.aal, 2);
         assert_eq!(recorded(&auth, Kind::RecoveryCodeUsed).await, 1);
         let ticket = self::ticket(&auth).await;
-        let again = auth.verify_second_factor(&ticket, MfaMethod::RecoveryCode, &codes[0], &client()).await;
+        let again = verify(&auth, &ticket, MfaMethod::RecoveryCode, &codes[0]).await;
         assert!(matches!(again, Err(AuthError::MfaInvalid)), "{again:?}");
     }
 
@@ -150,15 +164,85 @@ crate::both_topologies! {
         let wrong = totp::code_at(&secret, now() + 10 * totp::PERIOD);
         for _ in 0..3 {
             let ticket = self::ticket(&auth).await;
-            let err = auth.verify_second_factor(&ticket, MfaMethod::Totp, &wrong, &client()).await;
+            let err = verify(&auth, &ticket, MfaMethod::Totp, &wrong).await;
             assert!(matches!(err, Err(AuthError::MfaInvalid)), "{err:?}");
         }
         let ticket = self::ticket(&auth).await;
         let right = totp::code_at(&secret, now());
-        let err = auth.verify_second_factor(&ticket, MfaMethod::Totp, &right, &client()).await;
+        let err = verify(&auth, &ticket, MfaMethod::Totp, &right).await;
         assert!(
             matches!(&err, Err(AuthError::RateLimited(outcome)) if &*outcome.policy == MFA_FAILURES),
             "{err:?}"
         );
+    }
+
+    async fn a_step_up_raises_its_own_session_and_opens_none(backend) {
+        let auth = AuthFixture::default().build(&backend.store().await).await;
+        let (user_id, secret, codes) = enrolled(&auth).await;
+        let ticket = self::ticket(&auth).await;
+        let first = verify(&auth, &ticket, MfaMethod::RecoveryCode, &codes[0]).await.unwrap();
+        let ticket = self::ticket(&auth).await;
+        let other = verify(&auth, &ticket, MfaMethod::RecoveryCode, &codes[1]).await.unwrap();
+        let caller = auth.authenticate(&first.access.token).await.unwrap();
+        let step = auth.issue_step_up(&caller).await.unwrap();
+        let code = totp::code_at(&secret, now());
+
+        // Only its own session proves it, and before any code is spent.
+        for token in [None, Some(other.access.token.as_str())] {
+            let err = auth
+                .verify_second_factor(&step.ticket, MfaMethod::Totp, &code, &client(), token)
+                .await;
+            assert!(matches!(err, Err(AuthError::MfaInvalid)), "{err:?}");
+        }
+        let proved = auth
+            .verify_second_factor(&step.ticket, MfaMethod::Totp, &code, &client(), Some(&first.access.token))
+            .await
+            .unwrap();
+        let Proved::SteppedUp(raised) = proved else {
+            panic!("a step-up's ticket opened a session: {proved:?}");
+        };
+        assert_eq!(raised.principal.session_id, first.session_id);
+        assert_eq!(raised.access.aal, 2);
+        assert_eq!(
+            raised.access.amr.methods().collect::<Vec<_>>(),
+            vec![AmrMethod::Pwd, AmrMethod::Otp]
+        );
+        assert!(raised.access.auth_time >= caller.assurance.auth_time);
+        assert_eq!(auth.sessions().list(&user_id).await.unwrap().len(), 2, "no session opened");
+        assert_eq!(recorded(&auth, Kind::StepUp).await, 1);
+        // The session goes on with the new pair; the ticket is spent.
+        let refreshed = auth
+            .refresh(raised.refresh_token.as_deref().unwrap(), &client())
+            .await
+            .unwrap();
+        assert_eq!(refreshed.access.auth_time, raised.access.auth_time);
+        let again = auth
+            .verify_second_factor(&step.ticket, MfaMethod::Totp, &code, &client(), Some(&refreshed.access_token))
+            .await;
+        assert!(matches!(again, Err(AuthError::MfaInvalid)), "{again:?}");
+
+        // Without a factor there is nothing to step up with.
+        auth.users().create("bob", PASSWORD, &[Role::User]).await.unwrap();
+        let bob = auth.login("bob", PASSWORD, &client()).await.unwrap();
+        let bob = auth.authenticate(&bob.access.token).await.unwrap();
+        let none = auth.issue_step_up(&bob).await;
+        assert!(matches!(none, Err(AuthError::Mfa(crate::mfa::MfaError::NoFactor))), "{none:?}");
+    }
+
+    async fn a_step_up_never_hands_out_another_rotation_s_tokens(backend) {
+        let auth = AuthFixture::default().build(&backend.store().await).await;
+        let (_, _, codes) = enrolled(&auth).await;
+        let ticket = self::ticket(&auth).await;
+        let first = verify(&auth, &ticket, MfaMethod::RecoveryCode, &codes[0]).await.unwrap();
+        let caller = auth.authenticate(&first.access.token).await.unwrap();
+        // The browser renewed the session meanwhile: its old token still
+        // works for the grace window, but the step-up may not be answered
+        // with the renewal's tokens (which carry the old auth_time).
+        auth.renew_session(&first.access.token, false, &client()).await.unwrap().unwrap();
+        let step = auth.issue_step_up(&caller).await.unwrap();
+        let err = auth
+            .verify_second_factor(&step.ticket, MfaMethod::RecoveryCode, &codes[1], &client(), Some(&first.access.token))
+            .await;
+        assert!(matches!(err, Err(AuthError::StepUpRaced)), "{err:?}");
     }
 }

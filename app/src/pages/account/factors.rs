@@ -14,6 +14,7 @@ use crate::api::auth::with_refresh;
 use crate::api::mfa::{
     ConfirmTotp, EnrollTotpPage, NewRecoveryCodes, RemoveFactor, TotpEnrollPage, list_factors,
 };
+use crate::components::step_up::ActionError;
 use crate::components::time::RelativeTime;
 use crate::components::ui::{
     BUTTON, BUTTON_DANGER, BUTTON_PRIMARY, Card, ErrorNotice, INPUT, loading,
@@ -69,7 +70,6 @@ pub fn FactorsCard() -> impl IntoView {
         .into_iter()
         .flatten()
         .next()
-        .map(|err| err.0.message)
     };
 
     view! {
@@ -77,7 +77,7 @@ pub fn FactorsCard() -> impl IntoView {
             <p class="mb-3 text-sm text-slate-600 dark:text-slate-400">
                 "With a second factor, a stolen password alone does not sign anyone in to your account."
             </p>
-            {move || failure().map(|message| view! { <ErrorNotice message/> })}
+            {move || failure().map(|err| view! { <ActionError err/> })}
             <Transition fallback=|| loading("Loading factors…")>
                 {move || Suspend::new(async move {
                     match factors.await {

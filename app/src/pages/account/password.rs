@@ -9,6 +9,7 @@ use leptos::prelude::*;
 
 use crate::api::auth::ChangePassword;
 use crate::components::layout::SessionContext;
+use crate::components::step_up::ActionError;
 use crate::components::ui::{BUTTON_PRIMARY, Card, ErrorNotice, INPUT};
 
 /// `pending`: the user must change the password before anything else;
@@ -77,7 +78,6 @@ pub fn ChangePasswordCard(#[prop(optional)] pending: bool) -> impl IntoView {
                         autocomplete="new-password" class=INPUT/>
                 </div>
                 {move || mismatch.get().then(|| view! { <ErrorNotice message="The new passwords do not match."/> })}
-                {move || change.value().get().and_then(Result::err).map(|err| view! { <ErrorNotice message=err.0.message/> })}
                 {move || change.value().get().and_then(Result::ok).map(|changed| view! {
                     <p role="status" class="text-sm text-emerald-700 dark:text-emerald-400">
                         {match changed.revoked_sessions {
@@ -93,6 +93,10 @@ pub fn ChangePasswordCard(#[prop(optional)] pending: bool) -> impl IntoView {
                     </button>
                 </div>
             </form>
+            // Outside the form: the step-up prompt is a form of its own.
+            <div class="mt-3 max-w-md">
+                {move || change.value().get().and_then(Result::err).map(|err| view! { <ActionError err/> })}
+            </div>
         </Card>
     }
 }

@@ -9,6 +9,7 @@ use leptos_meta::Title;
 use super::{Empty, SCROLL, TABLE, TD, TH};
 use crate::api::console::DemoLock;
 use crate::api::locks::{ForceReleaseLock, list_locks};
+use crate::components::step_up::ActionError;
 use crate::components::time::{Clock, RelativeTime, now_ms};
 use crate::components::ui::{BUTTON, BUTTON_DANGER, Card, ErrorNotice, LOADING, loading};
 use crate::events::{Group, group};
@@ -45,7 +46,7 @@ pub fn LocksPage() -> impl IntoView {
                 </button>
             </div>
             {move || demo.value().get().and_then(Result::err).map(|err| view! { <ErrorNotice message=err.0.message/> })}
-            {move || release.value().get().and_then(Result::err).map(|err| view! { <ErrorNotice message=err.0.message/> })}
+            {move || release.value().get().and_then(Result::err).map(|err| view! { <ActionError err/> })}
             <Transition fallback=|| loading(LOADING)>
                 {move || Suspend::new(async move {
                     match locks.await {

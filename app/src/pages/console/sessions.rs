@@ -9,6 +9,7 @@ use leptos_meta::Title;
 
 use super::{Empty, SCROLL, ShortId, TABLE, TD, TH, UserLink};
 use crate::api::console::{AdminLogoutAll, AdminRevokeSession, admin_sessions};
+use crate::components::step_up::ActionError;
 use crate::components::time::RelativeTime;
 use crate::components::ui::{BUTTON, BUTTON_DANGER, Card, ErrorNotice, INPUT, LOADING, loading};
 use crate::live::use_live;
@@ -71,7 +72,7 @@ pub fn SessionsPage() -> impl IntoView {
                     <button type="button" class=BUTTON on:click=move |_| query.set(String::new())>"Show all"</button>
                 })}
             </form>
-            {move || revoke.value().get().and_then(Result::err).map(|err| view! { <ErrorNotice message=err.0.message/> })}
+            {move || revoke.value().get().and_then(Result::err).map(|err| view! { <ActionError err/> })}
             <Transition fallback=|| loading(LOADING)>
                 {move || Suspend::new(async move {
                     match sessions.await {

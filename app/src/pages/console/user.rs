@@ -25,6 +25,7 @@ use crate::api::admin::{
 use crate::api::console::{AdminLogoutAll, AdminRevokeSession, recent_events};
 use crate::api::ratelimit::ResetWindows;
 use crate::api::users::user_detail;
+use crate::components::step_up::ActionError;
 use crate::components::time::RelativeTime;
 use crate::components::ui::{BUTTON, Card, ErrorNotice, LOADING, loading};
 use crate::events::{Group, group};
@@ -71,7 +72,7 @@ pub fn UserPage() -> impl IntoView {
         <p class="mb-4 text-sm">
             <A href="/console/users" attr:class="text-sky-700 underline-offset-2 hover:underline dark:text-sky-400">"← All users"</A>
         </p>
-        {move || actions.error().map(|err| view! { <ErrorNotice message=err.0.message/> })}
+        {move || actions.error().map(|err| view! { <ActionError err/> })}
         <Transition fallback=|| loading(LOADING)>
             {move || Suspend::new(async move {
                 match report.await {

@@ -12,6 +12,7 @@ use super::{Empty, SCROLL, TABLE, TD, TH, UserLink};
 use crate::api::admin::{
     CreateUser, ResetLockout, SetUserDisabled, SetUserPassword, SetUserRoles, list_users,
 };
+use crate::components::step_up::ActionError;
 use crate::components::time::RelativeTime;
 use crate::components::ui::{BUTTON, BUTTON_PRIMARY, Card, ErrorNotice, INPUT, LOADING, loading};
 use crate::live::use_live;
@@ -81,7 +82,13 @@ pub fn UsersPage() -> impl IntoView {
         ]
         .into_iter()
         .flatten()
-        .map(|err| err.0.message)
+        // One step-up prompt is enough for any number of refused changes.
+        .scan(false, |prompted, err| {
+            let step_up = err.error == gatehouse::api::ErrorCode::StepUpRequired;
+            let repeat = step_up && std::mem::replace(prompted, true);
+            Some((!repeat).then_some(err))
+        })
+        .flatten()
         .collect::<Vec<_>>()
     };
     view! {
@@ -115,7 +122,7 @@ pub fn UsersPage() -> impl IntoView {
                     <p class="mt-2 text-sm text-emerald-700 dark:text-emerald-400" role="status">{format!("Created {}.", user.username)}</p>
                 })}
             </Card>
-            {move || errors().into_iter().map(|message| view! { <ErrorNotice message/> }).collect_view()}
+            {move || errors().into_iter().map(|err| view! { <ActionError err/> }).collect_view()}
             {move || reset.value().get().and_then(Result::ok).map(|cleared| view! {
                 <p class="text-sm" role="status">{format!("Lockout reset ({cleared} windows cleared).")}</p>
             })}

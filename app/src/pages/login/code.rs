@@ -10,14 +10,8 @@ use gatehouse::api::auth::MfaMethod;
 use leptos::prelude::*;
 
 use crate::api::auth::SignInCode;
+use crate::components::step_up::method_label;
 use crate::components::ui::{BUTTON, BUTTON_PRIMARY, Card, ErrorNotice, INPUT};
-
-fn choice(method: MfaMethod) -> &'static str {
-    match method {
-        MfaMethod::Totp => "Code from my authenticator app",
-        MfaMethod::RecoveryCode => "Use a recovery code",
-    }
-}
 
 #[component]
 pub fn CodeStep(
@@ -53,7 +47,7 @@ pub fn CodeStep(
                                         on:change=move |_| chosen.set(method)
                                         class="h-4 w-4 accent-sky-700"
                                     />
-                                    <label for=id>{choice(method)}</label>
+                                    <label for=id>{method_label(method)}</label>
                                 </div>
                             }
                         }).collect_view()}

@@ -1,0 +1,98 @@
+//! What a failed action shows, including the one failure a user can fix
+//! on the spot: `step_up_required` (a change that needs a recent proof of
+//! the second factor). Instead of "sign out and in again", the page asks
+//! for a code right there, proves it for this session
+//! (`/api/v1/auth/mfa/step-up`, then `/mfa/verify`: the session's cookies
+//! are replaced by tokens at `aal` 2), and the user repeats the action.
+
+use gatehouse::api::ErrorCode;
+use gatehouse::api::auth::{MfaMethod, MfaVerify, StepUpRequest};
+use leptos::prelude::*;
+
+use crate::FnError;
+use crate::api::auth::{step_up, verify_mfa, with_refresh};
+use crate::components::ui::{BUTTON_PRIMARY, ErrorNotice, INPUT};
+
+/// How a method is offered, where the user chooses one.
+pub fn method_label(method: MfaMethod) -> &'static str {
+    match method {
+        MfaMethod::Totp => "Code from my authenticator app",
+        MfaMethod::RecoveryCode => "Use a recovery code",
+    }
+}
+
+/// The error of a failed action: a step-up prompt for `step_up_required`,
+/// else the message.
+#[component]
+pub fn ActionError(err: FnError) -> impl IntoView {
+    if err.error == ErrorCode::StepUpRequired {
+        view! { <StepUpPrompt/> }.into_any()
+    } else {
+        view! { <ErrorNotice message=err.0.message/> }.into_any()
+    }
+}
+
+#[component]
+fn StepUpPrompt() -> impl IntoView {
+    let method = RwSignal::new(MfaMethod::Totp);
+    let code = NodeRef::<leptos::html::Input>::new();
+    let prove = Action::new(|(method, code): &(MfaMethod, String)| {
+        let (method, code) = (*method, code.clone());
+        async move {
+            let ticket = with_refresh(|| step_up(StepUpRequest {})).await?;
+            verify_mfa(MfaVerify {
+                ticket: ticket.ticket,
+                method,
+                code,
+            })
+            .await
+            .map(|_| ())
+        }
+    });
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if let Some(input) = code.get() {
+            prove.dispatch((method.get_untracked(), input.value()));
+        }
+    };
+    let done = move || matches!(prove.value().get(), Some(Ok(())));
+    view! {
+        <section class="space-y-3 rounded-md border border-amber-300 p-3 text-sm dark:border-amber-700" aria-labelledby="step-up-title" data-testid="step-up">
+            <h3 id="step-up-title" class="font-medium">"Confirm it is you"</h3>
+            <Show
+                when=move || !done()
+                fallback=|| view! {
+                    <p role="status">"Confirmed for the next few minutes. Now do it again."</p>
+                }
+            >
+                <p role="status">"This change needs a recent proof of your second factor."</p>
+                <form on:submit=submit class="space-y-3">
+                    <fieldset class="flex flex-wrap gap-x-4 gap-y-1">
+                        <legend class="sr-only">"Second factor"</legend>
+                        {MfaMethod::ALL.into_iter().map(|choice| {
+                            let id = format!("step-up-{}", choice.as_str());
+                            view! {
+                                <div class="flex items-center gap-2">
+                                    <input type="radio" name="step-up-method" id=id.clone()
+                                        checked=choice == MfaMethod::Totp
+                                        on:change=move |_| method.set(choice)
+                                        class="h-4 w-4 accent-sky-700"/>
+                                    <label for=id>{method_label(choice)}</label>
+                                </div>
+                            }
+                        }).collect_view()}
+                    </fieldset>
+                    <div class="flex flex-wrap items-end gap-3">
+                        <div>
+                            <label for="step-up-code" class="mb-1 block font-medium">"Code"</label>
+                            <input id="step-up-code" type="text" autocomplete="one-time-code" required
+                                maxlength="64" node_ref=code class=INPUT/>
+                        </div>
+                        <button type="submit" class=BUTTON_PRIMARY disabled=move || prove.pending().get()>"Confirm"</button>
+                    </div>
+                </form>
+                {move || prove.value().get().and_then(Result::err).map(|err| view! { <ErrorNotice message=err.0.message/> })}
+            </Show>
+        </section>
+    }
+}
