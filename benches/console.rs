@@ -56,7 +56,7 @@ async fn main() {
                         refresh_jti: "r",
                         access_jti: "a",
                         access_expires_at_ms: 0,
-                        must_change_password: false,
+                        pending: gatehouse::token::Pending::default(),
                         password_generation: 0,
                     })
                     .await

@@ -64,7 +64,7 @@ pub const EVENT_STREAM_LENGTH: &str = "gatehouse_event_stream_length";
 pub const BUILD_INFO: &str = "gatehouse_build_info";
 
 /// Every admission outcome, in the order of [`Admissions`].
-pub const ADMISSION_OUTCOMES: [&str; 10] = [
+pub const ADMISSION_OUTCOMES: [&str; 11] = [
     "allowed",
     "anonymous",
     "unauthenticated",
@@ -74,6 +74,7 @@ pub const ADMISSION_OUTCOMES: [&str; 10] = [
     "bad_replay_headers",
     "unavailable",
     "password_change_required",
+    "mfa_enrollment_required",
     "redis_unreachable",
 ];
 

@@ -39,6 +39,19 @@ pub fn open_during_password_change(path: &str) -> bool {
     )
 }
 
+/// Where a session whose user must enrol a second factor first may go:
+/// where a pending password change may, and the enrolment itself.
+pub fn open_during_mfa_enrollment(path: &str) -> bool {
+    open_during_password_change(path)
+        || matches!(
+            path,
+            "/api/v1/auth/mfa/totp/enroll"
+                | "/api/v1/auth/mfa/totp/confirm"
+                | "/api/v1/auth/mfa/factors"
+                | "/api/v1/ui/totp-enroll"
+        )
+}
+
 /// How Gatehouse treats a request, by its path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RouteClass {

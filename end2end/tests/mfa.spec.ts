@@ -7,7 +7,10 @@ import { test, expect, type BrowserContext, type Page } from "@playwright/test";
 import AxeBuilder from "@axe-core/playwright";
 import crypto from "node:crypto";
 import { admin } from "../playwright.config";
-import { createUser, signIn, uniqueName, waitForHydration } from "./support";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { createUser, freePort, signIn, startGatehouse, uniqueName, waitForHydration, waitReady } from "./support";
 
 const password = "a long enough password";
 
@@ -218,4 +221,38 @@ test("a change that needs a recent second factor asks for it on the spot", async
   await change.getByRole("button", { name: "Change password" }).click();
   await expect(page.getByText("Password changed.")).toBeVisible();
   await context.close();
+});
+
+test("an admin whose role requires a second factor is led to enrol one first", async ({ browser }) => {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const server = startGatehouse(port, fs.mkdtempSync(path.join(os.tmpdir(), "gh-e2e-mfa-")), ["--mfa-required-roles", "admin"]);
+  try {
+    await waitReady(url);
+    const context = await themed(browser, url, "light");
+    const page = await context.newPage();
+    await page.goto("/login?next=/console");
+    await waitForHydration(page);
+    await page.getByLabel("Username").fill(admin.username);
+    await page.getByLabel("Password").fill(admin.password);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await expect(page.getByRole("heading", { name: "Add a second factor" })).toBeVisible();
+    await axe(page, "required enrolment");
+    // Nothing else is open until then: pages lead back here.
+    await page.goto("/console");
+    await expect(page).toHaveURL(/\/account$/);
+    await waitForHydration(page);
+    await page.getByRole("button", { name: "Add an authenticator app" }).click();
+    const secret = (await page.getByTestId("totp-secret").textContent())!.trim();
+    await page.getByLabel("Code from the app").fill(totp(secret));
+    await page.getByRole("button", { name: "Confirm" }).click();
+    await expect(page.getByTestId("recovery-codes").locator("li")).toHaveCount(10);
+    await page.getByRole("button", { name: "I saved them" }).click();
+    await expect(page.getByRole("heading", { name: "Account" })).toBeVisible();
+    await page.goto("/console");
+    await expect(page).toHaveURL(/\/console$/);
+    await context.close();
+  } finally {
+    server.kill("SIGTERM");
+  }
 });

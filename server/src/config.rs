@@ -130,6 +130,13 @@ pub struct Config {
     #[arg(long, env = "GATEHOUSE_STEP_UP_MAX_AGE", default_value = "10m", value_parser = parse_duration)]
     pub step_up_max_age: Duration,
 
+    /// Roles whose users must have a second factor (comma-separated;
+    /// default none, `admin` recommended in production). Such a user
+    /// without one gets a session that may only enrol one (403
+    /// `mfa_enrollment_required` elsewhere; pages go to the account page).
+    #[arg(long, env = "GATEHOUSE_MFA_REQUIRED_ROLES", value_delimiter = ',', value_parser = parse_role)]
+    pub mfa_required_roles: Vec<gatehouse::api::Role>,
+
     /// Directory for the embedded Redis's data (append-only file) and log,
     /// and for the journal of sign-outs made while Redis is away. Default: `$XDG_DATA_HOME/gatehouse`, else `~/.local/share/gatehouse`,
     /// else `./data`.
@@ -354,6 +361,15 @@ pub enum Command {
     /// effective settings with secrets redacted; exit 0, or 2 listing every
     /// error and where it came from.
     CheckConfig,
+}
+
+fn parse_role(text: &str) -> Result<gatehouse::api::Role, String> {
+    gatehouse::api::Role::parse(text.trim()).ok_or_else(|| {
+        let known = gatehouse::api::Role::ALL
+            .map(|role| role.as_str())
+            .join(", ");
+        format!("`{text}` is not a role (one of {known})")
+    })
 }
 
 fn parse_cidr(text: &str) -> Result<gatehouse::network::Cidr, String> {

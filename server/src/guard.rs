@@ -162,7 +162,7 @@ where
         degraded,
     } = guard.auth.admit(&facts).await;
     if let Some(refusal) = refusal {
-        if refusal == Refusal::PasswordChangeRequired && !parts.uri.path().starts_with("/api/") {
+        if refusal.wants_account_page() && !parts.uri.path().starts_with("/api/") {
             return axum::response::Redirect::to(gatehouse::route::ACCOUNT_PAGE).into_response();
         }
         let error = match (refusal, caller) {

@@ -116,6 +116,7 @@ pub async fn app_state(config: &Config, store: Store) -> Result<(AppState, Event
         signouts: Some(Arc::new(signouts)),
         degraded_max: config.degraded_max,
         step_up_max_age: config.step_up_max_age,
+        mfa_required_roles: config.mfa_required_roles.clone(),
     });
     let instance = Instance {
         id: instance_id,

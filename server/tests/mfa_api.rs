@@ -241,4 +241,38 @@ gatehouse::both_topologies! {
         let lee = app.token("lee", "correct horse battery").await;
         expect_error(app.send(post_json_bearer("/api/v1/auth/mfa/step-up", &lee, &json!({}))).await, 422, "validation_failed").await;
     }
+
+    async fn a_role_that_requires_a_second_factor_may_only_enrol_until_it_has_one(backend) {
+        let app = app_on(&backend, &["--mfa-required-roles", "admin"]).await;
+        app.user("root", "correct horse battery", &[Role::Admin]).await;
+        let token = app.token("root", "correct horse battery").await;
+        let me = json(app.send(post_bearer("/api/v1/auth/me", &token)).await).await;
+        assert_eq!(me["mfa_enrollment_required"], true);
+        let message = expect_error(
+            app.send(post_json_bearer("/api/v1/admin/users/list", &token, &json!({}))).await,
+            403,
+            "mfa_enrollment_required",
+        )
+        .await;
+        assert!(message.contains("/api/v1/auth/mfa/totp/enroll"), "{message}");
+        // Pages lead to the account page.
+        let page = app
+            .send(Request::get("/console").header(header::AUTHORIZATION, format!("Bearer {token}")).body(Body::empty()).unwrap())
+            .await;
+        assert_eq!(page.status().as_u16() / 100, 3);
+        assert_eq!(page.headers()[header::LOCATION], "/account");
+
+        let enrolment = json(app.send(post_json_bearer("/api/v1/auth/mfa/totp/enroll", &token, &json!({}))).await).await;
+        let secret = totp::from_base32(enrolment["secret"].as_str().unwrap()).unwrap();
+        let confirmed = app
+            .send(post_json_bearer(
+                "/api/v1/auth/mfa/totp/confirm",
+                &token,
+                &json!({"factor_id": enrolment["factor_id"], "code": totp::code_at(&secret, now())}),
+            ))
+            .await;
+        assert_eq!(confirmed.status(), 200);
+        let listed = app.send(post_json_bearer("/api/v1/admin/users/list", &token, &json!({}))).await;
+        assert_eq!(listed.status(), 200, "enrolled: the session may do everything");
+    }
 }

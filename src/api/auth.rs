@@ -186,6 +186,10 @@ pub struct Identity {
     /// The password must be changed before anything else.
     #[serde(default)]
     pub must_change_password: bool,
+    /// A second factor must be enrolled before anything else (the user's
+    /// role requires one: `--mfa-required-roles`).
+    #[serde(default)]
+    pub mfa_enrollment_required: bool,
     /// The session's authenticator assurance level: 1 (one factor) or 2.
     #[serde(default = "aal_one")]
     pub aal: u8,

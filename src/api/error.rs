@@ -45,12 +45,15 @@ pub enum ErrorCode {
     AccountDisabled,
     /// The caller lacks the role this needs.
     Forbidden,
-    /// The action needs a recent sign-in with the account's second factor
-    /// (within `--step-up-max-age`): sign in again with it.
+    /// The action needs a second factor proved within `--step-up-max-age`:
+    /// `POST /api/v1/auth/mfa/step-up`, then `/mfa/verify`.
     StepUpRequired,
     /// The caller must change the password (`POST /api/v1/auth/password`)
     /// before doing anything else.
     PasswordChangeRequired,
+    /// The caller's role requires a second factor: enrol one
+    /// (`POST /api/v1/auth/mfa/totp/enroll`) before doing anything else.
+    MfaEnrollmentRequired,
     /// The thing already exists (e.g. a taken username).
     Conflict,
     /// The lock stayed busy for the whole wait.
@@ -93,6 +96,7 @@ impl ErrorCode {
             ErrorCode::AccountDisabled
             | ErrorCode::Forbidden
             | ErrorCode::PasswordChangeRequired
+            | ErrorCode::MfaEnrollmentRequired
             | ErrorCode::StepUpRequired
             | ErrorCode::CrossOrigin => 403,
             ErrorCode::Conflict

@@ -68,6 +68,7 @@ impl From<Principal> for Identity {
         Self {
             roles: principal.roles,
             must_change_password: principal.must_change_password,
+            mfa_enrollment_required: principal.must_enroll_mfa,
             aal: principal.assurance.aal,
             amr: principal.assurance.amr,
             auth_time: principal.assurance.auth_time,

@@ -84,6 +84,20 @@ pub enum Refusal {
     /// The caller must change the password before anything but
     /// [`crate::route::open_during_password_change`] paths.
     PasswordChangeRequired,
+    /// The caller's role requires a second factor they have not enrolled:
+    /// nothing but [`crate::route::open_during_mfa_enrollment`] paths.
+    MfaEnrollmentRequired,
+}
+
+impl Refusal {
+    /// A pending step the account page is for: pages (not the API) go
+    /// there instead of showing an error.
+    pub fn wants_account_page(&self) -> bool {
+        matches!(
+            self,
+            Refusal::PasswordChangeRequired | Refusal::MfaEnrollmentRequired
+        )
+    }
 }
 
 /// The decision about one request.
@@ -200,7 +214,7 @@ impl Auth {
     ) -> Admission {
         if let Some(refusal) = self
             .limits_refusal(facts, Some(&principal), &limits)
-            .or_else(|| password_change_refusal(facts, &principal))
+            .or_else(|| pending_refusal(facts, &principal))
         {
             return Admission {
                 refusal: Some(refusal),
@@ -226,6 +240,7 @@ impl Auth {
                 // The new token names the same session: a password change
                 // it must make still stands (a fresh token cannot say so).
                 rotated.principal.must_change_password = principal.must_change_password;
+                rotated.principal.must_enroll_mfa = principal.must_enroll_mfa;
                 let caller = Caller::Principal(rotated.principal.clone());
                 Admission {
                     renewal: Some((rotated, credential.source)),
@@ -284,7 +299,7 @@ impl Auth {
             Ok((principal, limits)) => Admission {
                 refusal: self
                     .limits_refusal(facts, Some(&principal), &limits)
-                    .or_else(|| password_change_refusal(facts, &principal)),
+                    .or_else(|| pending_refusal(facts, &principal)),
                 renewal,
                 ..Admission::new(Caller::Principal(principal), limits)
             },
@@ -412,6 +427,7 @@ fn outcome(admission: &Admission) -> &'static str {
         (Some(Refusal::Unauthenticated), _) => "unauthenticated",
         (Some(Refusal::Forbidden), _) => "forbidden",
         (Some(Refusal::PasswordChangeRequired), _) => "password_change_required",
+        (Some(Refusal::MfaEnrollmentRequired), _) => "mfa_enrollment_required",
         (None, Caller::Principal(_)) => "allowed",
         (None, Caller::Anonymous) => "anonymous",
         (None, Caller::Rejected(AuthError::Store(_))) => "redis_unreachable",
@@ -432,10 +448,14 @@ pub(super) fn clears_cookies(err: &AuthError, source: TokenSource) -> bool {
         )
 }
 
-/// A user who must change the password may only do that (and sign out).
-pub(super) fn password_change_refusal(facts: &Facts<'_>, principal: &Principal) -> Option<Refusal> {
-    (principal.must_change_password && !crate::route::open_during_password_change(facts.path))
-        .then_some(Refusal::PasswordChangeRequired)
+/// A user who must change the password may only do that (and sign out);
+/// one who must enrol a second factor, only that (and the same).
+pub(super) fn pending_refusal(facts: &Facts<'_>, principal: &Principal) -> Option<Refusal> {
+    if principal.must_change_password && !crate::route::open_during_password_change(facts.path) {
+        return Some(Refusal::PasswordChangeRequired);
+    }
+    (principal.must_enroll_mfa && !crate::route::open_during_mfa_enrollment(facts.path))
+        .then_some(Refusal::MfaEnrollmentRequired)
 }
 
 #[cfg(test)]

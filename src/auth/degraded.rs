@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use tokio::sync::broadcast;
 
-use super::admission::{Admission, Caller, Facts, clears_cookies, password_change_refusal};
+use super::admission::{Admission, Caller, Facts, clears_cookies, pending_refusal};
 use super::sign_out::breaker_change_or;
 use super::{Auth, AuthError, Inner, principal};
 use crate::api::console::InstanceMode;
@@ -198,7 +198,7 @@ impl Auth {
         let principal = principal(claims);
         let refusal = self
             .limits_refusal(facts, Some(&principal), &limits)
-            .or_else(|| password_change_refusal(facts, &principal));
+            .or_else(|| pending_refusal(facts, &principal));
         counted(if refusal.is_some() {
             "limited"
         } else {

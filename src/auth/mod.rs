@@ -83,6 +83,10 @@ pub struct Principal {
     /// The session's user must change the password before doing anything
     /// else (read with the session; admission refuses everything else).
     pub must_change_password: bool,
+    /// The session's user must enrol a second factor before doing
+    /// anything else (their role requires one; read with the session).
+    #[serde(default)]
+    pub must_enroll_mfa: bool,
     /// How the session's user signed in, as its token says.
     pub assurance: crate::token::Assurance,
 }
@@ -219,6 +223,9 @@ pub struct AuthParts {
     /// How recently a user with a second factor must have proved it for a
     /// sensitive action (changing their factors).
     pub step_up_max_age: std::time::Duration,
+    /// Roles whose users must have a second factor: without one, their
+    /// sessions may only enrol one.
+    pub mfa_required_roles: Vec<Role>,
 }
 
 /// The Gatehouse core: sign-in, admission, rotation and sign-out, and
@@ -255,6 +262,7 @@ struct Inner {
     /// Second factors (their key derived from the signing key).
     factors: crate::mfa::Factors,
     step_up_max_age: std::time::Duration,
+    mfa_required_roles: Vec<Role>,
 }
 
 impl Auth {
@@ -283,6 +291,7 @@ impl Auth {
             rotation: parts.rotation,
             challenges: parts.challenges,
             step_up_max_age: parts.step_up_max_age,
+            mfa_required_roles: parts.mfa_required_roles,
             admissions: crate::observe::Admissions::register(),
             signouts: parts.signouts,
         };
@@ -445,8 +454,8 @@ impl Auth {
 /// read when it was issued), or one degraded mode cannot check further.
 fn principal(claims: AccessClaims) -> Principal {
     let roles = claims.roles.iter().filter_map(|r| Role::parse(r)).collect();
-    let must_change_password = claims.must_change_password;
-    principal_with_roles(claims, roles, must_change_password)
+    let pending = claims.pending();
+    principal_with_roles(claims, roles, pending)
 }
 
 /// The caller a verified token describes, with `roles` and the pending
@@ -455,7 +464,7 @@ fn principal(claims: AccessClaims) -> Principal {
 fn principal_with_roles(
     claims: AccessClaims,
     roles: Vec<Role>,
-    must_change_password: bool,
+    pending: crate::token::Pending,
 ) -> Principal {
     Principal {
         assurance: claims.assurance(),
@@ -466,7 +475,8 @@ fn principal_with_roles(
         token_id: claims.jti,
         token_issued_at: claims.iat,
         token_expires_at: claims.exp,
-        must_change_password,
+        must_change_password: pending.password_change,
+        must_enroll_mfa: pending.mfa_enrollment,
     }
 }
 

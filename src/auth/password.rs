@@ -58,7 +58,14 @@ impl Auth {
         self.inner.users.set_password(&user, new, false).await?;
         self.inner
             .sessions
-            .clear_password_change(&user.id, &principal.session_id)
+            .clear_pending(
+                &user.id,
+                &principal.session_id,
+                crate::token::Pending {
+                    password_change: true,
+                    mfa_enrollment: false,
+                },
+            )
             .await?;
         let ended = self
             .inner

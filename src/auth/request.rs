@@ -25,16 +25,16 @@ use crate::user::Role;
 pub(crate) const ADMIT_LUA: &str = include_str!("admit.lua");
 
 /// What Redis confirmed about a token's caller: the user's current
-/// roles, and whether the session must change the password first.
+/// roles, and what the session must do first.
 pub(super) struct Confirmed {
     roles: Vec<Role>,
-    must_change_password: bool,
+    pending: crate::token::Pending,
 }
 
 impl Confirmed {
     /// The caller, as `claims` name them and Redis confirmed them.
     pub(super) fn principal(self, claims: AccessClaims) -> Principal {
-        principal_with_roles(claims, self.roles, self.must_change_password)
+        principal_with_roles(claims, self.roles, self.pending)
     }
 }
 
@@ -127,15 +127,9 @@ impl Auth {
             })?;
             (touched, limiter.decision(checks, limits)?)
         };
-        let must_change_password = touched.must_change_password;
+        let pending = touched.pending;
         let roles = self.current_roles(&claims.sub, touched).await?;
-        Ok((
-            Confirmed {
-                roles,
-                must_change_password,
-            },
-            decision,
-        ))
+        Ok((Confirmed { roles, pending }, decision))
     }
 
     /// Whether `principal` may still do what `role` allows, for responses

@@ -286,12 +286,13 @@ impl Auth {
         };
         self.limit_rotation(&user.id, session_id).await?;
         let roles = user.roles.iter().map(|r| r.as_str().to_owned()).collect();
+        let pending = self.pending_for(&user, presented.assurance()).await?;
         let access = self.inner.tokens.issue_access(
             &user.id,
             &user.username,
             session_id,
             roles,
-            user.must_change_password,
+            pending,
             presented.assurance(),
         )?;
         let refresh = self.inner.tokens.issue_refresh(

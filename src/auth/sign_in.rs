@@ -123,6 +123,26 @@ impl Auth {
             .await
     }
 
+    /// What a session of `user`, signed in as `assurance` says, must do
+    /// before anything else: choose a password an admin set, or enrol the
+    /// second factor one of their roles requires (asked of Redis only for
+    /// such a role, at level 1).
+    pub(super) async fn pending_for(
+        &self,
+        user: &User,
+        assurance: Assurance,
+    ) -> Result<crate::token::Pending, AuthError> {
+        let required = assurance.aal < 2
+            && user
+                .roles
+                .iter()
+                .any(|role| self.inner.mfa_required_roles.contains(role));
+        Ok(crate::token::Pending {
+            password_change: user.must_change_password,
+            mfa_enrollment: required && !self.inner.factors.has_factor(&user.id).await?,
+        })
+    }
+
     /// Starts a session for `user`, who proved who they are as
     /// `assurance` says: a fresh token pair, the session, the events.
     pub(super) async fn start_session(
@@ -133,12 +153,13 @@ impl Auth {
     ) -> Result<Login, AuthError> {
         let session_id = crate::random::hex::<16>();
         let roles = user.roles.iter().map(|r| r.as_str().to_owned()).collect();
+        let pending = self.pending_for(&user, assurance).await?;
         let access = self.inner.tokens.issue_access(
             &user.id,
             &user.username,
             &session_id,
             roles,
-            user.must_change_password,
+            pending,
             assurance,
         )?;
         let refresh = self
@@ -155,7 +176,7 @@ impl Auth {
                 refresh_jti: &refresh.claims.jti,
                 access_jti: &access.claims.jti,
                 access_expires_at_ms: access.claims.exp * 1000,
-                must_change_password: user.must_change_password,
+                pending,
                 password_generation: user.password_generation,
             })
             .await?;

@@ -56,6 +56,21 @@ impl Account<'_> {
         self.record(EventKind::MfaEnrolled(FactorChanged {
             factor_id: confirmed.factor_id.clone(),
         }));
+        // A session that had to enrol may now do everything else.
+        if principal.must_enroll_mfa {
+            self.auth()
+                .sessions()
+                .clear_pending(
+                    &principal.user_id,
+                    &principal.session_id,
+                    crate::token::Pending {
+                        password_change: false,
+                        mfa_enrollment: true,
+                    },
+                )
+                .await
+                .map_err(crate::auth::AuthError::from)?;
+        }
         Ok(FactorConfirmed {
             factor_id: confirmed.factor_id,
             recovery_codes: confirmed.recovery_codes,

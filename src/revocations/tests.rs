@@ -30,6 +30,7 @@ fn claims(user: &str, session: &str, jti: &str, iat_ms: u64) -> AccessClaims {
         roles: vec!["user".into()],
         token_use: TokenUse::Access,
         must_change_password: false,
+        must_enroll_mfa: false,
         amr: crate::token::Amr::password(),
         aal: 1,
         auth_time: iat_ms / 1000,

@@ -12,6 +12,7 @@
 -- ARGV[10] the access token's expiry (ms since the epoch)
 -- ARGV[11] '1' if the user must change the password first, else '0'
 -- ARGV[12] the password generation the sign-in verified
+-- ARGV[13] '1' if the user must enrol a second factor first, else '0'
 -- Returns {created ms, absolute expiry ms, evicted count}, {-1} when the
 -- user is disabled, or {-2} when the password was set again since it was
 -- verified (the sign-in used a password that no longer holds).
@@ -41,7 +42,7 @@ local ttl = math.min(idle, absolute)
 redis.call('HSET', KEYS[1],
   'uid', ARGV[2], 'created', now, 'seen', now, 'ip', ARGV[3], 'dev', ARGV[4],
   'gen', 0, 'rjti', ARGV[5], 'ajti', ARGV[6], 'aexp', ARGV[10], 'abs', now + absolute,
-  'pw', ARGV[11])
+  'pw', ARGV[11], 'mfa', ARGV[13])
 redis.call('PEXPIRE', KEYS[1], ttl)
 redis.call('ZADD', KEYS[2], now + ttl, ARGV[1])
 if redis.call('PTTL', KEYS[2]) < absolute then

@@ -64,8 +64,9 @@ impl Sessions {
             .arg(millis(self.config.absolute_lifetime))
             .arg(self.config.max_per_user.max(1))
             .arg(new.access_expires_at_ms)
-            .arg(u8::from(new.must_change_password))
+            .arg(u8::from(new.pending.password_change))
             .arg(new.password_generation)
+            .arg(u8::from(new.pending.mfa_enrollment))
             .invoke_async(write.conn())
             .await?;
         write.confirm("session_created").await;

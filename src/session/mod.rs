@@ -91,8 +91,8 @@ pub struct NewSession<'a> {
     pub access_jti: &'a str,
     /// The access token's expiry (ms since the epoch).
     pub access_expires_at_ms: u64,
-    /// The user must change the password before doing anything else.
-    pub must_change_password: bool,
+    /// What the user must do before anything else.
+    pub pending: crate::token::Pending,
     /// The password generation the sign-in verified (see
     /// [`crate::user::User::password_generation`]).
     pub password_generation: u64,
@@ -243,19 +243,27 @@ impl Sessions {
         Ok(())
     }
 
-    /// The user of this session has changed the password it was opened
-    /// with a pending change for: the session may do everything again.
-    /// (Never creates the session if it has just ended.)
-    pub async fn clear_password_change(
+    /// The user of this session did what `done` names (changed the
+    /// password, enrolled a second factor) that the session was opened
+    /// with pending: it is pending no more. (Never creates the session if
+    /// it has just ended.)
+    pub async fn clear_pending(
         &self,
         user_id: &str,
         session_id: &str,
+        done: crate::token::Pending,
     ) -> Result<(), SessionError> {
-        let _: () = redis::cmd("HDEL")
-            .arg(keys::session(user_id, session_id))
-            .arg("pw")
-            .query_async(&mut self.store.conn())
-            .await?;
+        let mut cmd = redis::cmd("HDEL");
+        cmd.arg(keys::session(user_id, session_id));
+        if done.password_change {
+            cmd.arg("pw");
+        }
+        if done.mfa_enrollment {
+            cmd.arg("mfa");
+        }
+        if done != crate::token::Pending::default() {
+            let _: () = cmd.query_async(&mut self.store.conn()).await?;
+        }
         Ok(())
     }
 

@@ -32,7 +32,7 @@ async fn start(sessions: &Sessions, user: &str) -> String {
             refresh_jti: "r",
             access_jti: &format!("a-{sid}"),
             access_expires_at_ms: 4_000_000_000_000,
-            must_change_password: false,
+            pending: crate::token::Pending::default(),
             password_generation: 0,
         })
         .await
@@ -181,7 +181,7 @@ crate::both_topologies! {
                 refresh_jti: "r",
                 access_jti: "a",
                 access_expires_at_ms: 0,
-                must_change_password: false,
+                pending: crate::token::Pending::default(),
                 password_generation: 0,
             })
             .await;

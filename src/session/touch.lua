@@ -6,8 +6,9 @@
 -- touch(session key, user's session index key, blacklist key of the
 --       presented access token, the user's roles key, the user's disabled
 --       marker, session id, idle timeout ms, now ms)
--- Returns 1, the refresh generation, 1 if the user must change the
--- password before anything else (else 0), and the roles (false for a
+-- Returns 1, the refresh generation, what the session must do before
+-- anything else (1: change the password, 2: enrol a second factor; both
+-- added up), and the roles (false for a
 -- user whose roles key predates it) when valid; 0 when the session has
 -- ended (revoked, idle too long, past its absolute lifetime); 2 when the
 -- token is blacklisted and its grace period is over; 3 when the user is
@@ -26,7 +27,7 @@ local function touch(session, index, blacklisted, roles, disabled, sid, idle, no
   if redis.call('EXISTS', disabled) == 1 then
     return 3
   end
-  local fields = redis.call('HMGET', session, 'abs', 'gen', 'seen', 'pw')
+  local fields = redis.call('HMGET', session, 'abs', 'gen', 'seen', 'pw', 'mfa')
   if not fields[1] then
     redis.call('ZREM', index, sid)
     return 0
@@ -44,11 +45,12 @@ local function touch(session, index, blacklisted, roles, disabled, sid, idle, no
     redis.call('PEXPIRE', session, ttl)
     redis.call('ZADD', index, 'XX', now + ttl, sid)
   end
-  return 1, tonumber(fields[2]), fields[4] == '1' and 1 or 0, redis.call('GET', roles)
+  local pending = (fields[4] == '1' and 1 or 0) + (fields[5] == '1' and 2 or 0)
+  return 1, tonumber(fields[2]), pending, redis.call('GET', roles)
 end
 
 -- The reply of a touch on its own and the head of admission's: {status}
--- or {1, generation, now ms, must change password, roles or nil}.
+-- or {1, generation, now ms, pending, roles or nil}.
 local function touched(keys, args, now)
   local status, generation, must_change, roles =
     touch(keys[1], keys[2], keys[3], keys[4], keys[5], args[1], tonumber(args[2]), now)

@@ -25,9 +25,9 @@ static TOUCH: LazyLock<Script> = LazyLock::new(|| {
 pub struct Touched {
     pub generation: u64,
     pub now_ms: u64,
-    /// The session was opened by a user who must change the password
-    /// before doing anything else, and has not yet.
-    pub must_change_password: bool,
+    /// What the session's user must do before anything else (change the
+    /// password, enrol a second factor) and has not yet.
+    pub pending: crate::token::Pending,
     /// The user's current roles (comma-separated), read in the same
     /// script; `None` for a user whose roles key predates this field.
     pub roles: Option<String>,
@@ -64,13 +64,19 @@ impl redis::FromRedisValue for Touch {
 impl Touch {
     /// The reply from its items (also the head of admission's reply).
     pub(crate) fn from_items(items: &[redis::Value]) -> Result<Self, redis::ParsingError> {
-        use crate::store::reply::{flag, malformed, number, text};
+        use crate::store::reply::{malformed, number, text};
         const SCRIPT: &str = "touch.lua";
         match (number(SCRIPT, items.first(), "a status"), items.len()) {
             (Ok(1), 4 | 5) => Ok(Touch::Alive(Touched {
                 generation: number(SCRIPT, items.get(1), "a generation")?,
                 now_ms: number(SCRIPT, items.get(2), "a time")?,
-                must_change_password: flag(SCRIPT, items.get(3), "a flag")?,
+                pending: match number(SCRIPT, items.get(3), "pending")? {
+                    bits @ 0..=3 => crate::token::Pending {
+                        password_change: bits & 1 == 1,
+                        mfa_enrollment: bits & 2 == 2,
+                    },
+                    other => return Err(malformed(SCRIPT, format_args!("{other} as pending"))),
+                },
                 roles: match items.get(4) {
                     None | Some(redis::Value::Nil) => None,
                     roles => Some(text(SCRIPT, roles, "roles")?),

@@ -39,6 +39,8 @@ pub struct AuthFixture {
     pub signouts: Option<std::path::PathBuf>,
     /// Degraded mode's bound (zero: off, the default here).
     pub degraded_max: std::time::Duration,
+    /// Roles that must have a second factor (none by default).
+    pub mfa_required_roles: Vec<crate::user::Role>,
 }
 
 impl Default for AuthFixture {
@@ -55,6 +57,7 @@ impl Default for AuthFixture {
             instance: "test",
             signouts: None,
             degraded_max: std::time::Duration::ZERO,
+            mfa_required_roles: Vec::new(),
         }
     }
 }
@@ -107,6 +110,7 @@ impl AuthFixture {
             }),
             degraded_max: self.degraded_max,
             step_up_max_age: std::time::Duration::from_secs(600),
+            mfa_required_roles: self.mfa_required_roles.clone(),
             store,
         })
     }

@@ -92,6 +92,31 @@ pub struct AccessClaims {
     /// request; the claim is what degraded mode, which cannot ask, goes by.
     #[serde(rename = "pwc", default, skip_serializing_if = "std::ops::Not::not")]
     pub must_change_password: bool,
+    /// Issued to a session whose user must enrol a second factor first
+    /// (`--mfa-required-roles`; `enr`, present only then): like `pwc`.
+    #[serde(rename = "enr", default, skip_serializing_if = "std::ops::Not::not")]
+    pub must_enroll_mfa: bool,
+}
+
+/// What a session must do before anything else. Redis holds it for every
+/// request; access tokens carry it (`pwc`, `enr`) for degraded mode, which
+/// cannot ask.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Pending {
+    /// Choose a new password.
+    pub password_change: bool,
+    /// Enrol a second factor (the user's role requires one).
+    pub mfa_enrollment: bool,
+}
+
+impl AccessClaims {
+    /// What the session had pending when this token was issued.
+    pub fn pending(&self) -> Pending {
+        Pending {
+            password_change: self.must_change_password,
+            mfa_enrollment: self.must_enroll_mfa,
+        }
+    }
 }
 
 /// Claims of a refresh token. `gen` (`generation`) is the session's refresh generation
@@ -213,7 +238,7 @@ impl Tokens {
         username: &str,
         session_id: &str,
         roles: Vec<String>,
-        must_change_password: bool,
+        pending: Pending,
         assurance: Assurance,
     ) -> Result<Issued<AccessClaims>, TokenError> {
         let now = now_secs();
@@ -229,7 +254,8 @@ impl Tokens {
             name: username.to_owned(),
             roles,
             token_use: TokenUse::Access,
-            must_change_password,
+            must_change_password: pending.password_change,
+            must_enroll_mfa: pending.mfa_enrollment,
             amr: assurance.amr,
             aal: assurance.aal,
             auth_time: assurance.auth_time,

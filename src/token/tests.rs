@@ -33,7 +33,7 @@ fn access_tokens_round_trip_with_all_claims() {
             "alice",
             "s1",
             vec!["admin".into()],
-            false,
+            Pending::default(),
             Assurance::password(1),
         )
         .unwrap();
@@ -59,7 +59,14 @@ fn refresh_and_access_tokens_are_not_interchangeable() {
         Err(TokenError::Invalid(_))
     ));
     let access = tokens
-        .issue_access("u1", "alice", "s1", vec![], false, Assurance::password(1))
+        .issue_access(
+            "u1",
+            "alice",
+            "s1",
+            vec![],
+            Pending::default(),
+            Assurance::password(1),
+        )
         .unwrap();
     assert!(matches!(
         tokens.verify_refresh(&access.token),
@@ -90,7 +97,14 @@ fn a_generic_access_token_verifier_refuses_refresh_tokens() {
         "an access-token verifier accepted a refresh token"
     );
     let access = tokens
-        .issue_access("u1", "alice", "s1", vec![], false, Assurance::password(1))
+        .issue_access(
+            "u1",
+            "alice",
+            "s1",
+            vec![],
+            Pending::default(),
+            Assurance::password(1),
+        )
         .unwrap();
     assert!(jsonwebtoken::decode::<serde_json::Value>(&access.token, &key, &validation).is_ok());
 
@@ -114,7 +128,7 @@ fn tampered_tokens_are_rejected() {
             "alice",
             "s1",
             vec!["user".into()],
-            false,
+            Pending::default(),
             Assurance::password(1),
         )
         .unwrap()
@@ -151,7 +165,14 @@ fn tampered_tokens_are_rejected() {
 fn alg_none_is_rejected() {
     let tokens = hs_tokens(SECRET);
     let claims = tokens
-        .issue_access("u1", "alice", "s1", vec![], false, Assurance::password(1))
+        .issue_access(
+            "u1",
+            "alice",
+            "s1",
+            vec![],
+            Pending::default(),
+            Assurance::password(1),
+        )
         .unwrap()
         .claims;
     let header =
@@ -172,7 +193,14 @@ fn a_token_signed_with_another_key_is_rejected() {
     let ours = hs_tokens(SECRET);
     let theirs = hs_tokens(b"another-secret-another-secret-another-secret");
     let token = theirs
-        .issue_access("u1", "alice", "s1", vec![], false, Assurance::password(1))
+        .issue_access(
+            "u1",
+            "alice",
+            "s1",
+            vec![],
+            Pending::default(),
+            Assurance::password(1),
+        )
         .unwrap()
         .token;
     assert_eq!(
@@ -203,7 +231,14 @@ fn algorithm_confusion_with_the_public_key_as_hmac_secret_is_rejected() {
         TokenConfig::default(),
     );
     let claims = tokens
-        .issue_access("u1", "alice", "s1", vec![], false, Assurance::password(1))
+        .issue_access(
+            "u1",
+            "alice",
+            "s1",
+            vec![],
+            Pending::default(),
+            Assurance::password(1),
+        )
         .unwrap()
         .claims;
     let public_pem = std::fs::read(data("rsa2048.pub.pem")).unwrap();
@@ -226,7 +261,14 @@ fn expired_and_not_yet_valid_tokens_are_rejected_outside_the_leeway() {
     let tokens = hs_tokens(SECRET);
     let now = now_secs();
     let mut claims = tokens
-        .issue_access("u1", "alice", "s1", vec![], false, Assurance::password(1))
+        .issue_access(
+            "u1",
+            "alice",
+            "s1",
+            vec![],
+            Pending::default(),
+            Assurance::password(1),
+        )
         .unwrap()
         .claims;
 
@@ -252,7 +294,14 @@ fn expired_and_not_yet_valid_tokens_are_rejected_outside_the_leeway() {
 fn wrong_issuer_or_audience_is_rejected() {
     let tokens = hs_tokens(SECRET);
     let mut claims = tokens
-        .issue_access("u1", "alice", "s1", vec![], false, Assurance::password(1))
+        .issue_access(
+            "u1",
+            "alice",
+            "s1",
+            vec![],
+            Pending::default(),
+            Assurance::password(1),
+        )
         .unwrap()
         .claims;
     claims.iss = "someone-else".into();
@@ -286,7 +335,14 @@ fn rotation_signs_with_the_newest_key_and_verifies_all() {
     );
 
     let old_token = before
-        .issue_access("u1", "alice", "s1", vec![], false, Assurance::password(1))
+        .issue_access(
+            "u1",
+            "alice",
+            "s1",
+            vec![],
+            Pending::default(),
+            Assurance::password(1),
+        )
         .unwrap()
         .token;
     assert!(
@@ -294,7 +350,14 @@ fn rotation_signs_with_the_newest_key_and_verifies_all() {
         "tokens from before the rotation stay valid"
     );
     let new_token = after
-        .issue_access("u1", "alice", "s1", vec![], false, Assurance::password(1))
+        .issue_access(
+            "u1",
+            "alice",
+            "s1",
+            vec![],
+            Pending::default(),
+            Assurance::password(1),
+        )
         .unwrap()
         .token;
     assert!(matches!(
@@ -314,7 +377,14 @@ fn eddsa_and_rs256_keys_sign_verify_and_publish_jwks() {
             TokenConfig::default(),
         );
         let issued = tokens
-            .issue_access("u1", "alice", "s1", vec![], false, Assurance::password(1))
+            .issue_access(
+                "u1",
+                "alice",
+                "s1",
+                vec![],
+                Pending::default(),
+                Assurance::password(1),
+            )
             .unwrap();
         assert!(tokens.verify_access(&issued.token).is_ok(), "{file}");
         let header = jsonwebtoken::decode_header(&issued.token).unwrap();

@@ -75,7 +75,10 @@ pub async fn sign_in(
     #[server(default)] challenge_solution: Option<String>,
 ) -> Result<(), FnError> {
     match ssr::sign_in(&username, &password, challenge_id, challenge_solution).await {
-        Ok(login) => ssr::continue_to(login.user.must_change_password, next.as_deref()),
+        Ok(login) => ssr::continue_to(
+            login.user.must_change_password || login.access.claims.must_enroll_mfa,
+            next.as_deref(),
+        ),
         Err(err) => Err(ssr::ticket_to_cookie(err)),
     }
 }
@@ -106,12 +109,12 @@ pub async fn sign_in_code(
         .verify_second_factor(&ticket, method, &code, &crate::caller::client(), None)
         .await?;
     crate::cookies::send(&[crate::cookies::clearing_mfa_ticket_cookie(&state.cookies)]);
-    let must_change = match &proved {
+    let account_first = match &proved {
         gatehouse::auth::Proved::SignedIn(login) => login.user.must_change_password,
         gatehouse::auth::Proved::SteppedUp(rotated) => rotated.principal.must_change_password,
     };
     ssr::proved(&state, proved);
-    ssr::continue_to(must_change, next.as_deref())
+    ssr::continue_to(account_first, next.as_deref())
 }
 
 /// `POST /api/v1/auth/refresh` `{"refresh_token"}` (or the refresh
@@ -276,9 +279,10 @@ mod ssr {
     }
 
     /// Where the login form goes once signed in: the account page while
-    /// the password must be changed, else `next`.
-    pub fn continue_to(must_change_password: bool, next: Option<&str>) -> Result<(), FnError> {
-        if must_change_password {
+    /// something is pending there (a password to choose, a second factor
+    /// to enrol), else `next`.
+    pub fn continue_to(account_first: bool, next: Option<&str>) -> Result<(), FnError> {
+        if account_first {
             leptos_axum::redirect(gatehouse::route::ACCOUNT_PAGE);
         } else {
             leptos_axum::redirect(&super::safe_next(next));

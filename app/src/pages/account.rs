@@ -2,6 +2,8 @@
 //! out everywhere, my second factors, change my password. A user who must choose a new
 //! password first (after an admin reset, or the generated first-run
 //! admin) sees only that form: nothing else is open to them until then.
+//! Likewise a user whose role requires a second factor and who has none
+//! sees only the second-factor card.
 
 mod factors;
 mod password;
@@ -35,6 +37,13 @@ pub fn AccountPage() -> impl IntoView {
                             "Your password was set for you. Choose your own to continue; until then, nothing else is open to this account."
                         </p>
                         <ChangePasswordCard pending=true/>
+                    }.into_any(),
+                    Ok(Some(identity)) if identity.mfa_enrollment_required => view! {
+                        <h1 class="mb-4 text-2xl font-semibold tracking-tight">"Add a second factor"</h1>
+                        <p class="mb-4 max-w-prose text-sm" role="status">
+                            "Your role requires a second factor. Add an authenticator app to continue; until then, nothing else is open to this account."
+                        </p>
+                        <FactorsCard required=true/>
                     }.into_any(),
                     Ok(Some(identity)) => view! { <Account identity/> }.into_any(),
                     Ok(None) => view! { <Redirect path="/login?next=/account"/> }.into_any(),

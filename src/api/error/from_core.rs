@@ -125,6 +125,11 @@ impl From<crate::auth::Refusal> for ApiError {
                 "Choose a new password first: POST /api/v1/auth/password \
                  {\"current_password\",\"new_password\"}, or the form on /account.",
             ),
+            Refusal::MfaEnrollmentRequired => ApiError::new(
+                ErrorCode::MfaEnrollmentRequired,
+                "Your role requires a second factor: add one first \
+                 (POST /api/v1/auth/mfa/totp/enroll, then /totp/confirm, or the account page).",
+            ),
         }
     }
 }

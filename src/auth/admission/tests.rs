@@ -260,6 +260,46 @@ crate::both_topologies! {
         assert_eq!(renewed.refusal, Some(Refusal::PasswordChangeRequired));
     }
 
+    /// A role that requires a second factor: its users without one may
+    /// only enrol one, until they do (read fresh from the session, and in
+    /// the tokens for degraded mode).
+    async fn a_required_second_factor_must_be_enrolled_before_anything_else(backend) {
+        let auth = AuthFixture {
+            mfa_required_roles: vec![Role::Admin],
+            ..AuthFixture::default()
+        }
+        .build(&backend.store().await)
+        .await;
+        auth.users().create("ivy", "long enough, really", &[Role::Admin]).await.unwrap();
+        auth.users().create("joe", "long enough, really", &[Role::User]).await.unwrap();
+        let client = client();
+        let free = auth.login("joe", "long enough, really", &client).await.unwrap();
+        assert!(!free.access.claims.must_enroll_mfa, "not joe's role");
+        let login = auth.login("ivy", "long enough, really", &client).await.unwrap();
+        assert!(login.access.claims.must_enroll_mfa);
+        let bearer = Some((login.access.token.as_str(), TokenSource::Bearer));
+        let refused = auth.admit(&facts("/api/v1/admin/overview", &client, bearer)).await;
+        assert_eq!(refused.refusal, Some(Refusal::MfaEnrollmentRequired));
+        let open = auth.admit(&facts("/api/v1/auth/mfa/totp/enroll", &client, bearer)).await;
+        assert!(open.refusal.is_none());
+        let ivy = principal(&open).clone();
+        assert!(ivy.must_enroll_mfa);
+
+        let account = auth.account(&ivy);
+        let enrolment = account.enroll_totp(None).await.unwrap();
+        let secret = crate::mfa::totp::from_base32(&enrolment.secret).unwrap();
+        let code = crate::mfa::totp::code_at(&secret, now_secs());
+        account.confirm_totp(&enrolment.factor_id, &code).await.unwrap();
+        let admitted = auth.admit(&facts("/api/v1/admin/overview", &client, bearer)).await;
+        assert!(admitted.refusal.is_none(), "{:?}", admitted.refusal);
+        assert!(!principal(&admitted).must_enroll_mfa);
+        // With the factor, sign-in asks for it instead.
+        assert!(matches!(
+            auth.login("ivy", "long enough, really", &client).await,
+            Err(AuthError::MfaRequired(_))
+        ));
+    }
+
     async fn dead_cookies_are_cleared_and_anonymous_requests_count_per_address(backend) {
         let auth = auth(&backend.store().await, &[]).await;
         let client = client();

@@ -38,7 +38,7 @@ impl Auth {
             &claims.name,
             &claims.sid,
             roles.iter().map(|r| r.as_str().to_owned()).collect(),
-            claims.must_change_password,
+            claims.pending(),
             claims.assurance(),
         )?;
         let sealed = self.seal(&Stored {

@@ -336,6 +336,7 @@ crate::both_topologies! {
             token_issued_at: 1_000,
             token_expires_at: 1_900,
             must_change_password: false,
+            must_enroll_mfa: false,
             assurance: crate::token::Assurance::password(1_000),
         };
         assert!(!auth.wants_renewal(&principal, 1_700));

@@ -14,6 +14,7 @@ use crate::api::auth::with_refresh;
 use crate::api::mfa::{
     ConfirmTotp, EnrollTotpPage, NewRecoveryCodes, RemoveFactor, TotpEnrollPage, list_factors,
 };
+use crate::components::layout::SessionContext;
 use crate::components::step_up::ActionError;
 use crate::components::time::RelativeTime;
 use crate::components::ui::{
@@ -26,8 +27,12 @@ fn kind_label(kind: FactorKind) -> &'static str {
     }
 }
 
+/// `required`: the session may do nothing else until a factor is enrolled;
+/// once the user has saved the recovery codes, the page reads who I am
+/// again, to show everything.
 #[component]
-pub fn FactorsCard() -> impl IntoView {
+pub fn FactorsCard(#[prop(optional)] required: bool) -> impl IntoView {
+    let session = expect_context::<SessionContext>().0;
     let enroll = ServerAction::<EnrollTotpPage>::new();
     let confirm = ServerAction::<ConfirmTotp>::new();
     let remove = ServerAction::<RemoveFactor>::new();
@@ -110,7 +115,7 @@ pub fn FactorsCard() -> impl IntoView {
                     }
                 })}
             </Transition>
-            {move || codes.get().map(|list| view! { <RecoveryCodesShown list codes/> })}
+            {move || codes.get().map(|list| view! { <RecoveryCodesShown list codes on_saved=move || if required { session.refetch() }/> })}
             {move || match pending.get() {
                 Some(page) => view! { <Confirm page confirm/> }.into_any(),
                 None => view! {
@@ -192,7 +197,11 @@ fn Confirm(page: TotpEnrollPage, confirm: ServerAction<ConfirmTotp>) -> impl Int
 
 /// Recovery codes, shown once.
 #[component]
-fn RecoveryCodesShown(list: Vec<String>, codes: RwSignal<Option<Vec<String>>>) -> impl IntoView {
+fn RecoveryCodesShown(
+    list: Vec<String>,
+    codes: RwSignal<Option<Vec<String>>>,
+    on_saved: impl Fn() + Send + Sync + 'static,
+) -> impl IntoView {
     view! {
         <div class="mt-4 space-y-3 rounded-md border border-amber-300 p-4 dark:border-amber-700" role="status">
             <p class="text-sm font-medium">
@@ -201,7 +210,7 @@ fn RecoveryCodesShown(list: Vec<String>, codes: RwSignal<Option<Vec<String>>>) -
             <ul class="grid grid-cols-2 gap-1 font-mono text-sm" data-testid="recovery-codes">
                 {list.into_iter().map(|code| view! { <li>{code}</li> }).collect_view()}
             </ul>
-            <button type="button" class=BUTTON on:click=move |_| codes.set(None)>"I saved them"</button>
+            <button type="button" class=BUTTON on:click=move |_| { codes.set(None); on_saved(); }>"I saved them"</button>
         </div>
     }
 }
