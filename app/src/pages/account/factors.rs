@@ -2,7 +2,8 @@
 //! authenticator app (QR code drawn by the server, and the secret for
 //! typing in), removing a factor, and new recovery codes.
 //!
-//! Recovery codes are shown exactly once, when the server makes them, so
+//! The card needs JavaScript (the server sends only its frame). Recovery
+//! codes are shown exactly once, when the server makes them, so
 //! they live only in this card's state until the user says they saved
 //! them. Once the account has a factor every change needs a recent
 //! sign-in with it: the server's `step_up_required` message says so.
@@ -30,23 +31,41 @@ fn kind_label(kind: FactorKind) -> &'static str {
 /// `required`: the session may do nothing else until a factor is enrolled;
 /// once the user has saved the recovery codes, the page reads who I am
 /// again, to show everything.
+///
+/// The server sends only the card's frame: everything in it needs
+/// JavaScript, and the account page's server rendering stays within its
+/// allocation budget (see the benchmarks chapter).
 #[component]
 pub fn FactorsCard(#[prop(optional)] required: bool) -> impl IntoView {
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+    view! {
+        <Card title="Second factor">
+            <p class="mb-3 text-sm text-slate-600 dark:text-slate-400">
+                "With a second factor, a stolen password alone does not sign anyone in to your account."
+            </p>
+            {move || if hydrated.get() {
+                view! { <Factors required/> }.into_any()
+            } else {
+                loading("Loading factors…").into_any()
+            }}
+        </Card>
+    }
+}
+
+#[component]
+fn Factors(required: bool) -> impl IntoView {
     let session = expect_context::<SessionContext>().0;
     let enroll = ServerAction::<EnrollTotpPage>::new();
     let confirm = ServerAction::<ConfirmTotp>::new();
     let remove = ServerAction::<RemoveFactor>::new();
     let renew = ServerAction::<NewRecoveryCodes>::new();
-    let factors = Resource::new_blocking(
-        move || {
-            (
-                confirm.version().get(),
-                remove.version().get(),
-                renew.version().get(),
-            )
-        },
-        |_| with_refresh(list_factors),
-    );
+    let factors = LocalResource::new(move || {
+        confirm.version().track();
+        remove.version().track();
+        renew.version().track();
+        with_refresh(list_factors)
+    });
     // The enrolment being confirmed, and the codes to show once.
     let pending = RwSignal::new(None::<TotpEnrollPage>);
     let codes = RwSignal::new(None::<Vec<String>>);
@@ -78,10 +97,6 @@ pub fn FactorsCard(#[prop(optional)] required: bool) -> impl IntoView {
     };
 
     view! {
-        <Card title="Second factor">
-            <p class="mb-3 text-sm text-slate-600 dark:text-slate-400">
-                "With a second factor, a stolen password alone does not sign anyone in to your account."
-            </p>
             {move || failure().map(|err| view! { <ActionError err/> })}
             <Transition fallback=|| loading("Loading factors…")>
                 {move || Suspend::new(async move {
@@ -128,7 +143,6 @@ pub fn FactorsCard(#[prop(optional)] required: bool) -> impl IntoView {
                     </div>
                 }.into_any(),
             }}
-        </Card>
     }
 }
 
