@@ -26,6 +26,9 @@ pub const REFRESH_PATH: &str = "/api/v1/auth/refresh";
 pub const MFA_TICKET_COOKIE: &str = "gh_mfa";
 /// Where the ticket cookie goes: the login form's code step.
 pub const MFA_TICKET_PATH: &str = "/api/v1/ui/sign-in-code";
+/// Holds a remembered browser's token (see `gatehouse::mfa::DEVICE_TTL`);
+/// sent to the API, where sign-in reads it.
+pub const DEVICE_COOKIE: &str = "gh_device";
 
 /// Cookie attributes that come from configuration.
 #[derive(Clone, Copy, Debug)]
@@ -141,6 +144,17 @@ pub fn mfa_ticket_cookie(policy: &CookiePolicy, ticket: &str, lifetime: Duration
         ticket,
         MFA_TICKET_PATH,
         lifetime,
+        policy.secure,
+    )
+}
+
+/// The `Set-Cookie` value remembering this browser for its user.
+pub fn device_cookie(policy: &CookiePolicy, token: &str) -> String {
+    set_cookie(
+        DEVICE_COOKIE,
+        token,
+        "/api/v1/",
+        gatehouse::mfa::DEVICE_TTL,
         policy.secure,
     )
 }

@@ -90,7 +90,9 @@ pub fn App() -> impl IntoView {
                     // Async: the status is in the HTML itself (the page
                     // must work without JavaScript), never a fallback.
                     <Route path=path!("") view=HomePage ssr=SsrMode::Async/>
-                    <Route path=path!("login") view=LoginPage/>
+                    // Async: the code step (a lazy chunk in the browser)
+                    // is in the HTML when JavaScript is off.
+                    <Route path=path!("login") view=LoginPage ssr=SsrMode::Async/>
                     // Async: the whole page (sessions included) is in the
                     // HTML, so it works without JavaScript.
                     <Route path=path!("account") view=AccountPage ssr=SsrMode::Async/>

@@ -256,3 +256,39 @@ test("an admin whose role requires a second factor is led to enrol one first", a
     server.kill("SIGTERM");
   }
 });
+
+test("a remembered browser skips the second factor until it is forgotten", async ({ browser, baseURL }) => {
+  const username = uniqueName("mfa-remember");
+  await createUser(baseURL!, username, password);
+  const first = await themed(browser, baseURL!, "light");
+  const { secret } = await enrol(await first.newPage(), username, "light");
+  await first.close();
+
+  const context = await themed(browser, baseURL!, "light");
+  const page = await context.newPage();
+  await passwordStep(page, username);
+  await page.getByLabel("Code", { exact: true }).fill(totp(secret, 1));
+  await page.getByLabel("Remember this browser for 30 days").check();
+  await page.getByRole("button", { name: "Continue" }).click();
+  await expect(page.getByTestId("username")).toHaveText(username);
+  const device = (await context.cookies()).find((c) => c.name === "gh_device");
+  expect(device?.httpOnly).toBe(true);
+
+  // Signed out, the password alone signs this browser in.
+  await context.clearCookies({ name: "gh_access" });
+  await context.clearCookies({ name: "gh_refresh" });
+  await page.goto("/login");
+  await waitForHydration(page);
+  await page.getByLabel("Username").fill(username);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByTestId("username")).toHaveText(username);
+  await expect(page.getByTestId("remembered-devices").locator("li")).toHaveCount(1);
+  await page.getByRole("button", { name: /^Forget / }).click();
+  await expect(page.getByTestId("remembered-devices")).toHaveCount(0);
+
+  await context.clearCookies({ name: "gh_access" });
+  await context.clearCookies({ name: "gh_refresh" });
+  await passwordStep(page, username);
+  await context.close();
+});

@@ -275,4 +275,43 @@ gatehouse::both_topologies! {
         let listed = app.send(post_json_bearer("/api/v1/admin/users/list", &token, &json!({}))).await;
         assert_eq!(listed.status(), 200, "enrolled: the session may do everything");
     }
+
+    async fn a_remembered_browser_signs_in_with_the_password_until_forgotten(backend) {
+        let app = app_on(&backend, &[]).await;
+        let (secret, _, _) = enrolled(&app).await;
+        let password = json!({"username": "kim", "password": "correct horse battery"});
+        let login = json(app.send(post_json("/api/v1/auth/login", &password)).await).await;
+        let verified = app
+            .send(post_json(
+                "/api/v1/auth/mfa/verify",
+                &json!({"ticket": login["mfa"]["ticket"], "method": "totp", "code": totp::code_at(&secret, now()), "remember_device": true}),
+            ))
+            .await;
+        assert_eq!(verified.status(), 200);
+        let cookie = set_cookies(verified.headers())
+            .into_iter()
+            .find(|c| c.starts_with("gh_device="))
+            .expect("the browser is remembered");
+        assert!(cookie.contains("HttpOnly") && cookie.contains("Path=/api/v1/") && cookie.contains("Max-Age=2592000"), "{cookie}");
+        let device = cookie.split(';').next().unwrap().to_owned();
+        let token = json(verified).await["access_token"].as_str().unwrap().to_owned();
+
+        let remembered = || {
+            Request::post("/api/v1/auth/login")
+                .header(header::CONTENT_TYPE, "application/json")
+                .header(header::COOKIE, &device)
+                .body(Body::from(password.to_string()))
+                .unwrap()
+        };
+        let skipped = app.send(remembered()).await;
+        assert_eq!(skipped.status(), 200);
+        let listed = json(app.send(post_bearer("/api/v1/auth/mfa/factors", &token)).await).await;
+        let device_id = listed["remembered_devices"][0]["device_id"].clone();
+        assert!(device_id.is_string(), "{listed}");
+        let forgotten = app
+            .send(post_json_bearer("/api/v1/auth/mfa/devices/forget", &token, &json!({"device_id": device_id})))
+            .await;
+        assert_eq!(forgotten.status(), 200);
+        expect_error(app.send(remembered()).await, 401, "mfa_required").await;
+    }
 }

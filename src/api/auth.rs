@@ -133,6 +133,10 @@ pub struct MfaVerify {
     pub ticket: String,
     pub method: MfaMethod,
     pub code: String,
+    /// Let this browser skip the second factor for 30 days (the HttpOnly
+    /// cookie `gh_device`); a sign-in only, not a step-up.
+    #[serde(default)]
+    pub remember_device: bool,
 }
 
 /// `POST /api/v1/auth/password` body.

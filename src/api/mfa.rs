@@ -89,6 +89,28 @@ pub struct FactorView {
 pub struct FactorList {
     pub factors: Vec<FactorView>,
     pub recovery_codes_left: u64,
+    /// Browsers that skip the second factor (`remember_device`).
+    #[serde(default)]
+    pub remembered_devices: Vec<RememberedDevice>,
+}
+
+/// A browser a user let skip the second factor for 30 days, as its user
+/// sees it (never its token).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RememberedDevice {
+    pub device_id: String,
+    /// The browser and system, from its user agent.
+    pub label: String,
+    pub created_at_ms: u64,
+    pub expires_at_ms: u64,
+}
+
+/// `POST /api/v1/auth/mfa/devices/forget` body.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DeviceId {
+    pub device_id: String,
 }
 
 /// `POST /api/v1/auth/mfa/factors/remove` body (and answer).

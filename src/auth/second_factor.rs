@@ -46,6 +46,28 @@ impl Auth {
             .await?)
     }
 
+    /// Remembers the browser of `login`, a sign-in that proved a second
+    /// factor (else `InvalidInput`): the token for its cookie, with which
+    /// this user's sign-ins in that browser skip the second factor for 30
+    /// days.
+    pub async fn remember_device(
+        &self,
+        login: &Login,
+        client: &Client,
+    ) -> Result<String, AuthError> {
+        if login.access.claims.aal < 2 {
+            return Err(AuthError::InvalidInput(
+                "only a sign-in with a second factor can remember its browser",
+            ));
+        }
+        let label = crate::session::device::label(&client.user_agent);
+        Ok(self
+            .inner
+            .factors
+            .remember_device(&login.user.id, &label)
+            .await?)
+    }
+
     /// Proves the second factor `ticket` stands for, with `code` by
     /// `method`. A sign-in's ticket starts its session (`aal` 2); a
     /// step-up's rotates the session of `caller_token` (which must be that

@@ -44,12 +44,16 @@ impl Auth {
         password: &str,
         client: &Client,
     ) -> Result<Login, AuthError> {
-        self.login_with(username, password, client, None).await
+        self.login_with(username, password, client, None, None)
+            .await
     }
 
     /// Checks the password and starts a session with a fresh token pair.
     /// When too many sign-ins to `username` or from the client have failed
     /// lately, a solved `challenge` is needed first (see [`challenge`]).
+    /// An account with a second factor answers `MfaRequired`, unless
+    /// `remembered` is the token of a browser its user let skip it (see
+    /// [`crate::mfa::DEVICE_TTL`]); that session is at `aal` 1.
     #[tracing::instrument(skip_all, fields(ip = %client.ip, user_id), err(level = "info"))]
     pub async fn login_with(
         &self,
@@ -57,6 +61,7 @@ impl Auth {
         password: &str,
         client: &Client,
         challenge: Option<challenge::Solution<'_>>,
+        remembered: Option<&str>,
     ) -> Result<Login, AuthError> {
         check_input(username, password)?;
         // Under attack, proof of work before any password work.
@@ -113,10 +118,17 @@ impl Auth {
         }
         // A second factor, where the account has one, before any session.
         // (One question to Redis: a ticket is issued only if it has one.)
-        match self.inner.factors.issue_ticket(&user.id).await {
-            Ok(ticket) => return Err(AuthError::MfaRequired(Box::new(ticket))),
-            Err(crate::mfa::MfaError::NoFactor) => {}
-            Err(err) => return Err(err.into()),
+        // A browser the user remembered skips it (and only it).
+        let skip = match remembered {
+            Some(token) => self.inner.factors.is_remembered(&user.id, token).await?,
+            None => false,
+        };
+        if !skip {
+            match self.inner.factors.issue_ticket(&user.id).await {
+                Ok(ticket) => return Err(AuthError::MfaRequired(Box::new(ticket))),
+                Err(crate::mfa::MfaError::NoFactor) => {}
+                Err(err) => return Err(err.into()),
+            }
         }
         let now = crate::duration::epoch_ms() / 1000;
         self.start_session(user, client, Assurance::password(now))

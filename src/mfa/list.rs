@@ -19,6 +19,7 @@ pub struct Factor {
 pub struct Enrolled {
     pub factors: Vec<Factor>,
     pub recovery_codes_left: u64,
+    pub remembered_devices: Vec<super::RememberedDevice>,
 }
 
 /// Passkeys and backups are WebAuthn's; a TOTP factor is neither.
@@ -39,13 +40,14 @@ impl From<Enrolled> for crate::api::mfa::FactorList {
                 })
                 .collect(),
             recovery_codes_left: enrolled.recovery_codes_left,
+            remembered_devices: enrolled.remembered_devices,
         }
     }
 }
 
 impl Factors {
-    /// The user's confirmed factors, oldest first, and how many recovery
-    /// codes are left.
+    /// The user's confirmed factors, oldest first, how many recovery codes
+    /// are left, and the browsers that skip the second factor.
     pub async fn list(&self, user_id: &str) -> Result<Enrolled, MfaError> {
         let ids = self.factor_ids(user_id).await?;
         let mut pipe = redis::pipe();
@@ -87,6 +89,7 @@ impl Factors {
         Ok(Enrolled {
             factors,
             recovery_codes_left,
+            remembered_devices: self.devices(user_id).await?,
         })
     }
 }

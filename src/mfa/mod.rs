@@ -27,6 +27,7 @@ use redis::{FromRedisValue, Script, ScriptInvocation};
 
 use crate::store::{Store, StoreError, keys};
 
+mod devices;
 mod list;
 mod recovery;
 mod secret;
@@ -36,6 +37,7 @@ pub mod totp;
 #[cfg(test)]
 mod tests;
 
+pub use devices::{DEVICE_TTL, RememberedDevice};
 pub use list::{Enrolled, Factor};
 pub use ticket::{ATTEMPTS, Attempt, Method, TTL as TICKET_TTL, Ticket};
 
@@ -254,6 +256,8 @@ impl Factors {
                     .key(keys::mfa_factors(user_id))
                     .key(keys::mfa_pending(user_id))
                     .key(keys::mfa_recovery(user_id))
+                    .key(keys::mfa_devices(user_id))
+                    .key(keys::mfa_device_prefix(user_id))
                     .arg(factor_id),
             )
             .await?;
@@ -264,8 +268,8 @@ impl Factors {
         }
     }
 
-    /// Removes every factor and recovery code of the user; returns how
-    /// many confirmed factors there were.
+    /// Removes every factor, recovery code and remembered browser of the
+    /// user; returns how many confirmed factors there were.
     pub async fn reset(&self, user_id: &str) -> Result<u64, MfaError> {
         self.durably(
             "mfa_reset",
@@ -273,7 +277,9 @@ impl Factors {
                 .key(keys::mfa_factors(user_id))
                 .key(keys::mfa_pending(user_id))
                 .key(keys::mfa_recovery(user_id))
-                .key(keys::mfa_factor_prefix(user_id)),
+                .key(keys::mfa_factor_prefix(user_id))
+                .key(keys::mfa_devices(user_id))
+                .key(keys::mfa_device_prefix(user_id)),
         )
         .await
     }

@@ -17,6 +17,7 @@ use super::MfaError;
 pub(super) struct Keys {
     seal: [u8; 32],
     recovery: [u8; 32],
+    devices: [u8; 32],
 }
 
 impl Keys {
@@ -33,6 +34,7 @@ impl Keys {
         Self {
             seal: derive("totp secrets"),
             recovery: derive("recovery codes"),
+            devices: derive("remembered devices"),
         }
     }
 
@@ -90,18 +92,32 @@ impl Keys {
     /// The keyed hash a recovery code is kept as (spaces, dashes and case
     /// ignored, as people type them).
     pub(super) fn recovery_hash(&self, code: &str) -> String {
-        let mut mac = match <Hmac<Sha256> as Mac>::new_from_slice(&self.recovery) {
-            Ok(mac) => mac,
-            // HMAC takes a key of any length; this cannot happen.
-            Err(_) => return String::new(),
-        };
-        for byte in code.bytes() {
-            if byte.is_ascii_alphanumeric() {
-                mac.update(&[byte.to_ascii_lowercase()]);
-            }
-        }
-        crate::random::hex_of(&mac.finalize().into_bytes())
+        let typed: Vec<u8> = code
+            .bytes()
+            .filter(u8::is_ascii_alphanumeric)
+            .map(|byte| byte.to_ascii_lowercase())
+            .collect();
+        keyed_hash(&self.recovery, &typed)
     }
+
+    /// The id a remembered browser's token is kept under: its keyed hash,
+    /// so that Redis holds nothing a browser could present.
+    pub(super) fn device_id(&self, token: &str) -> String {
+        let mut id = keyed_hash(&self.devices, token.as_bytes());
+        id.truncate(32);
+        id
+    }
+}
+
+/// HMAC-SHA-256 of `data` under `key`, as hex.
+fn keyed_hash(key: &[u8; 32], data: &[u8]) -> String {
+    let mut mac = match <Hmac<Sha256> as Mac>::new_from_slice(key) {
+        Ok(mac) => mac,
+        // HMAC takes a key of any length; this cannot happen.
+        Err(_) => return String::new(),
+    };
+    mac.update(data);
+    crate::random::hex_of(&mac.finalize().into_bytes())
 }
 
 /// What a sealed secret is bound to.

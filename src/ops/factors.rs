@@ -10,7 +10,9 @@
 use super::OpError;
 use super::account::Account;
 use crate::api::events::FactorChanged;
-use crate::api::mfa::{FactorConfirmed, FactorId, FactorList, RecoveryCodes, TotpEnrollment};
+use crate::api::mfa::{
+    DeviceId, FactorConfirmed, FactorId, FactorList, RecoveryCodes, TotpEnrollment,
+};
 use crate::auth::{Auth, Principal};
 use crate::events::{Event, EventKind};
 
@@ -123,6 +125,19 @@ impl Account<'_> {
             .map_err(crate::auth::AuthError::from)?;
         self.record(EventKind::RecoveryCodesRenewed);
         Ok(RecoveryCodes { recovery_codes })
+    }
+
+    /// Forgets one of the caller's remembered browsers (no step-up: it
+    /// only takes a shortcut away).
+    pub async fn forget_device(&self, device_id: &str) -> Result<DeviceId, OpError> {
+        self.auth()
+            .factors()
+            .forget_device(&self.principal().user_id, device_id)
+            .await
+            .map_err(crate::auth::AuthError::from)?;
+        Ok(DeviceId {
+            device_id: device_id.to_owned(),
+        })
     }
 
     /// The gate of changes that need a recent second factor: see

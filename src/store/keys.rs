@@ -252,6 +252,24 @@ pub fn mfa_recovery(user_id: &str) -> String {
     format!("{PREFIX}:{{u:{user_id}}}:mfa:rc")
 }
 
+/// A browser a user let skip the second factor (hash: created, label;
+/// expires 30 days after it was remembered).
+pub fn mfa_device(user_id: &str, device_id: &str) -> String {
+    format!("{}{device_id}", mfa_device_prefix(user_id))
+}
+
+/// The prefix of a user's remembered-browser keys, for scripts that walk
+/// them.
+pub fn mfa_device_prefix(user_id: &str) -> String {
+    format!("{PREFIX}:{{u:{user_id}}}:mfa:d:")
+}
+
+/// The ids of a user's remembered browsers (set, expiring with the latest
+/// of them; ids whose key expired are dropped when listed).
+pub fn mfa_devices(user_id: &str) -> String {
+    format!("{PREFIX}:{{u:{user_id}}}:mfa:devices")
+}
+
 /// A second-factor ticket: a sign-in whose password was right, waiting
 /// for its second factor (hash, expires with its TTL).
 pub fn mfa_ticket(ticket: &str) -> String {

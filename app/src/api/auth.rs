@@ -48,7 +48,7 @@ pub async fn verify_mfa(#[server(flatten)] body: MfaVerify) -> Result<TokenPair,
             crate::caller::access_token().as_deref(),
         )
         .await?;
-    Ok(ssr::proved(&state, proved))
+    ssr::proved(&state, proved, body.remember_device).await
 }
 
 /// `POST /api/v1/auth/mfa/step-up` `{}`: a ticket (the `mfa` object of
@@ -92,6 +92,7 @@ pub async fn sign_in_code(
     method: MfaMethod,
     code: String,
     next: Option<String>,
+    #[server(default)] remember_device: Option<String>,
 ) -> Result<(), FnError> {
     let state = crate::state::current()?;
     let ticket = leptos::prelude::with_context::<http::request::Parts, _>(|parts| {
@@ -113,7 +114,12 @@ pub async fn sign_in_code(
         gatehouse::auth::Proved::SignedIn(login) => login.user.must_change_password,
         gatehouse::auth::Proved::SteppedUp(rotated) => rotated.principal.must_change_password,
     };
-    ssr::proved(&state, proved);
+    ssr::proved(
+        &state,
+        proved,
+        remember_device.is_some_and(|on| !on.is_empty()),
+    )
+    .await?;
     ssr::continue_to(account_first, next.as_deref())
 }
 
@@ -270,9 +276,19 @@ mod ssr {
             }),
             _ => None,
         };
+        let remembered = leptos::prelude::with_context::<http::request::Parts, _>(|parts| {
+            crate::cookies::cookie(&parts.headers, crate::cookies::DEVICE_COOKIE)
+        })
+        .flatten();
         let login = state
             .auth
-            .login_with(username, password, &crate::caller::client(), solution)
+            .login_with(
+                username,
+                password,
+                &crate::caller::client(),
+                solution,
+                remembered.as_deref(),
+            )
             .await?;
         crate::cookies::send(&crate::cookies::login_cookies(&state.cookies, &login));
         Ok(login)
@@ -290,17 +306,29 @@ mod ssr {
         Ok(())
     }
 
-    /// Sets the cookies of a proved second factor (a new session's, or a
-    /// stepped-up session's new tokens) and answers its tokens.
-    pub fn proved(state: &crate::state::AppState, proved: Proved) -> TokenPair {
+    /// Sets the cookies of a proved second factor (a new session's, with
+    /// `remember` the browser's too, or a stepped-up session's new tokens)
+    /// and answers its tokens.
+    pub async fn proved(
+        state: &crate::state::AppState,
+        proved: Proved,
+        remember: bool,
+    ) -> Result<TokenPair, FnError> {
         match proved {
             Proved::SignedIn(login) => {
                 crate::cookies::send(&crate::cookies::login_cookies(&state.cookies, &login));
-                TokenPair::from(&login)
+                if remember {
+                    let token = state
+                        .auth
+                        .remember_device(&login, &crate::caller::client())
+                        .await?;
+                    crate::cookies::send(&[crate::cookies::device_cookie(&state.cookies, &token)]);
+                }
+                Ok(TokenPair::from(&login))
             }
             Proved::SteppedUp(rotated) => {
                 crate::cookies::send(&crate::cookies::rotated_cookies(&state.cookies, &rotated));
-                rotated.into()
+                Ok(rotated.into())
             }
         }
     }

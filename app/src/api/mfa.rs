@@ -3,8 +3,8 @@
 //! needs a recent sign-in with it (403 `step_up_required`).
 
 use gatehouse::api::mfa::{
-    FactorConfirmed, FactorId, FactorList, RecoveryCodes, TotpConfirmRequest, TotpEnrollRequest,
-    TotpEnrollment,
+    DeviceId, FactorConfirmed, FactorId, FactorList, RecoveryCodes, TotpConfirmRequest,
+    TotpEnrollRequest, TotpEnrollment,
 };
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -59,6 +59,14 @@ pub async fn remove_factor(#[server(flatten)] body: FactorId) -> Result<FactorId
 pub async fn new_recovery_codes() -> Result<RecoveryCodes, FnError> {
     let caller = crate::caller::signed_in()?;
     Ok(caller.account().new_recovery_codes().await?)
+}
+
+/// `POST /api/v1/auth/mfa/devices/forget` `{"device_id"}`: this browser
+/// (or another the caller remembered) asks for the second factor again.
+#[server(prefix = "/api/v1", endpoint = "auth/mfa/devices/forget", input = Json)]
+pub async fn forget_device(#[server(flatten)] body: DeviceId) -> Result<DeviceId, FnError> {
+    let caller = crate::caller::signed_in()?;
+    Ok(caller.account().forget_device(&body.device_id).await?)
 }
 
 /// The account page's TOTP enrolment: [`enroll_totp`]'s answer and its

@@ -22,14 +22,25 @@ pub fn method_label(method: MfaMethod) -> &'static str {
 }
 
 /// The error of a failed action: a step-up prompt for `step_up_required`,
-/// else the message.
+/// else the message. The prompt's code is fetched when first needed (a
+/// chunk of its own with `--split`), not with every page.
 #[component]
 pub fn ActionError(err: FnError) -> impl IntoView {
     if err.error == ErrorCode::StepUpRequired {
-        view! { <StepUpPrompt/> }.into_any()
+        view! {
+            <Suspense fallback=|| ()>
+                {Suspend::new(step_up_prompt())}
+            </Suspense>
+        }
+        .into_any()
     } else {
         view! { <ErrorNotice message=err.0.message/> }.into_any()
     }
+}
+
+#[leptos::lazy]
+fn step_up_prompt() -> AnyView {
+    view! { <StepUpPrompt/> }.into_any()
 }
 
 #[component]
@@ -44,6 +55,7 @@ fn StepUpPrompt() -> impl IntoView {
                 ticket: ticket.ticket,
                 method,
                 code,
+                remember_device: false,
             })
             .await
             .map(|_| ())

@@ -42,3 +42,12 @@ pub fn loading(label: &'static str) -> impl IntoView {
 
 /// What most sections say while loading.
 pub const LOADING: &str = "Loading…";
+
+/// False on the server and while hydrating, true once the page has
+/// hydrated: for parts the browser draws (and fetches) itself, which must
+/// not differ from the server's HTML before then.
+pub fn hydrated() -> ReadSignal<bool> {
+    let (hydrated, set) = signal(false);
+    Effect::new(move |_| set.set(true));
+    hydrated
+}

@@ -10,7 +10,7 @@
 //! solution, without the person doing anything.
 //!
 //! For an account with a second factor the password step answers
-//! `mfa_required`; the page then asks for a code ([`code::CodeStep`]),
+//! `mfa_required`; the page then asks for a code ([`code::code_step`]),
 //! also without JavaScript: the ticket waits in an HttpOnly cookie, never
 //! in the URL.
 
@@ -29,7 +29,7 @@ use crate::FnError;
 use crate::api::auth::{SignIn, SignInCode, safe_next};
 use crate::components::layout::SessionContext;
 use crate::components::ui::{BUTTON_PRIMARY, Card, ErrorNotice, INPUT};
-use code::CodeStep;
+use code::code_step;
 use gatehouse::api::auth::MfaMethod;
 
 #[component]
@@ -90,19 +90,11 @@ pub fn LoginPage() -> impl IntoView {
             .map(|err| err.0.message)
     };
     // The second step: due once the password was right for an account
-    // with a factor, and kept while its codes are tried.
-    let code_action = ServerAction::<SignInCode>::new();
-    let second_step = move || {
-        let tried = matches!(code_action.value().get(), Some(Err(_)))
-            || url_error(SignInCode::PATH).is_some();
-        match failed().and_then(|err| err.0.mfa) {
-            Some(mfa) => Some(mfa.methods),
-            None => tried.then(|| MfaMethod::ALL.to_vec()),
-        }
-    };
-    let code_error = move || match code_action.value().get() {
-        Some(Err(err)) => Some(err.0.message),
-        _ => url_error(SignInCode::PATH).map(|err| err.0.message),
+    // with a factor (or a code was tried without JavaScript), and kept
+    // while its codes are tried (its form is its own).
+    let second_step = move || match failed().and_then(|err| err.0.mfa) {
+        Some(mfa) => Some(mfa.methods),
+        None => url_error(SignInCode::PATH).map(|_| MfaMethod::ALL.to_vec()),
     };
     let session = expect_context::<SessionContext>().0;
 
@@ -118,13 +110,14 @@ pub fn LoginPage() -> impl IntoView {
             <h1 class="mb-4 text-2xl font-semibold tracking-tight">"Sign in"</h1>
             <Show
                 when=move || second_step().is_none()
-                fallback=move || view! {
-                    <CodeStep
-                        action=code_action
-                        methods=second_step().unwrap_or_default()
-                        next=next()
-                        error=Signal::derive(code_error)
-                    />
+                fallback=move || {
+                    let methods = second_step().unwrap_or_default();
+                    let tried = url_error(SignInCode::PATH).map(|err| err.0.message);
+                    view! {
+                        <Suspense fallback=|| ()>
+                            {Suspend::new(code_step(methods, next(), tried))}
+                        </Suspense>
+                    }
                 }
             >
             <Card>

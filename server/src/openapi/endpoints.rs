@@ -38,7 +38,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     op(
         Post,
         "/api/v1/auth/mfa/verify",
-        "The second step of signing in: the ticket of `mfa_required` and a code (`totp` or `recovery_code`). Answers like sign-in, at `aal` 2; a wrong or used code, or a ticket expired or tried five times, is 401 `mfa_invalid`. With a step-up ticket, sent with that session's access token, the session is rotated into new tokens at `aal` 2 with a new `auth_time` instead (409 `conflict` if its tokens were renewed meanwhile: ask for a new ticket).",
+        "The second step of signing in: the ticket of `mfa_required` and a code (`totp` or `recovery_code`). Answers like sign-in, at `aal` 2 (with `remember_device`, also the HttpOnly cookie `gh_device`, with which this browser skips the second factor for 30 days); a wrong or used code, or a ticket expired or tried five times, is 401 `mfa_invalid`. With a step-up ticket, sent with that session's access token, the session is rotated into new tokens at `aal` 2 with a new `auth_time` instead (409 `conflict` if its tokens were renewed meanwhile: ask for a new ticket).",
         Public,
         Some(named::<api::auth::MfaVerify>),
         named::<api::auth::TokenPair>,
@@ -90,6 +90,14 @@ pub const ENDPOINTS: &[Endpoint] = &[
         SignedIn,
         Some(named::<api::mfa::FactorId>),
         named::<api::mfa::FactorId>,
+    ),
+    op(
+        Post,
+        "/api/v1/auth/mfa/devices/forget",
+        "Forget one of the caller's remembered browsers (listed in `/api/v1/auth/mfa/factors`): it asks for the second factor again.",
+        SignedIn,
+        Some(named::<api::mfa::DeviceId>),
+        named::<api::mfa::DeviceId>,
     ),
     op(
         Post,

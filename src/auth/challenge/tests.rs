@@ -84,9 +84,9 @@ crate::both_topologies! {
         assert!(challenge.expires_in_ms <= 60_000);
         let solution = solve(&challenge.salt, challenge.difficulty);
         let answer = Solution { challenge_id: &challenge.challenge_id, solution: &solution };
-        auth.login_with("vic", "the right password", &client(), Some(answer)).await.unwrap();
+        auth.login_with("vic", "the right password", &client(), Some(answer), None).await.unwrap();
         // Used once only.
-        let again = auth.login_with("vic", "the right password", &client(), Some(answer)).await;
+        let again = auth.login_with("vic", "the right password", &client(), Some(answer), None).await;
         required(again);
         // Other usernames from other places are not affected.
         auth.users().create("wes", "the right password", &[Role::User]).await.unwrap();
@@ -119,22 +119,22 @@ crate::both_topologies! {
         let c = required(auth.login("yan", "the right password", &client()).await);
         let wrong = (0u64..).map(|n| n.to_string()).find(|s| !solves(&c.salt, s, c.difficulty)).unwrap();
         let answer = Solution { challenge_id: &c.challenge_id, solution: &wrong };
-        required(auth.login_with("yan", "the right password", &client(), Some(answer)).await);
+        required(auth.login_with("yan", "the right password", &client(), Some(answer), None).await);
 
         // Issued for yan, presented for zed.
         let c = required(auth.login("yan", "the right password", &client()).await);
         let solution = solve(&c.salt, c.difficulty);
         let answer = Solution { challenge_id: &c.challenge_id, solution: &solution };
-        required(auth.login_with("zed", "the right password", &client(), Some(answer)).await);
+        required(auth.login_with("zed", "the right password", &client(), Some(answer), None).await);
 
         let c = required(auth.login("yan", "the right password", &client()).await);
         let solution = solve(&c.salt, c.difficulty);
         // A TTL must pass: the challenge expires while it is being solved.
         tokio::time::sleep(Duration::from_millis(600)).await;
         let answer = Solution { challenge_id: &c.challenge_id, solution: &solution };
-        required(auth.login_with("yan", "the right password", &client(), Some(answer)).await);
+        required(auth.login_with("yan", "the right password", &client(), Some(answer), None).await);
         let unknown = Solution { challenge_id: "not-an-id", solution: &solution };
-        required(auth.login_with("yan", "the right password", &client(), Some(unknown)).await);
+        required(auth.login_with("yan", "the right password", &client(), Some(unknown), None).await);
     }
 }
 
@@ -151,7 +151,7 @@ crate::both_topologies! {
                 let (auth, id, solution) = (auth.clone(), c.challenge_id.clone(), solution.clone());
                 tokio::spawn(async move {
                     let answer = Solution { challenge_id: &id, solution: &solution };
-                    auth.login_with("ada", "the right password", &client(), Some(answer)).await.is_ok()
+                    auth.login_with("ada", "the right password", &client(), Some(answer), None).await.is_ok()
                 })
             })
             .collect();

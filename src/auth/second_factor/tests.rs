@@ -245,4 +245,40 @@ crate::both_topologies! {
             .await;
         assert!(matches!(err, Err(AuthError::StepUpRaced)), "{err:?}");
     }
+
+    async fn a_remembered_browser_skips_only_the_second_factor_and_only_for_its_user(backend) {
+        let auth = AuthFixture::default().build(&backend.store().await).await;
+        let (user_id, _, codes) = enrolled(&auth).await;
+        let ticket = self::ticket(&auth).await;
+        let login = verify(&auth, &ticket, MfaMethod::RecoveryCode, &codes[0]).await.unwrap();
+        let token = auth.remember_device(&login, &client()).await.unwrap();
+
+        let skipped = auth.login_with("ann", PASSWORD, &client(), None, Some(&token)).await.unwrap();
+        assert_eq!(skipped.access.claims.aal, 1, "it skips the factor, it does not prove one");
+        let wrong = auth.login_with("ann", "not the password at all", &client(), None, Some(&token)).await;
+        assert!(matches!(wrong, Err(AuthError::InvalidCredentials)), "{wrong:?}");
+        let forged = "0".repeat(32);
+        let forged = auth.login_with("ann", PASSWORD, &client(), None, Some(&forged)).await;
+        assert!(matches!(forged, Err(AuthError::MfaRequired(_))), "{forged:?}");
+        assert!(!auth.factors().is_remembered("someone-else", &token).await.unwrap());
+        // Only a sign-in that proved a factor can remember its browser.
+        let refused = auth.remember_device(&skipped, &client()).await;
+        assert!(matches!(refused, Err(AuthError::InvalidInput(_))), "{refused:?}");
+
+        // Listed (never the token), forgotten: the factor is asked again.
+        let devices = auth.factors().list(&user_id).await.unwrap().remembered_devices;
+        assert_eq!(devices.len(), 1);
+        assert_ne!(devices[0].device_id, token);
+        auth.factors().forget_device(&user_id, &devices[0].device_id).await.unwrap();
+        let again = auth.login_with("ann", PASSWORD, &client(), None, Some(&token)).await;
+        assert!(matches!(again, Err(AuthError::MfaRequired(_))), "{again:?}");
+
+        // An admin's reset forgets them all.
+        let ticket = self::ticket(&auth).await;
+        let login = verify(&auth, &ticket, MfaMethod::RecoveryCode, &codes[1]).await.unwrap();
+        let token = auth.remember_device(&login, &client()).await.unwrap();
+        auth.factors().reset(&user_id).await.unwrap();
+        assert!(auth.factors().devices(&user_id).await.unwrap().is_empty());
+        assert!(!auth.factors().is_remembered(&user_id, &token).await.unwrap());
+    }
 }

@@ -76,7 +76,7 @@ async fn every_script_is_checked_for_keys_in_one_slot() {
         solution: "wrong",
     };
     let _ = auth
-        .login_with("slotty", password, &client(), Some(solution))
+        .login_with("slotty", password, &client(), Some(solution), None)
         .await;
 
     let locks = Locks::new(store.clone(), "test");

@@ -8,18 +8,21 @@
 //! them. Once the account has a factor every change needs a recent
 //! sign-in with it: the server's `step_up_required` message says so.
 
-use gatehouse::api::mfa::{FactorId, FactorKind, FactorView, TotpConfirmRequest};
+use gatehouse::api::mfa::{
+    DeviceId, FactorId, FactorKind, FactorView, RememberedDevice, TotpConfirmRequest,
+};
 use leptos::prelude::*;
 
 use crate::api::auth::with_refresh;
 use crate::api::mfa::{
-    ConfirmTotp, EnrollTotpPage, NewRecoveryCodes, RemoveFactor, TotpEnrollPage, list_factors,
+    ConfirmTotp, EnrollTotpPage, ForgetDevice, NewRecoveryCodes, RemoveFactor, TotpEnrollPage,
+    list_factors,
 };
 use crate::components::layout::SessionContext;
 use crate::components::step_up::ActionError;
 use crate::components::time::RelativeTime;
 use crate::components::ui::{
-    BUTTON, BUTTON_DANGER, BUTTON_PRIMARY, Card, ErrorNotice, INPUT, loading,
+    BUTTON, BUTTON_DANGER, BUTTON_PRIMARY, Card, ErrorNotice, INPUT, hydrated, loading,
 };
 
 fn kind_label(kind: FactorKind) -> &'static str {
@@ -34,23 +37,34 @@ fn kind_label(kind: FactorKind) -> &'static str {
 ///
 /// The server sends only the card's frame: everything in it needs
 /// JavaScript, and the account page's server rendering stays within its
-/// allocation budget (see the benchmarks chapter).
+/// allocation budget, and its wasm within the bundle's (see the
+/// benchmarks chapter).
 #[component]
 pub fn FactorsCard(#[prop(optional)] required: bool) -> impl IntoView {
-    let hydrated = RwSignal::new(false);
-    Effect::new(move |_| hydrated.set(true));
+    let hydrated = hydrated();
     view! {
         <Card title="Second factor">
             <p class="mb-3 text-sm text-slate-600 dark:text-slate-400">
                 "With a second factor, a stolen password alone does not sign anyone in to your account."
             </p>
             {move || if hydrated.get() {
-                view! { <Factors required/> }.into_any()
+                view! {
+                    <Suspense fallback=|| loading("Loading factors…")>
+                        {Suspend::new(factors(required))}
+                    </Suspense>
+                }.into_any()
             } else {
                 loading("Loading factors…").into_any()
             }}
         </Card>
     }
+}
+
+/// The card's contents, fetched when first shown (a chunk of its own with
+/// `--split`): most who open the account page never change a factor.
+#[leptos::lazy]
+fn factors(required: bool) -> AnyView {
+    view! { <Factors required/> }.into_any()
 }
 
 #[component]
@@ -60,10 +74,12 @@ fn Factors(required: bool) -> impl IntoView {
     let confirm = ServerAction::<ConfirmTotp>::new();
     let remove = ServerAction::<RemoveFactor>::new();
     let renew = ServerAction::<NewRecoveryCodes>::new();
+    let forget = ServerAction::<ForgetDevice>::new();
     let factors = LocalResource::new(move || {
         confirm.version().track();
         remove.version().track();
         renew.version().track();
+        forget.version().track();
         with_refresh(list_factors)
     });
     // The enrolment being confirmed, and the codes to show once.
@@ -90,6 +106,7 @@ fn Factors(required: bool) -> impl IntoView {
             enroll.value().get().and_then(Result::err),
             remove.value().get().and_then(Result::err),
             renew.value().get().and_then(Result::err),
+            forget.value().get().and_then(Result::err),
         ]
         .into_iter()
         .flatten()
@@ -104,7 +121,9 @@ fn Factors(required: bool) -> impl IntoView {
                         Ok(list) => {
                             let left = list.recovery_codes_left;
                             let any = !list.factors.is_empty();
+                            let devices = list.remembered_devices;
                             view! {
+                                {(!devices.is_empty()).then(|| view! { <Remembered devices forget/> })}
                                 {if any {
                                     view! {
                                         <ul class="divide-y divide-slate-100 dark:divide-slate-800" data-testid="factors">
@@ -143,6 +162,36 @@ fn Factors(required: bool) -> impl IntoView {
                     </div>
                 }.into_any(),
             }}
+    }
+}
+
+/// Browsers that skip the second factor, each with Forget.
+#[component]
+fn Remembered(devices: Vec<RememberedDevice>, forget: ServerAction<ForgetDevice>) -> impl IntoView {
+    view! {
+        <h3 class="mt-2 text-sm font-medium">"Remembered browsers"</h3>
+        <p class="text-xs text-slate-600 dark:text-slate-400">"These skip the second factor when you sign in with your password."</p>
+        <ul class="mb-3 divide-y divide-slate-100 dark:divide-slate-800" data-testid="remembered-devices">
+            {devices.into_iter().map(|device| {
+                let id = device.device_id.clone();
+                let name = format!("Forget {}", device.label);
+                view! {
+                    <li class="flex flex-wrap items-center gap-x-4 gap-y-1 py-2 text-sm">
+                        <div class="min-w-0 flex-1">
+                            <p class="font-medium">{device.label.clone()}</p>
+                            <p class="text-slate-500 dark:text-slate-400">
+                                "remembered " <RelativeTime at_ms=device.created_at_ms/>
+                                " · until " <RelativeTime at_ms=device.expires_at_ms deadline=true/>
+                            </p>
+                        </div>
+                        <button type="button" class=BUTTON aria-label=name
+                            on:click=move |_| { forget.dispatch(DeviceId { device_id: id.clone() }.into()); }>
+                            "Forget"
+                        </button>
+                    </li>
+                }
+            }).collect_view()}
+        </ul>
     }
 }
 

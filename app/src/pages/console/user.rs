@@ -244,6 +244,7 @@ fn SecondFactors(
     reset: ServerAction<ResetUserMfa>,
 ) -> impl IntoView {
     let left = mfa.recovery_codes_left;
+    let devices = mfa.remembered_devices.len();
     view! {
         <Card title="Second factors">
             {if mfa.factors.is_empty() {
@@ -265,7 +266,7 @@ fn SecondFactors(
                             </li>
                         }).collect_view()}
                     </ul>
-                    <p class="mt-3 text-sm">{format!("Recovery codes left: {left}")}</p>
+                    <p class="mt-3 text-sm">{format!("Recovery codes left: {left} · remembered browsers: {devices}")}</p>
                     <button type="button" class=format!("{BUTTON} mt-3")
                         on:click=move |_| { reset.dispatch(UserId { user_id: user_id.clone() }.into()); }
                         disabled=move || reset.pending().get()>

@@ -12,7 +12,7 @@ use leptos_meta::Title;
 use super::{Empty, UserLink};
 use crate::api::ratelimit::{ResetWindows, active_windows, subject_windows};
 use crate::components::time::{Clock, RelativeTime, now_ms};
-use crate::components::ui::{BUTTON, Card, ErrorNotice, LOADING, loading};
+use crate::components::ui::{BUTTON, Card, ErrorNotice, LOADING, hydrated, loading};
 use crate::live::use_live;
 
 /// Event kinds that change request windows.
@@ -135,8 +135,7 @@ pub(super) fn Windows(
     // one does not hydrate asynchronously (as the console's lazy pages
     // do). The server sends the placeholder; the windows redraw every two
     // seconds anyway.
-    let hydrated = RwSignal::new(false);
-    Effect::new(move |_| hydrated.set(true));
+    let hydrated = hydrated();
     let key = subject.clone();
     let report = LocalResource::new(move || {
         let subject = key.clone();

@@ -13,14 +13,26 @@ use crate::api::auth::SignInCode;
 use crate::components::step_up::method_label;
 use crate::components::ui::{BUTTON, BUTTON_PRIMARY, Card, ErrorNotice, INPUT};
 
+/// The step, fetched when first needed (a chunk of its own with `--split`):
+/// most sign-ins have no second factor. `tried`: the error of a code sent
+/// without JavaScript.
+#[leptos::lazy]
+pub fn code_step(methods: Vec<MfaMethod>, next: String, tried: Option<String>) -> AnyView {
+    view! { <CodeStep methods next tried/> }.into_any()
+}
+
 #[component]
-pub fn CodeStep(
-    action: ServerAction<SignInCode>,
+fn CodeStep(
     /// The methods the account has (at least one).
     methods: Vec<MfaMethod>,
     next: String,
-    error: Signal<Option<String>>,
+    tried: Option<String>,
 ) -> impl IntoView {
+    let action = ServerAction::<SignInCode>::new();
+    let error = move || match action.value().get() {
+        Some(Err(err)) => Some(err.0.message),
+        _ => tried.clone(),
+    };
     let first = methods.first().copied().unwrap_or(MfaMethod::Totp);
     let chosen = RwSignal::new(first);
     let restart_next = next.clone();
@@ -75,7 +87,12 @@ pub fn CodeStep(
                             class=INPUT
                         />
                     </div>
-                    {move || error.get().map(|message| view! { <ErrorNotice message/> })}
+                    <div class="flex items-center gap-2 text-sm">
+                        <input type="checkbox" id="remember-device" name="remember_device" value="true"
+                            class="h-4 w-4 accent-sky-700"/>
+                        <label for="remember-device">"Remember this browser for 30 days"</label>
+                    </div>
+                    {move || error().map(|message| view! { <ErrorNotice message/> })}
                     <button type="submit" class=format!("{BUTTON_PRIMARY} w-full") disabled=move || action.pending().get()>
                         {move || if action.pending().get() { "Checking…" } else { "Continue" }}
                     </button>
