@@ -61,6 +61,12 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     cookie_value(headers, name).map(str::to_owned)
 }
 
+/// The value of cookie `name` on the request being served.
+pub fn request_cookie(name: &str) -> Option<String> {
+    leptos::prelude::with_context::<http::request::Parts, _>(|parts| cookie(&parts.headers, name))
+        .flatten()
+}
+
 /// [`cookie`], borrowed from the request's headers.
 fn cookie_value<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers

@@ -63,12 +63,7 @@ async function sessionCookies(context: BrowserContext) {
 
 /** Signs in with the password and adds an authenticator app; returns its secret and the recovery codes. */
 async function enrol(page: Page, username: string, theme: string) {
-  await page.goto("/login");
-  await waitForHydration(page);
-  await page.getByLabel("Username").fill(username);
-  await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page.getByTestId("username")).toHaveText(username);
+  await signIn(page, username, password);
   await page.getByRole("button", { name: "Add an authenticator app" }).click();
   await expect(page.getByRole("img", { name: /QR code/ })).toBeVisible();
   const secret = (await page.getByTestId("totp-secret").textContent())!.trim();
@@ -277,12 +272,7 @@ test("a remembered browser skips the second factor until it is forgotten", async
   // Signed out, the password alone signs this browser in.
   await context.clearCookies({ name: "gh_access" });
   await context.clearCookies({ name: "gh_refresh" });
-  await page.goto("/login");
-  await waitForHydration(page);
-  await page.getByLabel("Username").fill(username);
-  await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page.getByTestId("username")).toHaveText(username);
+  await signIn(page, username, password);
   await expect(page.getByTestId("remembered-devices").locator("li")).toHaveCount(1);
   await page.getByRole("button", { name: /^Forget / }).click();
   await expect(page.getByTestId("remembered-devices")).toHaveCount(0);

@@ -95,16 +95,13 @@ pub async fn sign_in_code(
     #[server(default)] remember_device: Option<String>,
 ) -> Result<(), FnError> {
     let state = crate::state::current()?;
-    let ticket = leptos::prelude::with_context::<http::request::Parts, _>(|parts| {
-        crate::cookies::cookie(&parts.headers, crate::cookies::MFA_TICKET_COOKIE)
-    })
-    .flatten()
-    .ok_or_else(|| {
-        crate::ApiError::new(
-            crate::ErrorCode::MfaInvalid,
-            "This sign-in has expired. Sign in again with your password.",
-        )
-    })?;
+    let ticket =
+        crate::cookies::request_cookie(crate::cookies::MFA_TICKET_COOKIE).ok_or_else(|| {
+            crate::ApiError::new(
+                crate::ErrorCode::MfaInvalid,
+                "This sign-in has expired. Sign in again with your password.",
+            )
+        })?;
     let proved = state
         .auth
         .verify_second_factor(&ticket, method, &code, &crate::caller::client(), None)
@@ -132,16 +129,14 @@ pub async fn refresh(#[server(flatten)] body: RefreshRequest) -> Result<TokenPai
     let state = crate::state::current()?;
     let token = match body.refresh_token.filter(|t| !t.is_empty()) {
         Some(token) => token,
-        None => leptos::prelude::with_context::<http::request::Parts, _>(|parts| {
-            crate::cookies::cookie(&parts.headers, crate::cookies::REFRESH_COOKIE)
-        })
-        .flatten()
-        .ok_or_else(|| {
-            crate::ApiError::new(
-                crate::ErrorCode::Unauthenticated,
-                "Send {\"refresh_token\": \"…\"} or the refresh cookie.",
-            )
-        })?,
+        None => {
+            crate::cookies::request_cookie(crate::cookies::REFRESH_COOKIE).ok_or_else(|| {
+                crate::ApiError::new(
+                    crate::ErrorCode::Unauthenticated,
+                    "Send {\"refresh_token\": \"…\"} or the refresh cookie.",
+                )
+            })?
+        }
     };
     let rotated = state.auth.refresh(&token, &crate::caller::client()).await?;
     crate::cookies::send(&crate::cookies::rotated_cookies(&state.cookies, &rotated));
@@ -276,10 +271,7 @@ mod ssr {
             }),
             _ => None,
         };
-        let remembered = leptos::prelude::with_context::<http::request::Parts, _>(|parts| {
-            crate::cookies::cookie(&parts.headers, crate::cookies::DEVICE_COOKIE)
-        })
-        .flatten();
+        let remembered = crate::cookies::request_cookie(crate::cookies::DEVICE_COOKIE);
         let login = state
             .auth
             .login_with(
