@@ -37,8 +37,7 @@ fn kind_label(kind: FactorKind) -> &'static str {
 ///
 /// The server sends only the card's frame: everything in it needs
 /// JavaScript, and the account page's server rendering stays within its
-/// allocation budget, and its wasm within the bundle's (see the
-/// benchmarks chapter).
+/// allocation budget (see the benchmarks chapter).
 #[component]
 pub fn FactorsCard(#[prop(optional)] required: bool) -> impl IntoView {
     let hydrated = hydrated();
@@ -48,23 +47,12 @@ pub fn FactorsCard(#[prop(optional)] required: bool) -> impl IntoView {
                 "With a second factor, a stolen password alone does not sign anyone in to your account."
             </p>
             {move || if hydrated.get() {
-                view! {
-                    <Suspense fallback=|| loading("Loading factors…")>
-                        {Suspend::new(factors(required))}
-                    </Suspense>
-                }.into_any()
+                view! { <Factors required/> }.into_any()
             } else {
                 loading("Loading factors…").into_any()
             }}
         </Card>
     }
-}
-
-/// The card's contents, fetched when first shown (a chunk of its own with
-/// `--split`): most who open the account page never change a factor.
-#[leptos::lazy]
-fn factors(required: bool) -> AnyView {
-    view! { <Factors required/> }.into_any()
 }
 
 #[component]

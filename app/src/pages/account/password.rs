@@ -10,39 +10,12 @@ use leptos::prelude::*;
 use crate::api::auth::ChangePassword;
 use crate::components::layout::SessionContext;
 use crate::components::step_up::ActionError;
-use crate::components::ui::{BUTTON_PRIMARY, Card, ErrorNotice, INPUT, LOADING, hydrated, loading};
+use crate::components::ui::{BUTTON_PRIMARY, Card, ErrorNotice, INPUT};
 
 /// `pending`: the user must change the password before anything else;
 /// after the change the page reads who I am again, to show everything.
-///
-/// The form needs JavaScript, so the server sends the card's frame and
-/// the browser fetches the form (a chunk of its own with `--split`, so
-/// that what every page loads stays within its budget).
 #[component]
 pub fn ChangePasswordCard(#[prop(optional)] pending: bool) -> impl IntoView {
-    let hydrated = hydrated();
-    view! {
-        <Card title="Change password">
-            {move || if hydrated.get() {
-                view! {
-                    <Suspense fallback=|| loading(LOADING)>
-                        {Suspend::new(password_form(pending))}
-                    </Suspense>
-                }.into_any()
-            } else {
-                loading(LOADING).into_any()
-            }}
-        </Card>
-    }
-}
-
-#[leptos::lazy]
-fn password_form(pending: bool) -> AnyView {
-    view! { <PasswordForm pending/> }.into_any()
-}
-
-#[component]
-fn PasswordForm(pending: bool) -> impl IntoView {
     let session = expect_context::<SessionContext>().0;
     let change = ServerAction::<ChangePassword>::new();
     let (current, new, repeat) = (
@@ -84,7 +57,7 @@ fn PasswordForm(pending: bool) -> impl IntoView {
         }
     });
     view! {
-        <div>
+        <Card title="Change password">
             <form on:submit=submit class="grid max-w-md gap-3" data-testid="change-password">
                 <div>
                     <label for="current-password" class="mb-1 block text-sm font-medium">"Current password"</label>
@@ -124,6 +97,6 @@ fn PasswordForm(pending: bool) -> impl IntoView {
             <div class="mt-3 max-w-md">
                 {move || change.value().get().and_then(Result::err).map(|err| view! { <ActionError err/> })}
             </div>
-        </div>
+        </Card>
     }
 }
