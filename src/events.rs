@@ -56,6 +56,8 @@ pub const AUDIT: &[Kind] = &[
     Kind::MfaEnrolled,
     Kind::MfaRemoved,
     Kind::RecoveryCodesRenewed,
+    Kind::DeviceRemembered,
+    Kind::DeviceForgotten,
     Kind::Logout,
     Kind::SessionRevoked,
     Kind::SignedOutEverywhere,

@@ -48,6 +48,8 @@ pub fn open_during_mfa_enrollment(path: &str) -> bool {
             "/api/v1/auth/mfa/totp/enroll"
                 | "/api/v1/auth/mfa/totp/confirm"
                 | "/api/v1/auth/mfa/factors"
+                | "/api/v1/auth/mfa/webauthn/register/start"
+                | "/api/v1/auth/mfa/webauthn/register/finish"
                 | "/api/v1/ui/totp-enroll"
         )
 }

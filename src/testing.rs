@@ -10,11 +10,13 @@
 use crate::embedded::{EmbeddedOptions, RedisServer};
 use crate::store::{Store, StoreConfig};
 
+mod authenticator;
 mod blackhole;
 pub mod fixtures;
 mod sentinel;
 mod tls;
 mod wait;
+pub use authenticator::{SoftAuthenticator, raw};
 pub use blackhole::Blackhole;
 pub use sentinel::TestSentinel;
 pub use tls::TestCertificates;

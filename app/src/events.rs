@@ -104,6 +104,8 @@ pub fn label(kind: Kind) -> &'static str {
         Kind::MfaEnrolled => "Second factor added",
         Kind::MfaRemoved => "Second factor removed",
         Kind::RecoveryCodesRenewed => "New recovery codes",
+        Kind::DeviceRemembered => "Browser remembered",
+        Kind::DeviceForgotten => "Remembered browser forgotten",
         Kind::MfaReset => "Second factors reset",
         Kind::UserCreated => "User created",
         Kind::UserDisabled => "User disabled",
@@ -130,7 +132,9 @@ pub fn group(kind: Kind) -> Group {
         | Kind::RecoveryCodeUsed
         | Kind::MfaEnrolled
         | Kind::MfaRemoved
-        | Kind::RecoveryCodesRenewed => Group::SignIn,
+        | Kind::RecoveryCodesRenewed
+        | Kind::DeviceRemembered
+        | Kind::DeviceForgotten => Group::SignIn,
         Kind::Logout | Kind::SessionCreated | Kind::SessionRevoked | Kind::SignedOutEverywhere => {
             Group::Sessions
         }
@@ -190,6 +194,8 @@ pub fn tone(kind: Kind) -> Tone {
         | Kind::StepUp
         | Kind::MfaEnrolled
         | Kind::RecoveryCodesRenewed
+        | Kind::DeviceRemembered
+        | Kind::DeviceForgotten
         | Kind::Logout
         | Kind::SessionCreated
         | Kind::SignedOutEverywhere

@@ -32,6 +32,7 @@ mod pages;
 mod pow;
 #[cfg(feature = "ssr")]
 pub mod state;
+mod webauthn;
 
 pub use error::FnError;
 pub use gatehouse::api::{ApiError, ErrorCode};

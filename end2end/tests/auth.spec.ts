@@ -10,11 +10,11 @@ test("a wrong password shows one clear error, the same as an unknown user", asyn
   await waitForHydration(page);
   await page.getByLabel("Username").fill(username);
   await page.getByLabel("Password").fill("not the password");
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await expect(page.getByRole("alert")).toHaveText("Wrong username or password.");
 
   await page.getByLabel("Username").fill(uniqueName("nobody"));
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await expect(page.getByRole("alert")).toHaveText("Wrong username or password.");
   await expect(page).toHaveURL(/\/login/);
 });
@@ -28,7 +28,7 @@ test("signing in shows this device's session on /account and brings you where yo
   await waitForHydration(page);
   await page.getByLabel("Username").fill(username);
   await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await expect(page).toHaveURL(/\/account$/);
   await expect(page.getByTestId("username")).toHaveText(username);
   const sessions = page.getByTestId("sessions").locator("li");
@@ -52,12 +52,12 @@ test("the login form works without JavaScript", async ({ browser, baseURL }) => 
   await page.goto("/login");
   await page.getByLabel("Username").fill(username);
   await page.getByLabel("Password").fill("wrong password");
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await expect(page.getByRole("alert")).toHaveText("Wrong username or password.");
 
   await page.getByLabel("Username").fill(username);
   await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await expect(page).toHaveURL(/\/account$/);
   await expect(page.getByTestId("username")).toHaveText(username);
   await context.close();
@@ -98,7 +98,7 @@ test("sign out everywhere ends every session", async ({ page, browser, baseURL }
   await waitForHydration(page);
   await page.getByRole("button", { name: "Sign out everywhere" }).click();
   await expect(page).toHaveURL(/\/login/);
-  await expect(page.getByRole("link", { name: "Sign in" })).toBeVisible();
+  await expect(page.getByRole("link", { name: "Sign in", exact: true })).toBeVisible();
 
   await other.goto("/account");
   await expect(other).toHaveURL(/\/login/);

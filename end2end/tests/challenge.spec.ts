@@ -30,7 +30,7 @@ test("after many failed sign-ins to a username, the browser solves a challenge b
   await page.getByLabel("Username").fill(username);
   await page.getByLabel("Password").fill(password);
   const started = Date.now();
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await expect(page).toHaveURL(/\/account$/, { timeout: 20_000 });
   await expect(page.getByTestId("username")).toHaveText(username);
   const took = Date.now() - started;

@@ -44,7 +44,7 @@ test("the admin sees a new session appear live, revokes it, and the user is sign
 
   // The user's next action finds them signed out.
   await user.getByRole("link", { name: "Status" }).click();
-  await expect(user.getByRole("link", { name: "Sign in" })).toBeVisible();
+  await expect(user.getByRole("link", { name: "Sign in", exact: true })).toBeVisible();
   await user.goto("/account");
   await expect(user).toHaveURL(/\/login/);
   await laptop.close();

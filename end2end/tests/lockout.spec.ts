@@ -17,14 +17,14 @@ test("five wrong passwords lock sign-in, say when to retry, and refuse even the 
   const firstFailure = Date.now();
   for (let i = 0; i < 5; i++) {
     await page.getByLabel("Password").fill(`wrong ${i}`);
-    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("button", { name: "Sign in", exact: true }).click();
     await expect(alert).toHaveText("Wrong username or password.");
     // Let the form settle before the next attempt.
-    await expect(page.getByRole("button", { name: "Sign in" })).toBeEnabled();
+    await expect(page.getByRole("button", { name: "Sign in", exact: true })).toBeEnabled();
   }
 
   await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await expect(alert).toContainText("Too many failed sign-ins");
   await expect(alert).toContainText(/Try again in \d+ s/);
   await expect(page).toHaveURL(/\/login/);
@@ -33,7 +33,7 @@ test("five wrong passwords lock sign-in, say when to retry, and refuse even the 
   // right password works once the oldest failure leaves the 10 s window,
   // and not before.
   await expect(async () => {
-    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("button", { name: "Sign in", exact: true }).click();
     await expect(page).toHaveURL(/\/account$/, { timeout: 1_000 });
   }).toPass({ timeout: 30_000, intervals: [500] });
   expect(Date.now() - firstFailure).toBeGreaterThanOrEqual(9_000);

@@ -4,13 +4,12 @@
 // a right password alone gets no session cookie. axe audits the new
 // parts of both pages in both themes.
 import { test, expect, type BrowserContext, type Page } from "@playwright/test";
-import AxeBuilder from "@axe-core/playwright";
 import crypto from "node:crypto";
 import { admin } from "../playwright.config";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { createUser, freePort, signIn, startGatehouse, uniqueName, waitForHydration, waitReady } from "./support";
+import { axe, createUser, freePort, signIn, startGatehouse, uniqueName, waitForHydration, waitReady } from "./support";
 
 const password = "a long enough password";
 
@@ -41,14 +40,6 @@ function totp(secret: string, steps = 0): string {
   const offset = mac[19] & 0xf;
   const number = (mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000;
   return number.toString().padStart(6, "0");
-}
-
-async function axe(page: Page, what: string) {
-  const results = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]).analyze();
-  const problems = results.violations
-    .filter((v) => v.impact === "serious" || v.impact === "critical")
-    .map((v) => `${what}: ${v.id} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
-  expect(problems, problems.join("\n")).toEqual([]);
 }
 
 async function themed(browser: import("@playwright/test").Browser, baseURL: string, theme: string, javaScriptEnabled = true) {
@@ -88,7 +79,7 @@ async function passwordStep(page: Page, username: string) {
   await waitForHydration(page);
   await page.getByLabel("Username").fill(username);
   await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await expect(page.getByRole("button", { name: "Continue" })).toBeVisible();
 }
 
@@ -150,7 +141,7 @@ test("without JavaScript the code step works and the ticket never reaches the UR
   await page.goto("/login");
   await page.getByLabel("Username").fill(username);
   await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await expect(page.getByRole("button", { name: "Continue" })).toBeVisible();
   const ticket = (await context.cookies()).find((c) => c.name === "gh_mfa");
   expect(ticket, "the ticket cookie").toBeTruthy();
@@ -230,7 +221,7 @@ test("an admin whose role requires a second factor is led to enrol one first", a
     await waitForHydration(page);
     await page.getByLabel("Username").fill(admin.username);
     await page.getByLabel("Password").fill(admin.password);
-    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("button", { name: "Sign in", exact: true }).click();
     await expect(page.getByRole("heading", { name: "Add a second factor" })).toBeVisible();
     await axe(page, "required enrolment");
     // Nothing else is open until then: pages lead back here.

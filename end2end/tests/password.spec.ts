@@ -68,7 +68,7 @@ test("an admin sets a password from the users page; the user must choose their o
   await waitForHydration(user);
   await user.getByLabel("Username").fill(username);
   await user.getByLabel("Password").fill("set by the admin today");
-  await user.getByRole("button", { name: "Sign in" }).click();
+  await user.getByRole("button", { name: "Sign in", exact: true }).click();
   await expect(user).toHaveURL(/\/account$/);
   await expect(user.getByRole("heading", { name: "Choose a new password" })).toBeVisible();
   expect((await user.request.post("/api/v1/sessions/list", { data: {} })).status()).toBe(403);

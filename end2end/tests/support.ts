@@ -1,7 +1,17 @@
 // Helpers shared by the browser tests.
 import { expect, type Page, type TestInfo } from "@playwright/test";
+import AxeBuilder from "@axe-core/playwright";
 import fs from "node:fs";
 import path from "node:path";
+
+/** Fails on serious or critical WCAG 2.1 AA violations axe finds on the page. */
+export async function axe(page: Page, what: string) {
+  const results = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]).analyze();
+  const problems = results.violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => `${what}: ${v.id} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+  expect(problems, problems.join("\n")).toEqual([]);
+}
 
 /** Resolves once the wasm bundle has hydrated the page. */
 export async function waitForHydration(page: Page) {
@@ -67,7 +77,7 @@ export async function signIn(page: Page, username: string, password: string) {
   await waitForHydration(page);
   await page.getByLabel("Username").fill(username);
   await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await expect(page).toHaveURL(/\/account$/);
   await expect(page.getByTestId("username")).toHaveText(username);
 }

@@ -137,6 +137,22 @@ pub struct Config {
     #[arg(long, env = "GATEHOUSE_MFA_REQUIRED_ROLES", value_delimiter = ',', value_parser = parse_role)]
     pub mfa_required_roles: Vec<gatehouse::api::Role>,
 
+    /// A file of at least 32 bytes of secret that second factors (TOTP
+    /// secrets, security keys and passkeys) are sealed with. Unset: a key
+    /// derived from the token signing key, so that replacing the signing
+    /// key makes every factor unreadable. Set it before anyone enrols a
+    /// factor, and keep it.
+    #[arg(long, env = "GATEHOUSE_MFA_KEY_FILE")]
+    pub mfa_key_file: Option<PathBuf>,
+
+    /// Where browsers reach Gatehouse (scheme, host and port), such as
+    /// `https://auth.example.com`. Security keys and passkeys are bound to
+    /// its host, which must be a name, not an IP address; changing it
+    /// makes the registered ones unusable. Default:
+    /// `http://localhost:<port of --addr>`.
+    #[arg(long, env = "GATEHOUSE_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
     /// Directory for the embedded Redis's data (append-only file) and log,
     /// and for the journal of sign-outs made while Redis is away. Default: `$XDG_DATA_HOME/gatehouse`, else `~/.local/share/gatehouse`,
     /// else `./data`.
@@ -338,6 +354,14 @@ pub enum LogFormat {
 }
 
 impl Config {
+    /// `--public-url`, or `http://localhost:<port of --addr>`.
+    pub fn public_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.clone(),
+            None => format!("http://localhost:{}", self.addr.port()),
+        }
+    }
+
     /// Where the embedded Redis and the sign-out journal keep their files.
     pub fn data_dir(&self) -> PathBuf {
         if let Some(dir) = &self.data_dir {

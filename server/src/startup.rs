@@ -36,6 +36,10 @@ pub enum StartupError {
     Hasher(#[from] PasswordError),
     #[error("--data-dir (GATEHOUSE_DATA_DIR): {0}")]
     Journal(#[from] gatehouse::signouts::JournalError),
+    #[error("--public-url (GATEHOUSE_PUBLIC_URL): {0}")]
+    PublicUrl(String),
+    #[error("--mfa-key-file (GATEHOUSE_MFA_KEY_FILE): {0}")]
+    MfaKey(String),
 }
 
 /// How long startup waits for Redis to hand out the shared default key.
@@ -117,6 +121,11 @@ pub async fn app_state(config: &Config, store: Store) -> Result<(AppState, Event
         degraded_max: config.degraded_max,
         step_up_max_age: config.step_up_max_age,
         mfa_required_roles: config.mfa_required_roles.clone(),
+        relying_party: Arc::new(
+            gatehouse::mfa::RelyingParty::new(&config.public_url())
+                .map_err(StartupError::PublicUrl)?,
+        ),
+        mfa_key: mfa_key(config)?,
     });
     let instance = Instance {
         id: instance_id,
@@ -140,6 +149,18 @@ pub async fn app_state(config: &Config, store: Store) -> Result<(AppState, Event
         leptos_options,
     });
     Ok((state, events))
+}
+
+/// The key of `--mfa-key-file`, if one is configured.
+fn mfa_key(config: &Config) -> Result<Option<[u8; 32]>, StartupError> {
+    let Some(path) = &config.mfa_key_file else {
+        return Ok(None);
+    };
+    let contents = std::fs::read(path)
+        .map_err(|err| StartupError::MfaKey(format!("{}: {err}", path.display())))?;
+    gatehouse::mfa::key_from_file(&contents)
+        .map(Some)
+        .map_err(|err| StartupError::MfaKey(format!("{}: {err}", path.display())))
 }
 
 async fn keyring(config: &Config, store: &Store) -> Result<Keyring, StartupError> {

@@ -313,5 +313,23 @@ gatehouse::both_topologies! {
             .await;
         assert_eq!(forgotten.status(), 200);
         expect_error(app.send(remembered()).await, 401, "mfa_required").await;
+        let again = app
+            .send(post_json_bearer("/api/v1/auth/mfa/devices/forget", &token, &json!({"device_id": device_id})))
+            .await;
+        expect_error(again, 404, "not_found").await;
+        // Both in the audit trail.
+        let kinds = gatehouse::testing::wait_for("the audit events", std::time::Duration::from_secs(5), || async {
+            let events = app
+                .state
+                .auth
+                .events()
+                .recent_in(gatehouse::events::Stream::Audit, &gatehouse::events::Filter::default(), 100, 1_000)
+                .await
+                .ok()?;
+            let kinds: Vec<&str> = events.iter().map(|e| e.kind.kind().as_str()).collect();
+            (kinds.contains(&"device_remembered") && kinds.contains(&"device_forgotten")).then_some(kinds.len())
+        })
+        .await;
+        assert!(kinds >= 2);
     }
 }

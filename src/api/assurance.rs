@@ -75,6 +75,25 @@ impl Amr {
     pub fn methods(self) -> impl Iterator<Item = Method> {
         Method::ALL.into_iter().filter(move |m| self.contains(*m))
     }
+
+    /// Both sets' methods.
+    pub fn union(self, other: Amr) -> Self {
+        Self(self.0 | other.0)
+    }
+
+    /// The assurance level these methods reach: 2 for two distinct kinds
+    /// of factor, something the user has (`otp`, `hwk`, `swk`) and
+    /// something they know or are (`pwd`, or `user`: the authenticator
+    /// verified them by PIN or biometrics); else 1. So a passkey whose
+    /// authenticator verified its user is level 2 alone, and one that did
+    /// not is level 1.
+    pub fn aal(self) -> u8 {
+        let has = [Method::Otp, Method::Hwk, Method::Swk]
+            .into_iter()
+            .any(|m| self.contains(m));
+        let knows_or_is = self.contains(Method::Pwd) || self.contains(Method::User);
+        if has && knows_or_is { 2 } else { 1 }
+    }
 }
 
 impl Serialize for Amr {
@@ -197,5 +216,26 @@ mod tests {
         assert_eq!(serde_json::from_str::<Amr>("[]").unwrap(), Amr::empty());
         assert!(serde_json::from_str::<Amr>(r#""pwd""#).is_err());
         assert!(serde_json::from_str::<Amr>("[1]").is_err());
+    }
+
+    #[test]
+    fn level_two_takes_two_kinds_of_factor() {
+        let key = Amr::empty().with(Method::Hwk);
+        assert_eq!(Amr::password().aal(), 1);
+        assert_eq!(
+            key.aal(),
+            1,
+            "a key whose authenticator did not verify the user"
+        );
+        assert_eq!(key.with(Method::Swk).aal(), 1);
+        assert_eq!(
+            key.with(Method::User).aal(),
+            2,
+            "a passkey with PIN or biometrics"
+        );
+        assert_eq!(Amr::empty().with(Method::Swk).with(Method::User).aal(), 2);
+        assert_eq!(Amr::password().with(Method::Otp).aal(), 2);
+        assert_eq!(Amr::password().with(Method::Hwk).aal(), 2);
+        assert_eq!(Amr::password().with(Method::User).aal(), 1);
     }
 }

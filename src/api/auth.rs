@@ -89,15 +89,23 @@ pub enum MfaMethod {
     Totp,
     /// One of the recovery codes shown at enrolment.
     RecoveryCode,
+    /// A security key or passkey (`/api/v1/auth/mfa/webauthn/start`, not
+    /// `/mfa/verify`).
+    Webauthn,
 }
 
 impl MfaMethod {
-    pub const ALL: [MfaMethod; 2] = [MfaMethod::Totp, MfaMethod::RecoveryCode];
+    pub const ALL: [MfaMethod; 3] = [
+        MfaMethod::Totp,
+        MfaMethod::Webauthn,
+        MfaMethod::RecoveryCode,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             MfaMethod::Totp => "totp",
             MfaMethod::RecoveryCode => "recovery_code",
+            MfaMethod::Webauthn => "webauthn",
         }
     }
 

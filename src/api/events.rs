@@ -110,6 +110,10 @@ event_kinds! {
     MfaRemoved(FactorChanged) = "mfa_removed",
     /// A user made a new set of recovery codes (the old ones died).
     RecoveryCodesRenewed = "recovery_codes_renewed",
+    /// A browser that proved a second factor will skip it for 30 days.
+    DeviceRemembered(Device) = "device_remembered",
+    /// A user forgot a remembered browser (it asks for the factor again).
+    DeviceForgotten(DeviceForgotten) = "device_forgotten",
     /// A sign-in needed a proof-of-work challenge first.
     LoginChallenged = "login_challenged",
     /// Too many failed sign-ins for a username from one address.

@@ -4,6 +4,10 @@
 //! the answer that creates them, once.
 
 use serde::{Deserialize, Serialize};
+/// WebAuthn's options and answers pass through as JSON text: the server
+/// parses them with `webauthn-rs`, the browser with its own JSON helpers,
+/// and neither builds a generic JSON tree of them.
+use serde_json::value::RawValue;
 
 /// The kinds of factor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -12,17 +16,22 @@ use serde::{Deserialize, Serialize};
 pub enum FactorKind {
     /// An authenticator app (TOTP).
     Totp,
+    /// A WebAuthn credential: a security key or a passkey.
+    Webauthn,
 }
 
 impl FactorKind {
     pub fn as_str(self) -> &'static str {
         match self {
             FactorKind::Totp => "totp",
+            FactorKind::Webauthn => "webauthn",
         }
     }
 
     pub fn parse(text: &str) -> Option<FactorKind> {
-        (text == "totp").then_some(FactorKind::Totp)
+        [FactorKind::Totp, FactorKind::Webauthn]
+            .into_iter()
+            .find(|kind| kind.as_str() == text)
     }
 }
 
@@ -65,6 +74,87 @@ pub struct FactorConfirmed {
     pub factor_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovery_codes: Option<Vec<String>>,
+}
+
+/// `POST /api/v1/auth/mfa/webauthn/register/start` body: `{}` or
+/// `{"label"}`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct WebauthnRegisterStartRequest {
+    /// What the factor is called in lists (at most 64 characters; default
+    /// "Passkey").
+    #[serde(default)]
+    pub label: Option<String>,
+}
+
+/// The first half of a WebAuthn ceremony: `options` for the browser
+/// (`PublicKeyCredential.parseCreationOptionsFromJSON(options.publicKey)`
+/// or `parseRequestOptionsFromJSON`), and the id the second half names.
+/// The ceremony waits 5 minutes and can be finished once.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Ceremony {
+    pub ceremony_id: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub options: Box<RawValue>,
+}
+
+/// `POST /api/v1/auth/mfa/webauthn/register/finish` body: `credential` is
+/// the browser's `PublicKeyCredential.toJSON()`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct WebauthnRegisterFinishRequest {
+    pub ceremony_id: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    #[serde(deserialize_with = "any_json")]
+    pub credential: Box<RawValue>,
+}
+
+/// `POST /api/v1/auth/mfa/webauthn/start` body: the ticket of
+/// `mfa_required` (or of a step-up).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct WebauthnStartRequest {
+    pub ticket: String,
+}
+
+/// `POST /api/v1/auth/mfa/webauthn/finish` body.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct WebauthnFinishRequest {
+    pub ticket: String,
+    pub ceremony_id: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    #[serde(deserialize_with = "any_json")]
+    pub credential: Box<RawValue>,
+    /// As with `/mfa/verify`: let this browser skip the second factor for
+    /// 30 days.
+    #[serde(default)]
+    pub remember_device: bool,
+}
+
+/// `POST /api/v1/auth/passkey/start` body: `{}`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PasskeyStartRequest {}
+
+/// `POST /api/v1/auth/passkey/finish` body.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PasskeyFinishRequest {
+    pub ceremony_id: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    #[serde(deserialize_with = "any_json")]
+    pub credential: Box<RawValue>,
+}
+
+/// Reads a request's JSON value as JSON text from any deserializer: the
+/// server reads these bodies flattened, which serde buffers, and a
+/// `RawValue` cannot be read from a buffer. Only the server reads
+/// requests, so the browser bundle never carries this.
+fn any_json<'de, D: serde::Deserializer<'de>>(from: D) -> Result<Box<RawValue>, D::Error> {
+    let value = serde_json::Value::deserialize(from)?;
+    serde_json::value::to_raw_value(&value).map_err(serde::de::Error::custom)
 }
 
 /// A factor as its owner sees it (never its secret).

@@ -18,6 +18,7 @@
 mod admission;
 pub mod challenge;
 mod degraded;
+mod passkey;
 mod password;
 mod request;
 mod rotation;
@@ -226,6 +227,12 @@ pub struct AuthParts {
     /// Roles whose users must have a second factor: without one, their
     /// sessions may only enrol one.
     pub mfa_required_roles: Vec<Role>,
+    /// This service as WebAuthn authenticators see it.
+    pub relying_party: Arc<crate::mfa::RelyingParty>,
+    /// The key second factors are sealed with (see
+    /// [`crate::mfa::key_from_file`]); `None`: one derived from the token
+    /// signing key.
+    pub mfa_key: Option<[u8; 32]>,
 }
 
 /// The Gatehouse core: sign-in, admission, rotation and sign-out, and
@@ -278,7 +285,10 @@ impl Auth {
             sealing_key: parts.tokens.keyring().derive_key("rotation results"),
             factors: crate::mfa::Factors::new(
                 parts.store.clone(),
-                &parts.tokens.keyring().derive_key("second factors"),
+                &parts
+                    .mfa_key
+                    .unwrap_or_else(|| parts.tokens.keyring().derive_key("second factors")),
+                parts.relying_party,
             ),
             store: parts.store,
             users: parts.users,

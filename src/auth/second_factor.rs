@@ -24,6 +24,26 @@ use crate::token::Assurance;
 /// The policy counting wrong second-factor codes per account.
 pub const MFA_FAILURES: &str = "mfa-user";
 
+/// What a client presents as its second factor.
+enum Proof<'a> {
+    /// A TOTP or recovery code.
+    Code { method: MfaMethod, code: &'a str },
+    /// The browser's answer to a WebAuthn ceremony.
+    Webauthn {
+        ceremony_id: &'a str,
+        credential: &'a serde_json::value::RawValue,
+    },
+}
+
+impl Proof<'_> {
+    fn method(&self) -> MfaMethod {
+        match self {
+            Proof::Code { method, .. } => *method,
+            Proof::Webauthn { .. } => MfaMethod::Webauthn,
+        }
+    }
+}
+
 /// What proving a second factor did.
 #[derive(Debug)]
 pub enum Proved {
@@ -61,23 +81,79 @@ impl Auth {
             ));
         }
         let label = crate::session::device::label(&client.user_agent);
-        Ok(self
+        let token = self
             .inner
             .factors
             .remember_device(&login.user.id, &label)
-            .await?)
+            .await?;
+        self.inner.events.emit(
+            Event::new(EventKind::DeviceRemembered(crate::api::events::Device {
+                device: label,
+            }))
+            .user(&login.user.id)
+            .username(&login.user.username)
+            .ip(&client.ip)
+            .session(&login.access.claims.sid),
+        );
+        Ok(token)
     }
 
     /// Proves the second factor `ticket` stands for, with `code` by
-    /// `method`. A sign-in's ticket starts its session (`aal` 2); a
-    /// step-up's rotates the session of `caller_token` (which must be that
-    /// session's current access token) into raised tokens.
-    #[tracing::instrument(skip_all, fields(ip = %client.ip, user_id), err(level = "info"))]
+    /// `method` (a TOTP or recovery code; WebAuthn is
+    /// [`Auth::verify_webauthn`]). A sign-in's ticket starts its session
+    /// (`aal` 2); a step-up's rotates the session of `caller_token` (which
+    /// must be that session's current access token) into raised tokens.
     pub async fn verify_second_factor(
         &self,
         ticket: &str,
         method: MfaMethod,
         code: &str,
+        client: &Client,
+        caller_token: Option<&str>,
+    ) -> Result<Proved, AuthError> {
+        self.prove(ticket, Proof::Code { method, code }, client, caller_token)
+            .await
+    }
+
+    /// Starts proving the security key or passkey of `ticket`'s user (the
+    /// ticket counts no attempt until the finish).
+    pub async fn start_webauthn(&self, ticket: &str) -> Result<crate::mfa::Started, AuthError> {
+        let user_id = self
+            .inner
+            .factors
+            .ticket_user(ticket, MfaMethod::Webauthn)
+            .await?
+            .ok_or(AuthError::MfaInvalid)?;
+        Ok(self
+            .inner
+            .factors
+            .start_webauthn_assertion(&user_id, ticket)
+            .await?)
+    }
+
+    /// Proves `ticket`'s second factor with the browser's answer to the
+    /// ceremony [`Auth::start_webauthn`] began; otherwise as
+    /// [`Auth::verify_second_factor`].
+    pub async fn verify_webauthn(
+        &self,
+        ticket: &str,
+        ceremony_id: &str,
+        credential: &serde_json::value::RawValue,
+        client: &Client,
+        caller_token: Option<&str>,
+    ) -> Result<Proved, AuthError> {
+        let proof = Proof::Webauthn {
+            ceremony_id,
+            credential,
+        };
+        self.prove(ticket, proof, client, caller_token).await
+    }
+
+    #[tracing::instrument(skip_all, fields(ip = %client.ip, user_id), err(level = "info"))]
+    async fn prove(
+        &self,
+        ticket: &str,
+        proof: Proof<'_>,
         client: &Client,
         caller_token: Option<&str>,
     ) -> Result<Proved, AuthError> {
@@ -115,18 +191,19 @@ impl Auth {
         let Some(user) = self.inner.users.get(&attempt.user_id).await? else {
             return Err(AuthError::MfaInvalid);
         };
-        let proved = attempt.methods.contains(&method)
-            && match method {
-                MfaMethod::Totp => factors.verify_totp(&user.id, code).await?.is_some(),
-                MfaMethod::RecoveryCode => factors.use_recovery_code(&user.id, code).await?,
-            };
+        let method = proof.method();
+        let proved = if attempt.methods.contains(&method) {
+            self.check_proof(&user.id, ticket, proof).await?
+        } else {
+            None
+        };
         let event = |kind| {
             Event::new(kind)
                 .user(&user.id)
                 .username(&user.username)
                 .ip(&client.ip)
         };
-        if !proved {
+        let Some(gained) = proved else {
             if let Some(window) = &window {
                 self.inner
                     .limiter
@@ -139,7 +216,7 @@ impl Auth {
                 .events
                 .emit(event(EventKind::MfaFailed(SecondFactor { method })));
             return Err(AuthError::MfaInvalid);
-        }
+        };
         if !factors.take_ticket(ticket).await? {
             return Err(AuthError::MfaInvalid);
         }
@@ -154,9 +231,10 @@ impl Auth {
             self.inner
                 .events
                 .emit(event(EventKind::MfaSucceeded(SecondFactor { method })));
+            let amr = Amr::password().union(gained);
             let assurance = Assurance {
-                amr: Amr::password().with(Method::Otp),
-                aal: 2,
+                amr,
+                aal: amr.aal(),
                 auth_time,
             };
             return self
@@ -167,14 +245,53 @@ impl Auth {
         self.inner
             .events
             .emit(event(EventKind::StepUp(SecondFactor { method })).session(&claims.sid));
+        let amr = claims.assurance().amr.union(gained);
         let raised = Assurance {
-            amr: claims.assurance().amr.with(Method::Otp),
-            aal: 2,
+            amr,
+            aal: amr.aal(),
             auth_time,
         };
         self.step_up_session(&claims, raised, client)
             .await
             .map(Proved::SteppedUp)
+    }
+
+    /// Checks a proof of `user_id`'s factor: the methods it proved, or
+    /// `None`. A TOTP or recovery code is spent here (it works once).
+    async fn check_proof(
+        &self,
+        user_id: &str,
+        ticket: &str,
+        proof: Proof<'_>,
+    ) -> Result<Option<Amr>, AuthError> {
+        let factors = &self.inner.factors;
+        let otp = Amr::empty().with(Method::Otp);
+        Ok(match proof {
+            Proof::Code {
+                method: MfaMethod::Totp,
+                code,
+            } => factors.verify_totp(user_id, code).await?.map(|_| otp),
+            Proof::Code {
+                method: MfaMethod::RecoveryCode,
+                code,
+            } => factors
+                .use_recovery_code(user_id, code)
+                .await?
+                .then_some(otp),
+            // WebAuthn has its own two requests.
+            Proof::Code {
+                method: MfaMethod::Webauthn,
+                ..
+            } => None,
+            Proof::Webauthn {
+                ceremony_id,
+                credential,
+            } => factors
+                .finish_webauthn_assertion(ticket, ceremony_id, credential)
+                .await?
+                .filter(|asserted| asserted.user_id == user_id)
+                .map(|asserted| asserted.amr()),
+        })
     }
 
     /// The account's window of wrong second-factor codes, if configured.

@@ -12,6 +12,10 @@ pub struct Factor {
     pub label: String,
     pub created_at_ms: u64,
     pub last_used_at_ms: Option<u64>,
+    /// A discoverable WebAuthn credential (signs in without a password).
+    pub passkey: bool,
+    /// A WebAuthn credential that may be synced to other devices.
+    pub backup_eligible: bool,
 }
 
 /// A user's factors and how many recovery codes are left.
@@ -22,7 +26,6 @@ pub struct Enrolled {
     pub remembered_devices: Vec<super::RememberedDevice>,
 }
 
-/// Passkeys and backups are WebAuthn's; a TOTP factor is neither.
 impl From<Enrolled> for crate::api::mfa::FactorList {
     fn from(enrolled: Enrolled) -> Self {
         Self {
@@ -35,8 +38,8 @@ impl From<Enrolled> for crate::api::mfa::FactorList {
                     label: factor.label,
                     created_at_ms: factor.created_at_ms,
                     last_used_at_ms: factor.last_used_at_ms,
-                    passkey: false,
-                    backup_eligible: false,
+                    passkey: factor.passkey,
+                    backup_eligible: factor.backup_eligible,
                 })
                 .collect(),
             recovery_codes_left: enrolled.recovery_codes_left,
@@ -54,7 +57,7 @@ impl Factors {
         for id in &ids {
             pipe.cmd("HMGET")
                 .arg(keys::mfa_factor(user_id, id))
-                .arg(&["k", "l", "c", "u"]);
+                .arg(&["k", "l", "c", "u", "pk", "be"]);
         }
         pipe.cmd("SCARD").arg(keys::mfa_recovery(user_id));
         let mut replies: Vec<redis::Value> = pipe.query_async(&mut self.store.conn()).await?;
@@ -65,9 +68,15 @@ impl Factors {
         for (factor_id, reply) in ids.into_iter().zip(replies) {
             let fields: Vec<Option<String>> =
                 redis::from_redis_value(reply).map_err(|err| MfaError::Corrupt(err.to_string()))?;
-            let [Some(kind), Some(label), Some(created), used] =
-                <[Option<String>; 4]>::try_from(fields)
-                    .map_err(|_| MfaError::Corrupt("a factor has the wrong fields".to_owned()))?
+            let [
+                Some(kind),
+                Some(label),
+                Some(created),
+                used,
+                passkey,
+                backup,
+            ] = <[Option<String>; 6]>::try_from(fields)
+                .map_err(|_| MfaError::Corrupt("a factor has the wrong fields".to_owned()))?
             else {
                 // Removed between the two reads.
                 continue;
@@ -78,6 +87,8 @@ impl Factors {
                 label,
                 created_at_ms: created.parse().map_err(|_| corrupt())?,
                 last_used_at_ms: used.map(|u| u.parse()).transpose().map_err(|_| corrupt())?,
+                passkey: passkey.as_deref() == Some("1"),
+                backup_eligible: backup.as_deref() == Some("1"),
                 factor_id,
             });
         }

@@ -1,4 +1,5 @@
-//! Second factors: TOTP authenticators and recovery codes, and the
+//! Second factors: TOTP authenticators, security keys and passkeys
+//! (WebAuthn, see `webauthn`) and recovery codes, and the
 //! tickets that carry a sign-in from its password to its second factor.
 //!
 //! Where other products are weak, this is strict by construction:
@@ -33,6 +34,7 @@ mod recovery;
 mod secret;
 mod ticket;
 pub mod totp;
+mod webauthn;
 
 #[cfg(test)]
 mod tests;
@@ -40,6 +42,7 @@ mod tests;
 pub use devices::{DEVICE_TTL, RememberedDevice};
 pub use list::{Enrolled, Factor};
 pub use ticket::{ATTEMPTS, Attempt, Method, TTL as TICKET_TTL, Ticket};
+pub use webauthn::{Asserted, CEREMONY_TTL, RelyingParty, Started};
 
 /// The issuer authenticator apps show.
 pub const ISSUER: &str = "Gatehouse";
@@ -76,6 +79,10 @@ pub enum MfaError {
     TooManyPending,
     #[error("the user has no second factor: enrol one first")]
     NoFactor,
+    #[error("the WebAuthn ceremony is unknown, expired or finished: start it again")]
+    CeremonyUnknown,
+    #[error("the authenticator's answer did not verify: {0}")]
+    CredentialRejected(String),
     #[error("corrupt second-factor data: {0}")]
     Corrupt(String),
 }
@@ -113,6 +120,7 @@ pub struct Confirmed {
 pub struct Factors {
     store: Store,
     keys: Arc<secret::Keys>,
+    relying_party: Arc<RelyingParty>,
     ticket_ttl: Duration,
 }
 
@@ -125,11 +133,13 @@ impl std::fmt::Debug for Factors {
 impl Factors {
     /// Factors on `store`, sealed with keys derived from `key` (which must
     /// stay the same for as long as the factors live: a new key makes
-    /// every TOTP secret unreadable).
-    pub fn new(store: Store, key: &[u8; 32]) -> Self {
+    /// every TOTP secret and WebAuthn credential unreadable), with
+    /// WebAuthn credentials bound to `relying_party`.
+    pub fn new(store: Store, key: &[u8; 32], relying_party: Arc<RelyingParty>) -> Self {
         Self {
             store,
             keys: Arc::new(secret::Keys::derive(key)),
+            relying_party,
             ticket_ttl: ticket::TTL,
         }
     }
@@ -142,13 +152,7 @@ impl Factors {
         username: &str,
         label: Option<&str>,
     ) -> Result<TotpEnrolment, MfaError> {
-        let label = match label.map(str::trim) {
-            None | Some("") => "Authenticator app",
-            Some(label) => label,
-        };
-        if label.chars().count() > MAX_LABEL_CHARS || label.chars().any(char::is_control) {
-            return Err(MfaError::InvalidLabel);
-        }
+        let label = label_or(label, "Authenticator app")?;
         let factor_id = crate::random::hex::<8>();
         let secret = crate::random::bytes::<{ totp::SECRET_BYTES }>();
         let sealed = self.keys.seal(user_id, &factor_id, &secret)?;
@@ -352,6 +356,39 @@ impl Factors {
         write.confirm(what).await;
         Ok(reply)
     }
+}
+
+/// The key second factors are sealed with, from the contents of a key
+/// file (`--mfa-key-file`): at least 32 bytes of secret (surrounding
+/// whitespace ignored), hashed to 32. With one, rotating the token
+/// signing key leaves every factor readable.
+pub fn key_from_file(contents: &[u8]) -> Result<[u8; 32], String> {
+    let secret = contents.trim_ascii();
+    if secret.len() < 32 {
+        return Err(format!(
+            "the key file holds {} bytes of secret; it needs at least 32 (for example \
+             `openssl rand -base64 48`)",
+            secret.len()
+        ));
+    }
+    use sha2::Digest;
+    Ok(sha2::Sha256::new()
+        .chain_update(b"gatehouse mfa key file:")
+        .chain_update(secret)
+        .finalize()
+        .into())
+}
+
+/// A factor's label as given (trimmed), or `default`.
+fn label_or<'a>(label: Option<&'a str>, default: &'a str) -> Result<&'a str, MfaError> {
+    let label = match label.map(str::trim) {
+        None | Some("") => default,
+        Some(label) => label,
+    };
+    if label.chars().count() > MAX_LABEL_CHARS || label.chars().any(char::is_control) {
+        return Err(MfaError::InvalidLabel);
+    }
+    Ok(label)
 }
 
 fn now_secs() -> u64 {

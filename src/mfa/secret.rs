@@ -1,5 +1,6 @@
-//! What second factors keep secret in Redis, and how: TOTP secrets are
-//! sealed (ChaCha20-Poly1305, bound to their user and factor, so a
+//! What second factors keep secret in Redis, and how: TOTP secrets (and
+//! WebAuthn credentials and ceremonies, so that no one who can write to
+//! Redis can plant a key of their own) are sealed (ChaCha20-Poly1305, bound to their user and factor, so a
 //! sealed secret copied to another factor does not open), and recovery
 //! codes are kept only as keyed hashes (HMAC-SHA-256), so that a copy of
 //! Redis gives neither a way in.
@@ -55,7 +56,7 @@ impl Keys {
                     aad: aad.as_bytes(),
                 },
             )
-            .map_err(|_| MfaError::Corrupt("a TOTP secret could not be sealed".to_owned()))?;
+            .map_err(|_| MfaError::Corrupt("a factor's data could not be sealed".to_owned()))?;
         Ok(STANDARD.encode([nonce.as_slice(), &sealed].concat()))
     }
 
@@ -68,7 +69,7 @@ impl Keys {
     ) -> Result<Vec<u8>, MfaError> {
         let corrupt = || {
             MfaError::Corrupt(format!(
-                "the TOTP secret of factor {factor_id} does not open with this \
+                "the sealed data of {factor_id} does not open with this \
                  instance's second-factor key (was the key changed?)"
             ))
         };

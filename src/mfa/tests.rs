@@ -4,7 +4,11 @@ use super::*;
 use crate::testing::TestBackend;
 
 async fn factors(backend: &TestBackend) -> Factors {
-    Factors::new(backend.store().await, &[42; 32])
+    Factors::new(
+        backend.store().await,
+        &[42; 32],
+        crate::testing::fixtures::relying_party(),
+    )
 }
 
 /// The secret of an enrolment, from its base32 (as an app reads it).
@@ -208,7 +212,11 @@ crate::both_topologies! {
             assert!(!stored.contains(&code) && !stored.contains(&code.replace('-', "")));
         }
         // Another key cannot open the secret.
-        let other = Factors::new(backend.store().await, &[7; 32]);
+        let other = Factors::new(
+            backend.store().await,
+            &[7; 32],
+            crate::testing::fixtures::relying_party(),
+        );
         let code = totp::code_at(&secret, now() + totp::PERIOD);
         assert!(matches!(other.verify_totp("u1", &code).await, Err(MfaError::Corrupt(_))));
     }
@@ -233,4 +241,24 @@ crate::both_topologies! {
             Err(MfaError::NotFound)
         ));
     }
+}
+
+#[test]
+fn a_key_file_needs_32_bytes_of_secret_and_ignores_surrounding_whitespace() {
+    assert!(super::key_from_file(b"  too short\n").is_err());
+    let secret = b"0123456789abcdef0123456789abcdef";
+    let key = super::key_from_file(secret).unwrap();
+    assert_eq!(
+        super::key_from_file(b"0123456789abcdef0123456789abcdef\n").unwrap(),
+        key
+    );
+    assert_ne!(
+        super::key_from_file(b"0123456789abcdef0123456789abcdeg").unwrap(),
+        key
+    );
+    assert_ne!(
+        key.as_slice(),
+        secret.as_slice(),
+        "hashed, not used as it is"
+    );
 }

@@ -51,10 +51,10 @@ impl Factors {
     }
 
     async fn issue(&self, user_id: &str, session_id: &str) -> Result<Ticket, MfaError> {
-        if !self.has_factor(user_id).await? {
+        let methods = self.methods(user_id).await?;
+        if methods.is_empty() {
             return Err(MfaError::NoFactor);
         }
-        let methods = Method::ALL.to_vec();
         let ticket = crate::random::hex::<16>();
         let joined = methods
             .iter()
@@ -78,6 +78,40 @@ impl Factors {
             methods,
             expires_in_ms: crate::duration::millis(self.ticket_ttl),
         })
+    }
+
+    /// The ways the user can prove a factor: those of the kinds they
+    /// have, and recovery codes while some are left.
+    async fn methods(&self, user_id: &str) -> Result<Vec<Method>, MfaError> {
+        let enrolled = self.list(user_id).await?;
+        let has = |kind| enrolled.factors.iter().any(|f| f.kind == kind);
+        Ok(Method::ALL
+            .into_iter()
+            .filter(|method| match method {
+                Method::Totp => has(super::Kind::Totp),
+                Method::Webauthn => has(super::Kind::Webauthn),
+                Method::RecoveryCode => enrolled.recovery_codes_left > 0,
+            })
+            .collect())
+    }
+
+    /// Whose `ticket` is, if it is live and may be proved by `method`
+    /// (counting no attempt: starting a WebAuthn ceremony proves nothing).
+    pub async fn ticket_user(
+        &self,
+        ticket: &str,
+        method: Method,
+    ) -> Result<Option<String>, MfaError> {
+        if !keys::is_id(ticket) || ticket.len() != 32 {
+            return Ok(None);
+        }
+        let (user_id, methods): (Option<String>, Option<String>) = redis::cmd("HMGET")
+            .arg(keys::mfa_ticket(ticket))
+            .arg(&["u", "m"])
+            .query_async(&mut self.store.conn())
+            .await?;
+        let allowed = methods.is_some_and(|m| m.split(',').any(|m| m == method.as_str()));
+        Ok(user_id.filter(|_| allowed))
     }
 
     /// Counts an attempt at `ticket` and says whose it is; `None` when it

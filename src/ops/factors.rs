@@ -1,4 +1,5 @@
-//! A signed-in user's second factors: enrol a TOTP authenticator, list
+//! A signed-in user's second factors: enrol a TOTP authenticator or
+//! register a security key or passkey, list
 //! and remove factors, make new recovery codes.
 //!
 //! Once an account has a factor, changing its factors is a sensitive
@@ -11,7 +12,7 @@ use super::OpError;
 use super::account::Account;
 use crate::api::events::FactorChanged;
 use crate::api::mfa::{
-    DeviceId, FactorConfirmed, FactorId, FactorList, RecoveryCodes, TotpEnrollment,
+    Ceremony, DeviceId, FactorConfirmed, FactorId, FactorList, RecoveryCodes, TotpEnrollment,
 };
 use crate::auth::{Auth, Principal};
 use crate::events::{Event, EventKind};
@@ -55,10 +56,54 @@ impl Account<'_> {
                         .to_owned(),
                 )
             })?;
+        self.enrolled(confirmed).await
+    }
+
+    /// Starts registering a security key or passkey: options for the
+    /// browser's `navigator.credentials.create`.
+    pub async fn start_webauthn_registration(
+        &self,
+        label: Option<&str>,
+    ) -> Result<Ceremony, OpError> {
+        self.require_step_up().await?;
+        let principal = self.principal();
+        let started = self
+            .auth()
+            .factors()
+            .start_webauthn_registration(&principal.user_id, &principal.username, label)
+            .await
+            .map_err(crate::auth::AuthError::from)?;
+        Ok(Ceremony {
+            ceremony_id: started.ceremony_id,
+            options: started.options,
+        })
+    }
+
+    /// Makes the browser's new credential a factor (a passkey if the
+    /// authenticator keeps it); an answer that does not verify, or a
+    /// ceremony expired or finished, is `validation_failed`.
+    pub async fn finish_webauthn_registration(
+        &self,
+        ceremony_id: &str,
+        credential: &serde_json::value::RawValue,
+    ) -> Result<FactorConfirmed, OpError> {
+        self.require_step_up().await?;
+        let confirmed = self
+            .auth()
+            .factors()
+            .finish_webauthn_registration(&self.principal().user_id, ceremony_id, credential)
+            .await
+            .map_err(crate::auth::AuthError::from)?;
+        self.enrolled(confirmed).await
+    }
+
+    /// After a factor was added: the audit event, and a session that had
+    /// to enrol one may now do everything else.
+    async fn enrolled(&self, confirmed: crate::mfa::Confirmed) -> Result<FactorConfirmed, OpError> {
+        let principal = self.principal();
         self.record(EventKind::MfaEnrolled(FactorChanged {
             factor_id: confirmed.factor_id.clone(),
         }));
-        // A session that had to enrol may now do everything else.
         if principal.must_enroll_mfa {
             self.auth()
                 .sessions()
@@ -135,6 +180,11 @@ impl Account<'_> {
             .forget_device(&self.principal().user_id, device_id)
             .await
             .map_err(crate::auth::AuthError::from)?;
+        self.record(EventKind::DeviceForgotten(
+            crate::api::events::DeviceForgotten {
+                device_id: device_id.to_owned(),
+            },
+        ));
         Ok(DeviceId {
             device_id: device_id.to_owned(),
         })

@@ -281,7 +281,7 @@ pub fn default_policies() -> Vec<Policy> {
         "name=ip,key=ip,algorithm=sliding-counter,limit=3000,window=1m,routes=*,fail=open",
         "name=api-user,key=user,algorithm=sliding-counter,limit=600,window=1m,routes=/api/*,fail=open",
         "name=api-burst,key=user,algorithm=gcra,limit=600,window=1m,burst=100,routes=/api/*,fail=open",
-        "name=login-ip,key=ip,algorithm=sliding-log,limit=20,window=1m,routes=/api/v1/auth/login|/api/v1/ui/sign-in|/api/v1/auth/challenge|/api/v1/auth/mfa/verify|/api/v1/ui/sign-in-code,fail=closed",
+        "name=login-ip,key=ip,algorithm=sliding-log,limit=20,window=1m,routes=/api/v1/auth/login|/api/v1/ui/sign-in|/api/v1/auth/challenge|/api/v1/auth/mfa/verify|/api/v1/ui/sign-in-code|/api/v1/auth/mfa/webauthn/finish|/api/v1/ui/sign-in-code/key|/api/v1/auth/passkey/finish,fail=closed",
         "name=challenge-user,key=username,algorithm=sliding-log,limit=10,window=15m,fail=closed",
         "name=challenge-ip,key=ip,algorithm=sliding-log,limit=20,window=15m,fail=closed",
         "name=mfa-user,key=user,algorithm=sliding-log,limit=10,window=15m,fail=closed",

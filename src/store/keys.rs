@@ -276,6 +276,12 @@ pub fn mfa_ticket(ticket: &str) -> String {
     format!("{PREFIX}:mfa:t:{ticket}")
 }
 
+/// A WebAuthn ceremony between its start and its finish (sealed string,
+/// expires with its TTL; taken by the finish).
+pub fn mfa_ceremony(ceremony_id: &str) -> String {
+    format!("{PREFIX}:mfa:w:{ceremony_id}")
+}
+
 /// A sign-in challenge (expires with its TTL; taken when redeemed).
 pub fn challenge(id: &str) -> String {
     format!("{PREFIX}:ch:{id}")

@@ -41,6 +41,9 @@ pub struct AuthFixture {
     pub degraded_max: std::time::Duration,
     /// Roles that must have a second factor (none by default).
     pub mfa_required_roles: Vec<crate::user::Role>,
+    /// The second-factor key (`--mfa-key-file`); none: derived from the
+    /// signing key.
+    pub mfa_key: Option<[u8; 32]>,
 }
 
 impl Default for AuthFixture {
@@ -58,6 +61,7 @@ impl Default for AuthFixture {
             signouts: None,
             degraded_max: std::time::Duration::ZERO,
             mfa_required_roles: Vec::new(),
+            mfa_key: None,
         }
     }
 }
@@ -111,9 +115,18 @@ impl AuthFixture {
             degraded_max: self.degraded_max,
             step_up_max_age: std::time::Duration::from_secs(600),
             mfa_required_roles: self.mfa_required_roles.clone(),
+            relying_party: relying_party(),
+            mfa_key: self.mfa_key,
             store,
         })
     }
+}
+
+/// The WebAuthn relying party of the fixtures: `http://localhost:3000`.
+pub fn relying_party() -> std::sync::Arc<crate::mfa::RelyingParty> {
+    std::sync::Arc::new(
+        crate::mfa::RelyingParty::new("http://localhost:3000").expect("a valid public URL"),
+    )
 }
 
 /// The client every fixture signs in from.

@@ -107,10 +107,7 @@ pub async fn sign_in_code(
         .verify_second_factor(&ticket, method, &code, &crate::caller::client(), None)
         .await?;
     crate::cookies::send(&[crate::cookies::clearing_mfa_ticket_cookie(&state.cookies)]);
-    let account_first = match &proved {
-        gatehouse::auth::Proved::SignedIn(login) => login.user.must_change_password,
-        gatehouse::auth::Proved::SteppedUp(rotated) => rotated.principal.must_change_password,
-    };
+    let account_first = ssr::account_first(&proved);
     ssr::proved(
         &state,
         proved,
@@ -246,7 +243,7 @@ pub fn safe_next(next: Option<&str>) -> String {
 }
 
 #[cfg(feature = "ssr")]
-mod ssr {
+pub(crate) mod ssr {
     use gatehouse::api::auth::TokenPair;
     use gatehouse::auth::{Login, Proved};
 
@@ -290,12 +287,26 @@ mod ssr {
     /// something is pending there (a password to choose, a second factor
     /// to enrol), else `next`.
     pub fn continue_to(account_first: bool, next: Option<&str>) -> Result<(), FnError> {
-        if account_first {
-            leptos_axum::redirect(gatehouse::route::ACCOUNT_PAGE);
-        } else {
-            leptos_axum::redirect(&super::safe_next(next));
-        }
+        leptos_axum::redirect(&destination(account_first, next));
         Ok(())
+    }
+
+    /// The path of [`continue_to`].
+    pub fn destination(account_first: bool, next: Option<&str>) -> String {
+        if account_first {
+            gatehouse::route::ACCOUNT_PAGE.to_owned()
+        } else {
+            super::safe_next(next)
+        }
+    }
+
+    /// Whether a proved second factor goes to the account page first (a
+    /// password an admin set waits to be changed).
+    pub fn account_first(proved: &Proved) -> bool {
+        match proved {
+            Proved::SignedIn(login) => login.user.must_change_password,
+            Proved::SteppedUp(rotated) => rotated.principal.must_change_password,
+        }
     }
 
     /// Sets the cookies of a proved second factor (a new session's, with

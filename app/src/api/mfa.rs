@@ -3,8 +3,8 @@
 //! needs a recent sign-in with it (403 `step_up_required`).
 
 use gatehouse::api::mfa::{
-    DeviceId, FactorConfirmed, FactorId, FactorList, RecoveryCodes, TotpConfirmRequest,
-    TotpEnrollRequest, TotpEnrollment,
+    Ceremony, DeviceId, FactorConfirmed, FactorId, FactorList, RecoveryCodes, TotpConfirmRequest,
+    TotpEnrollRequest, TotpEnrollment, WebauthnRegisterFinishRequest, WebauthnRegisterStartRequest,
 };
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -34,6 +34,36 @@ pub async fn confirm_totp(
     Ok(caller
         .account()
         .confirm_totp(&body.factor_id, &body.code)
+        .await?)
+}
+
+/// `POST /api/v1/auth/mfa/webauthn/register/start` `{}` or `{"label"}`:
+/// options for the browser's `navigator.credentials.create` (read them
+/// with `PublicKeyCredential.parseCreationOptionsFromJSON(options.publicKey)`).
+#[server(prefix = "/api/v1", endpoint = "auth/mfa/webauthn/register/start", input = Json)]
+pub async fn register_webauthn_start(
+    #[server(flatten)] body: WebauthnRegisterStartRequest,
+) -> Result<Ceremony, FnError> {
+    let caller = crate::caller::signed_in()?;
+    Ok(caller
+        .account()
+        .start_webauthn_registration(body.label.as_deref())
+        .await?)
+}
+
+/// `POST /api/v1/auth/mfa/webauthn/register/finish`
+/// `{"ceremony_id","credential"}` (`credential`: the browser's
+/// `PublicKeyCredential.toJSON()`): the new security key or passkey is a
+/// factor; the account's first comes with 10 recovery codes. An answer
+/// that does not verify is 422 `validation_failed`.
+#[server(prefix = "/api/v1", endpoint = "auth/mfa/webauthn/register/finish", input = Json)]
+pub async fn register_webauthn_finish(
+    #[server(flatten)] body: WebauthnRegisterFinishRequest,
+) -> Result<FactorConfirmed, FnError> {
+    let caller = crate::caller::signed_in()?;
+    Ok(caller
+        .account()
+        .finish_webauthn_registration(&body.ceremony_id, &body.credential)
         .await?)
 }
 

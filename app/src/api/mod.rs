@@ -14,3 +14,4 @@ pub mod ratelimit;
 pub mod sessions;
 pub mod status;
 pub mod users;
+pub mod webauthn;

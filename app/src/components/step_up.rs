@@ -5,12 +5,14 @@
 //! (`/api/v1/auth/mfa/step-up`, then `/mfa/verify`: the session's cookies
 //! are replaced by tokens at `aal` 2), and the user repeats the action.
 
-use gatehouse::api::ErrorCode;
 use gatehouse::api::auth::{MfaMethod, MfaVerify, StepUpRequest};
+use gatehouse::api::mfa::{WebauthnFinishRequest, WebauthnStartRequest};
+use gatehouse::api::{ApiError, ErrorCode};
 use leptos::prelude::*;
 
 use crate::FnError;
 use crate::api::auth::{step_up, verify_mfa, with_refresh};
+use crate::api::webauthn::{webauthn_finish, webauthn_start};
 use crate::components::ui::{BUTTON_PRIMARY, ErrorNotice, INPUT};
 
 /// How a method is offered, where the user chooses one.
@@ -18,6 +20,7 @@ pub fn method_label(method: MfaMethod) -> &'static str {
     match method {
         MfaMethod::Totp => "Code from my authenticator app",
         MfaMethod::RecoveryCode => "Use a recovery code",
+        MfaMethod::Webauthn => "Use a passkey or security key",
     }
 }
 
@@ -43,16 +46,40 @@ fn step_up_prompt() -> AnyView {
     view! { <StepUpPrompt/> }.into_any()
 }
 
+/// Proves a step-up `ticket` with the user's security key or passkey.
+async fn prove_key(ticket: String) -> Result<(), FnError> {
+    let browser = |message: String| FnError(ApiError::new(ErrorCode::MfaInvalid, message));
+    let ceremony = webauthn_start(WebauthnStartRequest {
+        ticket: ticket.clone(),
+    })
+    .await?;
+    let credential = crate::webauthn::run(crate::webauthn::Ceremony::Get, &ceremony.options)
+        .await
+        .and_then(crate::webauthn::parse)
+        .map_err(browser)?;
+    webauthn_finish(WebauthnFinishRequest {
+        ticket,
+        ceremony_id: ceremony.ceremony_id,
+        credential,
+        remember_device: false,
+    })
+    .await
+    .map(|_| ())
+}
+
 #[component]
 fn StepUpPrompt() -> impl IntoView {
     let method = RwSignal::new(MfaMethod::Totp);
     let code = NodeRef::<leptos::html::Input>::new();
-    let prove = Action::new(|(method, code): &(MfaMethod, String)| {
+    let prove = Action::new_local(|(method, code): &(MfaMethod, String)| {
         let (method, code) = (*method, code.clone());
         async move {
-            let ticket = with_refresh(|| step_up(StepUpRequest {})).await?;
+            let ticket = with_refresh(|| step_up(StepUpRequest {})).await?.ticket;
+            if method == MfaMethod::Webauthn {
+                return prove_key(ticket).await;
+            }
             verify_mfa(MfaVerify {
-                ticket: ticket.ticket,
+                ticket,
                 method,
                 code,
                 remember_device: false,
@@ -63,9 +90,8 @@ fn StepUpPrompt() -> impl IntoView {
     });
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        if let Some(input) = code.get() {
-            prove.dispatch((method.get_untracked(), input.value()));
-        }
+        let typed = code.get().map(|input| input.value()).unwrap_or_default();
+        prove.dispatch((method.get_untracked(), typed));
     };
     let done = move || matches!(prove.value().get(), Some(Ok(())));
     view! {
@@ -95,11 +121,13 @@ fn StepUpPrompt() -> impl IntoView {
                         }).collect_view()}
                     </fieldset>
                     <div class="flex flex-wrap items-end gap-3">
-                        <div>
-                            <label for="step-up-code" class="mb-1 block font-medium">"Code"</label>
-                            <input id="step-up-code" type="text" autocomplete="one-time-code" required
-                                maxlength="64" node_ref=code class=INPUT/>
-                        </div>
+                        <Show when=move || method.get() != MfaMethod::Webauthn>
+                            <div>
+                                <label for="step-up-code" class="mb-1 block font-medium">"Code"</label>
+                                <input id="step-up-code" type="text" autocomplete="one-time-code" required
+                                    maxlength="64" node_ref=code class=INPUT/>
+                            </div>
+                        </Show>
                         <button type="submit" class=BUTTON_PRIMARY disabled=move || prove.pending().get()>"Confirm"</button>
                     </div>
                 </form>

@@ -13,8 +13,12 @@
 //! `mfa_required`; the page then asks for a code ([`code::code_step`]),
 //! also without JavaScript: the ticket waits in an HttpOnly cookie, never
 //! in the URL.
+//!
+//! "Sign in with a passkey" signs in with no username or password: the
+//! browser offers the passkeys it holds for this site ([`passkey`]).
 
 mod code;
+mod passkey;
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -94,7 +98,13 @@ pub fn LoginPage() -> impl IntoView {
     // while its codes are tried (its form is its own).
     let second_step = move || match failed().and_then(|err| err.0.mfa) {
         Some(mfa) => Some(mfa.methods),
-        None => url_error(SignInCode::PATH).map(|_| MfaMethod::ALL.to_vec()),
+        // Without JavaScript, the methods that work without it.
+        None => url_error(SignInCode::PATH).map(|_| {
+            MfaMethod::ALL
+                .into_iter()
+                .filter(|method| *method != MfaMethod::Webauthn)
+                .collect()
+        }),
     };
     let session = expect_context::<SessionContext>().0;
 
@@ -162,6 +172,7 @@ pub fn LoginPage() -> impl IntoView {
                         </button>
                     </div>
                 </ActionForm>
+                <passkey::PasskeySignIn next=Signal::derive(next)/>
             </Card>
             </Show>
         </div>

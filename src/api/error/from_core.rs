@@ -143,7 +143,11 @@ impl From<crate::mfa::MfaError> for ApiError {
             MfaError::InvalidLabel
             | MfaError::TooManyFactors
             | MfaError::TooManyPending
-            | MfaError::NoFactor => ApiError::new(ErrorCode::ValidationFailed, format!("{err}.")),
+            | MfaError::NoFactor
+            | MfaError::CeremonyUnknown
+            | MfaError::CredentialRejected(_) => {
+                ApiError::new(ErrorCode::ValidationFailed, format!("{err}."))
+            }
             MfaError::Corrupt(_) => {
                 tracing::error!(error = %err, "second-factor data unreadable");
                 ApiError::internal()

@@ -21,6 +21,13 @@ pub struct SecondFactor {
     pub method: crate::api::auth::MfaMethod,
 }
 
+/// `device_forgotten` details: the id `remembered_devices` lists.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DeviceForgotten {
+    pub device_id: String,
+}
+
 /// `mfa_enrolled` and `mfa_removed` details.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -42,7 +42,10 @@ async fn ticket(auth: &Auth) -> String {
     }
 }
 
-async fn recorded(auth: &Auth, kind: Kind) -> usize {
+/// How many events of `kind` the audit stream has, once it has at least
+/// `expected` (events are written in the background; more than expected
+/// is returned as found, for the caller's assertion to catch).
+async fn recorded(auth: &Auth, kind: Kind, expected: usize) -> usize {
     crate::testing::wait_for(
         "the events written",
         std::time::Duration::from_secs(5),
@@ -52,7 +55,8 @@ async fn recorded(auth: &Auth, kind: Kind) -> usize {
                 .recent_in(Stream::Audit, &Filter::default(), 100, 1_000)
                 .await
                 .ok()?;
-            Some(events.iter().filter(|e| e.kind.kind() == kind).count())
+            let found = events.iter().filter(|e| e.kind.kind() == kind).count();
+            (found >= expected).then_some(found)
         },
     )
     .await
@@ -105,7 +109,7 @@ crate::both_topologies! {
             .unwrap();
         assert_eq!(renewed.access.aal, 2);
         assert_eq!(renewed.principal.assurance, principal.assurance);
-        assert_eq!(recorded(&auth, Kind::MfaSucceeded).await, 1);
+        assert_eq!(recorded(&auth, Kind::MfaSucceeded, 1).await, 1);
 
         // The ticket opened its one session.
         let again = verify(&auth, &ticket, MfaMethod::Totp, &code).await;
@@ -130,7 +134,7 @@ crate::both_topologies! {
         let right = totp::code_at(&secret, now());
         let err = verify(&auth, &ticket, MfaMethod::Totp, &right).await;
         assert!(matches!(err, Err(AuthError::MfaInvalid)), "void: {err:?}");
-        assert_eq!(recorded(&auth, Kind::MfaFailed).await, 5);
+        assert_eq!(recorded(&auth, Kind::MfaFailed, 5).await, 5);
         // A new ticket, and the code still works (it was never accepted).
         let ticket = self::ticket(&auth).await;
         verify(&auth, &ticket, MfaMethod::Totp, &right).await.unwrap();
@@ -144,7 +148,7 @@ crate::both_topologies! {
             .await
             .unwrap();
         assert_eq!(login.access.claims.aal, 2);
-        assert_eq!(recorded(&auth, Kind::RecoveryCodeUsed).await, 1);
+        assert_eq!(recorded(&auth, Kind::RecoveryCodeUsed, 1).await, 1);
         let ticket = self::ticket(&auth).await;
         let again = verify(&auth, &ticket, MfaMethod::RecoveryCode, &codes[0]).await;
         assert!(matches!(again, Err(AuthError::MfaInvalid)), "{again:?}");
@@ -209,7 +213,7 @@ crate::both_topologies! {
         );
         assert!(raised.access.auth_time >= caller.assurance.auth_time);
         assert_eq!(auth.sessions().list(&user_id).await.unwrap().len(), 2, "no session opened");
-        assert_eq!(recorded(&auth, Kind::StepUp).await, 1);
+        assert_eq!(recorded(&auth, Kind::StepUp, 1).await, 1);
         // The session goes on with the new pair; the ticket is spent.
         let refreshed = auth
             .refresh(raised.refresh_token.as_deref().unwrap(), &client())
@@ -280,5 +284,6 @@ crate::both_topologies! {
         auth.factors().reset(&user_id).await.unwrap();
         assert!(auth.factors().devices(&user_id).await.unwrap().is_empty());
         assert!(!auth.factors().is_remembered(&user_id, &token).await.unwrap());
+        assert_eq!(recorded(&auth, Kind::DeviceRemembered, 2).await, 2);
     }
 }

@@ -117,6 +117,22 @@ async fn every_script_is_checked_for_keys_in_one_slot() {
     factors.attempt_ticket(&ticket.ticket).await.unwrap();
     factors.remove("u9", &enrolment.factor_id).await.unwrap();
     factors.reset("u9").await.unwrap();
+    // A passkey: added (add.lua), then used (used.lua).
+    let key_user = "00112233445566778899aabbccddeeff";
+    let mut key = crate::testing::SoftAuthenticator::passkey();
+    let started = factors
+        .start_webauthn_registration(key_user, "ten", None)
+        .await
+        .unwrap();
+    let answer = crate::testing::raw(&key.create(&started.options));
+    factors
+        .finish_webauthn_registration(key_user, &started.ceremony_id, &answer)
+        .await
+        .unwrap();
+    let started = factors.start_passkey().await.unwrap();
+    let answer = crate::testing::raw(&key.get(&started.options));
+    let used = factors.finish_passkey(&started.ceremony_id, &answer).await;
+    assert!(matches!(used, Ok(Some(_))), "{used:?}");
 
     // As many scripts checked as the crate defines (no test defines one),
     // and the rate limiter's function; the admission function never goes
@@ -127,7 +143,7 @@ async fn every_script_is_checked_for_keys_in_one_slot() {
     )));
     let checked = crate::store::slots::checked();
     let library = auth.inner.limiter.library();
-    assert!(defined >= 18, "found only {defined} scripts");
+    assert!(defined >= 20, "found only {defined} scripts");
     let scripts = checked.iter().filter(|sha| sha.len() == 40).count();
     assert!(
         scripts >= defined,

@@ -1,6 +1,7 @@
 //! The second-factor card on `/account`: the account's factors, adding an
 //! authenticator app (QR code drawn by the server, and the secret for
-//! typing in), removing a factor, and new recovery codes.
+//! typing in), registering a passkey or security key (the browser's
+//! WebAuthn dialog), removing a factor, and new recovery codes.
 //!
 //! The card needs JavaScript (the server sends only its frame). Recovery
 //! codes are shown exactly once, when the server makes them, so
@@ -9,14 +10,17 @@
 //! sign-in with it: the server's `step_up_required` message says so.
 
 use gatehouse::api::mfa::{
-    DeviceId, FactorId, FactorKind, FactorView, RememberedDevice, TotpConfirmRequest,
+    DeviceId, FactorConfirmed, FactorId, FactorKind, FactorView, RememberedDevice,
+    TotpConfirmRequest, WebauthnRegisterFinishRequest, WebauthnRegisterStartRequest,
 };
+use gatehouse::api::{ApiError, ErrorCode};
 use leptos::prelude::*;
 
+use crate::FnError;
 use crate::api::auth::with_refresh;
 use crate::api::mfa::{
     ConfirmTotp, EnrollTotpPage, ForgetDevice, NewRecoveryCodes, RemoveFactor, TotpEnrollPage,
-    list_factors,
+    list_factors, register_webauthn_finish, register_webauthn_start,
 };
 use crate::components::layout::SessionContext;
 use crate::components::step_up::ActionError;
@@ -24,11 +28,34 @@ use crate::components::time::RelativeTime;
 use crate::components::ui::{
     BUTTON, BUTTON_DANGER, BUTTON_PRIMARY, Card, ErrorNotice, INPUT, hydrated, loading,
 };
+use crate::webauthn;
 
-fn kind_label(kind: FactorKind) -> &'static str {
-    match kind {
+fn kind_label(factor: &FactorView) -> &'static str {
+    match factor.kind {
         FactorKind::Totp => "Authenticator app",
+        FactorKind::Webauthn if factor.passkey => "Passkey",
+        FactorKind::Webauthn => "Security key",
     }
+}
+
+/// Registers a passkey or security key: the server's options, the
+/// browser's dialog, the server's check. Fetched on the first click (a
+/// chunk of its own with `--split`).
+#[leptos::lazy]
+async fn register_key() -> Result<FactorConfirmed, FnError> {
+    let browser = |message: String| FnError(ApiError::new(ErrorCode::ValidationFailed, message));
+    let ceremony =
+        with_refresh(|| register_webauthn_start(WebauthnRegisterStartRequest { label: None }))
+            .await?;
+    let credential = webauthn::run(webauthn::Ceremony::Create, &ceremony.options)
+        .await
+        .and_then(webauthn::parse)
+        .map_err(browser)?;
+    register_webauthn_finish(WebauthnRegisterFinishRequest {
+        ceremony_id: ceremony.ceremony_id,
+        credential,
+    })
+    .await
 }
 
 /// `required`: the session may do nothing else until a factor is enrolled;
@@ -63,16 +90,36 @@ fn Factors(required: bool) -> impl IntoView {
     let remove = ServerAction::<RemoveFactor>::new();
     let renew = ServerAction::<NewRecoveryCodes>::new();
     let forget = ServerAction::<ForgetDevice>::new();
+    // The enrolment being confirmed, and the codes to show once.
+    let pending = RwSignal::new(None::<TotpEnrollPage>);
+    let codes = RwSignal::new(None::<Vec<String>>);
+    // Not an action: the ceremony is fetched on the first click (see
+    // `register_key`), and these few signals are all the page keeps. A
+    // registration sets `codes` (to none after the first factor), which
+    // lists the factors again.
+    let registering = RwSignal::new(false);
+    let register_failed = RwSignal::new(None::<FnError>);
+    let register = move |_| {
+        registering.set(true);
+        leptos::task::spawn_local(async move {
+            match register_key().await {
+                Ok(confirmed) => {
+                    register_failed.set(None);
+                    codes.set(confirmed.recovery_codes);
+                }
+                Err(err) => register_failed.set(Some(err)),
+            }
+            registering.set(false);
+        });
+    };
     let factors = LocalResource::new(move || {
         confirm.version().track();
+        codes.track();
         remove.version().track();
         renew.version().track();
         forget.version().track();
         with_refresh(list_factors)
     });
-    // The enrolment being confirmed, and the codes to show once.
-    let pending = RwSignal::new(None::<TotpEnrollPage>);
-    let codes = RwSignal::new(None::<Vec<String>>);
     Effect::new(move |_| {
         if let Some(Ok(page)) = enroll.value().get() {
             pending.set(Some(page));
@@ -92,6 +139,7 @@ fn Factors(required: bool) -> impl IntoView {
     let failure = move || {
         [
             enroll.value().get().and_then(Result::err),
+            register_failed.get(),
             remove.value().get().and_then(Result::err),
             renew.value().get().and_then(Result::err),
             forget.value().get().and_then(Result::err),
@@ -141,11 +189,14 @@ fn Factors(required: bool) -> impl IntoView {
             {move || match pending.get() {
                 Some(page) => view! { <Confirm page confirm/> }.into_any(),
                 None => view! {
-                    <div class="mt-4 border-t border-slate-100 pt-4 dark:border-slate-800">
+                    <div class="mt-4 flex flex-wrap gap-3 border-t border-slate-100 pt-4 dark:border-slate-800">
                         <button type="button" class=BUTTON
                             on:click=move |_| { enroll.dispatch(EnrollTotpPage {}); }
                             disabled=move || enroll.pending().get()>
                             "Add an authenticator app"
+                        </button>
+                        <button type="button" class=BUTTON on:click=register disabled=move || registering.get()>
+                            {move || if registering.get() { "Waiting for your key…" } else { "Register a passkey or security key" }}
                         </button>
                     </div>
                 }.into_any(),
@@ -192,7 +243,8 @@ fn FactorRow(factor: FactorView, remove: ServerAction<RemoveFactor>) -> impl Int
             <div class="min-w-0 flex-1">
                 <p class="font-medium">{factor.label.clone()}</p>
                 <p class="text-slate-500 dark:text-slate-400">
-                    {kind_label(factor.kind)} " · added " <RelativeTime at_ms=factor.created_at_ms/>
+                    {kind_label(&factor)} {factor.backup_eligible.then_some(" (can sync)")}
+                    " · added " <RelativeTime at_ms=factor.created_at_ms/>
                     {match factor.last_used_at_ms {
                         Some(at_ms) => view! { " · last used " <RelativeTime at_ms/> }.into_any(),
                         None => view! { " · never used" }.into_any(),
