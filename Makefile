@@ -1,6 +1,6 @@
 # Gatehouse: the two commands.
 #
-#   make run    install what is missing, build (release) and serve on http://127.0.0.1:3000
+#   make run    install what is missing, build (release) and serve on http://localhost:3000
 #   make test   install what is missing, run every check and suite, print "N passed, N failed, N skipped"
 #
 # Both are idempotent: tools already installed at the right version are
@@ -35,7 +35,7 @@ export MDBOOK := $(MDBOOK_ROOT)/bin/mdbook
 .PHONY: help run test bench deps build serve update-screenshots docs
 
 help:
-	@echo "make run    install what is missing, build and serve on http://127.0.0.1:3000"
+	@echo "make run    install what is missing, build and serve on http://localhost:3000"
 	@echo "make test   install what is missing and run every check and test suite"
 	@echo "make bench  run the benchmarks and print their tables"
 	@echo "make docs   regenerate the configuration reference and build the book into docs/book"

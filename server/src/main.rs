@@ -61,8 +61,10 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
             return Err(format!("cannot listen on {}: {err}", config.addr).into());
         }
     };
+    // Open it at the public URL: passkeys need its host name.
     tracing::info!(
         instance = %instance.state().instance.id,
+        public_url = %config.public_url(),
         "listening on http://{}",
         listener.local_addr()?
     );
