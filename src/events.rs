@@ -75,6 +75,9 @@ pub const AUDIT: &[Kind] = &[
     Kind::AdminSignedOutEverywhere,
     Kind::AdminLockForceReleased,
     Kind::MfaReset,
+    Kind::AlertRaised,
+    Kind::AlertAcknowledged,
+    Kind::AlertRuleChanged,
 ];
 
 /// How many events each stream keeps (about: `MAXLEN ~`).
@@ -223,10 +226,16 @@ impl Events {
         retention: Retention,
     ) -> Self {
         let (queue, commands) = mpsc::channel(QUEUE);
-        tokio::spawn(writer::write(store.clone(), commands, retention));
+        let instance = instance.into();
+        tokio::spawn(writer::write(
+            store.clone(),
+            commands,
+            retention,
+            Arc::clone(&instance),
+        ));
         let events = Self {
             store,
-            instance: instance.into(),
+            instance,
             queue,
             dropped: Arc::default(),
             aggregator: Arc::default(),
@@ -323,12 +332,18 @@ impl Events {
     }
 }
 
-/// Counts `event`, stamps it with `instance` and queues it for the writer
-/// (counted in `dropped` when the queue is full).
-fn enqueue(queue: &mpsc::Sender<Command>, instance: &str, dropped: &AtomicU64, mut event: Event) {
+/// Counts `event` (the events metric) and stamps it with `instance`:
+/// what every event this process records goes through once.
+fn stamp(event: &mut Event, instance: &str) {
     metrics::counter!(crate::observe::EVENTS, "kind" => event.kind.name())
         .increment(event.kind.stands_for());
     event.instance = instance.to_owned();
+}
+
+/// Counts and stamps `event` and queues it for the writer (counted in
+/// `dropped` when the queue is full).
+fn enqueue(queue: &mpsc::Sender<Command>, instance: &str, dropped: &AtomicU64, mut event: Event) {
+    stamp(&mut event, instance);
     if let Err(err) = queue.try_send(Command::Emit(Box::new(event))) {
         dropped.fetch_add(1, Ordering::Relaxed);
         metrics::counter!(crate::observe::EVENTS_DROPPED).increment(1);

@@ -47,6 +47,8 @@
 //! problem, an unreachable Redis is a 503); the HTTP layer converts them once.
 
 #[cfg(feature = "server")]
+pub mod alerts;
+#[cfg(feature = "server")]
 pub mod auth;
 #[cfg(feature = "server")]
 pub mod blacklist;

@@ -13,6 +13,7 @@
 
 mod account;
 mod admin;
+mod alerts;
 mod console;
 mod factors;
 mod service;

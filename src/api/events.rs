@@ -93,7 +93,7 @@ macro_rules! event_kinds {
 
 event_kinds! {
     /// Someone signed in (with the device their user agent names).
-    LoginSucceeded(Device) = "login_succeeded",
+    LoginSucceeded(SignedIn) = "login_succeeded",
     /// A sign-in was refused.
     LoginFailed(LoginFailed) = "login_failed",
     /// A sign-in proved its second factor.
@@ -183,6 +183,14 @@ event_kinds! {
     MfaReset(AdminMfaReset) = "mfa_reset",
     /// An admin force-released a lock.
     AdminLockForceReleased(AdminLock) = "admin_lock_force_released",
+    /// A disabled user's token was presented (and refused).
+    DisabledTokenPresented(Repeats) = "disabled_token_presented",
+    /// An alert rule raised a new alert.
+    AlertRaised(AlertRaised) = "alert_raised",
+    /// An admin acknowledged an alert.
+    AlertAcknowledged(AlertAcknowledged) = "alert_acknowledged",
+    /// An admin turned an alert rule on or off, or changed its threshold.
+    AlertRuleChanged(AlertRuleChanged) = "alert_rule_changed",
 }
 
 impl EventKind {
@@ -197,6 +205,7 @@ impl EventKind {
         match self {
             EventKind::RateLimited(limited) => Some(&mut limited.repeats),
             EventKind::LoginLocked(locked) => Some(&mut locked.repeats),
+            EventKind::DisabledTokenPresented(repeats) => Some(repeats),
             _ => None,
         }
     }
@@ -206,7 +215,8 @@ impl EventKind {
     pub fn stands_for(&self) -> u64 {
         match self {
             EventKind::RateLimited(RateLimited { repeats, .. })
-            | EventKind::LoginLocked(LoginLocked { repeats, .. }) => repeats.count.unwrap_or(1),
+            | EventKind::LoginLocked(LoginLocked { repeats, .. })
+            | EventKind::DisabledTokenPresented(repeats) => repeats.count.unwrap_or(1),
             _ => 1,
         }
     }

@@ -13,6 +13,7 @@
 //! Request bodies are the JSON objects the `POST` endpoints take; a field
 //! with a default may be left out.
 
+pub mod alerts;
 pub mod assurance;
 pub mod auth;
 pub mod console;

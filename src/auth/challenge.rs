@@ -144,6 +144,7 @@ impl Auth {
         &self,
         checks: &[Check<'_>],
         username: &str,
+        client: &Client,
         solution: Option<Solution<'_>>,
     ) -> Result<(), AuthError> {
         if checks.is_empty() {
@@ -163,7 +164,8 @@ impl Auth {
             &format!("challenge:{}", username.trim().to_lowercase()),
             self.inner.challenges.ttl,
             crate::events::Event::new(crate::events::EventKind::LoginChallenged)
-                .username(username.trim()),
+                .username(username.trim())
+                .ip(&client.ip),
         );
         Err(AuthError::ChallengeRequired(Box::new(
             self.issue_challenge(username).await?,

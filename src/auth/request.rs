@@ -14,6 +14,8 @@
 use redis::{FromRedisValue, ParsingError, Value};
 
 use super::{Auth, AuthError, Principal, principal_with_roles};
+use crate::api::events::Repeats;
+use crate::events::{Event, EventKind};
 use crate::ratelimit::{ADMIT, Check, Checked, Decision};
 use crate::session::{SessionError, Touch, Touched};
 use crate::store::keys::{self, Key};
@@ -94,7 +96,10 @@ impl Auth {
                     .touch(&claims.sub, &claims.sid, &claims.jti),
                 self.cluster_limits(checks, nonce_key)
             );
-            (touched.map_err(ended_if_disabled)?, decision?)
+            (
+                touched.map_err(|err| self.ended_if_disabled(&claims.sub, err))?,
+                decision?,
+            )
         } else {
             let limiter = &self.inner.limiter;
             let nonce = nonce.map(|nonce| (claims.sub.as_str(), nonce));
@@ -121,7 +126,10 @@ impl Auth {
             ));
             limits.write_args(&mut call);
             let admitted: Admitted = self.inner.store.fcall(limiter.library(), &call).await?;
-            let touched = admitted.touch.into_result().map_err(ended_if_disabled)?;
+            let touched = admitted
+                .touch
+                .into_result()
+                .map_err(|err| self.ended_if_disabled(user_id, err))?;
             let limits = admitted.limits.ok_or_else(|| {
                 AuthError::Corrupt("admit.lua gave a live session no limits".to_owned())
             })?;
@@ -200,12 +208,28 @@ impl Auth {
     }
 }
 
-/// A disabled user's requests are unauthenticated (401), like those of a
-/// session that ended: disabling ends every session anyway, and this holds
-/// even for a request that races the sweep.
-fn ended_if_disabled(err: SessionError) -> AuthError {
-    match err {
-        SessionError::UserDisabled => AuthError::SessionEnded,
-        other => other.into(),
+impl Auth {
+    /// A disabled user's requests are unauthenticated (401), like those of
+    /// a session that ended: disabling ends every session anyway, and this
+    /// holds even for a request that races the sweep. The token is
+    /// recorded (`disabled_token_presented`, once a minute per user).
+    fn ended_if_disabled(&self, user_id: &str, err: SessionError) -> AuthError {
+        match err {
+            SessionError::UserDisabled => {
+                self.disabled_token_presented(user_id);
+                AuthError::SessionEnded
+            }
+            other => other.into(),
+        }
+    }
+
+    /// Records that a disabled user's token came back, once per user and
+    /// minute with a count of the rest.
+    pub(super) fn disabled_token_presented(&self, user_id: &str) {
+        self.inner.events.refused(
+            &format!("disabled:{user_id}"),
+            std::time::Duration::from_secs(60),
+            Event::new(EventKind::DisabledTokenPresented(Repeats::default())).user(user_id),
+        );
     }
 }

@@ -267,6 +267,7 @@ impl Auth {
             return Err(AuthError::SessionEnded);
         };
         if user.disabled {
+            self.disabled_token_presented(&user.id);
             self.revoke_session(
                 &user.id,
                 session_id,

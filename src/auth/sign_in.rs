@@ -4,7 +4,7 @@
 //! the new session with its token pair.
 
 use super::*;
-use crate::api::events::{Device, LoginFailed, LoginFailure, LoginLocked, Repeats};
+use crate::api::events::{Device, LoginFailed, LoginFailure, LoginLocked, Repeats, SignedIn};
 use crate::events::EventKind;
 use crate::token::Assurance;
 
@@ -66,7 +66,7 @@ impl Auth {
         check_input(username, password)?;
         // Under attack, proof of work before any password work.
         let failures = self.challenge_checks(username, client);
-        self.require_challenge(&failures, username, challenge)
+        self.require_challenge(&failures, username, client, challenge)
             .await?;
         // Brute-force protection, exact under concurrency: the attempt is
         // counted against the lockout window atomically (one script checks
@@ -196,8 +196,15 @@ impl Auth {
         let device = Device {
             device: crate::session::device::label(&client.user_agent),
         };
+        let signed_in = SignedIn {
+            device: device.device.clone(),
+            admin: user
+                .roles
+                .contains(&crate::user::Role::Admin)
+                .then_some(true),
+        };
         for kind in [
-            EventKind::LoginSucceeded(device.clone()),
+            EventKind::LoginSucceeded(signed_in),
             EventKind::SessionCreated(device),
         ] {
             self.inner.events.emit(

@@ -4,7 +4,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
-use super::{AUDIT, BATCH, COUNTED, Command, Retention};
+use super::{AUDIT, BATCH, COUNTED, Command, Event, Retention};
+use crate::alerts::{self, Alerts};
 use crate::store::{Store, keys};
 
 /// How often, and how long apart, a batch is sent again when Redis
@@ -60,13 +61,18 @@ async fn send(store: &Store, pipe: &redis::Pipeline) {
 
 /// The background writer: drains the queue in batches. Every event goes
 /// to the stream; audit events also go to the audit stream, with its own
-/// cap, so that no flood of other events can push them out.
+/// cap, so that no flood of other events can push them out. Once a batch
+/// is written, the alert rules see the events that could raise one, and
+/// the alerts they raised are written as `alert_raised` events.
 pub(super) async fn write(
     store: Store,
     mut commands: mpsc::Receiver<Command>,
     retention: Retention,
+    instance: std::sync::Arc<str>,
 ) {
+    let alerts = Alerts::new(store.clone());
     let mut batch = Vec::with_capacity(BATCH);
+    let mut watched = Vec::new();
     while commands.recv_many(&mut batch, BATCH).await > 0 {
         let mut pipe = redis::pipe();
         let mut flushes = Vec::new();
@@ -74,32 +80,9 @@ pub(super) async fn write(
         for command in batch.drain(..) {
             match command {
                 Command::Emit(event) => {
-                    let Ok(json) = serde_json::to_string(&event) else {
-                        continue;
-                    };
-                    let kind = event.kind.kind();
-                    let mut streams = vec![(keys::events(), retention.events)];
-                    if AUDIT.contains(&kind) {
-                        streams.push((keys::audit(), retention.audit));
-                    }
-                    for (stream, max_len) in streams {
-                        pipe.cmd("XADD")
-                            .arg(stream)
-                            .arg("MAXLEN")
-                            .arg("~")
-                            .arg(max_len.max(1))
-                            .arg("*")
-                            .arg("e")
-                            .arg(&json)
-                            .ignore();
-                    }
-                    if COUNTED.contains(&kind) {
-                        let key = keys::event_count(kind.as_str(), event.at_ms / 60_000);
-                        pipe.cmd("INCRBY")
-                            .arg(&key)
-                            .arg(event.kind.stands_for())
-                            .ignore();
-                        pipe.cmd("EXPIRE").arg(&key).arg(2 * 3600).ignore();
+                    add(&mut pipe, &event, retention);
+                    if let Some(candidate) = alerts::rules::candidate(&event) {
+                        watched.push((candidate, *event));
                     }
                     any = true;
                 }
@@ -109,8 +92,50 @@ pub(super) async fn write(
         if any {
             send(&store, &pipe).await;
         }
+        if !watched.is_empty() {
+            let raised = alerts.raise(watched.drain(..)).await;
+            if !raised.is_empty() {
+                let mut pipe = redis::pipe();
+                for mut event in raised {
+                    super::stamp(&mut event, &instance);
+                    add(&mut pipe, &event, retention);
+                }
+                send(&store, &pipe).await;
+            }
+        }
         for done in flushes {
             let _ = done.send(());
         }
+    }
+}
+
+/// Adds the commands that record `event` to `pipe`.
+fn add(pipe: &mut redis::Pipeline, event: &Event, retention: Retention) {
+    let Ok(json) = serde_json::to_string(event) else {
+        return;
+    };
+    let kind = event.kind.kind();
+    let mut streams = vec![(keys::events(), retention.events)];
+    if AUDIT.contains(&kind) {
+        streams.push((keys::audit(), retention.audit));
+    }
+    for (stream, max_len) in streams {
+        pipe.cmd("XADD")
+            .arg(stream)
+            .arg("MAXLEN")
+            .arg("~")
+            .arg(max_len.max(1))
+            .arg("*")
+            .arg("e")
+            .arg(&json)
+            .ignore();
+    }
+    if COUNTED.contains(&kind) {
+        let key = keys::event_count(kind.as_str(), event.at_ms / 60_000);
+        pipe.cmd("INCRBY")
+            .arg(&key)
+            .arg(event.kind.stands_for())
+            .ignore();
+        pipe.cmd("EXPIRE").arg(&key).arg(2 * 3600).ignore();
     }
 }

@@ -82,15 +82,37 @@ impl Factors {
 
     /// The ways the user can prove a factor: those of the kinds they
     /// have, and recovery codes while some are left.
+    /// Reads only each factor's kind and the number of codes left: this
+    /// runs on every password step of an account with a factor.
     async fn methods(&self, user_id: &str) -> Result<Vec<Method>, MfaError> {
-        let enrolled = self.list(user_id).await?;
-        let has = |kind| enrolled.factors.iter().any(|f| f.kind == kind);
+        let ids = self.factor_ids(user_id).await?;
+        let mut pipe = redis::pipe();
+        for id in &ids {
+            pipe.cmd("HGET").arg(keys::mfa_factor(user_id, id)).arg("k");
+        }
+        pipe.cmd("SCARD").arg(keys::mfa_recovery(user_id));
+        let corrupt = |err: redis::ParsingError| MfaError::Corrupt(err.to_string());
+        let mut replies: Vec<redis::Value> = pipe.query_async(&mut self.store.conn()).await?;
+        let codes_left: u64 =
+            redis::from_redis_value(replies.pop().unwrap_or(redis::Value::Int(0)))
+                .map_err(corrupt)?;
+        // A factor removed between the two reads has no kind.
+        let kinds = replies
+            .into_iter()
+            .map(|reply| redis::from_redis_value::<Option<String>>(reply).map_err(corrupt))
+            .collect::<Result<Vec<_>, _>>()?;
+        let has = |kind: super::Kind| {
+            kinds
+                .iter()
+                .flatten()
+                .any(|k| super::Kind::parse(k) == Some(kind))
+        };
         Ok(Method::ALL
             .into_iter()
             .filter(|method| match method {
                 Method::Totp => has(super::Kind::Totp),
                 Method::Webauthn => has(super::Kind::Webauthn),
-                Method::RecoveryCode => enrolled.recovery_codes_left > 0,
+                Method::RecoveryCode => codes_left > 0,
             })
             .collect())
     }

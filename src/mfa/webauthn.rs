@@ -305,15 +305,15 @@ impl Factors {
         ceremony_id: &str,
         credential: &RawValue,
     ) -> Result<Option<Asserted>, MfaError> {
-        let Some(Pending::Assert {
-            user_id,
-            ticket: expected,
-            state,
-        }) = self.take(ceremony_id).await?
+        let Some((
+            Pending::Assert {
+                user_id,
+                ticket: expected,
+                state,
+            },
+            answer,
+        )) = self.take_answer(ceremony_id, credential).await?
         else {
-            return Ok(None);
-        };
-        let Ok(answer) = serde_json::from_str::<PublicKeyCredential>(credential.get()) else {
             return Ok(None);
         };
         if expected != ticket {
@@ -326,7 +326,8 @@ impl Factors {
         else {
             return Ok(None);
         };
-        self.used(&user_id, result).await
+        let credentials = self.credentials(&user_id).await?;
+        self.used(&user_id, credentials, result).await
     }
 
     /// Starts a sign-in with a passkey alone: the browser offers the
@@ -349,10 +350,9 @@ impl Factors {
         ceremony_id: &str,
         credential: &RawValue,
     ) -> Result<Option<Asserted>, MfaError> {
-        let Some(Pending::Passkey { state }) = self.take(ceremony_id).await? else {
-            return Ok(None);
-        };
-        let Ok(answer) = serde_json::from_str::<PublicKeyCredential>(credential.get()) else {
+        let Some((Pending::Passkey { state }, answer)) =
+            self.take_answer(ceremony_id, credential).await?
+        else {
             return Ok(None);
         };
         let webauthn = &self.relying_party.webauthn;
@@ -372,19 +372,35 @@ impl Factors {
             return Ok(None);
         };
         match webauthn.finish_discoverable_authentication_v2(&answer, state, stored) {
-            Ok(result) if result.user_verified() => self.used(&user_id, result).await,
+            Ok(result) if result.user_verified() => self.used(&user_id, credentials, result).await,
             _ => Ok(None),
         }
     }
 
-    /// Records a verified assertion on its factor (last used, and the
-    /// authenticator's counter and backup state) and says what it proved.
+    /// Takes a ceremony out of Redis (so it works once) with the browser's
+    /// answer to it; `None` for an unknown ceremony or an unreadable answer.
+    async fn take_answer(
+        &self,
+        ceremony_id: &str,
+        credential: &RawValue,
+    ) -> Result<Option<(Pending, PublicKeyCredential)>, MfaError> {
+        let Some(pending) = self.take(ceremony_id).await? else {
+            return Ok(None);
+        };
+        Ok(serde_json::from_str(credential.get())
+            .ok()
+            .map(|answer| (pending, answer)))
+    }
+
+    /// Records a verified assertion on its factor, one of the user's
+    /// `credentials` as read for the ceremony (last used, and the
+    /// authenticator's counter and backup state), and says what it proved.
     async fn used(
         &self,
         user_id: &str,
+        credentials: Vec<(String, Credential)>,
         result: webauthn_rs::prelude::AuthenticationResult,
     ) -> Result<Option<Asserted>, MfaError> {
-        let credentials = self.credentials(user_id).await?;
         let Some((factor_id, credential)) = credentials
             .into_iter()
             .find(|(_, credential)| credential.cred_id == *result.cred_id())

@@ -42,14 +42,18 @@ impl<'a> Admin<'a> {
 
     /// Every admin write needs a recent second factor from an admin who
     /// has one (see [`super::factors::require_step_up`]).
-    async fn step_up(&self) -> Result<(), OpError> {
+    pub(super) async fn step_up(&self) -> Result<(), OpError> {
         super::factors::require_step_up(self.auth, self.admin).await
     }
 
     /// Records this admin's action: `kind` from the admin's username (every
     /// admin kind says `by` whom), from the admin's address, plus what
     /// `about` adds (to whom).
-    fn audit(&self, kind: impl FnOnce(String) -> EventKind, about: impl FnOnce(Event) -> Event) {
+    pub(super) fn audit(
+        &self,
+        kind: impl FnOnce(String) -> EventKind,
+        about: impl FnOnce(Event) -> Event,
+    ) {
         let event = Event::new(kind(self.admin.username.clone())).ip(&self.client.ip);
         self.auth.events().emit(about(event));
     }

@@ -292,6 +292,42 @@ pub fn audit() -> String {
     format!("{PREFIX}:audit")
 }
 
+/// The alert rules' settings (hash `<rule>:enabled`, `<rule>:threshold`;
+/// owned by the admins who set them). Every alert key shares `{alerts}`,
+/// so raising one is one script.
+pub fn alert_rules() -> String {
+    format!("{PREFIX}:{{alerts}}:rules")
+}
+
+/// The alerts themselves (hash: alert id to its JSON; bounded, and
+/// expiring with the latest alert).
+pub fn alert_data() -> String {
+    format!("{PREFIX}:{{alerts}}:data")
+}
+
+/// Alert ids by their latest occurrence (sorted set), for trimming.
+pub fn alert_index() -> String {
+    format!("{PREFIX}:{{alerts}}:index")
+}
+
+/// The open alert of each rule and subject (hash `<rule> <subject>` to
+/// alert id), which later matches add to.
+pub fn alert_dedup() -> String {
+    format!("{PREFIX}:{{alerts}}:dedup")
+}
+
+/// How many rate-limit refusals the minute starting at `minute` (Unix
+/// minutes) saw (expires after two minutes).
+pub fn alert_storm(minute: u64) -> String {
+    format!("{PREFIX}:{{alerts}}:storm:{minute}")
+}
+
+/// The addresses an admin signed in from, by when (sorted set; expires
+/// 30 days after the latest).
+pub fn alert_seen(user_id: &str) -> String {
+    format!("{PREFIX}:{{alerts}}:seen:{user_id}")
+}
+
 /// How many events of `kind` happened in the minute starting at
 /// `minute` (Unix minutes), for the console's time series.
 pub fn event_count(kind: &str, minute: u64) -> String {

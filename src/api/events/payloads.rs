@@ -352,6 +352,51 @@ pub struct AdminLock {
     pub lock: String,
 }
 
+/// `login_succeeded` details: the device, and whether the user is an
+/// admin (which the `admin_new_address` alert rule watches).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SignedIn {
+    pub device: String,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "text::opt")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub admin: Option<bool>,
+}
+
+/// `alert_raised` details: the new alert, as the alert list shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AlertRaised {
+    pub alert_id: String,
+    pub rule: crate::api::alerts::RuleId,
+    pub severity: crate::api::alerts::Severity,
+    pub title: String,
+    pub subject: String,
+    pub link: String,
+}
+
+/// `alert_acknowledged` details.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AlertAcknowledged {
+    pub by: String,
+    pub alert_id: String,
+}
+
+/// `alert_rule_changed` details.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AlertRuleChanged {
+    pub by: String,
+    pub rule: crate::api::alerts::RuleId,
+    #[serde(with = "text")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub enabled: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "text::opt")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub threshold: Option<u64>,
+}
+
 /// Numbers and flags as text on the wire (so their schemas say `string`).
 mod text {
     use std::fmt::Display;

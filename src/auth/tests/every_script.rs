@@ -137,6 +137,23 @@ async fn every_script_is_checked_for_keys_in_one_slot() {
     // As many scripts checked as the crate defines (no test defines one),
     // and the rate limiter's function; the admission function never goes
     // to a Cluster.
+    // Alerts: raised by the event writer, acknowledged by an admin.
+    auth.events().emit(
+        crate::events::Event::new(crate::events::EventKind::RefreshReuseDetected(
+            crate::api::events::Device {
+                device: "test".to_owned(),
+            },
+        ))
+        .user(&user.id),
+    );
+    auth.events().flush().await;
+    let alerts = crate::alerts::Alerts::new(store.clone());
+    let raised = alerts.list(&Default::default()).await.unwrap();
+    alerts
+        .acknowledge(&raised.alerts[0].alert_id, "slotty")
+        .await
+        .unwrap();
+
     let defined = count_scripts(std::path::Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/src"
