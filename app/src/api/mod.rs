@@ -6,6 +6,7 @@
 //! `/api/v1/ui/` serve the browser's forms and are not part of it.
 
 pub mod admin;
+pub mod alerts;
 pub mod auth;
 pub mod console;
 pub mod locks;
