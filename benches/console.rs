@@ -1,13 +1,15 @@
 //! Console scale: with 100 000 live sessions and a busy event stream, how
-//! long do the Sessions page's data and the overview take? Run with
-//! `make bench`.
+//! long do the Sessions page's data and the overview take, how long from
+//! an event to its alert, and the Alerts page's list? Run with `make bench`.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // benchmark code
 
 mod support;
 
 use std::time::{Duration, Instant};
 
-use gatehouse::api::events::{Device, RateLimited, Repeats};
+use gatehouse::alerts::Alerts;
+use gatehouse::api::alerts::{AlertQuery, AlertState};
+use gatehouse::api::events::{Device, RateLimited, Repeats, SignedIn};
 use gatehouse::events::{Event, EventKind, Events, Filter};
 use gatehouse::session::{NewSession, SessionConfig, Sessions};
 use gatehouse::testing::TestRedis;
@@ -81,8 +83,9 @@ async fn main() {
                     repeats: Repeats::default(),
                 })
             } else {
-                EventKind::LoginSucceeded(Device {
+                EventKind::LoginSucceeded(SignedIn {
                     device: "Firefox on Linux".to_owned(),
+                    admin: None,
                 })
             })
             .ip("198.51.100.7"),
@@ -103,6 +106,42 @@ async fn main() {
     let filtered = time(20, || events.recent(&rejections, 200, 20_000)).await;
     let series = time(50, || events.series(30)).await;
 
+    // Alerts: each a refresh-token reuse of another user, from the emit to
+    // the `alert_raised` event written (the writer applies the rule after
+    // writing the event); then the Alerts page's list with 1000 kept.
+    let alerts = Alerts::new(store.clone());
+    let raised = std::sync::atomic::AtomicUsize::new(0);
+    let raise = time(200, || {
+        let user = format!(
+            "{:032x}",
+            raised.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        events.emit(
+            Event::new(EventKind::RefreshReuseDetected(Device {
+                device: "Firefox on Linux".to_owned(),
+            }))
+            .user(&user)
+            .ip("198.51.100.7"),
+        );
+        events.flush()
+    })
+    .await;
+    for i in 0..1000 {
+        events.emit(
+            Event::new(EventKind::RefreshReuseDetected(Device {
+                device: "Firefox on Linux".to_owned(),
+            }))
+            .user(&format!("{:032x}", 10_000 + i)),
+        );
+    }
+    events.flush().await;
+    let open = AlertQuery {
+        state: Some(AlertState::Open),
+        limit: Some(200),
+    };
+    let listed = time(50, || alerts.list(&open)).await;
+    assert_eq!(alerts.list(&open).await.unwrap().open, 1000);
+
     let rows: Vec<Vec<String>> = [
         ("Sessions page, first 50 of 100k", &first_page),
         ("Sessions page, 50 at offset 90 000", &deep_page),
@@ -110,6 +149,11 @@ async fn main() {
         ("Event feed, newest 200 of 10k", &recent),
         ("Event feed, 200 rate_limited (filtered scan)", &filtered),
         ("Overview time series (30 min)", &series),
+        (
+            "Alert raised: event emitted to alert_raised written",
+            &raise,
+        ),
+        ("Alerts page: 200 open of 1000 kept", &listed),
     ]
     .into_iter()
     .map(|(what, samples)| {
