@@ -3,7 +3,10 @@
 // bundle, its JavaScript, the stylesheet, icons, the manifest and an
 // offline page; the console pages' lazily loaded chunks once fetched) and
 // never API responses or rendered pages, which hold live security data.
-const CACHE = "gatehouse-shell-v2";
+// It also shows the console's alert notifications (the page asks it to,
+// so they arrive while the window is in the background) and opens an
+// alert's page when one is clicked.
+const CACHE = "gatehouse-shell-v3";
 const SHELL = [
   "/pkg/gatehouse.js",
   "/pkg/gatehouse.wasm",
@@ -14,6 +17,7 @@ const SHELL = [
   "/favicon.ico",
   "/manifest.webmanifest",
   "/offline.html",
+  "/offline.js",
 ];
 
 self.addEventListener("install", (event) => {
@@ -52,4 +56,25 @@ self.addEventListener("fetch", (event) => {
   } else if (request.mode === "navigate") {
     event.respondWith(fetch(request).catch(() => caches.match("/offline.html")));
   }
+});
+
+// A click on an alert's notification opens its page in the app window:
+// an open console window goes there, else a new one opens.
+self.addEventListener("notificationclick", (event) => {
+  event.notification.close();
+  const wanted = (event.notification.data && event.notification.data.url) || "/console/alerts";
+  const url = new URL(wanted, self.location.origin);
+  if (url.origin !== self.location.origin) {
+    return;
+  }
+  event.waitUntil(
+    self.clients.matchAll({ type: "window", includeUncontrolled: true }).then((windows) => {
+      const console = windows.find((client) => new URL(client.url).pathname.startsWith("/console"));
+      if (console && "navigate" in console) {
+        // Focusing needs the user's click; navigating does not.
+        return console.navigate(url.href).then((client) => client && client.focus().catch(() => client));
+      }
+      return self.clients.openWindow(url.href);
+    }),
+  );
 });

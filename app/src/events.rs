@@ -15,6 +15,7 @@ pub enum Group {
     RateLimits,
     Redis,
     Admin,
+    Alerts,
 }
 
 impl Group {
@@ -27,6 +28,7 @@ impl Group {
         Group::RateLimits,
         Group::Redis,
         Group::Admin,
+        Group::Alerts,
     ];
 
     pub fn label(self) -> &'static str {
@@ -39,6 +41,7 @@ impl Group {
             Group::RateLimits => "Rate limits",
             Group::Redis => "Redis",
             Group::Admin => "Admin actions",
+            Group::Alerts => "Alerts",
         }
     }
 
@@ -117,6 +120,10 @@ pub fn label(kind: Kind) -> &'static str {
         Kind::AdminSessionRevoked => "Session revoked by admin",
         Kind::AdminSignedOutEverywhere => "Signed out everywhere by admin",
         Kind::AdminLockForceReleased => "Lock force-released by admin",
+        Kind::DisabledTokenPresented => "Disabled user's token refused",
+        Kind::AlertRaised => "Alert raised",
+        Kind::AlertAcknowledged => "Alert acknowledged",
+        Kind::AlertRuleChanged => "Alert rule changed",
     }
 }
 
@@ -142,7 +149,8 @@ pub fn group(kind: Kind) -> Group {
         | Kind::RefreshCoalesced
         | Kind::RefreshReuseDetected
         | Kind::TokenRenewed
-        | Kind::TokenBlacklisted => Group::Tokens,
+        | Kind::TokenBlacklisted
+        | Kind::DisabledTokenPresented => Group::Tokens,
         Kind::PasswordChanged | Kind::PasswordChangeFailed => Group::Passwords,
         Kind::LockAcquired | Kind::LockReleased | Kind::LockForceReleased | Kind::LockLost => {
             Group::Locks
@@ -161,7 +169,10 @@ pub fn group(kind: Kind) -> Group {
         | Kind::AdminSessionRevoked
         | Kind::AdminSignedOutEverywhere
         | Kind::AdminLockForceReleased
-        | Kind::MfaReset => Group::Admin,
+        | Kind::MfaReset
+        | Kind::AlertAcknowledged
+        | Kind::AlertRuleChanged => Group::Admin,
+        Kind::AlertRaised => Group::Alerts,
     }
 }
 
@@ -175,7 +186,8 @@ pub fn tone(kind: Kind) -> Tone {
         | Kind::BreakerOpened
         | Kind::DegradedStarted
         | Kind::PasswordChangeFailed
-        | Kind::MfaFailed => Tone::Alarming,
+        | Kind::MfaFailed
+        | Kind::AlertRaised => Tone::Alarming,
         Kind::LoginChallenged
         | Kind::SessionRevoked
         | Kind::TokenBlacklisted
@@ -188,7 +200,9 @@ pub fn tone(kind: Kind) -> Tone {
         | Kind::DegradedEnded
         | Kind::RecoveryCodeUsed
         | Kind::MfaRemoved
-        | Kind::MfaReset => Tone::Notable,
+        | Kind::MfaReset
+        | Kind::DisabledTokenPresented
+        | Kind::AlertRuleChanged => Tone::Notable,
         Kind::LoginSucceeded
         | Kind::MfaSucceeded
         | Kind::StepUp
@@ -210,7 +224,8 @@ pub fn tone(kind: Kind) -> Tone {
         | Kind::RolesChanged
         | Kind::PasswordReset
         | Kind::LockoutReset
-        | Kind::WindowsReset => Tone::Routine,
+        | Kind::WindowsReset
+        | Kind::AlertAcknowledged => Tone::Routine,
     }
 }
 

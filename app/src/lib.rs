@@ -24,6 +24,7 @@ pub mod caller;
 mod components;
 #[cfg(feature = "ssr")]
 pub mod cookies;
+mod desktop;
 pub mod error;
 mod events;
 mod live;
@@ -108,6 +109,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("blacklist") view={Lazy::<lazy::Blacklist>::new()}/>
                         <Route path=path!("windows") view={Lazy::<lazy::Windows>::new()}/>
                         <Route path=path!("events") view={Lazy::<lazy::Events>::new()}/>
+                        <Route path=path!("alerts") view={Lazy::<lazy::Alerts>::new()}/>
                     </ParentRoute>
                 </Routes>
             </Layout>

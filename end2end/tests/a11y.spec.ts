@@ -15,6 +15,7 @@ const pages = [
   "/console/blacklist",
   "/console/windows",
   "/console/events",
+  "/console/alerts",
 ];
 
 /** Serious or critical WCAG 2.1 A/AA violations on the page, described. */

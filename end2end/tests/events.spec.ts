@@ -29,7 +29,7 @@ test("the kind filter offers every kind of the vocabulary, grouped and labelled"
   );
   expect([...offered].sort()).toEqual([...kinds].sort());
   const groups = await select.locator("optgroup").evaluateAll((g) => g.map((e) => e.getAttribute("label")));
-  expect(groups).toEqual(["Sign-in", "Sessions", "Tokens", "Passwords", "Locks", "Rate limits", "Redis", "Admin actions"]);
+  expect(groups).toEqual(["Sign-in", "Sessions", "Tokens", "Passwords", "Locks", "Rate limits", "Redis", "Admin actions", "Alerts"]);
   // Options read as words, not wire names.
   await expect(select.locator("option[value='login_failed']")).toHaveText("Sign-in failed");
   expect(errors).toEqual([]);

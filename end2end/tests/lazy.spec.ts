@@ -29,7 +29,7 @@ test("the sign-in page loads the main bundle only, the account page too; a conso
   // Opened directly (server-rendered, then hydrated with its chunk) ...
   await page.goto("/console/locks");
   await waitForHydration(page);
-  await expect(page).toHaveTitle(/^Locks · Console/);
+  await expect(page).toHaveTitle(/^(\(\d+\) )?Locks · Console/);
   await expect(page.getByRole("button", { name: "Take a demo lock" })).toBeVisible();
   expect(fetched.some((name) => name.startsWith("split___locks_view"))).toBe(true);
   expect(fetched.some((name) => name.startsWith("split___events_view"))).toBe(false);
@@ -37,7 +37,7 @@ test("the sign-in page loads the main bundle only, the account page too; a conso
   // ... and reached by the console's own navigation.
   await page.getByRole("link", { name: "Events" }).click();
   await expect(page).toHaveURL(/\/console\/events$/);
-  await expect(page).toHaveTitle(/^Events · Console/);
+  await expect(page).toHaveTitle(/^(\(\d+\) )?Events · Console/);
   await expect(page.getByTestId("events")).toBeVisible();
   expect(fetched.some((name) => name.startsWith("split___events_view"))).toBe(true);
   expect(errors).toEqual([]);

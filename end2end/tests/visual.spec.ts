@@ -73,6 +73,7 @@ const pages: [string, () => string][] = [
   ["blacklist", () => "/console/blacklist"],
   ["windows", () => "/console/windows"],
   ["events", () => "/console/events"],
+  ["alerts", () => "/console/alerts"],
   ["user", () => `/console/users/${aliceId}`],
 ];
 

@@ -1,6 +1,7 @@
 //! `/console/events`: the security event feed, live, with filters: the
 //! kind filter lists every kind, grouped and labelled by the vocabulary
-//! (`crate::events`), so it offers exactly the kinds there are.
+//! (`crate::events`), so it offers exactly the kinds there are. A link
+//! may open it filtered (`?kind=…&user=…&ip=…`).
 
 use gatehouse::api::console::{Event, EventQuery};
 use leptos::prelude::*;
@@ -36,7 +37,15 @@ impl Filter {
 #[component]
 pub fn EventsPage() -> impl IntoView {
     let live = use_live();
-    let filter = RwSignal::new(Filter::default());
+    // Links (an alert's, for one) may open the feed filtered:
+    // `?kind=…&user=…&ip=…`.
+    let query = leptos_router::hooks::use_query_map().get_untracked();
+    let start = Filter {
+        kind: query.get("kind").unwrap_or_default(),
+        user: query.get("user").unwrap_or_default(),
+        ip: query.get("ip").unwrap_or_default(),
+    };
+    let filter = RwSignal::new(start.clone());
     let initial = Resource::new(
         move || filter.get(),
         |f| {
@@ -73,20 +82,20 @@ pub fn EventsPage() -> impl IntoView {
         <Card>
             <form on:submit=apply class="mb-4 grid gap-2 sm:grid-cols-[1fr_1fr_1fr_auto]" role="search">
                 <label class="sr-only" for="filter-kind">"Type"</label>
-                <select id="filter-kind" node_ref=kind class=INPUT>
+                <select id="filter-kind" node_ref=kind class=INPUT prop:value=start.kind.clone()>
                     <option value="">"All types"</option>
                     {Group::ALL.iter().map(|group| view! {
                         <optgroup label=group.label()>
                             {group.kinds().map(|kind| view! {
-                                <option value=kind.as_str()>{label(kind)}</option>
+                                <option value=kind.as_str() selected=kind.as_str() == start.kind>{label(kind)}</option>
                             }).collect_view()}
                         </optgroup>
                     }).collect_view()}
                 </select>
                 <label class="sr-only" for="filter-user">"User"</label>
-                <input id="filter-user" node_ref=user placeholder="User" class=INPUT/>
+                <input id="filter-user" node_ref=user placeholder="User" class=INPUT value=start.user.clone()/>
                 <label class="sr-only" for="filter-ip">"IP"</label>
-                <input id="filter-ip" node_ref=ip placeholder="IP" class=INPUT/>
+                <input id="filter-ip" node_ref=ip placeholder="IP" class=INPUT value=start.ip.clone()/>
                 <button type="submit" class=BUTTON>"Filter"</button>
             </form>
             <Transition fallback=|| loading(LOADING)>

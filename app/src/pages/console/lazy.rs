@@ -38,4 +38,5 @@ lazy_pages! {
     Blacklist => super::blacklist::BlacklistPage,
     Windows => super::windows::WindowsPage,
     Events => super::events::EventsPage,
+    Alerts => super::alerts::AlertsPage,
 }

@@ -4,6 +4,7 @@
 //! every server function behind it re-checks the role anyway). The frame
 //! opens the live event feed once for all pages and shows its state.
 
+pub mod alerts;
 pub mod blacklist;
 pub mod events;
 pub mod lazy;
@@ -69,7 +70,13 @@ fn Forbidden() -> impl IntoView {
 #[component]
 fn ConsoleFrame() -> impl IntoView {
     let live = provide_live();
+    let open = open_alerts(live);
+    let host = host();
     view! {
+        <Title formatter=move |page: String| {
+            let count = match open.get() { 0 => String::new(), n => format!("({n}) ") };
+            format!("{count}{page} · Gatehouse {host}")
+        }/>
         <div class="mb-4 flex flex-wrap items-center justify-between gap-2">
             <h1 class="text-2xl font-semibold tracking-tight">"Console"</h1>
             <p class="flex items-center gap-2 text-sm" data-testid="live" data-connected=move || live.connected.get().to_string()>
@@ -95,7 +102,7 @@ fn ConsoleFrame() -> impl IntoView {
                 <a href="/login?next=/console" class="font-medium underline">"Sign in again"</a>
             </p>
         })}
-        <nav aria-label="Console" class="-mx-4 mb-6 overflow-x-auto border-b border-slate-200 px-4 dark:border-slate-800">
+        <nav aria-label="Console" class="relative -mx-4 mb-6 overflow-x-auto border-b border-slate-200 px-4 dark:border-slate-800">
             <ul class="flex gap-1 text-sm whitespace-nowrap">
                 <Tab href="/console">"Overview"</Tab>
                 <Tab href="/console/sessions">"Sessions"</Tab>
@@ -104,6 +111,21 @@ fn ConsoleFrame() -> impl IntoView {
                 <Tab href="/console/blacklist">"Blacklist"</Tab>
                 <Tab href="/console/windows">"Request windows"</Tab>
                 <Tab href="/console/events">"Events"</Tab>
+                <li>
+                    <A
+                        href="/console/alerts"
+                        exact=true
+                        attr:class=TAB
+                        attr:data-testid="alerts-tab"
+                    >
+                        "Alerts"
+                        {move || (open.get() > 0).then(|| view! {
+                            <span class="ml-1.5 rounded-full bg-red-700 px-1.5 py-0.5 text-xs font-semibold text-white" data-testid="open-alerts">
+                                {open.get()} <span class="sr-only">" open"</span>
+                            </span>
+                        })}
+                    </A>
+                </li>
             </ul>
         </nav>
         <Outlet/>
@@ -134,6 +156,72 @@ fn announcement(event: &gatehouse::api::console::Event) -> String {
     }
 }
 
+/// The open alerts, kept current by the live feed, shown on the app's
+/// icon (the badge) and notified as they are raised (see
+/// [`crate::desktop`]). The work is in lazy functions, fetched after
+/// hydration: the bundle every page loads stays small.
+fn open_alerts(live: crate::live::Live) -> ReadSignal<u64> {
+    use gatehouse::api::events::EventKind;
+
+    let (open, set_open) = signal(0u64);
+    let changes = live.watch(alerts::changes_alerts);
+    Effect::new(move |_| {
+        changes.track();
+        leptos::task::spawn_local(async move {
+            if let Some(count) = count_open().await {
+                set_open.set(count);
+            }
+        });
+    });
+    let seen = StoredValue::new(String::new());
+    Effect::new(move |_| {
+        live.events.with(|events| {
+            let last = seen.get_value();
+            for event in events.iter().take_while(|e| e.id != last) {
+                if let EventKind::AlertRaised(alert) = &event.kind {
+                    leptos::task::spawn_local(notify(alert.clone()));
+                }
+            }
+            if let Some(newest) = events.first() {
+                seen.set_value(newest.id.clone());
+            }
+        })
+    });
+    open
+}
+
+/// The open alerts, also shown on the app's icon.
+#[leptos::lazy]
+async fn count_open() -> Option<u64> {
+    let count = crate::api::alerts::open_alerts().await.ok()?;
+    crate::desktop::set_badge(count);
+    Some(count)
+}
+
+/// Notifies a new alert, if this browser's admin asked for it.
+#[leptos::lazy]
+async fn notify(alert: gatehouse::api::events::AlertRaised) {
+    crate::desktop::notify(&alert);
+}
+
+/// The address the console is served at, for the window title: which
+/// Gatehouse this window is.
+fn host() -> String {
+    #[cfg(feature = "ssr")]
+    return use_context::<http::request::Parts>()
+        .and_then(|parts| {
+            let host = parts.headers.get(http::header::HOST)?;
+            host.to_str().ok().map(str::to_owned)
+        })
+        .unwrap_or_default();
+    #[cfg(not(feature = "ssr"))]
+    web_sys::window()
+        .and_then(|w| w.location().host().ok())
+        .unwrap_or_default()
+}
+
+const TAB: &str = "inline-block border-b-2 border-transparent px-3 py-2 text-slate-600 hover:text-slate-900 aria-[current=page]:border-sky-500 aria-[current=page]:text-slate-900 dark:text-slate-400 dark:hover:text-white dark:aria-[current=page]:text-white";
+
 #[component]
 fn Tab(href: &'static str, children: Children) -> impl IntoView {
     view! {
@@ -141,7 +229,7 @@ fn Tab(href: &'static str, children: Children) -> impl IntoView {
             <A
                 href=href
                 exact=true
-                attr:class="inline-block border-b-2 border-transparent px-3 py-2 text-slate-600 hover:text-slate-900 aria-[current=page]:border-sky-500 aria-[current=page]:text-slate-900 dark:text-slate-400 dark:hover:text-white dark:aria-[current=page]:text-white"
+                attr:class=TAB
             >
                 {children()}
             </A>
