@@ -139,6 +139,7 @@ impl Alerts {
             .key(keys::alert_data())
             .key(keys::alert_index())
             .key(keys::alert_dedup())
+            .key(keys::alert_open())
             .key(gate_key)
             .arg(candidate.rule.as_str())
             .arg(&subject)
@@ -200,15 +201,35 @@ impl Alerts {
     }
 
     /// The alerts kept: open ones first (most urgent, then latest), then
-    /// acknowledged ones (latest first), and how many are open.
+    /// acknowledged ones (latest first), and how many are open. A list of
+    /// open ones reads only those.
     pub async fn list(&self, query: &AlertQuery) -> Result<AlertList, AlertError> {
-        let values: Vec<String> = redis::cmd("HVALS")
-            .arg(keys::alert_data())
-            .query_async(&mut self.store.conn())
-            .await?;
-        let oldest = crate::duration::epoch_ms().saturating_sub(crate::duration::millis(RETENTION));
+        let oldest = oldest_kept();
+        let values: Vec<Option<String>> = if query.state == Some(AlertState::Open) {
+            let ids: Vec<String> = redis::cmd("ZRANGEBYSCORE")
+                .arg(keys::alert_open())
+                .arg(oldest)
+                .arg("+inf")
+                .query_async(&mut self.store.conn())
+                .await?;
+            if ids.is_empty() {
+                Vec::new()
+            } else {
+                redis::cmd("HMGET")
+                    .arg(keys::alert_data())
+                    .arg(&ids)
+                    .query_async(&mut self.store.conn())
+                    .await?
+            }
+        } else {
+            redis::cmd("HVALS")
+                .arg(keys::alert_data())
+                .query_async(&mut self.store.conn())
+                .await?
+        };
         let mut alerts: Vec<Alert> = values
             .iter()
+            .flatten()
             .filter_map(|json| match parse(json) {
                 Ok(alert) => Some(alert),
                 Err(err) => {
@@ -240,6 +261,16 @@ impl Alerts {
         Ok(AlertList { alerts, open })
     }
 
+    /// How many alerts are open: one count, whatever the alerts hold.
+    pub async fn open_count(&self) -> Result<u64, AlertError> {
+        Ok(redis::cmd("ZCOUNT")
+            .arg(keys::alert_open())
+            .arg(oldest_kept())
+            .arg("+inf")
+            .query_async(&mut self.store.conn())
+            .await?)
+    }
+
     /// Acknowledges `alert_id` as `by`: the alert, and whether this call
     /// acknowledged it (not an earlier one).
     pub async fn acknowledge(&self, alert_id: &str, by: &str) -> Result<(Alert, bool), AlertError> {
@@ -249,6 +280,7 @@ impl Alerts {
         let reply: Option<(u8, String)> = ACK
             .key(keys::alert_data())
             .key(keys::alert_dedup())
+            .key(keys::alert_open())
             .arg(alert_id)
             .arg(by)
             .arg(crate::duration::epoch_ms())
@@ -314,6 +346,12 @@ impl Alerts {
         let () = cmd.query_async(&mut self.store.conn()).await?;
         Ok(())
     }
+}
+
+/// The earliest latest match of an alert still kept: older ones are
+/// trimmed when the next alert is raised, and not shown until then.
+fn oldest_kept() -> u64 {
+    crate::duration::epoch_ms().saturating_sub(crate::duration::millis(RETENTION))
 }
 
 fn parse(json: &str) -> Result<Alert, AlertError> {

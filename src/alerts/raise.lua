@@ -4,7 +4,8 @@
 -- KEYS[1] the rules' settings (hash)   KEYS[2] the alerts (hash id -> JSON)
 -- KEYS[3] alert ids by latest match (zset)
 -- KEYS[4] open alert per '<rule> <subject>' (hash)
--- KEYS[5] the gate's key: the minute's counter (per_minute), the user's
+-- KEYS[5] open alert ids by latest match (zset)
+-- KEYS[6] the gate's key: the minute's counter (per_minute), the user's
 --         addresses (new_address); unused for 'always'
 -- ARGV[1] rule  ARGV[2] subject  ARGV[3] enabled by default (1/0)
 -- ARGV[4] default threshold  ARGV[5] gate: always | per_minute | new_address
@@ -25,8 +26,8 @@ local weight = tonumber(ARGV[6])
 local gate = ARGV[5]
 if gate == 'per_minute' then
   local threshold = tonumber(redis.call('HGET', KEYS[1], rule .. ':threshold') or ARGV[4])
-  local total = redis.call('INCRBY', KEYS[5], weight)
-  redis.call('PEXPIRE', KEYS[5], 120000)
+  local total = redis.call('INCRBY', KEYS[6], weight)
+  redis.call('PEXPIRE', KEYS[6], 120000)
   if total < threshold then
     return {0}
   end
@@ -35,11 +36,11 @@ if gate == 'per_minute' then
   end
 elseif gate == 'new_address' then
   local remember = tonumber(ARGV[14])
-  redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now - remember)
-  local known = redis.call('ZCARD', KEYS[5])
-  local seen = redis.call('ZSCORE', KEYS[5], ARGV[13])
-  redis.call('ZADD', KEYS[5], now, ARGV[13])
-  redis.call('PEXPIRE', KEYS[5], remember)
+  redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', now - remember)
+  local known = redis.call('ZCARD', KEYS[6])
+  local seen = redis.call('ZSCORE', KEYS[6], ARGV[13])
+  redis.call('ZADD', KEYS[6], now, ARGV[13])
+  redis.call('PEXPIRE', KEYS[6], remember)
   -- The first address is learned, not alerted on.
   if seen or known == 0 then
     return {0}
@@ -57,6 +58,7 @@ if open_id then
       alert.last_at_ms = math.max(alert.last_at_ms, now)
       redis.call('HSET', KEYS[2], open_id, cjson.encode(alert))
       redis.call('ZADD', KEYS[3], alert.last_at_ms, open_id)
+      redis.call('ZADD', KEYS[5], alert.last_at_ms, open_id)
       return {2, open_id}
     end
   end
@@ -73,6 +75,7 @@ local json = cjson.encode(alert)
 redis.call('HSET', KEYS[2], id, json)
 redis.call('HSET', KEYS[4], dedup, id)
 redis.call('ZADD', KEYS[3], now, id)
+redis.call('ZADD', KEYS[5], now, id)
 
 -- Bounded: alerts past the retention go, then the oldest past the cap.
 local gone = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now - tonumber(ARGV[11]))
@@ -93,8 +96,9 @@ for _, old in ipairs(gone) do
   end
   redis.call('HDEL', KEYS[2], old)
   redis.call('ZREM', KEYS[3], old)
+  redis.call('ZREM', KEYS[5], old)
 end
-for i = 2, 4 do
+for i = 2, 5 do
   redis.call('PEXPIRE', KEYS[i], ARGV[11])
 end
 return {1, id, json}

@@ -199,10 +199,13 @@ crate::both_topologies! {
     async fn acknowledging_ends_deduplication(backend) {
         let store = backend.store().await;
         let (events, alerts) = (Events::new(store.clone(), "gh-a", 1000), Alerts::new(store));
-        emit(&events, [reuse("ab12")]).await;
+        emit(&events, [reuse("ab12"), reuse("ab12")]).await;
         let id = open(&alerts).await[0].alert_id.clone();
+        assert_eq!(alerts.open_count().await.unwrap(), 1, "a repeat is no second open alert");
         let (alert, now) = alerts.acknowledge(&id, "root").await.unwrap();
         assert!(now);
+        assert_eq!(alerts.open_count().await.unwrap(), 0);
+        assert!(open(&alerts).await.is_empty());
         assert_eq!(alert.state, AlertState::Acknowledged);
         assert_eq!(alert.acknowledged_by.as_deref(), Some("root"));
         assert!(alert.acknowledged_at_ms.is_some());
@@ -214,6 +217,7 @@ crate::both_topologies! {
         emit(&events, [reuse("ab12")]).await;
         let all = alerts.list(&AlertQuery::default()).await.unwrap();
         assert_eq!(all.open, 1);
+        assert_eq!(alerts.open_count().await.unwrap(), 1);
         assert_eq!(all.alerts.len(), 2);
         assert_eq!(all.alerts[0].state, AlertState::Open);
         assert_ne!(all.alerts[0].alert_id, id);
@@ -250,12 +254,14 @@ crate::both_topologies! {
         let all = alerts.list(&AlertQuery { state: None, limit: Some(5000) }).await.unwrap();
         assert_eq!(all.alerts.len() as u64, KEPT);
         assert_eq!(all.open, KEPT);
+        assert_eq!(alerts.open_count().await.unwrap(), KEPT);
         // The oldest went: user 0 is no longer there.
         assert!(all.alerts.iter().all(|a| a.subject != "user:0"));
-        for key in [keys::alert_data(), keys::alert_index(), keys::alert_dedup()] {
+        let sorted = [keys::alert_index(), keys::alert_open()];
+        for key in [keys::alert_data(), keys::alert_index(), keys::alert_dedup(), keys::alert_open()] {
             let ttl: i64 = redis::cmd("PTTL").arg(&key).query_async(&mut store.conn()).await.unwrap();
             assert!(ttl > 0 && ttl <= crate::duration::millis(RETENTION) as i64, "{key}: {ttl}");
-            let len: u64 = redis::cmd(if key == keys::alert_index() { "ZCARD" } else { "HLEN" })
+            let len: u64 = redis::cmd(if sorted.contains(&key) { "ZCARD" } else { "HLEN" })
                 .arg(&key)
                 .query_async(&mut store.conn())
                 .await

@@ -33,6 +33,11 @@ impl Admin<'_> {
         Ok(self.alerts().list(query).await?)
     }
 
+    /// How many alerts are open (the console's badge).
+    pub async fn open_alert_count(&self) -> Result<u64, OpError> {
+        Ok(self.alerts().open_count().await?)
+    }
+
     /// Acknowledges an alert (again is no change and no new audit event).
     pub async fn acknowledge_alert(&self, alert_id: &str) -> Result<Alert, OpError> {
         let (alert, now) = self

@@ -310,6 +310,12 @@ pub fn alert_index() -> String {
     format!("{PREFIX}:{{alerts}}:index")
 }
 
+/// The open alerts' ids by their latest occurrence (sorted set), so that
+/// the count of open alerts (every console page shows it) reads no alert.
+pub fn alert_open() -> String {
+    format!("{PREFIX}:{{alerts}}:open")
+}
+
 /// The open alert of each rule and subject (hash `<rule> <subject>` to
 /// alert id), which later matches add to.
 pub fn alert_dedup() -> String {

@@ -48,11 +48,6 @@ pub async fn set_alert_rule(
 /// bundle every page loads does not carry the alert type).
 #[server(prefix = "/api/v1", endpoint = "ui/alerts/open")]
 pub async fn open_alerts() -> Result<u64, FnError> {
-    use gatehouse::api::alerts::AlertState;
     let caller = crate::caller::signed_in()?;
-    let query = AlertQuery {
-        state: Some(AlertState::Open),
-        limit: Some(1),
-    };
-    Ok(caller.admin()?.alerts_list(&query).await?.open)
+    Ok(caller.admin()?.open_alert_count().await?)
 }
