@@ -4,9 +4,10 @@
 // `registration.getNotifications()`), counted on the app badge
 // (`navigator.setAppBadge`, observed) and in the navigation; a click on
 // the notification opens the user's page; acknowledging by keyboard clears
-// the badge. With notifications denied nothing breaks. The manifest makes
-// an installable desktop app, and the app shell works offline and
-// reconnects by itself.
+// the badge. With notifications denied nothing breaks. The rules are set
+// from the console by keyboard, and another admin's change shows live.
+// The manifest makes an installable desktop app, and the app shell works
+// offline and reconnects by itself.
 import { test, expect, type APIRequestContext, type BrowserContext, type Page } from "@playwright/test";
 import { admin } from "../playwright.config";
 import { axe, collectErrors, createUser, signIn, uniqueName, waitForHydration } from "./support";
@@ -173,6 +174,54 @@ test("with notifications denied the console still lists alerts, and notifies not
   expect(errors).toEqual([]);
   await acknowledgeAll(api, headers);
   await elsewhere.api.dispose();
+  await api.dispose();
+  await context.close();
+});
+
+test("the rules are set from the console by keyboard, for every instance", async ({ browser, baseURL, playwright }) => {
+  const { api, headers } = await adminApi(playwright, baseURL!);
+  const rules = async () => (await (await api.post("/api/v1/admin/alerts/rules", { headers })).json()).rules;
+  const rule = async (id: string) => (await rules()).find((r: { rule: string }) => r.rule === id);
+  const context = await browser.newContext({ baseURL });
+  const page = await context.newPage();
+  const errors = collectErrors(page);
+  await signIn(page, admin.username, admin.password);
+  await openAlerts(page);
+  const list = page.getByTestId("alert-rules");
+  await expect(list.locator("li")).toHaveCount(7);
+  const lockout = list.locator('[data-rule="lockout"]');
+  await expect(lockout.getByRole("checkbox", { name: /^On\s+for\s+lockout$/ })).toBeChecked();
+
+  // Off, by keyboard: the box, then its Save.
+  await lockout.getByRole("checkbox").focus();
+  await page.keyboard.press("Space");
+  await page.keyboard.press("Tab");
+  await expect(lockout.getByRole("button", { name: /Save/ })).toBeFocused();
+  await page.keyboard.press("Enter");
+  await expect(page.getByRole("status").filter({ hasText: "Saved: lockout is off." })).toBeVisible();
+  expect((await rule("lockout")).enabled).toBe(false);
+
+  // A threshold is a whole number from 1: nothing is sent otherwise.
+  const storm = list.locator('[data-rule="rate_limit_storm"]');
+  const threshold = storm.getByLabel("Refusals per minute");
+  await threshold.fill("0");
+  await storm.getByRole("button", { name: /Save/ }).click();
+  await expect(storm.getByRole("alert")).toContainText("at least 1");
+  expect((await rule("rate_limit_storm")).threshold).toBe(100);
+  await threshold.fill("250");
+  await threshold.press("Enter");
+  await expect(page.getByRole("status").filter({ hasText: "Saved: rate_limit_storm is on." })).toBeVisible();
+  expect((await rule("rate_limit_storm")).threshold).toBe(250);
+
+  // Another admin's change shows here live; the defaults come back.
+  for (const set of [{ rule: "lockout", enabled: true }, { rule: "rate_limit_storm", enabled: true, threshold: 100 }]) {
+    expect((await api.post("/api/v1/admin/alerts/rules/set", { data: set, headers })).status()).toBe(200);
+  }
+  await expect(lockout.getByRole("checkbox")).toBeChecked();
+  await expect(threshold).toHaveValue("100");
+  const audited = await api.post("/api/v1/admin/events/recent", { data: { kind: "alert_rule_changed", audit: true }, headers });
+  expect(JSON.stringify((await audited.json()).events)).toContain('"lockout"');
+  expect(errors).toEqual([]);
   await api.dispose();
   await context.close();
 });

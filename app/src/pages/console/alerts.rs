@@ -1,6 +1,7 @@
 //! `/console/alerts`: what needs an admin, open alerts first, each with a
 //! link to the user or the events behind it and a button to acknowledge
-//! it; and this browser's notification setting.
+//! it; this browser's notification setting; and the rules that raise
+//! alerts, for every instance.
 
 use gatehouse::api::alerts::{Alert, AlertId, AlertQuery, AlertState, Severity};
 use gatehouse::api::events::Kind;
@@ -9,6 +10,7 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 
 use super::Empty;
+use super::alert_rules::AlertRulesCard;
 use crate::api::alerts::{acknowledge_alert, list_alerts};
 use crate::components::time::RelativeTime;
 use crate::components::ui::{BUTTON, Card, ErrorNotice, INPUT, LOADING, loading};
@@ -56,13 +58,16 @@ pub fn AlertsPage() -> impl IntoView {
             <Card title="Desktop notifications">
                 <NotificationSetting/>
             </Card>
+            <Card title="Rules">
+                <AlertRulesCard/>
+            </Card>
         </div>
     }
 }
 
 /// Severity as a label whose colours pass contrast in both themes (and
 /// never by colour alone: the word is there).
-fn severity_badge(severity: Severity) -> impl IntoView {
+pub(super) fn severity_badge(severity: Severity) -> impl IntoView {
     let (text, classes) = match severity {
         Severity::Critical => (
             "Critical",

@@ -4,6 +4,7 @@
 //! every server function behind it re-checks the role anyway). The frame
 //! opens the live event feed once for all pages and shows its state.
 
+pub mod alert_rules;
 pub mod alerts;
 pub mod blacklist;
 pub mod events;
