@@ -1,6 +1,7 @@
 //! Security alerts over HTTP: a refresh-token reuse raises an alert that
 //! the live feed carries (`alert_raised`) and `/api/v1/admin/alerts/*`
-//! lists, acknowledges and configures.
+//! lists, acknowledges and configures; failed sign-ins raise alerts about
+//! the account, or the address when no account has the name.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failure
 
 mod support;
@@ -11,7 +12,8 @@ use gatehouse::testing::TestRedis;
 use gatehouse::user::Role;
 use serde_json::json;
 use support::{
-    app, expect_error, json, post_bearer, post_json, post_json_bearer, read_until, stream_request,
+    app, expect_error, from_address, json, post_bearer, post_json, post_json_bearer, read_until,
+    stream_request,
 };
 
 const PASSWORD: &str = "long enough, really";
@@ -194,4 +196,97 @@ async fn rules_are_listed_and_set_with_their_contract() {
     )
     .await;
     assert_eq!(audit["events"].as_array().map(Vec::len), Some(2), "{audit}");
+}
+
+/// Guessing: the challenge turning on for an account is an alert about
+/// that account, and a lockout of a name no account has is an alert about
+/// the address the guesses came from, each once however long it goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_sign_ins_raise_alerts_about_the_account_or_the_address() {
+    let redis = TestRedis::start().await;
+    let app = app(
+        &redis,
+        &[
+            "--trusted-proxies",
+            "127.0.0.0/8",
+            "--rate-limit",
+            "name=challenge-user,key=username,algorithm=sliding-log,limit=3,window=15m,fail=closed",
+            "--rate-limit",
+            "name=login-lockout,key=ip+username,algorithm=sliding-log,limit=2,window=15m,fail=closed",
+        ],
+    )
+    .await;
+    app.user("root", PASSWORD, &[Role::Admin]).await;
+    app.user("kim", PASSWORD, &[Role::User]).await;
+    let admin = app.token("root", PASSWORD).await;
+    let sign_in = |username: &str, ip: &str| {
+        from_address(
+            post_json(
+                "/api/v1/auth/login",
+                &json!({"username": username, "password": "a guess"}),
+            ),
+            ip,
+        )
+    };
+    // Three addresses guess kim's password, then everyone is challenged.
+    for i in 0..3 {
+        let guess = sign_in("kim", &format!("203.0.113.{i}"));
+        expect_error(app.send(guess).await, 401, "invalid_credentials").await;
+    }
+    for _ in 0..2 {
+        let guess = sign_in("kim", "203.0.113.9");
+        expect_error(app.send(guess).await, 401, "challenge_required").await;
+    }
+    // One address guesses a name no account has until it is locked out.
+    for _ in 0..2 {
+        let guess = sign_in("ghost", "198.51.100.7");
+        expect_error(app.send(guess).await, 401, "invalid_credentials").await;
+    }
+    for _ in 0..2 {
+        let guess = sign_in("ghost", "198.51.100.7");
+        expect_error(app.send(guess).await, 429, "login_locked").await;
+    }
+    app.state.auth.events().flush().await;
+
+    let listed = json(
+        app.send(post_json_bearer(
+            "/api/v1/admin/alerts/list",
+            &admin,
+            &json!({"state": "open"}),
+        ))
+        .await,
+    )
+    .await;
+    assert_eq!(listed["open"], 2, "{listed}");
+    let alert = |rule: &str| {
+        listed["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|alert| alert["rule"] == rule)
+            .unwrap_or_else(|| panic!("no {rule} alert: {listed}"))
+            .clone()
+    };
+    let kim = app.state.auth.users().find("kim").await.unwrap().unwrap();
+    let challenged = alert("challenge_on");
+    assert_eq!(challenged["severity"], "warning");
+    assert_eq!(challenged["subject"], format!("user:{}", kim.id));
+    assert_eq!(challenged["link"], format!("/console/users/{}", kim.id));
+    assert!(
+        challenged["title"]
+            .as_str()
+            .unwrap()
+            .contains("203.0.113.9"),
+        "{challenged}"
+    );
+    let locked = alert("lockout");
+    assert_eq!(locked["subject"], "ip:198.51.100.7");
+    assert_eq!(locked["link"], "/console/events?ip=198.51.100.7");
+    // The badge's count agrees.
+    let count = json(
+        app.send(post_bearer("/api/v1/ui/alerts/open", &admin))
+            .await,
+    )
+    .await;
+    assert_eq!(count, 2);
 }

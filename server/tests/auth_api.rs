@@ -14,7 +14,8 @@ use gatehouse::user::Role;
 use http::{Request, header};
 use serde_json::json;
 use support::{
-    app, app_on, expect_error, get, json, post_bearer, post_json, post_json_bearer, set_cookies,
+    app, app_on, expect_error, from_address, get, json, post_bearer, post_json, post_json_bearer,
+    set_cookies,
 };
 
 gatehouse::both_topologies! {
@@ -626,18 +627,4 @@ gatehouse::both_topologies! {
         )
         .await;
     }
-}
-
-/// `request` as forwarded by the local proxy for `client`.
-fn from_address(mut request: Request<Body>, client: &str) -> Request<Body> {
-    request
-        .headers_mut()
-        .insert("x-forwarded-for", client.parse().unwrap());
-    request
-        .extensions_mut()
-        .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
-            [127, 0, 0, 1],
-            40_000,
-        ))));
-    request
 }

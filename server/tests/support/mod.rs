@@ -120,6 +120,21 @@ impl TestApp {
     }
 }
 
+/// `request` as forwarded by the local proxy (start the app with
+/// `--trusted-proxies 127.0.0.0/8`) for `client`.
+pub fn from_address(mut request: Request<Body>, client: &str) -> Request<Body> {
+    request
+        .headers_mut()
+        .insert("x-forwarded-for", client.parse().unwrap());
+    request
+        .extensions_mut()
+        .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+            [127, 0, 0, 1],
+            40_000,
+        ))));
+    request
+}
+
 pub fn get(path: &str) -> Request<Body> {
     Request::get(path).body(Body::empty()).unwrap()
 }
