@@ -245,6 +245,7 @@ impl Events {
         let weak = Arc::downgrade(&events.aggregator);
         let queue = events.queue.downgrade();
         let instance = events.instance.clone();
+        let dropped = Arc::clone(&events.dropped);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(1));
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -253,9 +254,8 @@ impl Events {
                 let (Some(aggregator), Some(queue)) = (weak.upgrade(), queue.upgrade()) else {
                     return;
                 };
-                for mut event in aggregator.due() {
-                    event.instance = instance.to_string();
-                    let _ = queue.try_send(Command::Emit(Box::new(event)));
+                for event in aggregator.due() {
+                    enqueue(&queue, &instance, &dropped, event);
                 }
             }
         });

@@ -323,6 +323,40 @@ crate::both_topologies! {
     }
 }
 
+/// The events metric counts every refusal, those a window's summary
+/// stands for too: a flood shows on the dashboard as large as it was.
+#[tokio::test]
+async fn the_events_metric_counts_the_refusals_a_summary_stands_for() {
+    // This test's own recorder, on this thread, where the runtime runs the
+    // events' tasks too.
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    let _local = metrics::set_default_local_recorder(&recorder);
+    let redis = TestRedis::start().await;
+    let events = Events::new(redis.store().await, "gh-a", 1000);
+    for _ in 0..7 {
+        events.refused(
+            "api-user:u1",
+            Duration::from_millis(50),
+            rate_limited().user("u1"),
+        );
+    }
+    let counted = || {
+        let exposition = handle.render();
+        exposition
+            .lines()
+            .find_map(|line| line.strip_prefix(r#"gatehouse_events_total{kind="rate_limited"} "#))
+            .and_then(|n| n.parse::<u64>().ok())
+    };
+    assert_eq!(counted(), Some(1), "the first refusal at once");
+    wait_for("the summary counted", Duration::from_secs(10), || async {
+        (counted() == Some(7)).then_some(())
+    })
+    .await;
+    events.flush().await;
+    assert_eq!(counted(), Some(7), "each refusal once");
+}
+
 #[tokio::test]
 async fn spraying_subjects_cannot_grow_memory_without_bound() {
     let redis = TestRedis::start().await;
