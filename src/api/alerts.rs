@@ -6,88 +6,39 @@
 
 use serde::{Deserialize, Serialize};
 
-/// How urgent an alert is. Ordered: `Info < Warning < Critical`, so a
-/// console can notify "at or above" a level.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    Info,
-    Warning,
-    Critical,
-}
-
-impl Severity {
-    /// Every level, least urgent first.
-    pub const ALL: [Severity; 3] = [Severity::Info, Severity::Warning, Severity::Critical];
-
-    /// Its wire name (`"critical"`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Info => "info",
-            Severity::Warning => "warning",
-            Severity::Critical => "critical",
-        }
-    }
-
-    /// The level of this wire name, if there is one.
-    pub fn parse(name: &str) -> Option<Severity> {
-        Severity::ALL.into_iter().find(|s| s.as_str() == name)
+wire_names! {
+    /// How urgent an alert is. Ordered: `Info < Warning < Critical`, so a
+    /// console can notify "at or above" a level (`ALL` is least urgent
+    /// first).
+    #[derive(PartialOrd, Ord)]
+    pub enum Severity {
+        Info = "info",
+        Warning = "warning",
+        Critical = "critical",
     }
 }
 
-/// The rules that raise alerts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum RuleId {
-    /// A used refresh token came back (a stolen token): the session was
-    /// ended.
-    RefreshReuse,
-    /// The proof-of-work challenge was turned on for a username or an
-    /// address (someone is guessing passwords).
-    ChallengeOn,
-    /// An account was locked out after too many wrong passwords.
-    Lockout,
-    /// An admin signed in from an address not seen for them in 30 days.
-    AdminNewAddress,
-    /// Rate-limit refusals passed a threshold per minute.
-    RateLimitStorm,
-    /// A Redis circuit breaker opened, or an instance went into degraded
-    /// mode.
-    RedisDegraded,
-    /// A disabled user's token was presented.
-    DisabledToken,
-}
-
-impl RuleId {
-    /// Every rule.
-    pub const ALL: [RuleId; 7] = [
-        RuleId::RefreshReuse,
-        RuleId::ChallengeOn,
-        RuleId::Lockout,
-        RuleId::AdminNewAddress,
-        RuleId::RateLimitStorm,
-        RuleId::RedisDegraded,
-        RuleId::DisabledToken,
-    ];
-
-    /// Its wire name (`"refresh_reuse"`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RuleId::RefreshReuse => "refresh_reuse",
-            RuleId::ChallengeOn => "challenge_on",
-            RuleId::Lockout => "lockout",
-            RuleId::AdminNewAddress => "admin_new_address",
-            RuleId::RateLimitStorm => "rate_limit_storm",
-            RuleId::RedisDegraded => "redis_degraded",
-            RuleId::DisabledToken => "disabled_token",
-        }
-    }
-
-    /// The rule of this wire name, if there is one.
-    pub fn parse(name: &str) -> Option<RuleId> {
-        RuleId::ALL.into_iter().find(|r| r.as_str() == name)
+wire_names! {
+    /// The rules that raise alerts.
+    pub enum RuleId {
+        /// A used refresh token came back (a stolen token): the session
+        /// was ended.
+        RefreshReuse = "refresh_reuse",
+        /// The proof-of-work challenge was turned on for a username or an
+        /// address (someone is guessing passwords).
+        ChallengeOn = "challenge_on",
+        /// An account was locked out after too many wrong passwords.
+        Lockout = "lockout",
+        /// An admin signed in from an address not seen for them in 30
+        /// days.
+        AdminNewAddress = "admin_new_address",
+        /// Rate-limit refusals passed a threshold per minute.
+        RateLimitStorm = "rate_limit_storm",
+        /// A Redis circuit breaker opened, or an instance went into
+        /// degraded mode.
+        RedisDegraded = "redis_degraded",
+        /// A disabled user's token was presented.
+        DisabledToken = "disabled_token",
     }
 }
 

@@ -80,39 +80,17 @@ pub fn meets_difficulty(digest: &[u8], difficulty: u8) -> bool {
     bits >= u32::from(difficulty)
 }
 
-/// A way to prove a second factor at sign-in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum MfaMethod {
-    /// A code of an authenticator app (TOTP).
-    Totp,
-    /// One of the recovery codes shown at enrolment.
-    RecoveryCode,
-    /// A security key or passkey (`/api/v1/auth/mfa/webauthn/start`, not
-    /// `/mfa/verify`).
-    Webauthn,
-}
-
-impl MfaMethod {
-    pub const ALL: [MfaMethod; 3] = [
-        MfaMethod::Totp,
-        MfaMethod::Webauthn,
-        MfaMethod::RecoveryCode,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MfaMethod::Totp => "totp",
-            MfaMethod::RecoveryCode => "recovery_code",
-            MfaMethod::Webauthn => "webauthn",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<MfaMethod> {
-        MfaMethod::ALL
-            .into_iter()
-            .find(|method| method.as_str() == text)
+wire_names! {
+    /// A way to prove a second factor at sign-in (`ALL` is in the order
+    /// they are offered).
+    pub enum MfaMethod {
+        /// A code of an authenticator app (TOTP).
+        Totp = "totp",
+        /// A security key or passkey (`/api/v1/auth/mfa/webauthn/start`,
+        /// not `/mfa/verify`).
+        Webauthn = "webauthn",
+        /// One of the recovery codes shown at enrolment.
+        RecoveryCode = "recovery_code",
     }
 }
 

@@ -9,29 +9,13 @@ use serde::{Deserialize, Serialize};
 /// and neither builds a generic JSON tree of them.
 use serde_json::value::RawValue;
 
-/// The kinds of factor.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum FactorKind {
-    /// An authenticator app (TOTP).
-    Totp,
-    /// A WebAuthn credential: a security key or a passkey.
-    Webauthn,
-}
-
-impl FactorKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FactorKind::Totp => "totp",
-            FactorKind::Webauthn => "webauthn",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<FactorKind> {
-        [FactorKind::Totp, FactorKind::Webauthn]
-            .into_iter()
-            .find(|kind| kind.as_str() == text)
+wire_names! {
+    /// The kinds of factor.
+    pub enum FactorKind {
+        /// An authenticator app (TOTP).
+        Totp = "totp",
+        /// A WebAuthn credential: a security key or a passkey.
+        Webauthn = "webauthn",
     }
 }
 

@@ -13,6 +13,47 @@
 //! Request bodies are the JSON objects the `POST` endpoints take; a field
 //! with a default may be left out.
 
+/// A closed list of names on the wire: the enum (serialized as those
+/// names), `ALL` in the order written, `as_str` and `parse`, from one
+/// list, so that each name is written once and the three cannot drift.
+/// (Names are `tt`, not `literal`: a `literal` reaches derives wrapped in
+/// an invisible group, which utoipa's reading of `serde(rename)` skips.)
+macro_rules! wire_names {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident {
+            $($(#[$doc:meta])* $variant:ident = $text:tt,)+
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+        pub enum $name {
+            $($(#[$doc])* #[serde(rename = $text)] $variant,)+
+        }
+
+        impl $name {
+            /// Every one, in the order written.
+            pub const ALL: [$name; [$($text),+].len()] = [$($name::$variant),+];
+
+            /// Its name on the wire.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text,)+
+                }
+            }
+
+            /// The one named `text`, if any.
+            pub fn parse(text: &str) -> Option<$name> {
+                match text {
+                    $($text => Some($name::$variant),)+
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
 pub mod alerts;
 pub mod assurance;
 pub mod auth;

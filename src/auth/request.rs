@@ -206,9 +206,7 @@ impl Auth {
         }
         Ok(self.inner.limiter.check(checks, true).await?)
     }
-}
 
-impl Auth {
     /// A disabled user's requests are unauthenticated (401), like those of
     /// a session that ended: disabling ends every session anyway, and this
     /// holds even for a request that races the sweep. The token is

@@ -82,6 +82,7 @@ impl Factors {
 
     /// The ways the user can prove a factor: those of the kinds they
     /// have, and recovery codes while some are left.
+    ///
     /// Reads only each factor's kind and the number of codes left: this
     /// runs on every password step of an account with a factor.
     async fn methods(&self, user_id: &str) -> Result<Vec<Method>, MfaError> {

@@ -134,9 +134,6 @@ async fn every_script_is_checked_for_keys_in_one_slot() {
     let used = factors.finish_passkey(&started.ceremony_id, &answer).await;
     assert!(matches!(used, Ok(Some(_))), "{used:?}");
 
-    // As many scripts checked as the crate defines (no test defines one),
-    // and the rate limiter's function; the admission function never goes
-    // to a Cluster.
     // Alerts: raised by the event writer, acknowledged by an admin.
     auth.events().emit(
         crate::events::Event::new(crate::events::EventKind::RefreshReuseDetected(
@@ -154,6 +151,9 @@ async fn every_script_is_checked_for_keys_in_one_slot() {
         .await
         .unwrap();
 
+    // As many scripts checked as the crate defines (no test defines one),
+    // and the rate limiter's function; the admission function never goes
+    // to a Cluster.
     let defined = count_scripts(std::path::Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/src"
